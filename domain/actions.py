@@ -1,0 +1,150 @@
+"""Inputs of the actions people take on a case (Temporal Updates) and of case start.
+
+One pydantic model per call (DESIGN.md). Shape checks live here; checks that need
+the case (does the task exist, is it open, may this actor act) live in the
+workflow's validators.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from domain.calendar import CalendarData
+from domain.case import Applicant, SuspensionKind, Verdict
+from domain.roles import Actor
+
+CASE_NO_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def workflow_id_for(case_no: str) -> str:
+    """The one workflow id a case number maps to, so a case can never start twice."""
+    return f"case-{case_no}"
+
+
+class StartCase(BaseModel):
+    """Everything a case starts with. The chain version is pinned here, at start."""
+
+    case_no: str
+    chain: str
+    chain_version: int
+    applicant: Applicant
+    form: dict[str, Any]
+    materials: list[str] = Field(default_factory=list)
+    received_at: datetime
+    accepted_by: Actor
+    calendar: CalendarData | None = Field(
+        default=None,
+        description="schedule snapshot; when omitted the workflow loads it by activity",
+    )
+
+    @field_validator("case_no")
+    @classmethod
+    def _case_no_shape(cls, value: str) -> str:
+        if not CASE_NO_PATTERN.match(value):
+            raise ValueError(
+                "case number must be 1-64 letters, digits, '-' or '_' and start with a "
+                f"letter or digit, got {value!r}"
+            )
+        return value
+
+
+class Action(BaseModel):
+    """Common to every action: who acts and why."""
+
+    actor: Actor
+    reason: str = ""
+    request_id: str = ""
+
+
+class Decide(Action):
+    """A department's decision on its part of a task (approve, reject, return for 补正)."""
+
+    task_id: str
+    verdict: Verdict
+    department: str | None = Field(
+        default=None, description="defaults to the acting reviewer's department"
+    )
+    missing_items: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _return_lists_items(self) -> Decide:
+        if self.verdict is Verdict.RETURN and not self.missing_items:
+            raise ValueError("a return for supplement must list the missing items")
+        return self
+
+
+class DecideOnBehalf(Decide):
+    """A supervisor approving or rejecting for a department (reason required)."""
+
+
+class Extend(Action):
+    """Extend a task's limit, or the whole case's when ``task_id`` is None."""
+
+    task_id: str | None = None
+    days: int = Field(gt=0)
+
+
+class Reassign(Action):
+    task_id: str
+    department: str | None = Field(default=None, description="which part of a joint task")
+    to_assignee: str | None = None
+    to_department: str | None = None
+
+    @model_validator(mode="after")
+    def _has_target(self) -> Reassign:
+        if not self.to_assignee and not self.to_department:
+            raise ValueError("reassign needs to_assignee or to_department")
+        return self
+
+
+class Urge(Action):
+    task_id: str
+    department: str | None = None
+
+
+class StartSpecialProcedure(Action):
+    task_id: str
+    kind: SuspensionKind
+
+    @field_validator("kind")
+    @classmethod
+    def _not_supplement(cls, value: SuspensionKind) -> SuspensionKind:
+        if value is SuspensionKind.SUPPLEMENT:
+            raise ValueError("a supplement stop starts with a department's return, not here")
+        return value
+
+
+class EndSpecialProcedure(Action):
+    suspension_id: str
+
+
+class RecordSupplement(Action):
+    """The window clerk records materials the applicant brought for a returned task."""
+
+    task_id: str
+    items: list[str] = Field(min_length=1)
+
+
+class Withdraw(Action):
+    pass
+
+
+class ReportApplicantEvent(Action):
+    """The applicant tells the window something the flow waits for (e.g. 竣工)."""
+
+    event: str = Field(min_length=1)
+
+
+class CalendarReload(BaseModel):
+    """A new schedule snapshot: running cases recompute their due dates."""
+
+    calendar: CalendarData
+
+
+class ActionResult(BaseModel):
+    seq: int
+    message: str

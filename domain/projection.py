@@ -1,0 +1,102 @@
+"""What the workflow hands to the read model and to notification channels.
+
+Rows are flat and free of personal data (the applicant's id is masked). The read
+model applies a batch idempotently: case and task rows are upserted only if the
+batch is newer (``last_seq``), events are keyed by (case_no, seq).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+
+class CaseRow(BaseModel):
+    case_no: str
+    chain: str
+    chain_version: int
+    status: str
+    stage: str
+    applicant_name: str
+    applicant_id_masked: str
+    received_at: datetime
+    accepted_on: date
+    due_on: date
+    provisional: bool
+    statutory_due_on: date
+    warning: str
+    case_warning: str
+    open_departments: list[str]
+    next_due_on: date | None
+    updated_at: datetime
+    concluded_at: datetime | None
+    last_seq: int
+
+
+class TaskRow(BaseModel):
+    case_no: str
+    task_id: str
+    kind: str
+    name: str
+    stage: str
+    departments: list[str]
+    open_departments: list[str]
+    assignees: list[str]
+    status: str
+    started_at: datetime
+    concluded_at: datetime | None
+    due_on: date | None
+    provisional: bool
+    warning: str
+    stopped: bool
+    extension_days: int
+
+
+class EventRow(BaseModel):
+    case_no: str
+    seq: int
+    at: datetime
+    kind: str
+    actor_id: str
+    actor_name: str
+    actor_role: str
+    department: str | None
+    task_id: str | None
+    summary: str
+    reason: str
+
+
+class ProjectionBatch(BaseModel):
+    case: CaseRow
+    tasks: list[TaskRow]
+    events: list[EventRow] = Field(default_factory=list)
+
+
+class Notification(BaseModel):
+    """A message to departments or supervisors. ``recipients`` are department codes
+    or the word ``supervisor``."""
+
+    case_no: str
+    seq: int
+    kind: str
+    recipients: list[str]
+    message: str
+    at: datetime
+
+
+class LicenceRecord(BaseModel):
+    """A licence a case issued, for the e-licence store."""
+
+    case_no: str
+    type: str
+    name: str
+    number: str
+    department: str
+    holder_name: str
+    holder_id: str
+    issued_on: date
+
+
+class IssueLicences(BaseModel):
+    licences: list[LicenceRecord]

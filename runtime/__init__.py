@@ -1,0 +1,1 @@
+"""Process-level plumbing: settings, the embedded dev server, Temporal connections."""

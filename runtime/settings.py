@@ -1,0 +1,42 @@
+"""Configuration from the environment (``ONECHAIN_*``) with embedded defaults.
+
+Temporal's own connection settings (address, namespace, TLS, API key) come from
+the standard ``TEMPORAL_*`` variables / envconfig profiles, see ``runtime.connect``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONECHAIN_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    task_queue: str = "onechain"
+    warning_fraction: float = 0.2
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The read model's SQLAlchemy URL: a SQLite file in the data folder by default."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'readmodel.sqlite3').resolve()}"
+
+    @property
+    def calendars_dir(self) -> Path:
+        """Where loaded official schedule files are kept (one JSON file per year)."""
+        return self.data_dir / "calendars"
+
+    @property
+    def temporal_db_file(self) -> Path:
+        return self.data_dir / "temporal.sqlite3"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
