@@ -36,6 +36,7 @@ class StartCase(BaseModel):
     materials: list[str] = Field(default_factory=list)
     received_at: datetime
     accepted_by: Actor
+    warning_fraction: float = Field(default=0.2, gt=0, lt=1)
     calendar: CalendarData | None = Field(
         default=None,
         description="schedule snapshot; when omitted the workflow loads it by activity",

@@ -63,6 +63,13 @@ class CalendarData(BaseModel):
         )
 
 
+class CalendarRequest(BaseModel):
+    """Which years a case's snapshot must cover."""
+
+    first_year: int
+    last_year: int
+
+
 class Pause(BaseModel):
     """A stopped clock: working days ``start``..``end`` inclusive do not count.
 
@@ -160,9 +167,7 @@ class WorkCalendar:
                 provisional = True
         return DueDate(due=day, provisional=provisional, stopped=stopped)
 
-    def working_days_between(
-        self, after: date, through: date, pauses: Sequence[Pause] = ()
-    ) -> int:
+    def working_days_between(self, after: date, through: date, pauses: Sequence[Pause] = ()) -> int:
         """Counted working days in ``(after, through]``; 0 when ``through <= after``."""
         count = 0
         day = after
@@ -179,10 +184,14 @@ class WorkCalendar:
         how many working days late).
         """
         if today <= due:
-            return self.working_days_between(today - timedelta(days=1), due, pauses)
+            # At least 1 while not late, even when the due day itself does not count
+            # (a limit of 0 accepted online on a holiday is due that same day).
+            return max(1, self.working_days_between(today - timedelta(days=1), due, pauses))
         return -self.working_days_between(due, today, pauses)
 
-    def warning_day(self, start: date, due: date, threshold: int, pauses: Sequence[Pause] = ()) -> date:
+    def warning_day(
+        self, start: date, due: date, threshold: int, pauses: Sequence[Pause] = ()
+    ) -> date:
         """The first day on which at most ``threshold`` working days are left.
 
         Walks back from the due day over counted working days; never earlier than
@@ -195,6 +204,10 @@ class WorkCalendar:
             if self._counts(day, pauses):
                 counted += 1
                 if counted == threshold:
+                    # Non-counted days just before (a weekend) already have only
+                    # ``threshold`` days left, so the warning starts on the first of them.
+                    while day > first and not self._counts(day - timedelta(days=1), pauses):
+                        day -= timedelta(days=1)
                     return day
             day -= timedelta(days=1)
         return first

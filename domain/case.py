@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from domain.calendar import CalendarData, Pause
+from domain.calendar import Pause
 from domain.roles import Actor
 
 
@@ -70,6 +70,7 @@ class SuspensionKind(StrEnum):
     PUBLIC_NOTICE = "public_notice"  # 公示（链条规定时）
     INTERMEDIARY = "intermediary"  # 中介服务时间
     SUPPLEMENT = "supplement"  # 退回补正
+    APPLICANT = "applicant"  # 等待申请人（如施工期间）
 
 
 class Clock(BaseModel):
@@ -219,7 +220,6 @@ class CaseState(BaseModel):
     events: list[Event] = Field(default_factory=list)
     outcome_reason: str = ""
     concluded_at: datetime | None = None
-    calendar: CalendarData = Field(default_factory=CalendarData, exclude=True)
 
     def task(self, task_id: str) -> Task | None:
         return next((t for t in self.tasks if t.id == task_id), None)

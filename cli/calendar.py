@@ -1,0 +1,219 @@
+"""``onechain calendar``: compute due dates, load and inspect holiday schedules.
+
+Operators use it to answer "when is this due?" the same way the workflows do
+(DOMAIN.md time-limit rules) and to load the State Council's yearly notice, which
+turns provisional deadlines in that year into official ones (rule 8).
+
+Exit codes: 0 ok, 1 stored calendar data is damaged, 2 bad input, 3 Temporal
+unreachable while notifying running cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from domain.calendar import CalendarData, DueDate, Pause, WorkCalendar, YearSchedule
+from domain.calendar_sources import (
+    ScheduleFileError,
+    build_calendar,
+    describe_schedule,
+    holiday_runs,
+    load_schedule_file,
+    save_schedule,
+)
+from domain.timezone import cst_date
+from runtime.settings import get_settings
+
+app = typer.Typer(
+    help="Working-day calendar: due dates, holiday schedules (节假日安排) and 调休.",
+    no_args_is_help=True,
+)
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+EXIT_DATA = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """One line on stderr and a non-zero exit: scripts check the code, humans read the line."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _parse_date(text: str, what: str) -> date:
+    if not _ISO_DATE.fullmatch(text.strip()):
+        _fail(f"{what} {text!r} is not a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        _fail(f"{what} {text!r} is not a valid date")
+
+
+def _parse_pause(text: str) -> Pause:
+    start_text, sep, end_text = text.partition(":")
+    if not sep or not start_text or not end_text:
+        _fail(f"--pause {text!r} must be START:END, e.g. 2026-09-23:2026-09-24")
+    start = _parse_date(start_text, f"--pause {text!r}: START")
+    end = _parse_date(end_text, f"--pause {text!r}: END")
+    if end < start:
+        _fail(f"--pause {text!r}: END is before START")
+    return Pause(start=start, end=end)
+
+
+def _calendar(first_year: int, last_year: int) -> CalendarData:
+    """The calendar as the server would build it, or exit 1 if stored data is damaged."""
+    try:
+        return build_calendar(get_settings().calendars_dir, first_year, last_year)
+    except ScheduleFileError as exc:
+        _fail(f"stored calendar data is damaged: {exc}", EXIT_DATA)
+
+
+def compute_due(start: date, days: int, pauses: list[Pause]) -> DueDate:
+    """Due date with a calendar wide enough to hold it.
+
+    Years outside the snapshot count as weekends-only, so if the result lands past
+    the years built, rebuild wider rather than trust that fallback.
+    """
+    first = start.year - 1
+    last = max([start.year, *(p.end.year for p in pauses if p.end)]) + 3
+    while True:
+        due = WorkCalendar(_calendar(first, last)).add_working_days(start, days, pauses)
+        if due.due.year <= last:
+            return due
+        last = due.due.year + 1
+
+
+@app.command()
+def due(
+    start: Annotated[
+        str, typer.Argument(metavar="DATE", help="Day of acceptance (受理日), YYYY-MM-DD.")
+    ],
+    days: Annotated[str, typer.Argument(metavar="DAYS", help="Limit in working days (0 = 即办).")],
+    pause: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pause",
+            metavar="START:END",
+            help="Stopped clock (hearing, testing, 补正...), inclusive days; repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Print the due date; ' provisional' follows when a year's schedule is not official."""
+    start_day = _parse_date(start, "DATE")
+    if not re.fullmatch(r"\d+", days.strip()):
+        _fail(f"DAYS {days!r} is not a whole number of working days >= 0")
+    pauses = [_parse_pause(p) for p in pause or []]
+    typer.echo(str(compute_due(start_day, int(days), pauses)))
+
+
+@app.command()
+def load(
+    file: Annotated[
+        Path, typer.Argument(help="Official schedule JSON (see docs/calendar-2027.example.json).")
+    ],
+) -> None:
+    """Check an official schedule file, keep it, and tell running cases to recompute."""
+    try:
+        schedule = load_schedule_file(file)
+    except ScheduleFileError as exc:
+        _fail(str(exc))
+    target = save_schedule(get_settings().calendars_dir, schedule)
+    typer.echo(
+        f"Loaded {schedule.year}: {len(schedule.holidays)} holidays, "
+        f"{len(schedule.workdays)} make-up working days (调休) — {schedule.source}"
+    )
+    typer.echo(f"Saved to {target}")
+    notify_running_cases(schedule)
+
+
+def _reload_window(schedule: YearSchedule) -> tuple[int, int]:
+    """Years any running case may touch; every case gets this one snapshot.
+
+    Wide on purpose (cases build theirs as accepted year -1..+3, and long chains run
+    for years): a snapshot with extra years is harmless, a missing year would make
+    that year weekends-only.
+    """
+    this_year = cst_date(datetime.now(UTC)).year
+    return min(this_year, schedule.year) - 3, max(this_year, schedule.year) + 3
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` means Temporal could not be reached (vs. a bug to surface)."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    try:
+        from temporalio.service import RPCError, RPCStatusCode
+    except ImportError:  # pragma: no cover - temporalio is a hard dependency
+        return False
+    if isinstance(exc, RPCError):
+        return exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+    # temporalio's Client.connect raises a plain RuntimeError("Failed client connect: ...").
+    return isinstance(exc, RuntimeError) and "connect" in str(exc).lower()
+
+
+def notify_running_cases(schedule: YearSchedule) -> None:
+    """Signal every running case to recompute its deadlines with the new schedule.
+
+    The broadcast lives in ``client.facade``; until that module exists, say so
+    instead of failing, because the schedule is already saved and cases built
+    later will use it.
+    """
+    try:
+        from client.facade import broadcast_calendar_reload
+    except ImportError as exc:
+        if exc.name != "client.facade":
+            raise
+        typer.echo(
+            "Running cases were not notified (client.facade.broadcast_calendar_reload is not "
+            "available yet); they will pick up the schedule when the facade exists."
+        )
+        return
+    calendar = _calendar(*_reload_window(schedule))
+    try:
+        count = asyncio.run(broadcast_calendar_reload(calendar))
+    except Exception as exc:
+        if not _is_unreachable(exc):
+            raise
+        _fail(
+            f"schedule saved, but Temporal is unreachable so running cases were not "
+            f"notified ({exc}); run `onechain calendar load` again once it is up",
+            EXIT_UNREACHABLE,
+        )
+    typer.echo(f"Notified {count} running case(s) to recompute their deadlines.")
+
+
+@app.command()
+def show(year: Annotated[int, typer.Argument(help="Calendar year, e.g. 2026.")]) -> None:
+    """List a year's holidays and make-up working days, and whether they are official."""
+    schedule = _calendar(year, year).years[year]
+    typer.echo(describe_schedule(schedule))
+    if not schedule.official:
+        typer.echo(
+            "  No official notice loaded: statutory holidays only, no 调休; deadlines in "
+            f"{year} are provisional. Load it with `onechain calendar load FILE`."
+        )
+    typer.echo(f"Holidays ({len(schedule.holidays)} days):")
+    for first, last in holiday_runs(schedule.holidays):
+        typer.echo(f"  {_span(first, last)}")
+    typer.echo(f"Make-up working days (调休, {len(schedule.workdays)}):")
+    for day in sorted(schedule.workdays):
+        typer.echo(f"  {day.isoformat()} {day.strftime('%a')}")
+    if not schedule.workdays:
+        typer.echo("  (none)")
+
+
+def _span(first: date, last: date) -> str:
+    if first == last:
+        return f"{first.isoformat()} {first.strftime('%a')}"
+    length = (last - first).days + 1
+    return (
+        f"{first.isoformat()} {first.strftime('%a')} – {last.isoformat()} "
+        f"{last.strftime('%a')} ({length} days)"
+    )

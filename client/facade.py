@@ -1,0 +1,232 @@
+"""The one way the CLI, the TUI, tests and benchmarks talk to cases.
+
+Neither the CLI nor the TUI calls Temporal on its own: they call :class:`CaseDesk`,
+which validates input against the chain, pins the chain version and the calendar
+snapshot at start, maps actions to the workflow's Updates and turns Temporal's
+errors into three plain exceptions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.actions import (
+    Action,
+    ActionResult,
+    CalendarReload,
+    Decide,
+    DecideOnBehalf,
+    EndSpecialProcedure,
+    Extend,
+    Reassign,
+    RecordSupplement,
+    ReportApplicantEvent,
+    StartCase,
+    StartSpecialProcedure,
+    Urge,
+    Withdraw,
+    workflow_id_for,
+)
+from domain.calendar import CalendarData
+from domain.calendar_sources import build_calendar
+from domain.case import Applicant, CaseState
+from domain.roles import Actor
+from runtime.settings import get_settings
+from workflows import registry
+from workflows.case_workflow import CaseOutcome, CaseWorkflow
+
+UPDATE_FOR_ACTION: dict[type[Action], str] = {
+    DecideOnBehalf: "decide_on_behalf",
+    Decide: "decide",
+    Extend: "extend",
+    Reassign: "reassign",
+    Urge: "urge",
+    StartSpecialProcedure: "start_special_procedure",
+    EndSpecialProcedure: "end_special_procedure",
+    RecordSupplement: "record_supplement",
+    ReportApplicantEvent: "report_applicant_event",
+    Withdraw: "withdraw",
+}
+
+
+class CaseError(Exception):
+    """Base of the errors callers are expected to show to a user."""
+
+
+class CaseAlreadyExists(CaseError):
+    pass
+
+
+class CaseNotFound(CaseError):
+    pass
+
+
+class ActionRejected(CaseError):
+    """The workflow refused an action; the message is the validator's."""
+
+
+class InvalidApplication(CaseError):
+    """The application does not fit the chain (unknown chain, bad form fields)."""
+
+
+class CaseRequest(BaseModel):
+    """What a window (or an import row) submits to start a case."""
+
+    case_no: str
+    chain: str
+    applicant: Applicant
+    form: dict[str, Any]
+    materials: list[str] = Field(default_factory=list)
+    received_at: datetime | None = None
+    accepted_by: Actor
+
+
+class CaseDesk:
+    """Start cases, act on them, read them."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str | None = None,
+        calendars_dir: Path | None = None,
+        warning_fraction: float | None = None,
+    ) -> None:
+        settings = get_settings()
+        self.client = client
+        self.task_queue = task_queue or settings.task_queue
+        self.calendars_dir = calendars_dir or settings.calendars_dir
+        self.warning_fraction = warning_fraction or settings.warning_fraction
+        self._calendars: dict[int, CalendarData] = {}
+
+    # ---------------------------------------------------------------- start
+    def calendar_for(self, year: int) -> CalendarData:
+        """The snapshot a case accepted in ``year`` computes its deadlines with."""
+        if year not in self._calendars:
+            self._calendars[year] = build_calendar(self.calendars_dir, year - 1, year + 3)
+        return self._calendars[year]
+
+    def prepare(self, request: CaseRequest) -> StartCase:
+        """Validate the request against its chain and pin version and calendar."""
+        try:
+            chain = registry.get_chain(request.chain)
+        except LookupError as unknown:
+            raise InvalidApplication(str(unknown)) from None
+        try:
+            form = chain.form.model_validate(request.form)
+        except ValidationError as invalid:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'form'}: {err['msg']}"
+                for err in invalid.errors()
+            )
+            raise InvalidApplication(f"form for chain {chain.code}: {problems}") from None
+        received_at = request.received_at or datetime.now(UTC)
+        if received_at.tzinfo is None:
+            raise InvalidApplication("received_at must include a time zone")
+        try:
+            return StartCase(
+                case_no=request.case_no,
+                chain=chain.code,
+                chain_version=chain.version,
+                applicant=request.applicant,
+                form=form.model_dump(mode="json"),
+                materials=request.materials,
+                received_at=received_at,
+                accepted_by=request.accepted_by,
+                warning_fraction=self.warning_fraction,
+                calendar=self.calendar_for(received_at.year),
+            )
+        except ValidationError as invalid:
+            raise InvalidApplication(invalid.errors()[0]["msg"]) from None
+
+    async def start_case(self, request: CaseRequest) -> WorkflowHandle[Any, CaseOutcome]:
+        start = self.prepare(request)
+        try:
+            return await self.client.start_workflow(
+                CaseWorkflow.run,
+                start,
+                id=workflow_id_for(start.case_no),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                result_type=CaseOutcome,
+            )
+        except WorkflowAlreadyStartedError:
+            raise CaseAlreadyExists(f"case {start.case_no} already exists") from None
+
+    # --------------------------------------------------------------- actions
+    def handle(self, case_no: str) -> WorkflowHandle[Any, CaseOutcome]:
+        return self.client.get_workflow_handle(workflow_id_for(case_no), result_type=CaseOutcome)
+
+    async def act(self, case_no: str, action: Action) -> ActionResult:
+        """Send one action. The request id makes a retried call apply only once."""
+        update = next(name for kind, name in UPDATE_FOR_ACTION.items() if isinstance(action, kind))
+        request_id = action.request_id or uuid.uuid4().hex
+        action = action.model_copy(update={"request_id": request_id})
+        try:
+            return await self.handle(case_no).execute_update(
+                update, action, id=request_id, result_type=ActionResult
+            )
+        except WorkflowUpdateFailedError as failed:
+            cause = failed.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            raise ActionRejected(message) from None
+        except RPCError as error:
+            raise self._rpc_error(case_no, error) from None
+
+    async def state(self, case_no: str) -> CaseState:
+        try:
+            return await self.handle(case_no).query(CaseWorkflow.state)
+        except RPCError as error:
+            raise self._rpc_error(case_no, error) from None
+
+    async def outcome(self, case_no: str) -> CaseOutcome:
+        return await self.handle(case_no).result()
+
+    @staticmethod
+    def _rpc_error(case_no: str, error: RPCError) -> Exception:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return CaseNotFound(f"case {case_no} not found")
+        if error.status is RPCStatusCode.FAILED_PRECONDITION:
+            return ActionRejected(f"case {case_no} is closed: {error.message}")
+        return error
+
+    # -------------------------------------------------------------- calendar
+    async def running_case_numbers(self) -> list[str]:
+        query = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
+        return [
+            execution.id.removeprefix("case-")
+            async for execution in self.client.list_workflows(query)
+        ]
+
+    async def broadcast_calendar_reload(self, calendar: CalendarData | None = None) -> int:
+        """Tell every running case to recompute its deadlines with new schedules."""
+        count = 0
+        for case_no in await self.running_case_numbers():
+            handle = self.handle(case_no)
+            try:
+                state = await handle.query(CaseWorkflow.state)
+            except RPCError:
+                continue
+            year = state.accepted_on.year
+            snapshot = calendar or build_calendar(self.calendars_dir, year - 1, year + 3)
+            await handle.signal(CaseWorkflow.reload_calendar, CalendarReload(calendar=snapshot))
+            count += 1
+        return count
+
+
+async def broadcast_calendar_reload(calendar: CalendarData | None = None) -> int:
+    """Used by ``onechain calendar load``: connect with the standard settings and signal."""
+    from runtime.connect import connect
+
+    desk = CaseDesk(await connect())
+    return await desk.broadcast_calendar_reload(calendar)

@@ -1,0 +1,443 @@
+"""The case workflow: one durable Temporal workflow per case.
+
+It runs the chain's flow, keeps the statutory clock, accepts people's actions as
+validated Updates and projects its state to the read model. The rules themselves
+live in :mod:`domain.casefile`; this module only wires them to Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from domain import deadlines
+    from domain.actions import (
+        ActionResult,
+        CalendarReload,
+        Decide,
+        DecideOnBehalf,
+        EndSpecialProcedure,
+        Extend,
+        Reassign,
+        RecordSupplement,
+        ReportApplicantEvent,
+        StartCase,
+        StartSpecialProcedure,
+        Urge,
+        Withdraw,
+    )
+    from domain.calendar import CalendarData, CalendarRequest, WorkCalendar
+    from domain.case import (
+        ApplicantView,
+        CaseState,
+        CaseStatus,
+        Licence,
+        SuspensionKind,
+        Task,
+    )
+    from domain.casefile import ActionRefused, CaseFile
+    from domain.masking import mask_id_number, mask_phone
+    from domain.projection import IssueLicences, LicenceRecord, Notification
+    from domain.roles import SYSTEM_ACTOR
+    from domain.timezone import cst_date
+    from workflows import registry
+    from workflows import search_attributes as sa
+    from workflows.steps import CaseContext, StepRejected
+
+PROJECTION_TIMEOUT = timedelta(seconds=30)
+NOTIFY_TIMEOUT = timedelta(seconds=30)
+LICENCE_TIMEOUT = timedelta(seconds=60)
+
+
+class CaseOutcome(BaseModel):
+    case_no: str
+    status: CaseStatus
+    reason: str
+    licences: list[Licence]
+
+
+def _refuse(error: ActionRefused) -> ApplicationError:
+    return ApplicationError(str(error), type="ActionRefused", non_retryable=True)
+
+
+@workflow.defn(name="CaseWorkflow")
+class CaseWorkflow:
+    """One case of one chain, from acceptance to conclusion."""
+
+    @workflow.init
+    def __init__(self, start: StartCase) -> None:
+        self._start = start
+        self._file: CaseFile | None = None
+        self._projected_seq = 0
+        self._projection_dirty = True
+        self._clock_changed = False
+        self._closed = False
+        self._withdrawal: Withdraw | None = None
+        self._background: list[asyncio.Task[Any]] = []
+        self._search_attributes: dict[str, Any] = {}
+        if start.calendar is not None:
+            self._file = self._new_file(start.calendar)
+
+    # ---------------------------------------------------------------- set-up
+    def _new_file(self, calendar: CalendarData) -> CaseFile:
+        start = self._start
+        chain = registry.get_chain(start.chain)
+        now = workflow.now()
+        work_calendar = WorkCalendar(calendar)
+        accepted_on = cst_date(start.received_at)
+        state = CaseState(
+            case_no=start.case_no,
+            chain=chain.code,
+            chain_name=chain.name_zh,
+            chain_version=start.chain_version,
+            applicant=ApplicantView(
+                kind=start.applicant.kind,
+                name=start.applicant.name,
+                id_masked=mask_id_number(start.applicant.id_number),
+                phone_masked=mask_phone(start.applicant.phone),
+            ),
+            received_at=start.received_at,
+            accepted_on=accepted_on,
+            promised=deadlines.new_clock(
+                work_calendar,
+                started_on=accepted_on,
+                limit_days=chain.promised_days,
+                department_count=len(chain.departments),
+                warning_fraction=start.warning_fraction,
+                today=cst_date(now),
+            ),
+            statutory=deadlines.new_clock(
+                work_calendar,
+                started_on=accepted_on,
+                limit_days=chain.statutory_days,
+                department_count=len(chain.departments),
+                warning_fraction=start.warning_fraction,
+                today=cst_date(now),
+            ),
+        )
+        file = CaseFile(state, calendar, start.warning_fraction)
+        file.record(
+            "accepted",
+            start.accepted_by,
+            f"受理：{chain.name_zh}，承诺期限 {state.promised.due_on.isoformat()}"
+            + ("（暂定）" if state.promised.provisional else ""),
+            now,
+            data={"chain_version": start.chain_version},
+        )
+        return file
+
+    @property
+    def file(self) -> CaseFile:
+        if self._file is None:
+            raise ApplicationError("case is still starting", type="CaseStarting")
+        return self._file
+
+    # ------------------------------------------------------------------- run
+    @workflow.run
+    async def run(self, start: StartCase) -> CaseOutcome:
+        if self._file is None:
+            accepted_year = cst_date(start.received_at).year
+            calendar = await workflow.execute_local_activity(
+                "load_calendar",
+                CalendarRequest(first_year=accepted_year - 1, last_year=accepted_year + 3),
+                result_type=CalendarData,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+            )
+            self._file = self._new_file(calendar)
+        chain = registry.get_chain(start.chain)
+        form = chain.form.model_validate(start.form)
+        context: CaseContext[Any] = CaseContext(self, form, start.applicant, start.materials)
+        projector = asyncio.create_task(self._project_loop())
+        self._background.append(asyncio.create_task(self._clock_loop()))
+        flow = asyncio.create_task(chain.flow_for(start.chain_version)(context))
+        await workflow.wait_condition(lambda: flow.done() or self._withdrawal is not None)
+        now = workflow.now()
+        if self._withdrawal is not None and not flow.done():
+            flow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flow
+            action = self._withdrawal
+            self.file.conclude(CaseStatus.WITHDRAWN, action.reason, action.actor, now)
+        else:
+            try:
+                flow.result()
+                self.file.conclude(CaseStatus.APPROVED, "", SYSTEM_ACTOR, now)
+            except StepRejected as rejected:
+                self.file.conclude(CaseStatus.NOT_APPROVED, str(rejected), SYSTEM_ACTOR, now)
+        self._changed()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._closed = True
+        await projector
+        for task in self._background:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        state = self.file.state
+        return CaseOutcome(
+            case_no=state.case_no,
+            status=state.status,
+            reason=state.outcome_reason,
+            licences=state.licences,
+        )
+
+    # -------------------------------------------------- engine API for steps
+    async def wait(self, condition: Callable[[], bool]) -> None:
+        await workflow.wait_condition(condition)
+
+    def open_task(self, **kwargs: Any) -> Task:
+        task = self.file.open_task(now=workflow.now(), **kwargs)
+        self._changed()
+        return task
+
+    def cancel_task(self, task: Task) -> None:
+        self.file.cancel_task(task, workflow.now())
+        self._changed()
+
+    def suspend_case(self, kind: SuspensionKind, reason: str, task: Task) -> None:
+        self.file.suspend(kind, reason, task, SYSTEM_ACTOR, workflow.now(), case_clock_only=True)
+        self._changed()
+
+    def end_case_suspension_for(self, task: Task) -> None:
+        for suspension in self.file.state.suspensions:
+            if suspension.task_id == task.id and suspension.end is None:
+                self.file.end_suspension(suspension, SYSTEM_ACTOR, workflow.now())
+        self._changed()
+
+    async def issue_licences(self, codes: list[str]) -> None:
+        chain = registry.get_chain(self._start.chain)
+        state = self.file.state
+        now = workflow.now()
+        self.file.state.stage = "出件"
+        issued: list[Licence] = []
+        for code in codes:
+            licence_type = chain.licence(code)
+            issued.append(
+                Licence(
+                    type=licence_type.code,
+                    name=licence_type.name,
+                    number=f"{licence_type.code.upper()}-{state.case_no}",
+                    department=licence_type.department,
+                    holder_name=state.applicant.name,
+                    issued_on=cst_date(now),
+                    case_no=state.case_no,
+                )
+            )
+        await workflow.execute_activity(
+            "issue_licences",
+            IssueLicences(
+                licences=[
+                    LicenceRecord(**lic.model_dump(), holder_id=self._start.applicant.id_number)
+                    for lic in issued
+                ]
+            ),
+            start_to_close_timeout=LICENCE_TIMEOUT,
+        )
+        state.licences.extend(issued)
+        self.file.record(
+            "licences_issued",
+            SYSTEM_ACTOR,
+            "出件：" + "、".join(f"{lic.name}（{lic.number}）" for lic in issued),
+            workflow.now(),
+            data={"numbers": [lic.number for lic in issued]},
+        )
+        self._changed()
+
+    # ------------------------------------------------------- state plumbing
+    def _changed(self, clock: bool = True) -> None:
+        self._projection_dirty = True
+        if clock:
+            self._clock_changed = True
+        for notification in self.file.pending_notifications:
+            self._background.append(asyncio.create_task(self._send(notification)))
+        self.file.pending_notifications.clear()
+
+    async def _send(self, notification: Notification) -> None:
+        await workflow.execute_activity(
+            "notify",
+            notification,
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=5)),
+        )
+
+    async def _project_loop(self) -> None:
+        """Batch every change of one workflow task into one local-activity write."""
+        while True:
+            await workflow.wait_condition(lambda: self._projection_dirty or self._closed)
+            if self._projection_dirty:
+                self._projection_dirty = False
+                self._upsert_search_attributes()
+                batch = self.file.projection(self._projected_seq, workflow.now())
+                await workflow.execute_local_activity(
+                    "project_case", batch, start_to_close_timeout=PROJECTION_TIMEOUT
+                )
+                self._projected_seq = batch.case.last_seq
+            elif self._closed:
+                return
+
+    def _upsert_search_attributes(self) -> None:
+        file = self.file
+        running = file.state.status is CaseStatus.RUNNING
+        next_due = file.next_due() if running else None
+        wanted: dict[str, Any] = {
+            sa.CHAIN.name: file.state.chain,
+            sa.STATUS.name: file.state.status.value,
+            sa.STAGE.name: file.state.stage,
+            sa.OPEN_DEPARTMENTS.name: file.state.open_departments,
+            sa.WARNING.name: file.overall_warning().value if running else "none",
+            sa.NEXT_DUE.name: next_due,
+        }
+        changed = {k: v for k, v in wanted.items() if self._search_attributes.get(k, ...) != v}
+        if not changed:
+            return
+        keys = {key.name: key for key in sa.ALL_KEYS}
+        updates = [
+            keys[name].value_set(value) if value is not None else keys[name].value_unset()
+            for name, value in changed.items()
+        ]
+        workflow.upsert_search_attributes(updates)
+        self._search_attributes.update(changed)
+
+    async def _clock_loop(self) -> None:
+        """One timer per case: sleep until the nearest warning/overdue instant or
+        until a deadline changes (the updatable-timer pattern)."""
+        while True:
+            fired = self.file.fire_clocks(workflow.now())
+            if fired:
+                self._changed(clock=False)
+            self._clock_changed = False
+            instant = self.file.next_clock_instant()
+            if instant is None:
+                await workflow.wait_condition(lambda: self._clock_changed)
+                continue
+            delay = instant - workflow.now()
+            if delay <= timedelta(0):
+                continue
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._clock_changed, timeout=delay, timeout_summary="deadline"
+                )
+
+    # -------------------------------------------------------------- actions
+    def _act(self, check: Callable[[], None]) -> None:
+        try:
+            check()
+        except ActionRefused as refused:
+            raise _refuse(refused) from None
+
+    def _done(self, seq: int, message: str) -> ActionResult:
+        self._changed()
+        return ActionResult(seq=seq, message=message)
+
+    @workflow.update
+    def decide(self, action: Decide) -> ActionResult:
+        event = self.file.apply_decide(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @decide.validator
+    def _check_decide(self, action: Decide) -> None:
+        self._act(lambda: self.file.check_decide(action))
+
+    @workflow.update
+    def decide_on_behalf(self, action: DecideOnBehalf) -> ActionResult:
+        event = self.file.apply_decide(action, workflow.now(), on_behalf=True)
+        return self._done(event.seq, event.summary)
+
+    @decide_on_behalf.validator
+    def _check_decide_on_behalf(self, action: DecideOnBehalf) -> None:
+        self._act(lambda: self.file.check_decide_on_behalf(action))
+
+    @workflow.update
+    def extend(self, action: Extend) -> ActionResult:
+        event = self.file.apply_extend(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @extend.validator
+    def _check_extend(self, action: Extend) -> None:
+        self._act(lambda: self.file.check_extend(action))
+
+    @workflow.update
+    def reassign(self, action: Reassign) -> ActionResult:
+        event = self.file.apply_reassign(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @reassign.validator
+    def _check_reassign(self, action: Reassign) -> None:
+        self._act(lambda: self.file.check_reassign(action))
+
+    @workflow.update
+    def urge(self, action: Urge) -> ActionResult:
+        event = self.file.apply_urge(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @urge.validator
+    def _check_urge(self, action: Urge) -> None:
+        self._act(lambda: self.file.check_urge(action))
+
+    @workflow.update
+    def start_special_procedure(self, action: StartSpecialProcedure) -> ActionResult:
+        event = self.file.apply_start_special(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @start_special_procedure.validator
+    def _check_start_special(self, action: StartSpecialProcedure) -> None:
+        self._act(lambda: self.file.check_start_special(action))
+
+    @workflow.update
+    def end_special_procedure(self, action: EndSpecialProcedure) -> ActionResult:
+        event = self.file.apply_end_special(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @end_special_procedure.validator
+    def _check_end_special(self, action: EndSpecialProcedure) -> None:
+        self._act(lambda: self.file.check_end_special(action))
+
+    @workflow.update
+    def record_supplement(self, action: RecordSupplement) -> ActionResult:
+        event = self.file.apply_supplement(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @record_supplement.validator
+    def _check_supplement(self, action: RecordSupplement) -> None:
+        self._act(lambda: self.file.check_supplement(action))
+
+    @workflow.update
+    def report_applicant_event(self, action: ReportApplicantEvent) -> ActionResult:
+        event = self.file.apply_applicant_event(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @report_applicant_event.validator
+    def _check_applicant_event(self, action: ReportApplicantEvent) -> None:
+        self._act(lambda: self.file.check_applicant_event(action))
+
+    @workflow.update
+    def withdraw(self, action: Withdraw) -> ActionResult:
+        self._withdrawal = action
+        return ActionResult(seq=len(self.file.state.events) + 1, message="撤回已受理，案件终止")
+
+    @withdraw.validator
+    def _check_withdraw(self, action: Withdraw) -> None:
+        if self._withdrawal is not None:
+            raise ApplicationError("the case is already being withdrawn", type="ActionRefused")
+        self._act(lambda: self.file.check_withdraw(action))
+
+    @workflow.signal
+    def reload_calendar(self, reload: CalendarReload) -> None:
+        """Fire-and-forget from `onechain calendar load`: recompute due dates."""
+        if self._file is None or self.file.state.status is not CaseStatus.RUNNING:
+            return
+        self.file.reload_calendar(reload.calendar, workflow.now())
+        self._changed()
+
+    @workflow.query
+    def state(self) -> CaseState:
+        return self.file.state

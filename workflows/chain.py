@@ -1,0 +1,112 @@
+"""How a chain is declared: metadata plus one flow function per version.
+
+A chain module builds one :class:`Chain` and decorates its flow::
+
+    chain = Chain(code="restaurant", name_zh="我要开饭店", ...)
+
+    @chain.flow(version=1)
+    async def flow(case: CaseContext[RestaurantForm]) -> None:
+        await case.review("market", "食品经营许可审查", days=3)
+        await case.issue("food_business_licence")
+
+Old versions stay in the module while cases started on them are still running,
+so a running case always keeps the flow it started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from workflows.steps import CaseContext
+
+FlowFunction = Callable[["CaseContext[Any]"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Material:
+    """One item of the chain's single set of materials (一套材料).
+
+    ``key`` materials must be present to accept; non-key ones may be supplied
+    later where the chain allows 容缺受理. ``e_licence`` names a licence type that,
+    held by the applicant, replaces the paper. ``commitment`` marks materials the
+    applicant's written commitment may replace (告知承诺制).
+    """
+
+    code: str
+    name: str
+    key: bool = True
+    e_licence: str | None = None
+    commitment: bool = False
+    form_hint: str = ""
+
+
+@dataclass(frozen=True)
+class LicenceType:
+    """A licence the chain issues, and which department issues it."""
+
+    code: str
+    name: str
+    department: str
+
+
+@dataclass
+class Chain:
+    """A "one thing" chain: everything about it except the flow's steps."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    form: type[BaseModel]
+    departments: tuple[str, ...]
+    materials: tuple[Material, ...]
+    licences: tuple[LicenceType, ...]
+    promised_days: int
+    statutory_days: int
+    applicant_kind: Literal["person", "organisation", "either"] = "organisation"
+    description: str = ""
+    flows: dict[int, FlowFunction] = field(default_factory=dict)
+
+    @property
+    def version(self) -> int:
+        """The version new cases start on: the highest registered flow."""
+        if not self.flows:
+            raise LookupError(f"chain {self.code} has no flow")
+        return max(self.flows)
+
+    def flow(self, version: int) -> Callable[[FlowFunction], FlowFunction]:
+        """Register ``fn`` as the flow for ``version``."""
+
+        def register(fn: FlowFunction) -> FlowFunction:
+            if version in self.flows:
+                raise ValueError(f"chain {self.code}: flow version {version} defined twice")
+            self.flows[version] = fn
+            return fn
+
+        return register
+
+    def flow_for(self, version: int) -> FlowFunction:
+        try:
+            return self.flows[version]
+        except KeyError:
+            known = ", ".join(str(v) for v in sorted(self.flows))
+            raise LookupError(
+                f"chain {self.code} has no flow version {version} (known: {known}); "
+                "keep old versions in the chain module while their cases run"
+            ) from None
+
+    def licence(self, code: str) -> LicenceType:
+        for licence in self.licences:
+            if licence.code == code:
+                return licence
+        raise LookupError(f"chain {self.code} declares no licence {code!r}")
+
+    def material(self, code: str) -> Material:
+        for material in self.materials:
+            if material.code == code:
+                return material
+        raise LookupError(f"chain {self.code} declares no material {code!r}")
