@@ -5,6 +5,9 @@ Sub-apps are added here so each area owns its own module.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from cli import calendar
@@ -17,6 +20,31 @@ app = typer.Typer(
 app.add_typer(calendar.app, name="calendar")
 
 
+def _exit_code(code: object) -> int:
+    """``SystemExit.code`` as a process exit status, the way CPython maps it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Once a command has used the Temporal client, the process ends with
+    ``os._exit``: the client's Rust threads can otherwise abort the interpreter
+    during shutdown ("PyGILState_Release ... must be current", exit 134,
+    temporalio/sdk-python#300), which would turn e.g. exit code 3 into a crash.
+    Output is flushed first; commands must finish their own cleanup before returning.
+    """
+    try:
+        app()
+    except SystemExit as exc:
+        if not any(name.startswith("temporalio.bridge") for name in sys.modules):
+            raise
+        code = _exit_code(exc.code)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

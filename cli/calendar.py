@@ -36,6 +36,10 @@ app = typer.Typer(
 )
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Far-off years are typos; they would also overflow the calendar arithmetic.
+_MIN_YEAR, _MAX_YEAR = 1950, 2200
+# Statutory limits are at most 45 + 15 working days; this only stops runaway loops.
+_MAX_DAYS = 1000
 EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
@@ -51,9 +55,12 @@ def _parse_date(text: str, what: str) -> date:
     if not _ISO_DATE.fullmatch(text.strip()):
         _fail(f"{what} {text!r} is not a date YYYY-MM-DD")
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         _fail(f"{what} {text!r} is not a valid date")
+    if not _MIN_YEAR <= day.year <= _MAX_YEAR:
+        _fail(f"{what} {text!r} is outside the years {_MIN_YEAR}..{_MAX_YEAR}")
+    return day
 
 
 def _parse_pause(text: str) -> Pause:
@@ -109,6 +116,8 @@ def due(
     start_day = _parse_date(start, "DATE")
     if not re.fullmatch(r"\d+", days.strip()):
         _fail(f"DAYS {days!r} is not a whole number of working days >= 0")
+    if int(days) > _MAX_DAYS:
+        _fail(f"DAYS {days!r} is more than {_MAX_DAYS} working days")
     pauses = [_parse_pause(p) for p in pause or []]
     typer.echo(str(compute_due(start_day, int(days), pauses)))
 
@@ -192,6 +201,8 @@ def notify_running_cases(schedule: YearSchedule) -> None:
 @app.command()
 def show(year: Annotated[int, typer.Argument(help="Calendar year, e.g. 2026.")]) -> None:
     """List a year's holidays and make-up working days, and whether they are official."""
+    if not _MIN_YEAR <= year <= _MAX_YEAR:
+        _fail(f"YEAR {year} is outside the years {_MIN_YEAR}..{_MAX_YEAR}")
     schedule = _calendar(year, year).years[year]
     typer.echo(describe_schedule(schedule))
     if not schedule.official:

@@ -181,7 +181,16 @@ class CaseDesk:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
             raise ActionRejected(message) from None
         except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND and await self._exists(case_no):
+                raise ActionRejected(f"case {case_no} is closed; no more actions") from None
             raise self._rpc_error(case_no, error) from None
+
+    async def _exists(self, case_no: str) -> bool:
+        try:
+            await self.handle(case_no).describe()
+        except RPCError:
+            return False
+        return True
 
     async def state(self, case_no: str) -> CaseState:
         try:

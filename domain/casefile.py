@@ -157,8 +157,10 @@ class CaseFile:
             task_id=task.id,
             data={"kind": kind.value, "departments": departments},
         )
-        if kind is not TaskKind.APPLICANT_EVENT:
-            self.notify(event, departments, f"新任务：{self.state.case_no} {name}")
+        # No notification for a new task: the department's work queue (the read
+        # model's open tasks) is where it shows up; messages are kept for what needs
+        # attention (warnings, overdue, urges, returns), so a case costs fewer activities.
+        del event
         return task
 
     def _finish_task(self, task: Task, status: TaskStatus, now: datetime) -> None:

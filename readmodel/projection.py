@@ -4,7 +4,8 @@ Activities are retried and may run late or twice, and several workers may write
 the same case at once. So every write here is an ``INSERT ... ON CONFLICT``:
 
 * the case row is replaced only when the batch is at least as new as the stored
-  row (``last_seq``); an old batch arriving after a newer one changes nothing;
+  row (``last_seq``, then ``updated_at``); an old batch arriving after a newer one
+  changes nothing;
 * the case's task rows and department rows are replaced together with the case
   row and only when it was replaced, so the three always describe the same moment;
 * events, notifications and licences are inserted once by their natural key.
@@ -19,9 +20,10 @@ Only SQLite and PostgreSQL are supported: ``ON CONFLICT`` is dialect-specific.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete
+from sqlalchemy import Engine, Table, and_, delete, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -45,16 +47,46 @@ _INSERTS: dict[str, Callable[[Table], Any]] = {
 }
 
 
-def _insert(session: Session, model: type[SQLModel]) -> Any:
-    """A dialect-specific INSERT (with ``on_conflict_*``) for the session's database."""
+def _dialect(session: Session) -> str:
     dialect = session.get_bind().dialect.name
-    try:
-        factory = _INSERTS[dialect]
-    except KeyError:
-        raise NotImplementedError(
-            f"the read model supports SQLite and PostgreSQL, not {dialect!r}"
-        ) from None
-    return factory(table_of(model))
+    if dialect not in _INSERTS:
+        raise NotImplementedError(f"the read model supports SQLite and PostgreSQL, not {dialect!r}")
+    return dialect
+
+
+def _insert(dialect: str, model: type[SQLModel]) -> Any:
+    """A dialect-specific INSERT (it has ``on_conflict_*``) for ``model``'s table."""
+    return _INSERTS[dialect](table_of(model))
+
+
+@cache
+def _case_upsert(dialect: str) -> Any:
+    """The case-row upsert, built once per dialect (building it costs more than running it).
+
+    Replaces every column unless the stored row is newer: a higher ``last_seq``, or
+    the same ``last_seq`` and a later ``updated_at`` (a state change without a new
+    event, e.g. a clock update; a straggling retry of the previous batch must not
+    undo it). RETURNING yields a row only when the row was inserted or replaced.
+    """
+    table = table_of(CaseRecord)
+    stmt = _insert(dialect, CaseRecord)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.case_no],
+        set_={c.name: stmt.excluded[c.name] for c in table.c if c.name != "case_no"},
+        where=or_(
+            table.c.last_seq < stmt.excluded.last_seq,
+            and_(
+                table.c.last_seq == stmt.excluded.last_seq,
+                table.c.updated_at <= stmt.excluded.updated_at,
+            ),
+        ),
+    ).returning(table.c.case_no)
+
+
+@cache
+def _insert_ignoring(dialect: str, model: type[SQLModel], *key: str) -> Any:
+    """INSERT that skips rows whose ``key`` is already present, built once per dialect."""
+    return _insert(dialect, model).on_conflict_do_nothing(index_elements=list(key))
 
 
 def _case_values(case: CaseRow) -> dict[str, Any]:
@@ -62,10 +94,6 @@ def _case_values(case: CaseRow) -> dict[str, Any]:
     values["warning_rank"] = warning_rank(case.warning)
     values["due_sort"] = case.next_due_on or NO_DUE_DATE
     return values
-
-
-def _event_values(event: EventRow) -> dict[str, Any]:
-    return event.model_dump()
 
 
 def _check_batch(batch: ProjectionBatch) -> None:
@@ -81,15 +109,8 @@ def _check_batch(batch: ProjectionBatch) -> None:
 
 def _upsert_case(session: Session, case: CaseRow) -> bool:
     """Insert or replace the case row unless the stored one is newer; True if written."""
-    values = _case_values(case)
-    stmt = _insert(session, CaseRecord).values(**values)
-    table = table_of(CaseRecord)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.case_no],
-        set_={name: stmt.excluded[name] for name in values if name != "case_no"},
-        where=table.c.last_seq <= stmt.excluded.last_seq,
-    ).returning(table.c.case_no)
-    return session.exec(stmt).first() is not None
+    stmt = _case_upsert(_dialect(session))
+    return session.exec(stmt, params=_case_values(case)).first() is not None
 
 
 def _replace_tasks(session: Session, batch: ProjectionBatch) -> None:
@@ -97,7 +118,7 @@ def _replace_tasks(session: Session, batch: ProjectionBatch) -> None:
     session.exec(delete(table_of(TaskRecord)).where(table_of(TaskRecord).c.case_no == case_no))
     if batch.tasks:
         session.exec(
-            _insert(session, TaskRecord),
+            _insert(_dialect(session), TaskRecord),
             params=[task.model_dump() for task in batch.tasks],
         )
 
@@ -108,17 +129,15 @@ def _replace_departments(session: Session, case: CaseRow) -> None:
     departments = list(dict.fromkeys(case.open_departments))
     if departments:
         session.exec(
-            _insert(session, CaseDepartmentRecord),
+            _insert(_dialect(session), CaseDepartmentRecord),
             params=[{"case_no": case.case_no, "department": d} for d in departments],
         )
 
 
 def _insert_events(session: Session, events: Iterable[EventRow]) -> None:
-    rows = [_event_values(event) for event in events]
+    rows = [event.model_dump() for event in events]
     if rows:
-        stmt = _insert(session, EventRecord).on_conflict_do_nothing(
-            index_elements=["case_no", "seq"]
-        )
+        stmt = _insert_ignoring(_dialect(session), EventRecord, "case_no", "seq")
         session.exec(stmt, params=rows)
 
 
@@ -145,12 +164,8 @@ def project(engine: Engine, batch: ProjectionBatch) -> None:
 
 def record_notification(session: Session, notification: Notification) -> bool:
     """Store a sent notification once per (case_no, seq, kind); True if it was new."""
-    stmt = (
-        _insert(session, NotificationRecord)
-        .values(**notification.model_dump())
-        .on_conflict_do_nothing(index_elements=["case_no", "seq", "kind"])
-    )
-    return bool(session.exec(stmt).rowcount)
+    stmt = _insert_ignoring(_dialect(session), NotificationRecord, "case_no", "seq", "kind")
+    return bool(session.exec(stmt, params=notification.model_dump()).rowcount)
 
 
 def store_licences(session: Session, licences: Iterable[LicenceRecord]) -> int:
@@ -159,14 +174,6 @@ def store_licences(session: Session, licences: Iterable[LicenceRecord]) -> int:
     A second licence with a known number is ignored, not merged: a number, once
     issued, identifies that licence for good.
     """
-    rows = [licence.model_dump() for licence in licences]
-    stored = 0
-    table = table_of(LicenceStoreRecord)
-    for row in rows:
-        stmt = (
-            _insert(session, LicenceStoreRecord)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=[table.c.number])
-        )
-        stored += session.exec(stmt).rowcount
-    return stored
+    stmt = _insert_ignoring(_dialect(session), LicenceStoreRecord, "number")
+    # One statement per row: executemany's rowcount is not reliable on every driver.
+    return sum(session.exec(stmt, params=licence.model_dump()).rowcount for licence in licences)

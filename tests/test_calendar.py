@@ -508,8 +508,11 @@ def test_cli_due(data_dir: Path, runner: CliRunner, args: list[str], output: str
         (["2026-9-30", "5"], "DATE '2026-9-30'"),
         (["2026-02-30", "5"], "DATE '2026-02-30'"),
         (["tomorrow", "5"], "DATE 'tomorrow'"),
+        (["0001-01-05", "5"], "DATE '0001-01-05' is outside the years"),
+        (["9999-12-31", "5"], "DATE '9999-12-31' is outside the years"),
         (["2026-09-30", "five"], "DAYS 'five'"),
         (["--", "2026-09-30", "-1"], "DAYS '-1'"),
+        (["2026-09-30", "1000000000"], "DAYS '1000000000' is more than 1000"),
         (["2026-09-30", "5", "--pause", "2026-09-23"], "--pause '2026-09-23'"),
         (["2026-09-30", "5", "--pause", "2026-09-23:soon"], "--pause '2026-09-23:soon': END"),
         (["2026-09-30", "5", "--pause", "2026-09-24:2026-09-23"], "END is before START"),
@@ -589,6 +592,12 @@ def test_cli_show(data_dir: Path, runner: CliRunner) -> None:
     assert "calendar load" in result.stdout
 
 
+def test_cli_show_bad_year(data_dir: Path, runner: CliRunner) -> None:
+    result = runner.invoke(app, ["calendar", "show", "0"])
+    assert result.exit_code == 2
+    assert "YEAR 0 is outside" in result.stderr
+
+
 def test_cli_damaged_saved_file(data_dir: Path, runner: CliRunner) -> None:
     (data_dir / "calendars").mkdir(parents=True)
     (data_dir / "calendars" / "2027.json").write_text("{", encoding="utf-8")
@@ -618,3 +627,33 @@ def test_cli_due_subprocess_any_server_time_zone(tmp_path: Path, tz: str) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "2026-10-13\n"
+
+
+def test_cli_load_subprocess_temporal_unreachable(tmp_path: Path) -> None:
+    """Exit 3, not a crash at interpreter shutdown (temporalio/sdk-python#300), every time."""
+    pytest.importorskip("client.facade")
+    script = Path(sys.executable).parent / "onechain"
+    command = (
+        [str(script)]
+        if script.exists()
+        else [sys.executable, "-c", "from cli.app import main; main()"]
+    )
+    env = {
+        **os.environ,
+        "ONECHAIN_DATA_DIR": str(tmp_path / "data"),
+        "TEMPORAL_ADDRESS": "127.0.0.1:1",  # nothing listens on port 1
+    }
+    for _ in range(3):
+        result = subprocess.run(
+            [*command, "calendar", "load", str(EXAMPLE_2027)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 3, result.stderr
+        assert "Temporal is unreachable" in result.stderr
+        assert "Loaded 2027" in result.stdout
+    assert (tmp_path / "data" / "calendars" / "2027.json").exists()

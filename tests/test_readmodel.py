@@ -8,7 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.dialects import postgresql
+from sqlmodel import SQLModel
 from temporalio.testing import ActivityEnvironment
 
 from activities.licences import issue_licences
@@ -30,7 +33,7 @@ from readmodel.database import (
     reset_engines,
     write_session,
 )
-from readmodel.projection import apply_batch, project
+from readmodel.projection import _case_upsert, _insert_ignoring, apply_batch, project
 from readmodel.queries import (
     case_events,
     case_tasks,
@@ -39,6 +42,14 @@ from readmodel.queries import (
     licences_for_holder,
     list_cases,
     notifications,
+)
+from readmodel.tables import (
+    CaseRecord,
+    EventRecord,
+    LicenceStoreRecord,
+    NotificationRecord,
+    TaskRecord,
+    table_of,
 )
 from runtime.settings import get_settings
 
@@ -146,6 +157,35 @@ def test_pragmas_and_schema(engine: Engine) -> None:
     create_schema(engine)  # a second run is harmless
 
 
+@pytest.mark.parametrize(
+    ("row_model", "table_model"),
+    [
+        (CaseRow, CaseRecord),
+        (TaskRow, TaskRecord),
+        (EventRow, EventRecord),
+        (Notification, NotificationRecord),
+        (LicenceRecord, LicenceStoreRecord),
+    ],
+)
+def test_tables_mirror_the_projection_models(
+    row_model: type[BaseModel], table_model: type[SQLModel]
+) -> None:
+    """A field added to a domain row must get a column, or projecting it would fail."""
+    assert set(row_model.model_fields) <= set(table_of(table_model).c.keys())
+
+
+def test_upserts_render_for_postgresql() -> None:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    case_sql = str(_case_upsert("postgresql").compile(dialect=dialect))
+    assert "ON CONFLICT (case_no) DO UPDATE" in case_sql
+    assert "WHERE cases.last_seq < excluded.last_seq OR cases.last_seq = excluded" in case_sql
+    assert "RETURNING cases.case_no" in case_sql
+    events_sql = str(
+        _insert_ignoring("postgresql", EventRecord, "case_no", "seq").compile(dialect=dialect)
+    )
+    assert "ON CONFLICT (case_no, seq) DO NOTHING" in events_sql
+
+
 def test_apply_same_batch_twice_is_idempotent(engine: Engine) -> None:
     b = batch("C1", 3)
     project(engine, b)
@@ -171,6 +211,23 @@ def test_older_batch_does_not_overwrite_newer(engine: Engine) -> None:
         assert [t.task_id for t in case_tasks(s, "C1")] == ["t1"]
         assert [c.case_no for c in list_cases(s, department="fire")] == ["C1"]
         assert list_cases(s, department="edu") == []
+
+
+def test_same_seq_newer_update_wins(engine: Engine) -> None:
+    """Same last_seq (no new event, e.g. a warning level change): updated_at decides."""
+    first = batch("C1", 3, warning="none")
+    later = first.model_copy(
+        update={
+            "case": first.case.model_copy(
+                update={"warning": "yellow", "updated_at": first.case.updated_at + timedelta(1)}
+            )
+        }
+    )
+    project(engine, first)
+    project(engine, later)
+    project(engine, first)  # a straggling retry of the earlier batch
+    with read_session(engine) as s:
+        assert [c.warning for c in list_cases(s)] == ["yellow"]
 
 
 def test_newer_batch_replaces_tasks_and_departments_and_appends_events(engine: Engine) -> None:
