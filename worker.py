@@ -30,6 +30,13 @@ PASSTHROUGH_MODULES = (
 )
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every case runs in (also used by replay tests)."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
 def build_worker(client: Client, task_queue: str, *, max_concurrent_activities: int = 32) -> Worker:
     return Worker(
         client,
@@ -38,9 +45,7 @@ def build_worker(client: Client, task_queue: str, *, max_concurrent_activities: 
         activities=[*ALL_ACTIVITIES, load_calendar],
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        ),
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -36,8 +36,9 @@ class ReadModelNotificationGateway:
     the message text may contain applicant details and stays out of the logs.
     """
 
-    def __init__(self, engine: Callable[[], Engine] = read_model_engine) -> None:
-        self._engine = engine
+    def __init__(self, engine_provider: Callable[[], Engine] = read_model_engine) -> None:
+        # A provider, not an engine: the settings may change (tests) after import.
+        self._engine = engine_provider
 
     def send(self, notification: Notification) -> None:
         with write_session(self._engine()) as session:

