@@ -341,7 +341,9 @@ async def run_throughput(
         await handle.result()
         times.completions[case_no] = time.perf_counter()
 
-    waiters = [asyncio.create_task(wait_result(c, h)) for c, h in zip(case_nos, handles)]
+    waiters = [
+        asyncio.create_task(wait_result(c, h)) for c, h in zip(case_nos, handles, strict=True)
+    ]
     queue: asyncio.Queue[str] = asyncio.Queue()
     for case_no in case_nos:
         queue.put_nowait(case_no)
@@ -383,6 +385,9 @@ async def run_throughput(
     drivers = [asyncio.create_task(driver()) for _ in range(concurrency)]
     try:
         await asyncio.wait_for(asyncio.gather(*waiters), timeout=timeout)
+        # Drivers see that every case is done and return after their current call; letting
+        # them finish (not cancelling) keeps in-flight queries from expiring on the worker.
+        await asyncio.wait_for(asyncio.gather(*drivers), timeout=30)
     except TimeoutError:
         print(f"!! throughput phase timed out after {timeout:.0f}s", file=sys.stderr)
     finally:
@@ -422,7 +427,8 @@ async def run_baseline(
             return int(result)
 
         results = await asyncio.wait_for(
-            asyncio.gather(*(wait_result(i, h) for i, h in zip(ids, handles))), timeout=timeout
+            asyncio.gather(*(wait_result(i, h) for i, h in zip(ids, handles, strict=True))),
+            timeout=timeout,
         )
     times.last_completion = max(times.completions.values())
     return times, sum(results)

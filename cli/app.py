@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from cli import calendar
+from cli import calendar, run
 
 app = typer.Typer(
     name="onechain",
@@ -18,6 +18,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(calendar.app, name="calendar")
+app.command(help=run.up.__doc__)(run.up)
+app.command(help=run.server.__doc__)(run.server)
+app.command(help=run.worker.__doc__)(run.worker)
 
 
 def _exit_code(code: object) -> int:

@@ -1,0 +1,132 @@
+"""工程建设项目施工许可 — from project approval to construction permit, then joint
+acceptance on completion.
+
+The "3540" promise for construction projects: drawings reviewed in 7 working days,
+evaluations done in 35, construction permit within 40 working days of approval.
+
+1. Natural resources & planning issues the land-use planning permit (建设用地规划许可).
+2. In parallel (工程建设许可阶段): the project planning permit (建设工程规划许可);
+   one 多图联审 joint drawing review by planning, fire, civil air defence and housing
+   (7 working days); one 多评合一 combined evaluation by environment, water & soil,
+   seismic and traffic (35 working days).
+3. Housing & construction issues the construction permit (施工许可), and the window
+   issues the four permits at once.
+4. The case then waits, with its clock stopped, until the window records the
+   applicant's notice of completion (竣工验收申请, event ``construction_completed``).
+5. One 联合验收 joint acceptance by planning, fire, civil air defence, quality
+   supervision and urban construction archives; the window issues the acceptance
+   opinion.
+
+Intermediary time (中介服务时间) in the combined evaluation — the consultants
+writing the environmental, soil-and-water, seismic and traffic reports — does not
+count against the limits. It is a special procedure: the coordinator starts it on
+the evaluation task (``StartSpecialProcedure`` with kind ``intermediary``) when
+the reports are commissioned and ends it when they are delivered; this flow does
+not start it by itself.
+
+Limits: promised 40 working days, statutory 45 (Shandong's figure for the
+construction permit). Step limits up to the permit add up to 40 (3 + 35 + 2). The
+joint acceptance (5 working days) also counts against the case's clock — the
+clock is only stopped while the applicant builds — so a case that used every
+step limit in full would pass its promised limit in the acceptance phase.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from workflows.chain import Chain, LicenceType, Material
+from workflows.steps import CaseContext
+
+DRAWING_REVIEWERS = ("natural_resources", "fire", "civil_defence", "housing")
+EVALUATORS = ("ecology", "water", "seismic", "traffic")
+ACCEPTANCE = ("natural_resources", "fire", "civil_defence", "quality", "archives")
+
+
+class ConstructionForm(BaseModel):
+    """The one application form (一张表单)."""
+
+    project_name: str = Field(min_length=2, max_length=200, description="项目名称")
+    project_code: str = Field(
+        pattern=r"^\d{4}-\d{6}-\d{2}-\d{2}-\d{6}$",
+        description="投资项目统一代码（如 2026-370811-47-01-000123）",
+    )
+    address: str = Field(min_length=2, max_length=200, description="建设地点")
+    land_area_m2: float = Field(gt=0, description="用地面积（平方米）")
+    floor_area_m2: float = Field(gt=0, description="总建筑面积（平方米）")
+    investment_wan: float = Field(gt=0, description="总投资（万元）")
+
+
+chain = Chain(
+    code="construction",
+    name_zh="工程建设项目施工许可",
+    name_en="Construction project: from approval to construction permit and acceptance",
+    form=ConstructionForm,
+    departments=(
+        "natural_resources",
+        "fire",
+        "civil_defence",
+        "housing",
+        "ecology",
+        "water",
+        "seismic",
+        "traffic",
+        "quality",
+        "archives",
+    ),
+    materials=(
+        Material("application", "工程建设项目审批一表通申请表"),
+        Material("project_approval", "项目审批、核准或备案文件"),
+        Material("land_documents", "土地出让合同或划拨决定书"),
+        Material("site_plan", "建设工程设计方案总平面图"),
+        Material("construction_drawings", "施工图设计文件"),
+        Material("evaluation_reports", "环评、水土保持、地震安全性、交通影响评价报告", key=False),
+        Material("contracts", "施工、监理合同", key=False),
+        Material("funds_proof", "建设资金落实承诺书", key=False, commitment=True),
+        Material("quality_safety_plan", "工程质量安全措施资料", key=False, commitment=True),
+        Material(
+            "completion_documents",
+            "竣工验收资料（竣工图、测绘成果、档案资料）",
+            key=False,
+            form_hint="竣工后申请联合验收时提交",
+        ),
+    ),
+    licences=(
+        LicenceType("land_use_planning_permit", "建设用地规划许可证", "natural_resources"),
+        LicenceType("construction_planning_permit", "建设工程规划许可证", "natural_resources"),
+        LicenceType("drawing_review_certificate", "施工图设计文件审查合格书", "housing"),
+        LicenceType("construction_permit", "建筑工程施工许可证", "housing"),
+        LicenceType("completion_acceptance", "工程建设项目竣工联合验收意见书", "housing"),
+    ),
+    promised_days=40,
+    statutory_days=45,
+    applicant_kind="organisation",  # 建设单位
+    description=(
+        "用地规划许可 → 并联：工程规划许可、多图联审、多评合一 → 施工许可 → 出件"
+        " → 竣工告知 → 联合验收 → 出件"
+    ),
+)
+
+
+@chain.flow(version=1)
+async def flow(case: CaseContext[ConstructionForm]) -> None:
+    await case.review("natural_resources", "建设用地规划许可", days=3)
+
+    await case.parallel(
+        "工程建设许可",
+        case.review("natural_resources", "建设工程规划许可", days=10),
+        case.drawing_review(DRAWING_REVIEWERS, "多图联审", days=7),
+        case.combined_evaluation(EVALUATORS, "多评合一", days=35),
+    )
+
+    await case.review("housing", "建筑工程施工许可", days=2)
+    await case.issue(
+        "land_use_planning_permit",
+        "construction_planning_permit",
+        "drawing_review_certificate",
+        "construction_permit",
+    )
+
+    await case.wait_for_applicant("construction_completed", "竣工验收申请")
+    await case.joint_acceptance(ACCEPTANCE, "竣工联合验收", days=5)
+    await case.issue("completion_acceptance")
