@@ -1,0 +1,46 @@
+"""Provisional due dates become official when a schedule is loaded for running cases."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from domain.calendar import YearSchedule
+from domain.calendar_sources import build_calendar, save_schedule
+from domain.timezone import CST
+from tests.harness import CaseDriver
+from tests.test_chains_end_to_end import KINDERGARTEN_FORM
+
+# A 2027 schedule (test data, not the official notice): New Year 1–3 Jan, Spring
+# Festival 6–12 Feb with make-up working days Sun 31 Jan and Sat 20 Feb.
+SCHEDULE_2027 = YearSchedule(
+    year=2027,
+    official=True,
+    holidays=[date(2027, 1, d) for d in (1, 2, 3)] + [date(2027, 2, d) for d in range(6, 13)],
+    workdays=[date(2027, 1, 31), date(2027, 2, 20)],
+    source="test schedule",
+)
+
+
+async def test_loading_a_schedule_recomputes_running_cases(
+    driver: CaseDriver, tmp_path: Path
+) -> None:
+    # Accepted Mon 14 Dec 2026: the statutory 45 working days reach into Feb 2027.
+    case_no = await driver.start(
+        "kindergarten", KINDERGARTEN_FORM, received_at=datetime(2026, 12, 14, 9, tzinfo=CST)
+    )
+    before = await driver.wait_for_tasks(case_no)
+    assert before.statutory.provisional
+
+    save_schedule(tmp_path, SCHEDULE_2027)
+    driver.desk.calendars_dir = tmp_path
+    signalled = await driver.desk.broadcast_calendar_reload(build_calendar(tmp_path, 2025, 2029))
+    assert signalled >= 1
+
+    after = await driver.state(case_no)
+    assert not after.statutory.provisional
+    # 15–31 Dec: 13; 4–29 Jan: 33; Sun 31 Jan (make-up): 34; 1–5 Feb: 39; 6–12 Feb off;
+    # 15–19 Feb: 44; Sat 20 Feb (make-up): 45.
+    assert after.statutory.due_on == date(2027, 2, 20)
+    assert after.statutory.due_on != before.statutory.due_on
+    assert after.events[-1].kind == "calendar_reloaded"
