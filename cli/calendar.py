@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -27,7 +27,6 @@ from domain.calendar_sources import (
     load_schedule_file,
     save_schedule,
 )
-from domain.timezone import cst_date
 from runtime.settings import get_settings
 
 app = typer.Typer(
@@ -142,17 +141,6 @@ def load(
     notify_running_cases(schedule)
 
 
-def _reload_window(schedule: YearSchedule) -> tuple[int, int]:
-    """Years any running case may touch; every case gets this one snapshot.
-
-    Wide on purpose (cases build theirs as accepted year -1..+3, and long chains run
-    for years): a snapshot with extra years is harmless, a missing year would make
-    that year weekends-only.
-    """
-    this_year = cst_date(datetime.now(UTC)).year
-    return min(this_year, schedule.year) - 3, max(this_year, schedule.year) + 3
-
-
 def _is_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` means Temporal could not be reached (vs. a bug to surface)."""
     if isinstance(exc, ConnectionError | TimeoutError):
@@ -184,7 +172,7 @@ def notify_running_cases(schedule: YearSchedule) -> None:
             "available yet); they will pick up the schedule when the facade exists."
         )
         return
-    calendar = _calendar(*_reload_window(schedule))
+    calendar = CalendarData(years={schedule.year: schedule})
     try:
         count = asyncio.run(broadcast_calendar_reload(calendar))
     except Exception as exc:

@@ -9,7 +9,7 @@ errors into three plain exceptions.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,13 @@ from domain.actions import (
 )
 from domain.calendar import CalendarData
 from domain.calendar_sources import build_calendar
-from domain.case import Applicant, CaseState
+from domain.case import Applicant, CaseOutcome, CaseState
 from domain.roles import Actor
 from runtime.settings import get_settings
 from workflows import registry
-from workflows.case_workflow import CaseOutcome, CaseWorkflow
+from workflows.case_workflow import CaseWorkflow
+
+QUERY_TIMEOUT = timedelta(seconds=15)
 
 UPDATE_FOR_ACTION: dict[type[Action], str] = {
     DecideOnBehalf: "decide_on_behalf",
@@ -194,9 +196,15 @@ class CaseDesk:
         return True
 
     async def state(self, case_no: str) -> CaseState:
+        """The case's authoritative state (a Query; needs a running worker)."""
         try:
-            return await self.handle(case_no).query(CaseWorkflow.state)
+            return await self.handle(case_no).query(CaseWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as error:
+            if error.status is RPCStatusCode.DEADLINE_EXCEEDED:
+                raise CaseError(
+                    f"case {case_no}: no worker answered within {QUERY_TIMEOUT.seconds}s "
+                    "(is `onechain worker` or `onechain up` running?)"
+                ) from None
             raise self._rpc_error(case_no, error) from None
 
     async def outcome(self, case_no: str) -> CaseOutcome:
@@ -218,23 +226,19 @@ class CaseDesk:
             async for execution in self.client.list_workflows(query)
         ]
 
-    async def broadcast_calendar_reload(self, calendar: CalendarData | None = None) -> int:
-        """Tell every running case to recompute its deadlines with new schedules."""
+    async def broadcast_calendar_reload(self, calendar: CalendarData) -> int:
+        """Tell every running case to take the schedules in ``calendar`` and recompute
+        its deadlines. A signal, not a query: it reaches cases even while no worker runs."""
         count = 0
         for case_no in await self.running_case_numbers():
-            handle = self.handle(case_no)
-            try:
-                state = await handle.query(CaseWorkflow.state)
-            except RPCError:
-                continue
-            year = state.accepted_on.year
-            snapshot = calendar or build_calendar(self.calendars_dir, year - 1, year + 3)
-            await handle.signal(CaseWorkflow.reload_calendar, CalendarReload(calendar=snapshot))
+            await self.handle(case_no).signal(
+                CaseWorkflow.reload_calendar, CalendarReload(calendar=calendar)
+            )
             count += 1
         return count
 
 
-async def broadcast_calendar_reload(calendar: CalendarData | None = None) -> int:
+async def broadcast_calendar_reload(calendar: CalendarData) -> int:
     """Used by ``onechain calendar load``: connect with the standard settings and signal."""
     from runtime.connect import connect
 

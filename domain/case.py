@@ -236,3 +236,12 @@ class CaseState(BaseModel):
                 if part.verdict is None:
                     seen[part.department] = None
         return list(seen)
+
+
+class CaseOutcome(BaseModel):
+    """What a finished case workflow returns."""
+
+    case_no: str
+    status: CaseStatus
+    reason: str
+    licences: list[Licence]

@@ -164,6 +164,9 @@ class CaseFile:
         return task
 
     def _finish_task(self, task: Task, status: TaskStatus, now: datetime) -> None:
+        """Conclude a task; a special procedure still running on it ends with it, so a
+        decided task can never leave the case's clock stopped."""
+        self._end_task_suspensions(task, now)
         task.status = status
         task.concluded_at = now
         if task.clock is not None:
@@ -171,7 +174,6 @@ class CaseFile:
 
     def cancel_task(self, task: Task, now: datetime) -> None:
         if task.is_open:
-            self._end_task_suspensions(task, now)
             self._finish_task(task, TaskStatus.CANCELLED, now)
             self.record(
                 "task_cancelled",
@@ -603,7 +605,6 @@ class CaseFile:
 
     def apply_applicant_event(self, action: ReportApplicantEvent, now: datetime) -> Event:
         task = next(t for t in self.state.open_tasks if t.awaits_event == action.event)
-        self._end_task_suspensions(task, now)
         for part in task.parts:
             part.verdict = Verdict.APPROVE
             part.decided_by = action.actor
@@ -686,8 +687,11 @@ class CaseFile:
         return event
 
     def reload_calendar(self, calendar: CalendarData, now: datetime) -> Event:
-        self.calendar_data = calendar
-        self.calendar = WorkCalendar(calendar)
+        """Take newly loaded schedules: the years in ``calendar`` replace the case's own,
+        the other years are kept, and every running limit is recomputed."""
+        merged = CalendarData(years={**self.calendar_data.years, **calendar.years})
+        self.calendar_data = merged
+        self.calendar = WorkCalendar(merged)
         today = cst_date(now)
         clocks = [self.state.promised, self.state.statutory]
         clocks += [t.clock for t in self.state.open_tasks if t.clock is not None]

@@ -38,6 +38,7 @@ _BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 _engines: dict[str, Engine] = {}
 _schema_ready: set[str] = set()
 _lock = threading.Lock()
+_write_locks: dict[int, threading.Lock] = {}
 
 
 def _json_dumps(value: Any) -> str:
@@ -158,8 +159,20 @@ def write_session(engine: Engine) -> Iterator[Session]:
     elsewhere the option is ignored.
     """
     bind = engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    with Session(bind) as session, session.begin():
+    if engine.dialect.name != "sqlite":
+        with Session(bind) as session, session.begin():
+            yield session
+        return
+    # SQLite has one writer at a time anyway: queueing this process's writers on a
+    # lock instead of on SQLite's busy-wait halves the tail latency under load
+    # (bench/README.md) and never changes what is written.
+    with _write_lock(engine), Session(bind) as session, session.begin():
         yield session
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _lock:
+        return _write_locks.setdefault(id(engine), threading.Lock())
 
 
 @contextmanager

@@ -30,10 +30,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.facade import CaseDesk, CaseRequest
 from domain.actions import Decide
-from domain.case import Applicant, CaseState, CaseStatus, Task, Verdict
+from domain.case import Applicant, CaseOutcome, CaseState, CaseStatus, Task, Verdict
 from domain.roles import Actor, Role
 from workflows import search_attributes as sa
-from workflows.case_workflow import CaseOutcome
 
 CLERK = Actor(user_id="clerk1", name="窗口张三", role=Role.WINDOW_CLERK, department="window")
 COORDINATOR = Actor(user_id="coord1", name="协调李四", role=Role.COORDINATOR)

@@ -53,3 +53,49 @@ async def test_kindergarten_without_canteen_skips_market(driver: CaseDriver) -> 
     assert outcome.status is CaseStatus.APPROVED
     assert all("market" not in t.departments for t in final.tasks)
     assert "food_business_licence" not in {lic.type for lic in outcome.licences}
+
+
+async def test_read_model_mirrors_the_case_and_its_audit_log(driver: CaseDriver) -> None:
+    from readmodel.database import read_session, ready_engine
+    from readmodel.queries import case_events, case_tasks, get_case
+    from runtime.settings import get_settings
+
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    await driver.run_to_end(case_no)
+    state = await driver.state(case_no)
+
+    with read_session(ready_engine(get_settings().resolved_database_url)) as session:
+        row = get_case(session, case_no)
+        events = case_events(session, case_no)
+        tasks = case_tasks(session, case_no)
+    assert row is not None and row.status == "approved" and row.stage == "办结"
+    assert row.applicant_id_masked == state.applicant.id_masked
+    assert "MA3C4XYZ" not in row.applicant_id_masked  # personal data is masked
+    assert [(e.seq, e.kind, e.actor_id, e.reason) for e in events] == [
+        (e.seq, e.kind, e.actor.user_id, e.reason) for e in state.events
+    ]
+    assert {t.task_id: t.status for t in tasks} == {t.id: t.status.value for t in state.tasks}
+
+
+async def test_search_attributes_list_cases_without_personal_data(driver: CaseDriver) -> None:
+    import asyncio
+
+    from tests.harness import DEFAULT_APPLICANT
+
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    await driver.wait_for_tasks(case_no)
+    query = (
+        f"WorkflowId = 'case-{case_no}' AND OcChain = 'kindergarten' AND OcStatus = 'running' "
+        "AND OcStage = '并联初审' AND OcOpenDepartments = 'fire' AND OcWarning = 'none'"
+    )
+    for _ in range(50):
+        found = [w.id async for w in driver.client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    assert found == [f"case-{case_no}"]
+
+    description = await driver.desk.handle(case_no).describe()
+    values = " ".join(str(pair.value) for pair in description.typed_search_attributes)
+    for secret in (DEFAULT_APPLICANT.id_number, DEFAULT_APPLICANT.phone, DEFAULT_APPLICANT.name):
+        assert secret not in values

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -18,8 +18,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
     from domain import deadlines
     from domain.actions import (
         ActionResult,
@@ -39,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import CalendarData, CalendarRequest, WorkCalendar
     from domain.case import (
         ApplicantView,
+        CaseOutcome,
         CaseState,
         CaseStatus,
         Licence,
@@ -59,13 +58,6 @@ NOTIFY_TIMEOUT = timedelta(seconds=30)
 LICENCE_TIMEOUT = timedelta(seconds=60)
 
 
-class CaseOutcome(BaseModel):
-    case_no: str
-    status: CaseStatus
-    reason: str
-    licences: list[Licence]
-
-
 def _refuse(error: ActionRefused) -> ApplicationError:
     return ApplicationError(str(error), type="ActionRefused", non_retryable=True)
 
@@ -81,9 +73,10 @@ class CaseWorkflow:
         self._projected_seq = 0
         self._projection_dirty = True
         self._clock_changed = False
+        self._armed_instant: datetime | None = None
         self._closed = False
         self._withdrawal: Withdraw | None = None
-        self._background: list[asyncio.Task[Any]] = []
+        self._notifications: list[asyncio.Task[None]] = []
         self._search_attributes: dict[str, Any] = {}
         if start.calendar is not None:
             self._file = self._new_file(start.calendar)
@@ -158,7 +151,7 @@ class CaseWorkflow:
         form = chain.form.model_validate(start.form)
         context: CaseContext[Any] = CaseContext(self, form, start.applicant, start.materials)
         projector = asyncio.create_task(self._project_loop())
-        self._background.append(asyncio.create_task(self._clock_loop()))
+        clock = asyncio.create_task(self._clock_loop())
         flow = asyncio.create_task(chain.flow_for(start.chain_version)(context))
         await workflow.wait_condition(lambda: flow.done() or self._withdrawal is not None)
         now = workflow.now()
@@ -178,10 +171,9 @@ class CaseWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._closed = True
         await projector
-        for task in self._background:
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        clock.cancel()
+        # Notifications already decided on are delivered, not abandoned with the case.
+        await asyncio.gather(*self._notifications, clock, return_exceptions=True)
         state = self.file.state
         return CaseOutcome(
             case_no=state.case_no,
@@ -255,10 +247,10 @@ class CaseWorkflow:
     # ------------------------------------------------------- state plumbing
     def _changed(self, clock: bool = True) -> None:
         self._projection_dirty = True
-        if clock:
-            self._clock_changed = True
+        if clock and self.file.next_clock_instant() != self._armed_instant:
+            self._clock_changed = True  # re-arm only when the nearest deadline moved
         for notification in self.file.pending_notifications:
-            self._background.append(asyncio.create_task(self._send(notification)))
+            self._notifications.append(asyncio.create_task(self._send(notification)))
         self.file.pending_notifications.clear()
 
     async def _send(self, notification: Notification) -> None:
@@ -316,6 +308,7 @@ class CaseWorkflow:
                 self._changed(clock=False)
             self._clock_changed = False
             instant = self.file.next_clock_instant()
+            self._armed_instant = instant
             if instant is None:
                 await workflow.wait_condition(lambda: self._clock_changed)
                 continue
@@ -329,6 +322,10 @@ class CaseWorkflow:
 
     # -------------------------------------------------------------- actions
     def _act(self, check: Callable[[], None]) -> None:
+        if self._withdrawal is not None:
+            raise ApplicationError(
+                "the case is being withdrawn; no more actions", type="ActionRefused"
+            )
         try:
             check()
         except ActionRefused as refused:
