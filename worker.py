@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -37,7 +38,11 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, task_queue: str, *, max_concurrent_activities: int = 32) -> Worker:
+def build_worker(
+    client: Client, task_queue: str, *, max_concurrent_activities: int = 32, **options: Any
+) -> Worker:
+    """The production worker; ``options`` pass through to :class:`Worker` (tests use
+    ``max_cached_workflows=0`` to force a replay on every workflow task)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -46,6 +51,7 @@ def build_worker(client: Client, task_queue: str, *, max_concurrent_activities: 
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=workflow_runner(),
+        **options,
     )
 
 

@@ -84,10 +84,8 @@ async def flow(case: CaseContext[CompanyForm]) -> None:
     await case.review("market", "企业设立登记", days=1)
     await case.issue("business_licence")
 
-    tax_name = (
-        "新办纳税人涉税事项（税务登记、发票申领）"
-        if case.form.needs_invoices
-        else ("新办纳税人涉税事项（税务登记）")
+    tax_name = "新办纳税人涉税事项（税务登记" + (
+        "、发票申领）" if case.form.needs_invoices else "）"
     )
     await case.parallel(
         "并联办理",

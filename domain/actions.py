@@ -25,12 +25,26 @@ def workflow_id_for(case_no: str) -> str:
     return f"case-{case_no}"
 
 
+class PinnedLimits(BaseModel):
+    """The chain's settings a case keeps for life, whatever later edits of the chain say.
+
+    Like the flow version, they are fixed when the case starts, so replay and running
+    cases never pick up a changed limit from newer code.
+    """
+
+    chain_name: str
+    promised_days: int = Field(ge=0)
+    statutory_days: int = Field(ge=0)
+    department_count: int = Field(ge=1)
+
+
 class StartCase(BaseModel):
-    """Everything a case starts with. The chain version is pinned here, at start."""
+    """Everything a case starts with. Chain version and limits are pinned here, at start."""
 
     case_no: str
     chain: str
     chain_version: int
+    limits: PinnedLimits
     applicant: Applicant
     form: dict[str, Any]
     materials: list[str] = Field(default_factory=list)

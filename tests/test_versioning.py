@@ -8,6 +8,7 @@ the shipped chain the same way: if someone edits its version-1 flow, this fails.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +16,12 @@ import pytest
 from pydantic import BaseModel
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from domain.case import CaseStatus
 from tests.harness import CaseDriver
-from worker import workflow_runner
+from worker import build_worker, workflow_runner
 from workflows import registry
 from workflows.case_workflow import CaseWorkflow
 from workflows.chain import Chain, LicenceType
@@ -132,3 +134,22 @@ async def test_new_cases_start_on_the_newest_version_while_old_ones_continue(
 async def test_recorded_histories_replay_against_current_chains(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     await replay(history)
+
+
+async def test_running_case_keeps_its_limits_when_the_chain_is_edited(
+    dev_env: WorkflowEnvironment, swap_chain: None
+) -> None:
+    """Limits are pinned at start: with no workflow cache every task replays from
+    history, and a later edit of ``promised_days`` still does not reach the case."""
+    chain = install(flow_v1)
+    task_queue = f"nocache-{uuid.uuid4().hex[:6]}"
+    async with build_worker(dev_env.client, task_queue, max_cached_workflows=0):
+        driver = CaseDriver(dev_env.client, task_queue)
+        case_no = await driver.start("versioned_permit", {"shop_name": "老王饭店"})
+        before = await driver.wait_for_tasks(case_no)
+        chain.promised_days = 15
+        await driver.approve_open(case_no)
+        after = await driver.wait_for_tasks(case_no)
+    assert after.promised.limit_days == before.promised.limit_days == 5
+    assert after.promised.due_on == before.promised.due_on
+    assert [t.name for t in after.tasks] == ["市场审查", "消防审查"]

@@ -91,7 +91,7 @@ class CaseWorkflow:
         state = CaseState(
             case_no=start.case_no,
             chain=chain.code,
-            chain_name=chain.name_zh,
+            chain_name=start.limits.chain_name,
             chain_version=start.chain_version,
             applicant=ApplicantView(
                 kind=start.applicant.kind,
@@ -104,16 +104,16 @@ class CaseWorkflow:
             promised=deadlines.new_clock(
                 work_calendar,
                 started_on=accepted_on,
-                limit_days=chain.promised_days,
-                department_count=len(chain.departments),
+                limit_days=start.limits.promised_days,
+                department_count=start.limits.department_count,
                 warning_fraction=start.warning_fraction,
                 today=cst_date(now),
             ),
             statutory=deadlines.new_clock(
                 work_calendar,
                 started_on=accepted_on,
-                limit_days=chain.statutory_days,
-                department_count=len(chain.departments),
+                limit_days=start.limits.statutory_days,
+                department_count=start.limits.department_count,
                 warning_fraction=start.warning_fraction,
                 today=cst_date(now),
             ),
@@ -122,7 +122,7 @@ class CaseWorkflow:
         file.record(
             "accepted",
             start.accepted_by,
-            f"受理：{chain.name_zh}，承诺期限 {state.promised.due_on.isoformat()}"
+            f"受理：{start.limits.chain_name}，承诺期限 {state.promised.due_on.isoformat()}"
             + ("（暂定）" if state.promised.provisional else ""),
             now,
             data={"chain_version": start.chain_version},
