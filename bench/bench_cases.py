@@ -66,12 +66,13 @@ with workflow.unsafe.imports_passed_through():
     from pathlib import Path
     from typing import TYPE_CHECKING, Any
 
+    from runtime.binaries import find_binary  # no settings read: safe before ONECHAIN_DATA_DIR
+
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHistory
     from temporalio.testing import WorkflowEnvironment
 
     from client.facade import CaseDesk
-    from runtime.binaries import find_binary
 
 KINDERGARTEN_FORM: dict[str, Any] = {
     "school_name": "阳光幼儿园",
