@@ -318,7 +318,7 @@ def case_request(case_no: str) -> Any:
         applicant=Applicant(
             kind="organisation",
             name="济宁市阳光教育咨询有限公司",
-            id_number="91370800MA3C4XYZ1K",
+            id_number="91370800MA3C4XYB7E",
             phone="13800138000",
         ),
         form=KINDERGARTEN_FORM,

@@ -41,6 +41,7 @@ from domain.actions import (
 from domain.calendar import CalendarData
 from domain.calendar_sources import build_calendar
 from domain.case import Applicant, CaseOutcome, CaseState
+from domain.ids import InvalidId, check_applicant_id
 from domain.roles import Actor
 from runtime.settings import get_settings
 from workflows import registry
@@ -126,6 +127,11 @@ class CaseDesk:
         except LookupError as unknown:
             raise InvalidApplication(str(unknown)) from None
         try:
+            id_number = check_applicant_id(request.applicant.kind, request.applicant.id_number)
+        except InvalidId as invalid:
+            raise InvalidApplication(f"applicant id_number: {invalid}") from None
+        applicant = request.applicant.model_copy(update={"id_number": id_number})
+        try:
             form = chain.form.model_validate(request.form)
         except ValidationError as invalid:
             problems = "; ".join(
@@ -147,7 +153,7 @@ class CaseDesk:
                     statutory_days=chain.statutory_days,
                     department_count=len(chain.departments),
                 ),
-                applicant=request.applicant,
+                applicant=applicant,
                 form=form.model_dump(mode="json"),
                 materials=request.materials,
                 received_at=received_at,

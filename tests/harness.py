@@ -40,7 +40,7 @@ SUPERVISOR = Actor(user_id="super1", name="督办王五", role=Role.SUPERVISOR)
 DEFAULT_APPLICANT = Applicant(
     kind="organisation",
     name="济宁市阳光教育咨询有限公司",
-    id_number="91370800MA3C4XYZ1K",
+    id_number="91370800MA3C4XYB7E",
     phone="13800138000",
 )
 

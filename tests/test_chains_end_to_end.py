@@ -70,7 +70,7 @@ async def test_read_model_mirrors_the_case_and_its_audit_log(driver: CaseDriver)
         tasks = case_tasks(session, case_no)
     assert row is not None and row.status == "approved" and row.stage == "办结"
     assert row.applicant_id_masked == state.applicant.id_masked
-    assert "MA3C4XYZ" not in row.applicant_id_masked  # personal data is masked
+    assert "MA3C4XYB" not in row.applicant_id_masked  # personal data is masked
     assert [(e.seq, e.kind, e.actor_id, e.reason) for e in events] == [
         (e.seq, e.kind, e.actor.user_id, e.reason) for e in state.events
     ]
