@@ -1,0 +1,126 @@
+"""All CLI output goes through here: human tables by default, JSON for scripts,
+errors as one line on stderr with a documented exit code.
+
+Exit codes (also in ``onechain --help``): 0 ok, 1 some records rejected,
+2 bad usage or unreadable file, 3 Temporal or the database unreachable.
+Set ``ONECHAIN_DEBUG=1`` to see the full traceback of an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import traceback
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok, 1 some records rejected, 2 bad usage or unreadable file, "
+    "3 Temporal or the database unreachable. ONECHAIN_DEBUG=1 shows tracebacks."
+)
+
+T = TypeVar("T")
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def emit_json(data: Any) -> None:
+    """One JSON document on stdout (UTF-8, Chinese unescaped)."""
+    typer.echo(json.dumps(_plain(data), ensure_ascii=False, indent=2))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    grid = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        grid.add_column(column)
+    for row in rows:
+        grid.add_row(*("" if cell is None else str(_plain(cell)) for cell in row))
+    stdout.print(grid)
+
+
+def message(text: str) -> None:
+    stdout.print(text, highlight=False)
+
+
+def note(text: str) -> None:
+    """Progress and side remarks: stderr, so ``--json`` output stays clean."""
+    stderr.print(text, highlight=False)
+
+
+def fail(text: str, code: int = EXIT_USAGE) -> NoReturn:
+    """One clear line on stderr, then exit with ``code``."""
+    typer.echo(f"error: {text}", err=True)
+    raise typer.Exit(code)
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    if isinstance(error, RPCError):
+        return error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED)
+    text = str(error)
+    return isinstance(error, RuntimeError) and (
+        "Failed client connect" in text or "connection" in text.lower()
+    )
+
+
+def guarded(fn: Callable[..., T]) -> Callable[..., T]:
+    """Turn the errors users cause or meet into one line and the right exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        from sqlalchemy.exc import OperationalError
+
+        from client.facade import CaseError, CaseNotFound, InvalidApplication
+
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except Exception as error:
+            if os.environ.get("ONECHAIN_DEBUG"):
+                traceback.print_exc()
+            if isinstance(error, InvalidApplication | CaseNotFound):
+                fail(str(error), EXIT_USAGE)
+            if isinstance(error, CaseError):
+                fail(str(error), EXIT_REJECTED)
+            if isinstance(error, OperationalError):
+                fail(f"database unreachable: {error.orig}", EXIT_UNREACHABLE)
+            if _is_unreachable(error):
+                fail(f"Temporal unreachable: {error}", EXIT_UNREACHABLE)
+            fail(f"{type(error).__name__}: {error}", EXIT_USAGE)
+
+    return wrapper
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
