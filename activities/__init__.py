@@ -4,10 +4,26 @@ The worker registers ``ALL_ACTIVITIES``. They are synchronous functions: the wor
 runs them in its thread pool (``activity_executor``), since the database drivers block.
 """
 
-from activities.licences import issue_licences
+from activities.licences import find_elicences, issue_licences, revoke_licences
 from activities.notifications import notify
 from activities.projection import project_case
+from activities.publication import publish_decision
 
-ALL_ACTIVITIES = [project_case, notify, issue_licences]
+ALL_ACTIVITIES = [
+    project_case,
+    notify,
+    issue_licences,
+    find_elicences,
+    revoke_licences,
+    publish_decision,
+]
 
-__all__ = ["ALL_ACTIVITIES", "issue_licences", "notify", "project_case"]
+__all__ = [
+    "ALL_ACTIVITIES",
+    "find_elicences",
+    "issue_licences",
+    "notify",
+    "project_case",
+    "publish_decision",
+    "revoke_licences",
+]

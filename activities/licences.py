@@ -7,9 +7,12 @@ import logging
 from temporalio import activity
 
 from activities.projection import read_model_engine
-from domain.projection import IssueLicences
-from readmodel.database import write_session
+from domain.materials import ELicence
+from domain.projection import ELicenceList, ELicenceQuery, IssueLicences, Revocation
+from readmodel.database import read_session, write_session
+from readmodel.projection import revoke_licences as revoke_in_store
 from readmodel.projection import store_licences
+from readmodel.queries import valid_licences
 
 logger = logging.getLogger(__name__)
 
@@ -26,3 +29,32 @@ def issue_licences(request: IssueLicences) -> None:
     logger.info(
         "licences stored=%d of %d case_no=%s", stored, len(request.licences), ",".join(cases)
     )
+
+
+@activity.defn(name="find_elicences")
+def find_elicences(query: ELicenceQuery) -> ELicenceList:
+    """The holder's valid e-licences of the wanted types (数据跑路: never ask twice)."""
+    with read_session(read_model_engine()) as session:
+        records = valid_licences(session, query.holder_id, query.types, query.on)
+    return ELicenceList(
+        licences=[
+            ELicence(
+                type=r.type,
+                name=r.name,
+                number=r.number,
+                department=r.department,
+                valid_from=r.issued_on,
+                valid_to=r.valid_to,
+                case_no=r.case_no,
+            )
+            for r in records
+        ]
+    )
+
+
+@activity.defn(name="revoke_licences")
+def revoke_licences(revocation: Revocation) -> None:
+    """Revoke after a failed verification and mark the holder's credit record."""
+    with write_session(read_model_engine()) as session:
+        changed = revoke_in_store(session, revocation)
+    logger.info("licences revoked=%d case_no=%s", changed, revocation.case_no)

@@ -311,6 +311,7 @@ def case_request(case_no: str) -> Any:
     from client.facade import CaseRequest
     from domain.case import Applicant
     from domain.roles import Actor, Role
+    from workflows import registry
 
     return CaseRequest(
         case_no=case_no,
@@ -322,7 +323,7 @@ def case_request(case_no: str) -> Any:
             phone="13800138000",
         ),
         form=KINDERGARTEN_FORM,
-        materials=[],
+        materials=[m.code for m in registry.get_chain("kindergarten").materials],
         accepted_by=Actor(
             user_id="clerk1", name="窗口张三", role=Role.WINDOW_CLERK, department="window"
         ),

@@ -10,7 +10,8 @@ import sys
 
 import typer
 
-from cli import calendar, run
+from cli import calendar, cases, chains, importer, run
+from cli.output import EXIT_CODES_HELP
 
 app = typer.Typer(
     name="onechain",
@@ -18,9 +19,15 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(calendar.app, name="calendar")
+app.add_typer(chains.app, name="chains")
+app.add_typer(cases.app, name="cases")
+app.add_typer(cases.case_app, name="case")
 app.command(help=run.up.__doc__)(run.up)
 app.command(help=run.server.__doc__)(run.server)
 app.command(help=run.worker.__doc__)(run.worker)
+app.command(name="import", help=importer.import_file.__doc__, epilog=EXIT_CODES_HELP)(
+    importer.import_file
+)
 
 
 def _exit_code(code: object) -> int:

@@ -8,6 +8,7 @@ errors into three plain exceptions.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,11 +30,14 @@ from domain.actions import (
     EndSpecialProcedure,
     Extend,
     PinnedLimits,
+    Rate,
     Reassign,
     RecordSupplement,
+    Rectify,
     ReportApplicantEvent,
     StartCase,
     StartSpecialProcedure,
+    SupplyMaterials,
     Urge,
     Withdraw,
     workflow_id_for,
@@ -42,10 +46,12 @@ from domain.calendar import CalendarData
 from domain.calendar_sources import build_calendar
 from domain.case import Applicant, CaseOutcome, CaseState
 from domain.ids import InvalidId, check_applicant_id
+from domain.materials import Commitment
 from domain.roles import Actor
 from runtime.settings import get_settings
 from workflows import registry
 from workflows.case_workflow import CaseWorkflow
+from workflows.chain import Chain
 
 QUERY_TIMEOUT = timedelta(seconds=15)
 
@@ -60,6 +66,9 @@ UPDATE_FOR_ACTION: dict[type[Action], str] = {
     RecordSupplement: "record_supplement",
     ReportApplicantEvent: "report_applicant_event",
     Withdraw: "withdraw",
+    SupplyMaterials: "supply_materials",
+    Rate: "rate",
+    Rectify: "rectify",
 }
 
 
@@ -91,6 +100,7 @@ class CaseRequest(BaseModel):
     applicant: Applicant
     form: dict[str, Any]
     materials: list[str] = Field(default_factory=list)
+    commitments: list[Commitment] = Field(default_factory=list)
     received_at: datetime | None = None
     accepted_by: Actor
 
@@ -139,6 +149,7 @@ class CaseDesk:
                 for err in invalid.errors()
             )
             raise InvalidApplication(f"form for chain {chain.code}: {problems}") from None
+        self._check_materials(chain, request)
         received_at = request.received_at or datetime.now(UTC)
         if received_at.tzinfo is None:
             raise InvalidApplication("received_at must include a time zone")
@@ -152,10 +163,17 @@ class CaseDesk:
                     promised_days=chain.promised_days,
                     statutory_days=chain.statutory_days,
                     department_count=len(chain.departments),
+                    materials=chain.material_specs(),
+                    allow_incomplete=chain.allow_incomplete,
+                    supplement_days=chain.supplement_days,
+                    on_supplement_missed=chain.on_supplement_missed,
+                    verification_days=chain.verification_days,
+                    rating_window_days=chain.rating_window_days,
                 ),
                 applicant=applicant,
                 form=form.model_dump(mode="json"),
                 materials=request.materials,
+                commitments=request.commitments,
                 received_at=received_at,
                 accepted_by=request.accepted_by,
                 warning_fraction=self.warning_fraction,
@@ -163,6 +181,24 @@ class CaseDesk:
             )
         except ValidationError as invalid:
             raise InvalidApplication(invalid.errors()[0]["msg"]) from None
+
+    @staticmethod
+    def _check_materials(chain: Chain, request: CaseRequest) -> None:
+        known = {m.code: m for m in chain.materials}
+        unknown = [code for code in request.materials if code not in known]
+        if unknown:
+            raise InvalidApplication(
+                f"materials not in chain {chain.code}: {', '.join(unknown)} "
+                f"(known: {', '.join(known)})"
+            )
+        for commitment in request.commitments:
+            material = known.get(commitment.material)
+            if material is None or not material.commitment:
+                allowed = ", ".join(code for code, m in known.items() if m.commitment) or "none"
+                raise InvalidApplication(
+                    f"commitment for {commitment.material!r}: chain {chain.code} accepts "
+                    f"commitments only for: {allowed}"
+                )
 
     async def start_case(self, request: CaseRequest) -> WorkflowHandle[Any, CaseOutcome]:
         start = self.prepare(request)
@@ -220,8 +256,26 @@ class CaseDesk:
                 ) from None
             raise self._rpc_error(case_no, error) from None
 
-    async def outcome(self, case_no: str) -> CaseOutcome:
-        return await self.handle(case_no).result()
+    async def outcome(self, case_no: str, *, timeout: float = 60.0) -> CaseOutcome:
+        """Wait until the case is concluded (approved, not approved, withdrawn).
+
+        The workflow itself runs on after the conclusion (publication, verification,
+        the rating window), so this watches the case's state, not the workflow's end.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            state = await self.state(case_no)
+            if state.concluded:
+                return CaseOutcome(
+                    case_no=state.case_no,
+                    status=state.status,
+                    reason=state.outcome_reason,
+                    licences=state.licences,
+                )
+            if loop.time() > deadline:
+                raise CaseError(f"case {case_no} did not conclude within {timeout:.0f}s")
+            await asyncio.sleep(0.1)
 
     @staticmethod
     def _rpc_error(case_no: str, error: RPCError) -> Exception:

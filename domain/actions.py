@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from domain.calendar import CalendarData
 from domain.case import Applicant, SuspensionKind, Verdict
+from domain.materials import Commitment, MaterialSpec
 from domain.roles import Actor
 
 CASE_NO_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -36,6 +37,12 @@ class PinnedLimits(BaseModel):
     promised_days: int = Field(ge=0)
     statutory_days: int = Field(ge=0)
     department_count: int = Field(ge=1)
+    materials: list[MaterialSpec] = Field(default_factory=list)
+    allow_incomplete: bool = False
+    supplement_days: int = Field(default=5, ge=0)
+    on_supplement_missed: Literal["escalate", "end"] = "escalate"
+    verification_days: int = Field(default=20, ge=0)
+    rating_window_days: int = Field(default=10, ge=0)
 
 
 class StartCase(BaseModel):
@@ -48,6 +55,7 @@ class StartCase(BaseModel):
     applicant: Applicant
     form: dict[str, Any]
     materials: list[str] = Field(default_factory=list)
+    commitments: list[Commitment] = Field(default_factory=list)
     received_at: datetime
     accepted_by: Actor
     warning_fraction: float = Field(default=0.2, gt=0, lt=1)
@@ -152,6 +160,27 @@ class ReportApplicantEvent(Action):
     """The applicant tells the window something the flow waits for (e.g. 竣工)."""
 
     event: str = Field(min_length=1)
+
+
+class SupplyMaterials(Action):
+    """The window clerk records materials the applicant brought after the notice
+    (一次告知) or under 容缺受理."""
+
+    items: list[str] = Field(min_length=1)
+
+
+class Rate(Action):
+    """The applicant's one rating of a concluded case (好差评), recorded at the window
+    or sent by the rating platform."""
+
+    score: int = Field(ge=1, le=5)
+    comment: str = ""
+
+
+class Rectify(Action):
+    """The coordinator closes a rectification task (整改) with what was done."""
+
+    task_id: str
 
 
 class CalendarReload(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from domain.calendar import Pause
+from domain.materials import Acceptance, Commitment, MaterialState, MaterialStatus, MissingNotice
 from domain.roles import Actor
 
 
@@ -21,6 +22,7 @@ class CaseStatus(StrEnum):
     APPROVED = "approved"  # 办结（准予许可）
     NOT_APPROVED = "not_approved"  # 办结（不予许可）
     WITHDRAWN = "withdrawn"  # 撤回
+    REVOKED = "revoked"  # 许可被撤销（告知承诺核查不实）
 
 
 class TaskKind(StrEnum):
@@ -30,6 +32,10 @@ class TaskKind(StrEnum):
     JOINT_ACCEPTANCE = "joint_acceptance"  # 联合验收
     COMBINED_EVALUATION = "combined_evaluation"  # 多评合一
     APPLICANT_EVENT = "applicant_event"  # 等待申请人（如竣工告知）
+    MATERIALS = "materials"  # 补齐材料（一次告知后 / 容缺受理）
+    PUBLICATION = "publication"  # 七天双公示
+    VERIFICATION = "verification"  # 事中事后核查（告知承诺）
+    RECTIFICATION = "rectification"  # 差评整改
 
 
 class TaskStatus(StrEnum):
@@ -166,6 +172,16 @@ class Licence(BaseModel):
     holder_name: str
     issued_on: date
     case_no: str
+    valid_to: date | None = None
+    revoked: bool = False
+    revoked_reason: str = ""
+
+
+class Rating(BaseModel):
+    score: int
+    comment: str
+    rated_by: Actor
+    rated_at: datetime
 
 
 class Event(BaseModel):
@@ -210,7 +226,13 @@ class CaseState(BaseModel):
     stage: str = "受理"
     applicant: ApplicantView
     received_at: datetime
-    accepted_on: date
+    accepted_on: date | None
+    acceptance: Acceptance = Acceptance.ACCEPTED
+    materials: list[MaterialStatus] = Field(default_factory=list)
+    notice: MissingNotice | None = None
+    commitments: list[Commitment] = Field(default_factory=list)
+    rating: Rating | None = None
+    rating_until: date | None = None
     promised: Clock
     statutory: Clock
     tasks: list[Task] = Field(default_factory=list)
@@ -223,6 +245,14 @@ class CaseState(BaseModel):
 
     def task(self, task_id: str) -> Task | None:
         return next((t for t in self.tasks if t.id == task_id), None)
+
+    @property
+    def missing_materials(self) -> list[MaterialStatus]:
+        return [m for m in self.materials if m.state is MaterialState.MISSING]
+
+    @property
+    def concluded(self) -> bool:
+        return self.status is not CaseStatus.RUNNING
 
     @property
     def open_tasks(self) -> list[Task]:

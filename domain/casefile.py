@@ -9,7 +9,7 @@ matching ``apply_*`` assumes the check passed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from domain import deadlines
@@ -18,10 +18,13 @@ from domain.actions import (
     DecideOnBehalf,
     EndSpecialProcedure,
     Extend,
+    Rate,
     Reassign,
     RecordSupplement,
+    Rectify,
     ReportApplicantEvent,
     StartSpecialProcedure,
+    SupplyMaterials,
     Urge,
     Withdraw,
 )
@@ -33,6 +36,7 @@ from domain.case import (
     DepartmentPart,
     Event,
     Extension,
+    Rating,
     Suspension,
     SuspensionKind,
     Task,
@@ -43,11 +47,29 @@ from domain.case import (
 )
 from domain.departments import DEPARTMENTS, department_name
 from domain.masking import mask_id_number
+from domain.materials import (
+    Acceptance,
+    Commitment,
+    ELicence,
+    MaterialSpec,
+    MaterialState,
+    MissingNotice,
+    assess_materials,
+    decide_acceptance,
+    notice_text,
+)
 from domain.projection import CaseRow, EventRow, Notification, ProjectionBatch, TaskRow
 from domain.roles import SYSTEM_ACTOR, Actor, PermissionDenied, Role, require_role
 from domain.timezone import cst_date, end_of_day
 
 COORDINATING = {Role.COORDINATOR, Role.SUPERVISOR}
+AFTERCARE_KINDS = frozenset({TaskKind.PUBLICATION, TaskKind.VERIFICATION, TaskKind.RECTIFICATION})
+NOT_DECIDED_KINDS = frozenset(
+    {TaskKind.APPLICANT_EVENT, TaskKind.MATERIALS, TaskKind.PUBLICATION, TaskKind.RECTIFICATION}
+)
+PUBLICATION_DAYS = 7  # 七天双公示
+NOTICE_DAYS = 5  # 行政许可法 art. 32: tell what is missing within 5 working days
+RECTIFICATION_DAYS = 15
 CASE_CLOCK_ONLY_KINDS = frozenset({SuspensionKind.SITE_SURVEY, SuspensionKind.APPLICANT})
 VERDICT_ZH = {Verdict.APPROVE: "同意", Verdict.REJECT: "不同意", Verdict.RETURN: "退回补正"}
 CLOCK_EVENT_ZH = {deadlines.ClockEvent.WARNING: "预警", deadlines.ClockEvent.OVERDUE: "超期"}
@@ -71,6 +93,8 @@ class CaseFile:
         self.calendar = WorkCalendar(calendar)
         self.warning_fraction = warning_fraction
         self.pending_notifications: list[Notification] = []
+        self.on_supplement_missed = "escalate"
+        self.end_requested: str | None = None  # set when the rules end the case by themselves
 
     # ----------------------------------------------------------------- events
     def record(
@@ -147,7 +171,8 @@ class CaseFile:
         if days is not None:
             task.clock = self.new_clock(cst_date(now), days, len(departments), now)
         self.state.tasks.append(task)
-        self.state.stage = stage
+        if self.state.status is CaseStatus.RUNNING:
+            self.state.stage = stage  # aftercare tasks leave a concluded case at 办结
         due = f"，期限 {task.clock.due_on.isoformat()}" if task.clock else ""
         event = self.record(
             "task_opened",
@@ -250,11 +275,17 @@ class CaseFile:
         )
 
     # ------------------------------------------------------------ validation
-    def _running(self) -> None:
-        if self.state.status is not CaseStatus.RUNNING:
-            raise ActionRefused(
-                f"case {self.state.case_no} is {self.state.status.value}; no more actions"
-            )
+    def _running(self, task_id: str | None = None) -> None:
+        """The case must be running, except for actions on its aftercare tasks
+        (publication, verification, rectification), which follow the conclusion."""
+        if self.state.status is CaseStatus.RUNNING:
+            return
+        task = self.state.task(task_id) if task_id else None
+        if task is not None and task.kind in AFTERCARE_KINDS and task.is_open:
+            return
+        raise ActionRefused(
+            f"case {self.state.case_no} is {self.state.status.value}; no more actions"
+        )
 
     def _task(self, task_id: str) -> Task:
         task = self.state.task(task_id)
@@ -297,10 +328,12 @@ class CaseFile:
             raise ActionRefused(str(denied)) from None
 
     def _check_verdict(self, action: Decide, department: str | None, label: str) -> None:
-        self._running()
+        self._running(action.task_id)
         task = self._open_task(action.task_id)
-        if task.kind is TaskKind.APPLICANT_EVENT:
-            raise ActionRefused(f"task {task.id} waits for the applicant, not for a decision")
+        if task.kind in NOT_DECIDED_KINDS:
+            raise ActionRefused(f"task {task.id} ({task.name}) is not decided by a department")
+        if task.kind is TaskKind.VERIFICATION and action.verdict is Verdict.RETURN:
+            raise ActionRefused(f"task {task.id}: a verification is approved or rejected")
         if task.status is TaskStatus.RETURNED:
             raise ActionRefused(
                 f"task {task.id} was returned for supplement and waits for: {', '.join(task.missing_items)}"
@@ -372,7 +405,7 @@ class CaseFile:
 
     def check_extend(self, action: Extend) -> None:
         self._role(action.actor, COORDINATING, "extend")
-        self._running()
+        self._running(action.task_id)
         _need_reason(action.reason, "extend")
         if action.task_id is None:
             clock = self.state.promised
@@ -427,7 +460,7 @@ class CaseFile:
 
     def check_reassign(self, action: Reassign) -> None:
         self._role(action.actor, COORDINATING, "reassign")
-        self._running()
+        self._running(action.task_id)
         _need_reason(action.reason, "reassign")
         task = self._open_task(action.task_id)
         part = self._part(task, action.department)
@@ -470,7 +503,7 @@ class CaseFile:
 
     def check_urge(self, action: Urge) -> None:
         self._role(action.actor, COORDINATING, "urge")
-        self._running()
+        self._running(action.task_id)
         task = self._open_task(action.task_id)
         if action.department is not None:
             self._part(task, action.department)
@@ -684,6 +717,13 @@ class CaseFile:
         if clock_event is deadlines.ClockEvent.OVERDUE:
             recipients.append("supervisor")
         self.notify(event, recipients, f"{self.state.case_no} {subject}")
+        missed_supplement = (
+            task is not None
+            and task.kind is TaskKind.MATERIALS
+            and clock_event is deadlines.ClockEvent.OVERDUE
+        )
+        if missed_supplement and self.on_supplement_missed == "end":
+            self.end_requested = "容缺受理材料逾期未补齐"
         return event
 
     def reload_calendar(self, calendar: CalendarData, now: datetime) -> Event:
@@ -735,6 +775,8 @@ class CaseFile:
             applicant_id_masked=state.applicant.id_masked,
             received_at=state.received_at,
             accepted_on=state.accepted_on,
+            acceptance=state.acceptance.value,
+            rating=state.rating.score if state.rating else None,
             due_on=state.promised.due_on,
             provisional=state.promised.provisional,
             statutory_due_on=state.statutory.due_on,
@@ -786,6 +828,262 @@ class CaseFile:
             for e in state.events[after_seq:]
         ]
         return ProjectionBatch(case=case_row, tasks=tasks, events=events)
+
+    # ----------------------------------------------------------------- intake
+    def intake(
+        self,
+        specs: list[MaterialSpec],
+        submitted: list[str],
+        commitments: list[Commitment],
+        licences: list[ELicence],
+        *,
+        allow_incomplete: bool,
+        supplement_days: int,
+        now: datetime,
+    ) -> None:
+        """The window's decision (受理) from the one set of materials.
+
+        Everything missing is told at once (一次告知). A case with a key item missing
+        is not accepted and its clocks stand still until the last key item arrives,
+        unless the notice came more than 5 working days after receipt: then it counts
+        as accepted on the day it was received (行政许可法 art. 32).
+        """
+        state = self.state
+        received_on = cst_date(state.received_at)
+        state.commitments = list(commitments)
+        state.materials = assess_materials(specs, submitted, commitments, licences, received_on)
+        state.acceptance = decide_acceptance(state.materials, allow_incomplete)
+        for item in state.materials:
+            if item.state is MaterialState.E_LICENCE:
+                self.record(
+                    "material_from_e_licence", SYSTEM_ACTOR, f"{item.name}：{item.source}", now
+                )
+        missing = state.missing_materials
+        if missing:
+            text = notice_text(state.case_no, missing)
+            state.notice = MissingNotice(issued_at=now, items=missing, text=text)
+            event = self.record(
+                "missing_notice",
+                SYSTEM_ACTOR,
+                f"一次告知：缺 {len(missing)} 项（{'、'.join(m.name for m in missing)}）",
+                now,
+                data={"items": [m.code for m in missing]},
+            )
+            self.notify(event, ["window"], text)
+        late_notice = (
+            state.acceptance is Acceptance.AWAITING_MATERIALS
+            and self.calendar.working_days_between(received_on, cst_date(now)) > NOTICE_DAYS
+        )
+        if late_notice:
+            state.acceptance = Acceptance.ACCEPTED
+            self.record(
+                "accepted_by_law",
+                SYSTEM_ACTOR,
+                f"收到申请后 {NOTICE_DAYS} 个工作日内未告知补正，自收到之日（{received_on.isoformat()}）起即为受理",
+                now,
+            )
+        if state.acceptance is Acceptance.AWAITING_MATERIALS:
+            state.accepted_on = None
+            for clock in (state.promised, state.statutory):
+                deadlines.pause(clock, received_on)
+                deadlines.recompute(clock, self.calendar, cst_date(now))
+            state.stage = "待补正"
+        if missing:
+            days = supplement_days if state.acceptance is Acceptance.INCOMPLETE else None
+            self.open_task(
+                kind=TaskKind.MATERIALS,
+                name="补齐材料",
+                stage=state.stage,
+                departments=["window"],
+                days=days,
+                now=now,
+            )
+
+    @property
+    def accepted(self) -> bool:
+        return self.state.acceptance is not Acceptance.AWAITING_MATERIALS
+
+    def check_supply(self, action: SupplyMaterials) -> None:
+        self._role(action.actor, {Role.WINDOW_CLERK}, "supply materials")
+        self._running()
+        missing = {m.code for m in self.state.missing_materials}
+        never = [item for item in action.items if item not in missing]
+        if never:
+            listed = ", ".join(sorted(missing)) or "nothing"
+            raise ActionRefused(f"not missing: {', '.join(never)} (missing: {listed})")
+
+    def apply_supply(self, action: SupplyMaterials, now: datetime) -> Event:
+        state = self.state
+        today = cst_date(now)
+        names = []
+        for item in state.materials:
+            if item.code in action.items:
+                item.state = MaterialState.RECEIVED
+                item.source = "补正提交"
+                item.received_on = today
+                names.append(item.name)
+        event = self.record(
+            "materials_supplied",
+            action.actor,
+            f"收到补正材料：{'、'.join(names)}",
+            now,
+            reason=action.reason,
+            data={"items": action.items},
+        )
+        if state.acceptance is Acceptance.AWAITING_MATERIALS and not any(
+            m.key for m in state.missing_materials
+        ):
+            state.acceptance = (
+                Acceptance.INCOMPLETE if state.missing_materials else Acceptance.ACCEPTED
+            )
+            self._start_clocks(today, now)
+            self.record("accepted", action.actor, f"关键材料已齐，{today.isoformat()} 受理", now)
+        if not state.missing_materials:
+            for task in state.open_tasks:
+                if task.kind is TaskKind.MATERIALS:
+                    self._finish_task(task, TaskStatus.APPROVED, now)
+        return event
+
+    def _start_clocks(self, accepted_on: date, now: datetime) -> None:
+        """Acceptance on the day the last key item arrived: the limits count from here."""
+        state = self.state
+        state.accepted_on = accepted_on
+        for name in ("promised", "statutory"):
+            old: Clock = getattr(state, name)
+            clock = deadlines.new_clock(
+                self.calendar,
+                started_on=accepted_on,
+                limit_days=old.limit_days,
+                department_count=2 if old.max_extension_days > 10 else 1,
+                warning_fraction=self.warning_fraction,
+                today=cst_date(now),
+            )
+            setattr(state, name, clock)
+
+    # -------------------------------------------------------------- aftercare
+    def open_publication(self, departments: list[str], decision: str, now: datetime) -> Task:
+        """七天双公示: the decision must be published within 7 working days."""
+        return self.open_task(
+            kind=TaskKind.PUBLICATION,
+            name=f"公示：{decision}",
+            stage="公示",
+            departments=departments or ["window"],
+            days=PUBLICATION_DAYS,
+            now=now,
+        )
+
+    def publication_done(self, task: Task, now: datetime) -> None:
+        for part in task.parts:
+            part.verdict = Verdict.APPROVE
+            part.decided_by = SYSTEM_ACTOR
+            part.decided_at = now
+        self._finish_task(task, TaskStatus.APPROVED, now)
+        self.record("published", SYSTEM_ACTOR, f"{task.id} 已公示", now, task_id=task.id)
+
+    def open_verifications(self, specs: list[MaterialSpec], days: int, now: datetime) -> list[Task]:
+        """事中事后核查 of every commitment that replaced a proof."""
+        committed = {m.code for m in self.state.materials if m.state is MaterialState.COMMITTED}
+        tasks = []
+        for spec in specs:
+            if spec.code in committed:
+                tasks.append(
+                    self.open_task(
+                        kind=TaskKind.VERIFICATION,
+                        name=f"核查承诺：{spec.name}",
+                        stage="事中事后核查",
+                        departments=[spec.verifier or "window"],
+                        days=days,
+                        now=now,
+                    )
+                )
+        return tasks
+
+    def revoke(self, task: Task, now: datetime) -> Event:
+        """A failed verification: the licences are revoked and the case says why."""
+        reason = "; ".join(p.comment for p in task.parts if p.verdict is Verdict.REJECT)
+        for licence in self.state.licences:
+            licence.revoked = True
+            licence.revoked_reason = reason
+        self.state.status = CaseStatus.REVOKED
+        self.state.outcome_reason = f"告知承诺核查不实：{reason}"
+        event = self.record(
+            "licences_revoked",
+            SYSTEM_ACTOR,
+            "撤销许可：" + "、".join(lic.number for lic in self.state.licences),
+            now,
+            reason=reason,
+            task_id=task.id,
+        )
+        self.notify(
+            event, [*task.departments, "supervisor"], f"{self.state.case_no} 核查不实，撤销许可"
+        )
+        return event
+
+    def check_rate(self, action: Rate) -> None:
+        self._role(action.actor, {Role.WINDOW_CLERK, Role.SYSTEM}, "rate")
+        if self.state.status is CaseStatus.RUNNING:
+            raise ActionRefused(
+                f"case {self.state.case_no} is not concluded yet; rate it afterwards"
+            )
+        if self.state.rating is not None:
+            raise ActionRefused(
+                f"case {self.state.case_no} was already rated ({self.state.rating.score})"
+            )
+
+    def apply_rate(self, action: Rate, now: datetime) -> Event:
+        self.state.rating = Rating(
+            score=action.score, comment=action.comment, rated_by=action.actor, rated_at=now
+        )
+        event = self.record(
+            "rated",
+            action.actor,
+            f"好差评：{action.score} 分",
+            now,
+            reason=action.comment,
+            data={"score": action.score},
+        )
+        if action.score <= 2:
+            task = self.open_task(
+                kind=TaskKind.RECTIFICATION,
+                name=f"差评整改（{action.score} 分）",
+                stage="整改",
+                departments=["window"],
+                days=RECTIFICATION_DAYS,
+                now=now,
+            )
+            self.notify(
+                event,
+                ["coordinator"],
+                f"{self.state.case_no} 差评 {action.score} 分，需整改（{task.id}）",
+            )
+        return event
+
+    def check_rectify(self, action: Rectify) -> None:
+        self._role(action.actor, {Role.COORDINATOR}, "rectify")
+        task = self._open_task(action.task_id)
+        if task.kind is not TaskKind.RECTIFICATION:
+            raise ActionRefused(f"task {task.id} is not a rectification task")
+        _need_reason(action.reason, "rectify")
+
+    def apply_rectify(self, action: Rectify, now: datetime) -> Event:
+        task = self._task(action.task_id)
+        for part in task.parts:
+            part.verdict = Verdict.APPROVE
+            part.comment = action.reason
+            part.decided_by = action.actor
+            part.decided_at = now
+        self._finish_task(task, TaskStatus.APPROVED, now)
+        return self.record(
+            "rectified",
+            action.actor,
+            f"{task.id} 整改完成",
+            now,
+            reason=action.reason,
+            task_id=task.id,
+        )
+
+    def set_rating_window(self, days: int, now: datetime) -> None:
+        self.state.rating_until = self.calendar.add_working_days(cst_date(now), days).due
 
 
 def masked_applicant_id(id_number: str) -> str:

@@ -11,6 +11,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from domain.materials import ELicence
+
 
 class CaseRow(BaseModel):
     case_no: str
@@ -21,7 +23,9 @@ class CaseRow(BaseModel):
     applicant_name: str
     applicant_id_masked: str
     received_at: datetime
-    accepted_on: date
+    accepted_on: date | None
+    acceptance: str = "accepted"
+    rating: int | None = None
     due_on: date
     provisional: bool
     statutory_due_on: date
@@ -96,7 +100,43 @@ class LicenceRecord(BaseModel):
     holder_name: str
     holder_id: str
     issued_on: date
+    valid_to: date | None = None
 
 
 class IssueLicences(BaseModel):
     licences: list[LicenceRecord]
+
+
+class ELicenceQuery(BaseModel):
+    """Which e-licences of a holder a case could reuse (by the holder's id)."""
+
+    holder_id: str
+    types: list[str]
+    on: date
+
+
+class ELicenceList(BaseModel):
+    licences: list[ELicence]
+
+
+class Publication(BaseModel):
+    """A licensing decision to publish (七天双公示). No personal ids: name and numbers."""
+
+    case_no: str
+    chain: str
+    decision: str  # approved / not_approved
+    holder_name: str
+    departments: list[str]
+    licence_numbers: list[str]
+    decided_on: date
+
+
+class Revocation(BaseModel):
+    """Licences revoked after a failed verification, and the credit mark it leaves."""
+
+    case_no: str
+    holder_id: str
+    holder_name: str
+    licence_numbers: list[str]
+    reason: str
+    revoked_on: date

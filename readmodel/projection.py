@@ -20,22 +20,33 @@ Only SQLite and PostgreSQL are supported: ``ON CONFLICT`` is dialect-specific.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, delete, or_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
-from domain.projection import CaseRow, EventRow, LicenceRecord, Notification, ProjectionBatch
+from domain.projection import (
+    CaseRow,
+    EventRow,
+    LicenceRecord,
+    Notification,
+    ProjectionBatch,
+    Publication,
+    Revocation,
+)
 from readmodel.database import write_session
 from readmodel.tables import (
     NO_DUE_DATE,
     CaseDepartmentRecord,
     CaseRecord,
+    CreditRecord,
     EventRecord,
     LicenceStoreRecord,
     NotificationRecord,
+    PublicationRecord,
     TaskRecord,
     table_of,
     warning_rank,
@@ -177,3 +188,39 @@ def store_licences(session: Session, licences: Iterable[LicenceRecord]) -> int:
     stmt = _insert_ignoring(_dialect(session), LicenceStoreRecord, "number")
     # One statement per row: executemany's rowcount is not reliable on every driver.
     return sum(session.exec(stmt, params=licence.model_dump()).rowcount for licence in licences)
+
+
+def record_publication(session: Session, publication: Publication, published_at: datetime) -> bool:
+    """Publish a decision once per case (七天双公示); True when it is new."""
+    stmt = _insert_ignoring(_dialect(session), PublicationRecord, "case_no")
+    values = {**publication.model_dump(), "published_at": published_at}
+    return bool(session.exec(stmt, params=values).rowcount)
+
+
+def revoke_licences(session: Session, revocation: Revocation) -> int:
+    """Mark the licences revoked (an e-licence that no longer counts) and leave the
+    holder's credit mark, both idempotently; returns how many licences changed."""
+    changed = 0
+    for number in revocation.licence_numbers:
+        record = session.exec(
+            select(LicenceStoreRecord).where(LicenceStoreRecord.number == number)
+        ).first()
+        if record is not None and record.status != "revoked":
+            record.status = "revoked"
+            record.revoked_reason = revocation.reason
+            record.revoked_on = revocation.revoked_on
+            session.add(record)
+            changed += 1
+    stmt = _insert_ignoring(_dialect(session), CreditRecord, "case_no", "kind")
+    session.exec(
+        stmt,
+        params={
+            "holder_id": revocation.holder_id,
+            "holder_name": revocation.holder_name,
+            "case_no": revocation.case_no,
+            "kind": "false_commitment",
+            "reason": revocation.reason,
+            "recorded_on": revocation.revoked_on,
+        },
+    )
+    return changed

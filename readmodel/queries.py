@@ -9,6 +9,7 @@ indexes in ``readmodel.tables`` can serve it directly.
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_
@@ -17,9 +18,11 @@ from sqlmodel import Session, col, select
 from readmodel.tables import (
     CaseDepartmentRecord,
     CaseRecord,
+    CreditRecord,
     EventRecord,
     LicenceStoreRecord,
     NotificationRecord,
+    PublicationRecord,
     TaskRecord,
 )
 
@@ -182,3 +185,33 @@ def licences_for_holder(
         stmt = stmt.where(LicenceStoreRecord.type == type)
     stmt = stmt.order_by(col(LicenceStoreRecord.issued_on), col(LicenceStoreRecord.number))
     return list(session.exec(stmt).all())
+
+
+def valid_licences(
+    session: Session, holder_id: str, types: Collection[str], on: date
+) -> list[LicenceStoreRecord]:
+    """The holder's licences of these types that count on ``on``: issued by then, not
+    expired, not revoked (a later case reuses them instead of asking again)."""
+    if not types:
+        return []
+    stmt = (
+        select(LicenceStoreRecord)
+        .where(LicenceStoreRecord.holder_id == holder_id)
+        .where(col(LicenceStoreRecord.type).in_(list(types)))
+        .where(LicenceStoreRecord.status == "valid")
+        .where(LicenceStoreRecord.issued_on <= on)
+        .where(
+            or_(col(LicenceStoreRecord.valid_to).is_(None), col(LicenceStoreRecord.valid_to) >= on)
+        )
+        .order_by(col(LicenceStoreRecord.issued_on).desc())
+    )
+    return list(session.exec(stmt).all())
+
+
+def credit_records(session: Session, holder_id: str) -> list[CreditRecord]:
+    stmt = select(CreditRecord).where(CreditRecord.holder_id == holder_id)
+    return list(session.exec(stmt).all())
+
+
+def publication(session: Session, case_no: str) -> PublicationRecord | None:
+    return session.get(PublicationRecord, case_no)

@@ -93,7 +93,9 @@ class CaseRecord(SQLModel, table=True):
     applicant_name: str = Field(max_length=100)
     applicant_id_masked: str = Field(max_length=32)
     received_at: datetime = Field(sa_type=UTCDateTime)
-    accepted_on: date
+    accepted_on: date | None = None
+    acceptance: str = Field(default="accepted", max_length=32)
+    rating: int | None = None
     due_on: date
     provisional: bool
     statutory_due_on: date
@@ -196,6 +198,40 @@ class LicenceStoreRecord(SQLModel, table=True):
     holder_name: str = Field(max_length=200)
     holder_id: str = Field(max_length=64)
     issued_on: date
+    valid_to: date | None = None
+    status: str = Field(default="valid", max_length=16)  # valid / revoked
+    revoked_reason: str = ""
+    revoked_on: date | None = None
+
+
+class PublicationRecord(SQLModel, table=True):
+    """七天双公示: a licensing decision as published (no personal ids)."""
+
+    __tablename__ = "publications"
+
+    case_no: str = Field(primary_key=True, max_length=64)
+    chain: str = Field(max_length=64)
+    decision: str = Field(max_length=32)
+    holder_name: str = Field(max_length=200)
+    departments: list[str] = Field(default_factory=list, sa_type=JSON)
+    licence_numbers: list[str] = Field(default_factory=list, sa_type=JSON)
+    decided_on: date
+    published_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CreditRecord(SQLModel, table=True):
+    """The applicant's credit record: a false commitment leaves a mark here."""
+
+    __tablename__ = "credit_records"
+    __table_args__ = (UniqueConstraint("case_no", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    holder_id: str = Field(max_length=64, index=True)
+    holder_name: str = Field(max_length=200)
+    case_no: str = Field(max_length=64)
+    kind: str = Field(max_length=32)  # false_commitment
+    reason: str
+    recorded_on: date
 
 
 def table_of(model: type[SQLModel]) -> Table:

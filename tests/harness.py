@@ -30,8 +30,11 @@ from temporalio.testing import WorkflowEnvironment
 from client.facade import CaseDesk, CaseRequest
 from domain.actions import Decide
 from domain.case import Applicant, CaseOutcome, CaseState, CaseStatus, Task, Verdict
+from domain.casefile import NOT_DECIDED_KINDS
+from domain.materials import Commitment
 from domain.roles import Actor, Role
 from runtime.binaries import find_binary
+from workflows import registry
 from workflows import search_attributes as sa
 
 CLERK = Actor(user_id="clerk1", name="窗口张三", role=Role.WINDOW_CLERK, department="window")
@@ -111,7 +114,9 @@ class CaseDriver:
         applicant: Applicant = DEFAULT_APPLICANT,
         received_at: datetime | None = None,
         materials: list[str] | None = None,
+        commitments: list[Commitment] | None = None,
     ) -> str:
+        """Start a case; by default with the chain's complete set of materials."""
         case_no = case_no or f"T{uuid.uuid4().hex[:10].upper()}"
         await self.desk.start_case(
             CaseRequest(
@@ -119,12 +124,17 @@ class CaseDriver:
                 chain=chain,
                 applicant=applicant,
                 form=form,
-                materials=materials or [],
+                materials=self.all_materials(chain) if materials is None else materials,
+                commitments=commitments or [],
                 received_at=received_at,
                 accepted_by=CLERK,
             )
         )
         return case_no
+
+    @staticmethod
+    def all_materials(chain: str) -> list[str]:
+        return [m.code for m in registry.get_chain(chain).materials]
 
     async def state(self, case_no: str) -> CaseState:
         return await self.desk.state(case_no)
@@ -149,7 +159,7 @@ class CaseDriver:
         """Approve every undecided department part of every open review task."""
         decided: list[tuple[str, str]] = []
         for task in await self.open_tasks(case_no):
-            if task.awaits_event or task.status.value != "open":
+            if task.kind in NOT_DECIDED_KINDS or task.status.value != "open":
                 continue
             for part in task.parts:
                 if part.verdict is None:

@@ -21,7 +21,7 @@ from domain.calendar import YearSchedule
 from domain.calendar_sources import save_schedule
 from domain.case import CaseState, SuspensionKind
 from domain.timezone import CST
-from tests.harness import CLERK, COORDINATOR, DEFAULT_APPLICANT, worker_for
+from tests.harness import CLERK, COORDINATOR, DEFAULT_APPLICANT, CaseDriver, worker_for
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 
 SCHEDULE_2030 = YearSchedule(
@@ -69,6 +69,7 @@ async def start_case(env: WorkflowEnvironment, desk: CaseDesk, case_no: str) -> 
             chain="kindergarten",
             applicant=DEFAULT_APPLICANT,
             form=KINDERGARTEN_FORM,
+            materials=CaseDriver.all_materials("kindergarten"),
             received_at=await env.get_current_time(),
             accepted_by=CLERK,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -26,11 +26,14 @@ with workflow.unsafe.imports_passed_through():
         DecideOnBehalf,
         EndSpecialProcedure,
         Extend,
+        Rate,
         Reassign,
         RecordSupplement,
+        Rectify,
         ReportApplicantEvent,
         StartCase,
         StartSpecialProcedure,
+        SupplyMaterials,
         Urge,
         Withdraw,
     )
@@ -43,12 +46,22 @@ with workflow.unsafe.imports_passed_through():
         Licence,
         SuspensionKind,
         Task,
+        TaskKind,
     )
     from domain.casefile import ActionRefused, CaseFile
     from domain.masking import mask_id_number, mask_phone
-    from domain.projection import IssueLicences, LicenceRecord, Notification
+    from domain.materials import ACCEPTANCE_ZH
+    from domain.projection import (
+        ELicenceList,
+        ELicenceQuery,
+        IssueLicences,
+        LicenceRecord,
+        Notification,
+        Publication,
+        Revocation,
+    )
     from domain.roles import SYSTEM_ACTOR
-    from domain.timezone import cst_date
+    from domain.timezone import cst_date, end_of_day
     from workflows import registry
     from workflows import search_attributes as sa
     from workflows.steps import CaseContext, StepRejected
@@ -56,6 +69,15 @@ with workflow.unsafe.imports_passed_through():
 PROJECTION_TIMEOUT = timedelta(seconds=30)
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 LICENCE_TIMEOUT = timedelta(seconds=60)
+
+
+def _valid_to(issued_on: date, years: int | None) -> date | None:
+    if years is None:
+        return None
+    try:
+        return issued_on.replace(year=issued_on.year + years) - timedelta(days=1)
+    except ValueError:  # 29 February
+        return issued_on.replace(year=issued_on.year + years, day=28)
 
 
 def _refuse(error: ActionRefused) -> ApplicationError:
@@ -75,6 +97,7 @@ class CaseWorkflow:
         self._clock_changed = False
         self._armed_instant: datetime | None = None
         self._closed = False
+        self._aftercare_changed = False
         self._withdrawal: Withdraw | None = None
         self._notifications: list[asyncio.Task[None]] = []
         self._search_attributes: dict[str, Any] = {}
@@ -119,11 +142,11 @@ class CaseWorkflow:
             ),
         )
         file = CaseFile(state, calendar, start.warning_fraction)
+        file.on_supplement_missed = start.limits.on_supplement_missed
         file.record(
-            "accepted",
+            "received",
             start.accepted_by,
-            f"受理：{start.limits.chain_name}，承诺期限 {state.promised.due_on.isoformat()}"
-            + ("（暂定）" if state.promised.provisional else ""),
+            f"收件：{start.limits.chain_name}",
             now,
             data={"chain_version": start.chain_version},
         )
@@ -147,27 +170,17 @@ class CaseWorkflow:
                 start_to_close_timeout=PROJECTION_TIMEOUT,
             )
             self._file = self._new_file(calendar)
-        chain = registry.get_chain(start.chain)
-        form = chain.form.model_validate(start.form)
-        context: CaseContext[Any] = CaseContext(self, form, start.applicant, start.materials)
+        await self._intake(start)
         projector = asyncio.create_task(self._project_loop())
         clock = asyncio.create_task(self._clock_loop())
-        flow = asyncio.create_task(chain.flow_for(start.chain_version)(context))
-        await workflow.wait_condition(lambda: flow.done() or self._withdrawal is not None)
-        now = workflow.now()
-        if self._withdrawal is not None and not flow.done():
-            flow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flow
-            action = self._withdrawal
-            self.file.conclude(CaseStatus.WITHDRAWN, action.reason, action.actor, now)
-        else:
-            try:
-                flow.result()
-                self.file.conclude(CaseStatus.APPROVED, "", SYSTEM_ACTOR, now)
-            except StepRejected as rejected:
-                self.file.conclude(CaseStatus.NOT_APPROVED, str(rejected), SYSTEM_ACTOR, now)
+        await workflow.wait_condition(
+            lambda: self.file.accepted or self._stopping(), timeout_summary="materials"
+        )
+        if not self._stopping():
+            await self._run_flow(start)
+        self._conclude_stopped()
         self._changed()
+        await self._aftercare(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._closed = True
         await projector
@@ -180,6 +193,161 @@ class CaseWorkflow:
             status=state.status,
             reason=state.outcome_reason,
             licences=state.licences,
+        )
+
+    async def _intake(self, start: StartCase) -> None:
+        """受理: assess the one set of materials, reusing the applicant's e-licences."""
+        specs = start.limits.materials
+        wanted = sorted(
+            {m.e_licence for m in specs if m.e_licence and m.code not in start.materials}
+        )
+        licences = []
+        if wanted:
+            found = await workflow.execute_local_activity(
+                "find_elicences",
+                ELicenceQuery(
+                    holder_id=start.applicant.id_number,
+                    types=wanted,
+                    on=cst_date(start.received_at),
+                ),
+                result_type=ELicenceList,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+            )
+            licences = found.licences
+        self.file.intake(
+            specs,
+            start.materials,
+            start.commitments,
+            licences,
+            allow_incomplete=start.limits.allow_incomplete,
+            supplement_days=start.limits.supplement_days,
+            now=workflow.now(),
+        )
+        self._changed()
+
+    def _stopping(self) -> bool:
+        return self._withdrawal is not None or self.file.end_requested is not None
+
+    async def _run_flow(self, start: StartCase) -> None:
+        chain = registry.get_chain(start.chain)
+        form = chain.form.model_validate(start.form)
+        context: CaseContext[Any] = CaseContext(self, form, start.applicant, start.materials)
+        self._record_acceptance()
+        flow = asyncio.create_task(chain.flow_for(start.chain_version)(context))
+        await workflow.wait_condition(lambda: flow.done() or self._stopping())
+        if not flow.done():
+            flow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flow
+            return
+        now = workflow.now()
+        try:
+            flow.result()
+            self.file.conclude(CaseStatus.APPROVED, "", SYSTEM_ACTOR, now)
+        except StepRejected as rejected:
+            self.file.conclude(CaseStatus.NOT_APPROVED, str(rejected), SYSTEM_ACTOR, now)
+
+    def _record_acceptance(self) -> None:
+        state = self.file.state
+        mode = ACCEPTANCE_ZH[state.acceptance]
+        self.file.record(
+            "accepted",
+            SYSTEM_ACTOR,
+            f"{mode}，承诺期限 {state.promised.due_on.isoformat()}"
+            + ("（暂定）" if state.promised.provisional else ""),
+            workflow.now(),
+            data={"acceptance": state.acceptance.value},
+        )
+        self._changed()
+
+    def _conclude_stopped(self) -> None:
+        """A withdrawal, or a rule that ends the case, concludes it here."""
+        if self.file.state.concluded:
+            return
+        now = workflow.now()
+        if self._withdrawal is not None:
+            action = self._withdrawal
+            self.file.conclude(CaseStatus.WITHDRAWN, action.reason, action.actor, now)
+        elif self.file.end_requested is not None:
+            self.file.conclude(CaseStatus.NOT_APPROVED, self.file.end_requested, SYSTEM_ACTOR, now)
+
+    # -------------------------------------------------------------- aftercare
+    async def _aftercare(self, start: StartCase) -> None:
+        """After the decision: publish it within 7 working days, verify commitments,
+        take the applicant's rating; the workflow ends when all of that is done."""
+        file = self.file
+        state = file.state
+        now = workflow.now()
+        if state.status in (CaseStatus.APPROVED, CaseStatus.NOT_APPROVED):
+            approved = state.status is CaseStatus.APPROVED
+            departments = (
+                sorted({lic.department for lic in state.licences})
+                if approved
+                else sorted({t.departments[0] for t in state.tasks if t.status.value == "rejected"})
+            )
+            task = file.open_publication(departments, "准予许可" if approved else "不予许可", now)
+            publication = Publication(
+                case_no=state.case_no,
+                chain=state.chain,
+                decision=state.status.value,
+                holder_name=state.applicant.name,
+                departments=task.departments,
+                licence_numbers=[lic.number for lic in state.licences],
+                decided_on=cst_date(now),
+            )
+            self._notifications.append(asyncio.create_task(self._publish(task, publication)))
+        if state.status is CaseStatus.APPROVED:
+            file.open_verifications(start.limits.materials, start.limits.verification_days, now)
+        file.set_rating_window(start.limits.rating_window_days, now)
+        self._changed()
+        assert state.rating_until is not None
+        rating_closes = end_of_day(state.rating_until)
+        while True:
+            await self._revoke_if_verification_failed(start)
+            now = workflow.now()
+            if not state.open_tasks and (state.rating is not None or now >= rating_closes):
+                return
+            waiting_for_rating = state.rating is None and now < rating_closes
+            self._aftercare_changed = False
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._aftercare_changed,
+                    timeout=(rating_closes - now) if waiting_for_rating else None,
+                    timeout_summary="rating window",
+                )
+
+    async def _publish(self, task: Task, publication: Publication) -> None:
+        await workflow.execute_activity(
+            "publish_decision",
+            publication,
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1)),
+        )
+        self.file.publication_done(task, workflow.now())
+        self._changed()
+
+    async def _revoke_if_verification_failed(self, start: StartCase) -> None:
+        state = self.file.state
+        failed = [
+            t
+            for t in state.tasks
+            if t.kind is TaskKind.VERIFICATION and t.status.value == "rejected"
+        ]
+        if not failed or state.status is CaseStatus.REVOKED:
+            return
+        event = self.file.revoke(failed[0], workflow.now())
+        self._changed()
+        await workflow.execute_activity(
+            "revoke_licences",
+            Revocation(
+                case_no=state.case_no,
+                holder_id=start.applicant.id_number,
+                holder_name=state.applicant.name,
+                licence_numbers=[lic.number for lic in state.licences],
+                reason=event.reason,
+                revoked_on=cst_date(workflow.now()),
+            ),
+            start_to_close_timeout=LICENCE_TIMEOUT,
         )
 
     # -------------------------------------------------- engine API for steps
@@ -208,6 +376,10 @@ class CaseWorkflow:
     async def issue_licences(self, codes: list[str]) -> None:
         chain = registry.get_chain(self._start.chain)
         state = self.file.state
+        if state.missing_materials:
+            state.stage = "等待补齐材料"  # 容缺受理: reviewed, but not issued before they arrive
+            self._changed()
+            await workflow.wait_condition(lambda: not state.missing_materials)
         now = workflow.now()
         self.file.state.stage = "出件"
         issued: list[Licence] = []
@@ -222,6 +394,7 @@ class CaseWorkflow:
                     holder_name=state.applicant.name,
                     issued_on=cst_date(now),
                     case_no=state.case_no,
+                    valid_to=_valid_to(cst_date(now), licence_type.valid_years),
                 )
             )
         await workflow.execute_activity(
@@ -247,6 +420,7 @@ class CaseWorkflow:
     # ------------------------------------------------------- state plumbing
     def _changed(self, clock: bool = True) -> None:
         self._projection_dirty = True
+        self._aftercare_changed = True
         if clock and self.file.next_clock_instant() != self._armed_instant:
             self._clock_changed = True  # re-arm only when the nearest deadline moved
         for notification in self.file.pending_notifications:
@@ -415,6 +589,33 @@ class CaseWorkflow:
     @report_applicant_event.validator
     def _check_applicant_event(self, action: ReportApplicantEvent) -> None:
         self._act(lambda: self.file.check_applicant_event(action))
+
+    @workflow.update
+    def supply_materials(self, action: SupplyMaterials) -> ActionResult:
+        event = self.file.apply_supply(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @supply_materials.validator
+    def _check_supply(self, action: SupplyMaterials) -> None:
+        self._act(lambda: self.file.check_supply(action))
+
+    @workflow.update
+    def rate(self, action: Rate) -> ActionResult:
+        event = self.file.apply_rate(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @rate.validator
+    def _check_rate(self, action: Rate) -> None:
+        self._act(lambda: self.file.check_rate(action))
+
+    @workflow.update
+    def rectify(self, action: Rectify) -> ActionResult:
+        event = self.file.apply_rectify(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @rectify.validator
+    def _check_rectify(self, action: Rectify) -> None:
+        self._act(lambda: self.file.check_rectify(action))
 
     @workflow.update
     def withdraw(self, action: Withdraw) -> ActionResult:

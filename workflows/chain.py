@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from domain.materials import MaterialSpec
+
 if TYPE_CHECKING:
     from workflows.steps import CaseContext
 
@@ -43,6 +45,7 @@ class Material:
     e_licence: str | None = None
     commitment: bool = False
     form_hint: str = ""
+    verifier: str | None = None  # department that verifies a commitment afterwards
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class LicenceType:
     code: str
     name: str
     department: str
+    valid_years: int | None = None  # None: valid until revoked
 
 
 @dataclass
@@ -69,6 +73,11 @@ class Chain:
     statutory_days: int
     applicant_kind: Literal["person", "organisation", "either"] = "organisation"
     description: str = ""
+    allow_incomplete: bool = False  # 容缺受理: accept with only non-key items missing
+    supplement_days: int = 5  # working days the applicant has to bring them
+    on_supplement_missed: Literal["escalate", "end"] = "escalate"
+    verification_days: int = 20  # 事中事后核查 of a commitment, after issuance
+    rating_window_days: int = 10  # 好差评: working days after conclusion a rating is taken
     flows: dict[int, FlowFunction] = field(default_factory=dict)
 
     @property
@@ -104,6 +113,22 @@ class Chain:
             if licence.code == code:
                 return licence
         raise LookupError(f"chain {self.code} declares no licence {code!r}")
+
+    def material_specs(self) -> list[MaterialSpec]:
+        """The materials as pinned into a case at start."""
+        first = self.departments[0] if self.departments else "window"
+        return [
+            MaterialSpec(
+                code=m.code,
+                name=m.name,
+                key=m.key,
+                e_licence=m.e_licence,
+                commitment=m.commitment,
+                verifier=m.verifier or (first if m.commitment else None),
+                form_hint=m.form_hint,
+            )
+            for m in self.materials
+        ]
 
     def material(self, code: str) -> Material:
         for material in self.materials:

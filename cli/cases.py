@@ -1,0 +1,652 @@
+"""``onechain cases`` (find and read cases) and ``onechain case`` (act on one).
+
+* ``cases list`` reads the SQL read model: fast filters over many cases, most
+  urgent first (red, yellow, nearest due date). Applicant ids are masked there.
+* ``cases show`` asks the case itself (a Temporal Query, so a worker must run):
+  the authoritative tasks, due dates, suspensions, extensions, licences and the
+  timeline.
+* ``case ACTION CASE ...`` sends one action as the person given by ``--as``
+  (or ``$ONECHAIN_AS``). The workflow checks who may do what; a refused action
+  prints the workflow's reason on stderr and exits 1, and changes nothing.
+
+Exit codes: 0 ok, 1 action refused, 2 bad usage / unknown case, 3 Temporal or the
+database unreachable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+
+from cli.actor import AS_HELP, parse_actor
+from cli.output import (
+    EXIT_CODES_HELP,
+    EXIT_USAGE,
+    emit_json,
+    fail,
+    guarded,
+    message,
+    run,
+    table,
+)
+from domain.case import CaseState, CaseStatus, Clock, SuspensionKind, Task, Verdict, WarningLevel
+from domain.departments import DEPARTMENTS, department_name
+from domain.timezone import CST, cst_date
+from runtime.settings import get_settings
+
+app = typer.Typer(
+    help="Find cases in the read model and read one case's live state. " + EXIT_CODES_HELP,
+    no_args_is_help=True,
+)
+case_app = typer.Typer(
+    help="Act on one case as --as USER:ROLE[:DEPARTMENT][:NAME] (decide, extend, urge ...). "
+    "A refused action prints the reason on stderr and exits 1. " + EXIT_CODES_HELP,
+    no_args_is_help=True,
+)
+
+WARNING_MARKUP = {"red": "[red]red[/]", "yellow": "[yellow]yellow[/]", "none": ""}
+A = TypeVar("A", bound=BaseModel)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+AsOption = Annotated[str | None, typer.Option("--as", metavar="USER:ROLE", help=AS_HELP)]
+CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Case number (办件编号).")]
+TaskArg = Annotated[str, typer.Argument(metavar="TASK", help="Task id, e.g. T2 (see `cases show`).")]
+
+
+# ------------------------------------------------------------------------------ list
+def _read_model() -> Any:
+    from readmodel.database import ready_engine
+
+    return ready_engine(get_settings().resolved_database_url)
+
+
+def _check_chain(code: str) -> None:
+    import chains  # noqa: F401  (registers the chains)
+    from workflows import registry
+
+    try:
+        registry.get_chain(code)
+    except LookupError as unknown:
+        fail(str(unknown), EXIT_USAGE)
+
+
+def _check_department(code: str) -> None:
+    if code not in DEPARTMENTS:
+        fail(f"unknown department {code!r} (known: {', '.join(DEPARTMENTS)})", EXIT_USAGE)
+
+
+@app.command("list")
+@guarded
+def list_cases(
+    chain: Annotated[str | None, typer.Option(help="Only this chain (code).")] = None,
+    status: Annotated[CaseStatus | None, typer.Option(help="Only cases in this status.")] = None,
+    department: Annotated[
+        str | None, typer.Option(help="Only cases waiting on this department (code).")
+    ] = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only cases with a red card (超期).")
+    ] = False,
+    warning: Annotated[
+        bool, typer.Option("--warning", help="Only cases with a yellow or red card (预警).")
+    ] = False,
+    search: Annotated[
+        str | None,
+        typer.Option(metavar="TEXT", help="Part of the case number or the applicant's name."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Rows per page.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Rows to skip (paging).")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """List cases from the read model, most urgent first (red, yellow, nearest due date)."""
+    from readmodel.database import read_session
+    from readmodel.queries import count_cases, list_cases
+
+    if chain is not None:
+        _check_chain(chain)
+    if department is not None:
+        _check_department(department)
+    filters: dict[str, Any] = {
+        "chain": chain,
+        "status": status.value if status else None,
+        "department": department,
+        "warning": ["red", "yellow"] if warning else None,
+        "overdue_only": overdue,
+        "search": search,
+    }
+    with read_session(_read_model()) as session:
+        total = count_cases(session, **filters)
+        rows = list_cases(session, **filters, limit=limit, offset=offset)
+    if as_json:
+        hidden = {"warning_rank", "due_sort"}
+        emit_json(
+            {
+                "total": total,
+                "offset": offset,
+                "limit": limit,
+                "cases": [row.model_dump(mode="json", exclude=hidden) for row in rows],
+            }
+        )
+        return
+    table(
+        None,
+        ["case", "chain", "status", "stage", "applicant", "id", "due", "next due", "card", "at"],
+        [
+            [
+                r.case_no,
+                r.chain,
+                r.status,
+                r.stage,
+                r.applicant_name,
+                r.applicant_id_masked,
+                f"{r.due_on.isoformat()}{'*' if r.provisional else ''}",
+                r.next_due_on,
+                WARNING_MARKUP.get(r.warning, r.warning),
+                ",".join(r.open_departments),
+            ]
+            for r in rows
+        ],
+    )
+    if rows:
+        message(f"{offset + 1}–{offset + len(rows)} of {total} (most urgent first; * provisional)")
+    else:
+        message(f"no cases (of {total} matching)")
+
+
+# ------------------------------------------------------------------------------ show
+async def _query(case_no: str) -> CaseState:
+    from client.facade import CaseDesk
+    from runtime.connect import connect
+
+    return await CaseDesk(await connect()).state(case_no)
+
+
+class DaysLeft:
+    """Working days left on a clock, from a calendar snapshot built like the server's."""
+
+    def __init__(self, state: CaseState, today: date) -> None:
+        from domain.calendar import WorkCalendar
+        from domain.calendar_sources import build_calendar
+
+        clocks = [state.promised, state.statutory] + [t.clock for t in state.tasks if t.clock]
+        years = [today.year] + [c.due_on.year for c in clocks] + [c.started_on.year for c in clocks]
+        snapshot = build_calendar(get_settings().calendars_dir, min(years) - 1, max(years) + 1)
+        self.calendar = WorkCalendar(snapshot)
+        self.today = today
+
+    def of(self, clock: Clock | None) -> int | None:
+        """None when there is no running limit; a stopped clock counts as resuming today."""
+        from domain.calendar import Pause
+
+        if clock is None or not clock.running:
+            return None
+        pauses = [p if p.end is not None else Pause(start=p.start, end=self.today) for p in clock.pauses]
+        return self.calendar.days_left(self.today, clock.due_on, pauses)
+
+
+def _stopped(clock: Clock | None) -> bool:
+    return clock is not None and any(p.end is None for p in clock.pauses)
+
+
+def _warning(clock: Clock | None, is_open: bool = True) -> WarningLevel:
+    from domain.deadlines import warning_level
+
+    return warning_level(clock) if is_open else WarningLevel.NONE
+
+
+def _left_text(days: int | None, clock: Clock | None) -> str:
+    """``3``, ``overdue`` (past the due day, no working day since) or ``overdue by 2``."""
+    if days is None:
+        return ""
+    text = str(days) if days > 0 else "overdue" if days == 0 else f"overdue by {-days}"
+    return text + (" (stopped)" if _stopped(clock) else "")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(instant: datetime | None) -> str:
+    return instant.astimezone(CST).strftime("%Y-%m-%d %H:%M") if instant else ""
+
+
+def _due_text(clock: Clock | None) -> str:
+    if clock is None:
+        return ""
+    return clock.due_on.isoformat() + (" provisional" if clock.provisional else "")
+
+
+def _parts_text(task: Task) -> tuple[str, str]:
+    departments = []
+    assignees = []
+    for part in task.parts:
+        verdict = f" {part.verdict.value}" if part.verdict else ""
+        behalf = " (on behalf)" if part.on_behalf else ""
+        departments.append(f"{department_name(part.department)}({part.department}){verdict}{behalf}")
+        if part.assignee:
+            assignees.append(part.assignee)
+    return "\n".join(departments), ", ".join(assignees)
+
+
+def show_state(state: CaseState, today: date, as_json: bool) -> None:
+    days = DaysLeft(state, today)
+    running = state.status is CaseStatus.RUNNING
+    task_view = {
+        t.id: {
+            "days_left": days.of(t.clock) if t.is_open else None,
+            "warning": _warning(t.clock, t.is_open).value,
+            "stopped": _stopped(t.clock) if t.is_open else False,
+        }
+        for t in state.tasks
+    }
+    case_warning = _warning(state.promised, running)
+    if as_json:
+        data = state.model_dump(mode="json")
+        for task in data["tasks"]:
+            task.update(task_view[task["id"]])
+        data["today"] = today.isoformat()
+        data["warning"] = case_warning.value
+        data["days_left"] = {
+            "promised": days.of(state.promised) if running else None,
+            "statutory": days.of(state.statutory) if running else None,
+        }
+        emit_json(data)
+        return
+
+    applicant = state.applicant
+    accepted = state.accepted_on.isoformat() if state.accepted_on else "not accepted yet"
+    message(f"[bold]{state.case_no}[/]  {state.chain_name} ({state.chain} v{state.chain_version})")
+    message(f"status: {state.status.value}   stage: {state.stage}")
+    message(f"applicant: {applicant.name}  {applicant.id_masked}  {applicant.phone_masked}".rstrip())
+    message(f"received: {_when(state.received_at)}   accepted: {accepted}")
+    for label, clock in (("promised", state.promised), ("statutory", state.statutory)):
+        left = _left_text(days.of(clock), clock) if running else ""
+        left = f"   working days left: {left}" if left else ""
+        extra = f" (+{clock.extension_days} extension)" if clock.extension_days else ""
+        message(f"{label} due: {_due_text(clock)}{extra}{left}")
+    if running and case_warning is not WarningLevel.NONE:
+        message(f"card: {WARNING_MARKUP[case_warning.value]}")
+    if state.concluded_at:
+        reason = f" — {state.outcome_reason}" if state.outcome_reason else ""
+        message(f"concluded: {_when(state.concluded_at)}{reason}")
+
+    rows = []
+    for task in state.tasks:
+        departments, assignees = _parts_text(task)
+        view = task_view[task.id]
+        status = task.status.value
+        if task.missing_items:
+            status += f" (missing: {'、'.join(task.missing_items)})"
+        rows.append(
+            [
+                task.id,
+                task.name,
+                departments,
+                assignees,
+                status,
+                _due_text(task.clock),
+                _left_text(view["days_left"], task.clock) if task.is_open else "",
+                WARNING_MARKUP.get(view["warning"], view["warning"]),
+            ]
+        )
+    table(
+        "Tasks",
+        ["task", "name", "departments", "assignee", "status", "due", "days left", "card"],
+        rows,
+    )
+    if state.suspensions:
+        table(
+            "Suspensions (clock stopped)",
+            ["id", "kind", "task", "from", "to", "by", "reason"],
+            [
+                [
+                    s.id,
+                    s.kind.value,
+                    s.task_id or "case",
+                    s.start,
+                    s.end or "running",
+                    s.started_by.name,
+                    s.reason,
+                ]
+                for s in state.suspensions
+            ],
+        )
+    if state.extensions:
+        table(
+            "Extensions",
+            ["target", "days", "new due", "granted", "by", "reason"],
+            [
+                [e.target, e.days, e.new_due_on, e.granted_on, e.granted_by.name, e.reason]
+                for e in state.extensions
+            ],
+        )
+    if state.licences:
+        table(
+            "Licences",
+            ["number", "licence", "department", "issued"],
+            [
+                [lic.number, lic.name, department_name(lic.department), lic.issued_on]
+                for lic in state.licences
+            ],
+        )
+    table(
+        "Timeline",
+        ["#", "when", "who", "what", "why"],
+        [
+            [e.seq, _when(e.at), e.actor.describe(), e.summary, e.reason]
+            for e in state.events
+        ],
+    )
+
+
+@app.command()
+@guarded
+def show(case_no: CaseArg, as_json: JsonOption = False) -> None:
+    """Show one case as it is now (a Query; needs a running worker): tasks, due dates,
+    working days left, cards, suspensions, extensions, licences and the timeline."""
+    state = run(_query(case_no))
+    show_state(state, cst_date(_now()), as_json)
+
+
+# --------------------------------------------------------------------------- actions
+def _build(model: type[A], what: str, **fields: Any) -> A:
+    """The action, or exit 2 with the first thing wrong with it."""
+    try:
+        return model(**fields)
+    except ValidationError as invalid:
+        problems = []
+        for error in invalid.errors():
+            text = str(error["msg"]).removeprefix("Value error, ")
+            where = ".".join(str(p) for p in error["loc"])
+            problems.append(f"{where}: {text}" if where else text)
+        fail(f"{what}: {'; '.join(problems)}", EXIT_USAGE)
+
+
+async def _act(case_no: str, action: BaseModel) -> Any:
+    from client.facade import CaseDesk
+    from runtime.connect import connect
+
+    desk = CaseDesk(await connect())
+    return await desk.act(case_no, action)  # type: ignore[arg-type]
+
+
+def _send(case_no: str, action: BaseModel, as_json: bool) -> None:
+    from client.facade import UPDATE_FOR_ACTION
+
+    if not any(isinstance(action, kind) for kind in UPDATE_FOR_ACTION):
+        fail(f"{type(action).__name__} is not supported by client.facade yet", EXIT_USAGE)
+    result = run(_act(case_no, action))
+    if as_json:
+        emit_json(result)
+    else:
+        message(result.message)
+
+
+def _action(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a ``case`` sub-command with the errors mapped to exit codes."""
+
+    def register(fn: Callable[..., None]) -> Callable[..., None]:
+        case_app.command(name)(guarded(fn))
+        return fn
+
+    return register
+
+
+ReasonOption = Annotated[str, typer.Option(help="Why (recorded in the case's audit log).")]
+RequiredReason = Annotated[str, typer.Option(help="Why (required; recorded in the audit log).")]
+PartOption = Annotated[
+    str | None,
+    typer.Option(help="Which department's part of a joint task (code); default: the only one."),
+]
+
+
+@_action("decide")
+def decide(
+    case_no: CaseArg,
+    task: TaskArg,
+    verdict: Annotated[Verdict, typer.Option(help="approve (同意), reject (不同意) or return (补正).")],
+    department: Annotated[
+        str | None,
+        typer.Option(help="Department deciding (code); default: the reviewer's own."),
+    ] = None,
+    missing: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--missing", metavar="ITEM", help="A missing item, for --verdict return; repeatable."
+        ),
+    ] = None,
+    reason: ReasonOption = "",
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A department's decision on its part of a task (reviewer). Reject and return need
+    --reason; return lists every missing item at once (一次告知)."""
+    from domain.actions import Decide
+
+    action = _build(
+        Decide,
+        "decide",
+        actor=parse_actor(as_),
+        task_id=task,
+        verdict=verdict,
+        department=department,
+        missing_items=missing or [],
+        reason=reason,
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("decide-on-behalf")
+def decide_on_behalf(
+    case_no: CaseArg,
+    task: TaskArg,
+    verdict: Annotated[Verdict, typer.Option(help="approve or reject.")],
+    reason: RequiredReason,
+    department: Annotated[
+        str | None, typer.Option(help="Department decided for (code); default: the only one.")
+    ] = None,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A supervisor approves or rejects for a department (督办), with a reason."""
+    from domain.actions import DecideOnBehalf
+
+    action = _build(
+        DecideOnBehalf,
+        "decide-on-behalf",
+        actor=parse_actor(as_),
+        task_id=task,
+        verdict=verdict,
+        department=department,
+        reason=reason,
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("extend")
+def extend(
+    case_no: CaseArg,
+    days: Annotated[int, typer.Option(min=1, help="Extra working days (once per limit).")],
+    reason: RequiredReason,
+    task: Annotated[
+        str | None,
+        typer.Option(metavar="TASK", help="Extend this task's limit; default: the whole case's."),
+    ] = None,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Extend a task's limit or the case's (coordinator/supervisor; +10, or +15 when joint)."""
+    from domain.actions import Extend
+
+    action = _build(
+        Extend, "extend", actor=parse_actor(as_), task_id=task, days=days, reason=reason
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("reassign")
+def reassign(
+    case_no: CaseArg,
+    task: TaskArg,
+    reason: RequiredReason,
+    to_department: Annotated[
+        str | None, typer.Option(help="Move the part to this department (code).")
+    ] = None,
+    to_assignee: Annotated[
+        str | None, typer.Option(help="Give the part to this officer (user id).")
+    ] = None,
+    department: PartOption = None,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move a task's part to another department or officer (转办; coordinator/supervisor)."""
+    from domain.actions import Reassign
+
+    if to_department is not None:
+        _check_department(to_department)
+    action = _build(
+        Reassign,
+        "reassign",
+        actor=parse_actor(as_),
+        task_id=task,
+        department=department,
+        to_department=to_department,
+        to_assignee=to_assignee,
+        reason=reason,
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("urge")
+def urge(
+    case_no: CaseArg,
+    task: TaskArg,
+    department: Annotated[
+        str | None, typer.Option(help="Urge only this department (code); default: all undecided.")
+    ] = None,
+    reason: ReasonOption = "",
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remind the departments on a task (催办; coordinator/supervisor)."""
+    from domain.actions import Urge
+
+    action = _build(
+        Urge, "urge", actor=parse_actor(as_), task_id=task, department=department, reason=reason
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("special-start")
+def special_start(
+    case_no: CaseArg,
+    task: TaskArg,
+    kind: Annotated[
+        SuspensionKind,
+        typer.Option(help="Why the clock stops: hearing, testing, expert_review, intermediary ..."),
+    ],
+    reason: RequiredReason,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Start a special procedure on a task: its clock and the case's stop (特别程序)."""
+    from domain.actions import StartSpecialProcedure
+
+    action = _build(
+        StartSpecialProcedure,
+        "special-start",
+        actor=parse_actor(as_),
+        task_id=task,
+        kind=kind,
+        reason=reason,
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("special-end")
+def special_end(
+    case_no: CaseArg,
+    suspension: Annotated[
+        str, typer.Argument(metavar="SUSPENSION", help="Suspension id, e.g. S1 (see `cases show`).")
+    ],
+    reason: RequiredReason,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """End a special procedure: the clocks run again with the days that were left."""
+    from domain.actions import EndSpecialProcedure
+
+    action = _build(
+        EndSpecialProcedure,
+        "special-end",
+        actor=parse_actor(as_),
+        suspension_id=suspension,
+        reason=reason,
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("supplement")
+def supplement(
+    case_no: CaseArg,
+    task: TaskArg,
+    item: Annotated[
+        list[str],
+        typer.Option("--item", metavar="ITEM", help="An item the applicant brought; repeatable."),
+    ],
+    reason: ReasonOption = "",
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record materials the applicant brought for a returned task (补正; window clerk)."""
+    from domain.actions import RecordSupplement
+
+    action = _build(
+        RecordSupplement,
+        "supplement",
+        actor=parse_actor(as_),
+        task_id=task,
+        items=item,
+        reason=reason,
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("report-event")
+def report_event(
+    case_no: CaseArg,
+    event: Annotated[
+        str, typer.Argument(metavar="EVENT", help="What the applicant did, e.g. construction_completed.")
+    ],
+    reason: ReasonOption = "",
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record an event the flow waits for from the applicant (window clerk)."""
+    from domain.actions import ReportApplicantEvent
+
+    action = _build(
+        ReportApplicantEvent,
+        "report-event",
+        actor=parse_actor(as_),
+        event=event,
+        reason=reason,
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("withdraw")
+def withdraw(
+    case_no: CaseArg,
+    reason: RequiredReason,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Withdraw the case at the applicant's request (撤回; window clerk or coordinator)."""
+    from domain.actions import Withdraw
+
+    action = _build(Withdraw, "withdraw", actor=parse_actor(as_), reason=reason)
+    _send(case_no, action, as_json)

@@ -1,0 +1,504 @@
+"""Checking every row before anything starts.
+
+Each problem names the row (the file's row number, header = 1), the column (the
+file's own header, or the documented one when the column is missing) and the reason.
+A row with no problem becomes a :class:`client.facade.CaseRequest`, checked with the
+same rules the facade applies (chain known, applicant id check characters, the chain's
+form model), plus what only a file can get wrong: dates, phone numbers, materials,
+case numbers repeated inside the file.
+
+Ids and phone numbers in problems are masked (``domain.masking``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from client.facade import CaseRequest
+from domain.actions import CASE_NO_PATTERN
+from domain.case import Applicant
+from domain.ids import InvalidId, check_applicant_id
+from domain.masking import mask_id_number, mask_phone
+from domain.roles import Actor
+from domain.timezone import CST
+from importing.columns import Column, FormField, Layout, normalise_header
+from importing.readers import RawRow, Sheet, cell_text, is_blank
+from workflows import registry
+from workflows.chain import Chain
+
+#: A received time this far ahead of the clock is a typo, not clock skew.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+EARLIEST_YEAR = 2000
+MATERIAL_SEPARATORS = re.compile(r"[;；、\n]")
+
+PERSON_WORDS = {"个人", "自然人", "个体", "个体工商户", "person", "individual", "p"}
+ORGANISATION_WORDS = {
+    "单位",
+    "企业",
+    "法人",
+    "组织",
+    "机构",
+    "公司",
+    "organisation",
+    "organization",
+    "company",
+    "o",
+}
+TRUE_WORDS = {"是", "有", "对", "需要", "true", "yes", "y", "t", "1", "on", "√", "✓", "✔"}
+FALSE_WORDS = {"否", "无", "没有", "不", "不需要", "false", "no", "n", "f", "0", "off", "×", "✗"}
+
+_DATE_TIME = re.compile(
+    r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
+    r"(?:[ T]+(?P<H>\d{1,2})[:：](?P<M>\d{2})(?:[:：](?P<S>\d{2})(?:\.(?P<f>\d{1,6}))?)?)?"
+    r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
+)
+_MOBILE = re.compile(r"^(?:\+?86)?(1\d{10})$")
+_LANDLINE = re.compile(r"^(?:\+?86-?)?(0\d{2,3})-?(\d{7,8})(?:(?:-|转|ext\.?)(\d{1,6}))?$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int
+    column: str
+    reason: str
+    value: str = ""  # the offending cell, masked when it is an id or a phone number
+
+
+@dataclass
+class CheckedRow:
+    raw: RawRow
+    problems: list[Problem] = field(default_factory=list)
+    request: CaseRequest | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.request is not None and not self.problems
+
+    @property
+    def reason(self) -> str:
+        """All problems in one line, for the ``reason`` column of an error file."""
+        return "; ".join(f"{p.column}: {p.reason}" for p in self.problems)
+
+
+@dataclass
+class CheckedFile:
+    sheet: Sheet
+    layout: Layout
+    rows: list[CheckedRow]
+
+    @property
+    def valid_rows(self) -> list[CheckedRow]:
+        return [r for r in self.rows if r.valid]
+
+    @property
+    def invalid_rows(self) -> list[CheckedRow]:
+        return [r for r in self.rows if not r.valid]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for r in self.rows for p in r.problems]
+
+
+# ----------------------------------------------------------------- single values
+
+
+def parse_received_at(value: Any, *, now: datetime | None = None) -> datetime:
+    """An aware instant from an ISO or ``YYYY-MM-DD HH:MM`` text (China time unless an
+    offset is given) or an XLSX date cell; ``ValueError`` with the reason otherwise."""
+    now = now or datetime.now(UTC)
+    if isinstance(value, datetime):
+        instant = value if value.tzinfo else value.replace(tzinfo=CST)
+    elif isinstance(value, date):
+        instant = datetime(value.year, value.month, value.day, tzinfo=CST)
+    else:
+        text = unicodedata.normalize("NFKC", str(value)).strip()
+        match = _DATE_TIME.match(text)
+        if not match:
+            raise ValueError(f"{text!r} is not a time like 2026-09-30 09:30 or ISO 8601")
+        parts = match.groupdict()
+        try:
+            instant = datetime(
+                int(parts["y"]),
+                int(parts["m"]),
+                int(parts["d"]),
+                int(parts["H"] or 0),
+                int(parts["M"] or 0),
+                int(parts["S"] or 0),
+                int((parts["f"] or "0").ljust(6, "0")),
+                tzinfo=CST,
+            )
+        except ValueError as error:
+            raise ValueError(f"{text!r} is not a real date/time ({error})") from None
+        if parts["tz"]:
+            offset = datetime.fromisoformat(f"2000-01-01T00:00{parts['tz']}").tzinfo
+            instant = instant.replace(tzinfo=offset)
+    if instant.year < EARLIEST_YEAR:
+        raise ValueError(f"{instant.date().isoformat()} is before {EARLIEST_YEAR}")
+    if instant > now + FUTURE_TOLERANCE:
+        raise ValueError(f"{instant.astimezone(CST):%Y-%m-%d %H:%M} is in the future")
+    return instant
+
+
+def parse_phone(value: Any) -> str:
+    """A plausible Chinese phone number, normalised; ``ValueError`` otherwise."""
+    text = unicodedata.normalize("NFKC", cell_text(value)).strip()
+    compact = re.sub(r"[\s()]", "", text)
+    mobile = _MOBILE.match(compact.replace("-", ""))
+    if mobile:
+        return mobile.group(1)
+    landline = _LANDLINE.match(compact)
+    if landline:
+        area, number, ext = landline.groups()
+        return f"{area}-{number}" + (f"-{ext}" if ext else "")
+    raise ValueError("not a mobile number (11 digits starting with 1) or a landline (0537-2345678)")
+
+
+def parse_kind(value: Any) -> str:
+    word = normalise_header(value)
+    if word in PERSON_WORDS:
+        return "person"
+    if word in ORGANISATION_WORDS:
+        return "organisation"
+    raise ValueError(f"{cell_text(value)!r} is not 个人/person or 单位/organisation")
+
+
+def resolve_chain(value: Any, chains: dict[str, str]) -> str:
+    code = chains.get(normalise_header(value))
+    if code is None:
+        known = ", ".join(sorted(set(chains.values())))
+        raise ValueError(f"unknown chain {cell_text(value)!r} (known: {known})")
+    return code
+
+
+def parse_materials(value: Any, chain: Chain) -> list[str]:
+    """Material codes from codes or names separated by ; ； or 、 (a JSON list works too)."""
+    items = value if isinstance(value, list) else MATERIAL_SEPARATORS.split(cell_text(value))
+    by_key: dict[str, str] = {}
+    for material in chain.materials:
+        by_key[normalise_header(material.code)] = material.code
+        by_key[normalise_header(material.name)] = material.code
+    codes: list[str] = []
+    unknown: list[str] = []
+    for item in items:
+        text = cell_text(item).strip()
+        if not text:
+            continue
+        code = by_key.get(normalise_header(text))
+        if code is None:
+            unknown.append(text)
+        elif code not in codes:
+            codes.append(code)
+    if unknown:
+        raise ValueError(
+            f"not a material of chain {chain.code}: {'、'.join(unknown)} "
+            "(use the codes or names in docs/import-format.md)"
+        )
+    return codes
+
+
+def _form_value(spec: FormField, value: Any) -> Any:
+    """A cell made ready for the form model: Chinese yes/no, choice labels, 1,800."""
+    if not isinstance(value, str):
+        if spec.kind == "bool" and isinstance(value, int | float) and value in (0, 1):
+            return bool(value)
+        if spec.kind == "str" and isinstance(value, int | float):
+            return cell_text(value)
+        return value
+    text = unicodedata.normalize("NFKC", value).strip()
+    if spec.kind == "bool":
+        word = text.lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        return text
+    if spec.kind in ("int", "float"):
+        return re.sub(r"[,\s]", "", text)
+    if spec.kind == "choice":
+        key = normalise_header(text)
+        for choice, label in spec.choices.items():
+            if key in (normalise_header(choice), normalise_header(label)):
+                return choice
+        return text
+    return value.strip()
+
+
+def _pydantic_reason(error: dict[str, Any], chain: str) -> str:
+    if error["type"] == "missing":
+        return f"required for chain {chain}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+# ---------------------------------------------------------------------- rows
+
+
+class RowChecker:
+    """Checks rows of one file; remembers case numbers to catch repeats."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        actor: Actor,
+        default_chain: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.layout = layout
+        self.actor = actor
+        self.default_chain = default_chain
+        self.now = now or datetime.now(UTC)
+        self.seen_case_nos: dict[str, int] = {}
+        self._form_columns: dict[str, dict[str, list[Column]]] = {}
+
+    def _cell(self, raw: RawRow, name: str) -> Any:
+        index = self.layout.common_index(name)
+        return "" if index is None else raw.values[index]
+
+    def _header(self, name: str) -> str:
+        index = self.layout.common_index(name)
+        if index is not None:
+            return self.layout.columns[index].header
+        from importing.columns import COMMON_COLUMNS
+
+        column = next(c for c in COMMON_COLUMNS if c.name == name)
+        return column.label_zh if self.layout.chinese else column.name
+
+    def check(self, raw: RawRow) -> CheckedRow:
+        row = CheckedRow(raw)
+        problems = row.problems
+
+        def problem(name: str, reason: str, value: Any = "") -> None:
+            problems.append(Problem(raw.number, self._header(name), reason, _shown(name, value)))
+
+        if raw.problem:
+            problems.append(Problem(raw.number, "(row)", raw.problem))
+            return row
+        if raw.extra:
+            problems.append(
+                Problem(
+                    raw.number,
+                    "(extra cells)",
+                    f"{len(raw.extra)} cell(s) right of the last column; move them under a header",
+                )
+            )
+
+        # case number
+        case_no = cell_text(self._cell(raw, "case_no")).strip()
+        if not case_no:
+            problem("case_no", "required")
+        elif not CASE_NO_PATTERN.match(case_no):
+            problem(
+                "case_no",
+                "1-64 letters, digits, '-' or '_', starting with a letter or digit",
+                case_no,
+            )
+        elif case_no in self.seen_case_nos:
+            problem("case_no", f"repeats the case number of row {self.seen_case_nos[case_no]}")
+        else:
+            self.seen_case_nos[case_no] = raw.number
+
+        # chain
+        chain: Chain | None = None
+        chain_cell = self._cell(raw, "chain")
+        try:
+            if is_blank(chain_cell):
+                if self.default_chain is None:
+                    raise ValueError("required (or give --chain)")
+                code = self.default_chain
+            else:
+                code = resolve_chain(chain_cell, self.layout.vocabulary.chains)
+                if self.default_chain and code != self.default_chain:
+                    raise ValueError(f"this row is {code} but --chain says {self.default_chain}")
+            chain = registry.get_chain(code)
+        except (ValueError, LookupError) as error:
+            problem("chain", str(error).strip("'\""), chain_cell)
+
+        # applicant
+        name = cell_text(self._cell(raw, "applicant_name")).strip()
+        if not name:
+            problem("applicant_name", "required")
+        elif len(name) > 100:
+            problem("applicant_name", f"at most 100 characters, got {len(name)}")
+
+        kind = self._kind(raw, chain, problem)
+        id_cell = self._cell(raw, "id_number")
+        id_number = ""
+        if is_blank(id_cell):
+            problem("id_number", "required")
+        elif kind is not None:
+            try:
+                id_number = check_applicant_id(kind, cell_text(id_cell))
+            except InvalidId as invalid:
+                problem("id_number", _id_reason(str(invalid), id_cell), id_cell)
+
+        phone = ""
+        phone_cell = self._cell(raw, "phone")
+        if not is_blank(phone_cell):
+            try:
+                phone = parse_phone(phone_cell)
+            except ValueError as error:
+                problem("phone", str(error), phone_cell)
+
+        received_at: datetime | None = None
+        received_cell = self._cell(raw, "received_at")
+        if not is_blank(received_cell):
+            try:
+                received_at = parse_received_at(received_cell, now=self.now)
+            except ValueError as error:
+                problem("received_at", str(error))
+
+        materials: list[str] = []
+        materials_cell = self._cell(raw, "materials")
+        if chain is not None and not is_blank(materials_cell):
+            try:
+                materials = parse_materials(materials_cell, chain)
+            except ValueError as error:
+                problem("materials", str(error))
+
+        form: dict[str, Any] = {}
+        if chain is not None:
+            form = self._form(raw, chain, problems)
+
+        if problems or chain is None or kind is None:
+            return row
+        row.request = CaseRequest(
+            case_no=case_no,
+            chain=chain.code,
+            applicant=Applicant(kind=kind, name=name, id_number=id_number, phone=phone),  # type: ignore[arg-type]
+            form=form,
+            materials=materials,
+            received_at=received_at,
+            accepted_by=self.actor,
+        )
+        return row
+
+    def _kind(self, raw: RawRow, chain: Chain | None, problem: Any) -> str | None:
+        cell = self._cell(raw, "applicant_kind")
+        fixed = chain.applicant_kind if chain is not None else None
+        if is_blank(cell):
+            if fixed in ("person", "organisation"):
+                return fixed
+            if chain is None:
+                return None
+            problem(
+                "applicant_kind",
+                f"required for chain {chain.code} (个人/person or 单位/organisation)",
+            )
+            return None
+        try:
+            kind = parse_kind(cell)
+        except ValueError as error:
+            problem("applicant_kind", str(error), cell)
+            return None
+        if fixed in ("person", "organisation") and kind != fixed:
+            problem("applicant_kind", f"chain {chain.code} takes only {fixed} applicants", cell)  # type: ignore[union-attr]
+            return None
+        return kind
+
+    def _form(self, raw: RawRow, chain: Chain, problems: list[Problem]) -> dict[str, Any]:
+        layout = self.layout
+        columns = self._form_columns.get(chain.code)
+        if columns is None:
+            columns = self._form_columns[chain.code] = layout.form_columns(chain.code)
+        mine = {c.index for cols in columns.values() for c in cols}
+        for column in layout.columns:
+            if column.form and column.index not in mine and not is_blank(raw.values[column.index]):
+                problems.append(
+                    Problem(
+                        raw.number,
+                        column.header,
+                        f"not a field of chain {chain.code}; leave it blank in this row",
+                        _truncate(cell_text(raw.values[column.index])),
+                    )
+                )
+        data: dict[str, Any] = {}
+        for name, cols in columns.items():
+            spec = layout.vocabulary.fields[(chain.code, name)]
+            filled = [(c, raw.values[c.index]) for c in cols if not is_blank(raw.values[c.index])]
+            if not filled:
+                continue
+            column, value = filled[0]
+            for other, other_value in filled[1:]:
+                if cell_text(other_value).strip() != cell_text(value).strip():
+                    problems.append(
+                        Problem(raw.number, other.header, f"differs from column {column.header}")
+                    )
+            prepared = _form_value(spec, value)
+            if spec.kind == "choice" and prepared not in spec.choices:
+                allowed = ", ".join(f"{label} ({v})" for v, label in spec.choices.items())
+                problems.append(
+                    Problem(
+                        raw.number,
+                        column.header,
+                        f"should be one of: {allowed}",
+                        _truncate(cell_text(value)),
+                    )
+                )
+                continue
+            data[name] = prepared
+        try:
+            model = chain.form.model_validate(data)
+        except ValidationError as invalid:
+            known = {p.column for p in problems if p.row == raw.number}
+            for error in invalid.errors():
+                loc = error["loc"]
+                header = (
+                    layout.header_for_field(chain.code, str(loc[0]))
+                    if loc and (chain.code, str(loc[0])) in layout.vocabulary.fields
+                    else "(form)"
+                )
+                if header in known:
+                    continue
+                value = data.get(str(loc[0])) if loc else None
+                problems.append(
+                    Problem(
+                        raw.number,
+                        header,
+                        _pydantic_reason(dict(error), chain.code),
+                        _truncate(cell_text(value)),
+                    )
+                )
+            return {}
+        return model.model_dump(mode="json")
+
+
+def _truncate(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown(name: str, value: Any) -> str:
+    text = cell_text(value).strip()
+    if not text:
+        return ""
+    if name == "id_number":
+        return mask_id_number(text)
+    if name == "phone":
+        return mask_phone(text)
+    return _truncate(text)
+
+
+def _id_reason(reason: str, cell: Any) -> str:
+    text = cell_text(cell)
+    if isinstance(cell, int | float) or "E+" in text.upper():
+        reason += " — the cell looks like a number to Excel; format the column as text"
+    return reason
+
+
+def check_sheet(
+    sheet: Sheet,
+    layout: Layout,
+    *,
+    actor: Actor,
+    default_chain: str | None = None,
+    now: datetime | None = None,
+) -> CheckedFile:
+    """Check every row of ``sheet``; nothing is started here."""
+    checker = RowChecker(layout, actor=actor, default_chain=default_chain, now=now)
+    return CheckedFile(sheet=sheet, layout=layout, rows=[checker.check(raw) for raw in sheet.rows])

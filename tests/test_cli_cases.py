@@ -1,0 +1,307 @@
+"""``onechain cases list|show`` and ``onechain case ACTION`` against a real dev server.
+
+The CLI runs in-process (CliRunner) in a thread, because its commands call
+``asyncio.run`` and the test itself runs in pytest-asyncio's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
+
+from cli import output
+from cli.app import app
+from domain.case import CaseStatus
+from runtime.settings import get_settings
+from tests.harness import CaseDriver
+from tests.test_chains_end_to_end import KINDERGARTEN_FORM
+
+runner = CliRunner()
+
+COORD = "coord1:coordinator::协调李四"
+CLERK = "clerk1:window_clerk:window:窗口张三"
+SUPER = "super1:supervisor::督办王五"
+
+
+def reviewer(department: str) -> str:
+    return f"rev-{department}:reviewer:{department}"
+
+
+@contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """Set ONECHAIN_*/TEMPORAL_* variables for the CLI, and put everything back after
+    (settings are cached, so the cache is cleared on the way in and out)."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+@contextmanager
+def wide_terminal(width: int = 240) -> Iterator[None]:
+    """Tables as a wide terminal shows them (CliRunner's capture is 80 columns)."""
+    before = output.stdout.width
+    output.stdout.width = width
+    try:
+        yield
+    finally:
+        output.stdout.width = before
+
+
+@pytest.fixture
+async def cli(dev_env: WorkflowEnvironment, driver: CaseDriver) -> AsyncIterator[CaseDriver]:
+    """The driver's worker and task queue, with the CLI pointed at them."""
+    with (
+        environment(
+            TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
+            ONECHAIN_TASK_QUEUE=driver.desk.task_queue,
+            ONECHAIN_AS=None,
+        ),
+        wide_terminal(),
+    ):
+        yield driver
+
+
+async def invoke(*args: str) -> Result:
+    return await asyncio.to_thread(runner.invoke, app, list(args))
+
+
+async def ok(*args: str) -> Result:
+    result = await invoke(*args)
+    assert result.exit_code == 0, (args, result.output)
+    return result
+
+
+async def refused(code: int, *args: str) -> Result:
+    result = await invoke(*args)
+    assert result.exit_code == code, (args, result.output)
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    return result
+
+
+async def show(case_no: str) -> dict[str, Any]:
+    return json.loads((await ok("cases", "show", case_no, "--json")).stdout)
+
+
+def task_for(state: dict[str, Any], department: str) -> str:
+    return next(
+        t["id"]
+        for t in state["tasks"]
+        if t["status"] == "open" and [p["department"] for p in t["parts"]] == [department]
+    )
+
+
+async def listed(*args: str, expect: int = 1, timeout: float = 10.0) -> dict[str, Any]:
+    """``cases list --json``, polled until ``expect`` rows match (projection is async)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        data = json.loads((await ok("cases", "list", "--json", *args)).stdout)
+        if data["total"] == expect or loop.time() > deadline:
+            return data
+        await asyncio.sleep(0.1)
+
+
+async def test_show_then_decide(cli: CaseDriver) -> None:
+    case_no = await cli.start("kindergarten", KINDERGARTEN_FORM)
+    await cli.wait_for_tasks(case_no)
+
+    state = await show(case_no)
+    assert state["case_no"] == case_no and state["status"] == "running"
+    assert state["applicant"]["id_masked"].count("*") >= 8
+    open_tasks = [t for t in state["tasks"] if t["status"] == "open"]
+    assert len(open_tasks) == 4
+    assert all(t["days_left"] >= 1 and t["warning"] == "none" for t in open_tasks)
+    assert state["days_left"]["promised"] >= 1
+    assert state["events"] and state["events"][0]["seq"] == 1
+
+    text = (await ok("cases", "show", case_no)).stdout
+    for expected in (case_no, "Tasks", "Timeline", "教育局", "promised due"):
+        assert expected in text
+
+    education = task_for(state, "education")
+    result = await ok("case", "decide", case_no, education, "--verdict", "approve", "--as", reviewer("education"))
+    assert "同意" in result.stdout
+
+    # The workflow's validators answer; nothing changes and the exit code is 1.
+    result = await refused(
+        1, "case", "decide", case_no, task_for(state, "fire"), "--verdict", "approve",
+        "--department", "health", "--as", reviewer("fire"),
+    )
+    assert "may not decide for department health" in result.stderr
+    result = await refused(
+        1, "case", "decide", case_no, education, "--verdict", "approve", "--as", reviewer("education")
+    )
+    assert "already" in result.stderr
+    result = await refused(
+        1, "case", "decide", case_no, task_for(state, "fire"), "--verdict", "reject", "--as", reviewer("fire")
+    )
+    assert "a reason is required" in result.stderr
+
+    # Bad input never reaches the case: exit 2.
+    result = await refused(
+        2, "case", "decide", case_no, education, "--verdict", "return", "--as", reviewer("education")
+    )
+    assert "must list the missing items" in result.stderr
+    result = await refused(2, "case", "decide", case_no, education, "--verdict", "approve")
+    assert "--as" in result.stderr
+    result = await refused(
+        2, "case", "decide", case_no, education, "--verdict", "approve", "--as", "x:wizard"
+    )
+    assert "unknown role" in result.stderr
+    result = await refused(2, "cases", "show", "NO-SUCH-CASE")
+    assert "not found" in result.stderr
+    result = await refused(
+        2, "case", "urge", "NO-SUCH-CASE", "T1", "--as", COORD
+    )
+    assert "not found" in result.stderr
+
+    decided = await show(case_no)
+    parts = next(t for t in decided["tasks"] if t["id"] == education)["parts"]
+    assert parts[0]["verdict"] == "approve"
+    assert [e["kind"] for e in decided["events"]].count("decided") == 1
+
+    result = await ok(
+        "case", "decide", case_no, task_for(state, "health"), "--verdict", "approve",
+        "--as", reviewer("health"), "--json",
+    )
+    assert json.loads(result.stdout)["seq"] > 1
+
+
+async def test_every_action(cli: CaseDriver) -> None:
+    case_no = await cli.start("kindergarten", KINDERGARTEN_FORM)
+    await cli.wait_for_tasks(case_no)
+    state = await show(case_no)
+    education, fire, health, market = (
+        task_for(state, d) for d in ("education", "fire", "health", "market")
+    )
+
+    await ok("case", "urge", case_no, education, "--reason", "请加快", "--as", COORD)
+    result = await ok(
+        "case", "extend", case_no, "--task", education, "--days", "3", "--reason", "情况复杂", "--as", COORD
+    )
+    assert "延期 3" in result.stdout
+    result = await refused(
+        1, "case", "extend", case_no, "--task", education, "--days", "2", "--reason", "again", "--as", COORD
+    )
+    assert "already extended" in result.stderr
+    await ok("case", "extend", case_no, "--days", "5", "--reason", "整体延期", "--as", SUPER)
+    await ok(
+        "case", "reassign", case_no, fire, "--to-assignee", "officer9", "--reason", "人手调整", "--as", COORD
+    )
+    result = await refused(
+        2, "case", "reassign", case_no, fire, "--to-department", "nowhere", "--reason", "x", "--as", COORD
+    )
+    assert "unknown department" in result.stderr
+    result = await refused(1, "case", "urge", case_no, fire, "--as", CLERK)
+    assert "may not do this" in result.stderr
+
+    await ok(
+        "case", "special-start", case_no, health, "--kind", "expert_review", "--reason", "专家评审",
+        "--as", COORD,
+    )
+    stopped = await show(case_no)
+    assert stopped["suspensions"][0]["id"] == "S1" and stopped["suspensions"][0]["end"] is None
+    assert next(t for t in stopped["tasks"] if t["id"] == health)["stopped"] is True
+    assert "(stopped)" in (await ok("cases", "show", case_no)).stdout
+    result = await refused(
+        2, "case", "special-start", case_no, health, "--kind", "supplement", "--reason", "x", "--as", COORD
+    )
+    assert "supplement" in result.stderr
+    await ok("case", "special-end", case_no, "S1", "--reason", "评审结束", "--as", COORD)
+    result = await refused(1, "case", "special-end", case_no, "S1", "--reason", "again", "--as", COORD)
+    assert "no running special procedure" in result.stderr
+
+    await ok(
+        "case", "decide", case_no, market, "--verdict", "return", "--missing", "食堂布局流程图",
+        "--missing", "卫生许可", "--reason", "材料不全", "--as", reviewer("market"),
+    )
+    result = await refused(
+        1, "case", "supplement", case_no, market, "--item", "营业执照", "--as", CLERK
+    )
+    assert "not missing" in result.stderr
+    result = await ok(
+        "case", "supplement", case_no, market, "--item", "食堂布局流程图", "--item", "卫生许可",
+        "--as", CLERK,
+    )
+    assert "补正" in result.stdout
+    await ok(
+        "case", "decide-on-behalf", case_no, market, "--verdict", "approve", "--reason", "督办代为",
+        "--as", SUPER,
+    )
+    result = await refused(
+        1, "case", "report-event", case_no, "construction_completed", "--as", CLERK
+    )
+    assert "not waiting" in result.stderr
+
+    final = await show(case_no)
+    kinds = [e["kind"] for e in final["events"]]
+    for kind in (
+        "urged", "extended", "reassigned", "special_started", "special_ended", "returned",
+        "supplemented", "decided_on_behalf",
+    ):
+        assert kind in kinds, kind
+    assert {e["target"] for e in final["extensions"]} == {education, "case"}
+
+    missing_reason = await invoke("case", "withdraw", case_no, "--as", CLERK)
+    assert missing_reason.exit_code == 2 and "--reason" in missing_reason.stderr
+    result = await ok("case", "withdraw", case_no, "--reason", "申请人撤回申请", "--as", CLERK, "--json")
+    assert json.loads(result.stdout)["message"]
+    outcome = await asyncio.wait_for(cli.desk.outcome(case_no), timeout=30)
+    assert outcome.status is CaseStatus.WITHDRAWN
+    result = await refused(1, "case", "urge", case_no, education, "--as", COORD)
+    assert "closed" in result.stderr or "withdrawn" in result.stderr
+
+
+async def test_list_filters_and_masks(cli: CaseDriver) -> None:
+    case_no = await cli.start("kindergarten", KINDERGARTEN_FORM)
+    data = await listed("--search", case_no)
+    assert data["total"] == 1
+    row = data["cases"][0]
+    assert row["case_no"] == case_no and row["chain"] == "kindergarten"
+    assert row["applicant_id_masked"] != "91370800MA3C4XYB7E" and "*" in row["applicant_id_masked"]
+    assert "warning_rank" not in row
+
+    data = await listed("--search", case_no, "--department", "education", "--status", "running")
+    assert data["cases"][0]["case_no"] == case_no
+    for args in (("--chain", "restaurant"), ("--overdue",), ("--warning",), ("--status", "approved")):
+        assert (await listed("--search", case_no, *args, expect=0, timeout=0))["total"] == 0
+
+    text = (await ok("cases", "list", "--search", case_no)).stdout
+    assert case_no in text and "1–1 of 1" in text
+    assert "no cases" in (await ok("cases", "list", "--search", "NOTHING-MATCHES")).stdout
+
+    page = json.loads((await ok("cases", "list", "--json", "--limit", "1", "--offset", "0")).stdout)
+    assert page["limit"] == 1 and len(page["cases"]) == 1 and page["total"] >= 1
+
+    assert "unknown department" in (await refused(2, "cases", "list", "--department", "mars")).stderr
+    assert "unknown chain" in (await refused(2, "cases", "list", "--chain", "spaceport")).stderr
+    assert (await invoke("cases", "list", "--status", "lost")).exit_code == 2
+    assert (await invoke("cases", "list", "--limit", "0")).exit_code == 2
+
+
+async def test_unreachable_temporal_exits_3(cli: CaseDriver) -> None:
+    with environment(TEMPORAL_ADDRESS="127.0.0.1:1"):
+        result = await refused(3, "cases", "show", "ANY")
+    assert "unreachable" in result.stderr

@@ -1,0 +1,1 @@
+"""The coordinators' console: a Textual app to watch and unblock cases."""

@@ -1,0 +1,354 @@
+"""What the console reads from the SQL read model: pages of cases, the overview's
+counts and each department's load.
+
+Everything is filtered, sorted and paged in SQL; no function here returns more
+rows than one page, except the per-department aggregation, which reads three
+small columns of *open* tasks only. These functions block (SQLAlchemy is
+synchronous): screens call them from workers (``asyncio.to_thread``), never on
+the UI thread.
+
+This is an adapter over ``readmodel.tables`` because ``readmodel.queries`` has no
+stage filter, no "yellow or red" shortcut, no sort choice and no aggregations yet
+(see the TUI's report).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, func, or_
+from sqlmodel import col, select
+
+from domain.timezone import cst_date, start_of_day
+from readmodel.database import read_session
+from readmodel.tables import CaseDepartmentRecord, CaseRecord, TaskRecord
+
+OPEN_TASK_STATUSES = ("open", "returned")
+PROBLEM_WARNINGS = ("yellow", "red")
+SORTS = ("urgency", "case_no", "newest")
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What the case list shows; every field narrows it, ``None`` means any."""
+
+    chain: str | None = None
+    status: str | None = None
+    stage: str | None = None
+    department: str | None = None
+    warning: str | None = None
+    problems_only: bool = False
+    search: str = ""
+    sort: str = "urgency"
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (
+                self.chain,
+                self.status,
+                self.stage,
+                self.department,
+                self.warning,
+                self.problems_only,
+                self.search.strip(),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class CaseListRow:
+    case_no: str
+    chain: str
+    status: str
+    stage: str
+    applicant_name: str
+    applicant_id_masked: str
+    open_departments: list[str]
+    due_on: date | None
+    provisional: bool
+    warning: str
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[CaseListRow]
+    total: int
+    offset: int
+    limit: int
+
+
+def _filters(flt: CaseFilter) -> list[Any]:
+    filters: list[Any] = []
+    for column, value in (
+        (CaseRecord.chain, flt.chain),
+        (CaseRecord.status, flt.status),
+        (CaseRecord.stage, flt.stage),
+        (CaseRecord.warning, flt.warning),
+    ):
+        if value:
+            filters.append(col(column) == value)
+    if flt.problems_only:
+        filters.append(col(CaseRecord.warning).in_(PROBLEM_WARNINGS))
+    if flt.department:
+        waiting = select(CaseDepartmentRecord.case_no).where(
+            CaseDepartmentRecord.department == flt.department
+        )
+        filters.append(col(CaseRecord.case_no).in_(waiting))
+    text = flt.search.strip()
+    if text:
+        filters.append(
+            or_(
+                col(CaseRecord.case_no).icontains(text, autoescape=True),
+                col(CaseRecord.applicant_name).icontains(text, autoescape=True),
+            )
+        )
+    return filters
+
+
+def _order(sort: str) -> list[Any]:
+    if sort == "case_no":
+        return [col(CaseRecord.case_no)]
+    if sort == "newest":
+        return [col(CaseRecord.received_at).desc(), col(CaseRecord.case_no)]
+    # Most urgent first: red, yellow, then nearest due (the read model's sort keys).
+    return [col(CaseRecord.warning_rank), col(CaseRecord.due_sort), col(CaseRecord.case_no)]
+
+
+_LIST_COLUMNS = (
+    CaseRecord.case_no,
+    CaseRecord.chain,
+    CaseRecord.status,
+    CaseRecord.stage,
+    CaseRecord.applicant_name,
+    CaseRecord.applicant_id_masked,
+    CaseRecord.open_departments,
+    CaseRecord.next_due_on,
+    CaseRecord.due_on,
+    CaseRecord.provisional,
+    CaseRecord.warning,
+)
+
+
+def list_page(engine: Engine, flt: CaseFilter, offset: int = 0, limit: int = 100) -> Page:
+    """One page of cases and the total the filter matches."""
+    filters = _filters(flt)
+    with read_session(engine) as session:
+        total = int(
+            session.exec(select(func.count()).select_from(CaseRecord).where(*filters)).one()
+        )
+        if offset >= total and total:
+            offset = max(0, (total - 1) // limit * limit)
+        stmt = (
+            select(*_LIST_COLUMNS)
+            .where(*filters)
+            .order_by(*_order(flt.sort))
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = [
+            CaseListRow(
+                case_no=r.case_no,
+                chain=r.chain,
+                status=r.status,
+                stage=r.stage,
+                applicant_name=r.applicant_name,
+                applicant_id_masked=r.applicant_id_masked,
+                open_departments=list(r.open_departments or []),
+                due_on=r.next_due_on if r.status == "running" else None,
+                provisional=bool(r.provisional),
+                warning=r.warning,
+            )
+            for r in session.exec(stmt).all()
+        ]
+    return Page(rows=rows, total=total, offset=offset, limit=limit)
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    chains: list[str]
+    stages: list[str]
+    departments: list[str]
+
+
+def filter_choices(engine: Engine) -> FilterChoices:
+    """The values the filter dialog offers (chains and stages as they occur)."""
+    from domain.departments import DEPARTMENTS
+
+    with read_session(engine) as session:
+        chains = sorted(session.exec(select(CaseRecord.chain).distinct()).all())
+        stages = sorted(session.exec(select(CaseRecord.stage).distinct()).all())
+    return FilterChoices(chains=chains, stages=stages, departments=list(DEPARTMENTS))
+
+
+# ------------------------------------------------------------------ overview
+@dataclass(frozen=True)
+class ChainStageCount:
+    chain: str
+    stage: str
+    count: int
+    yellow: int
+    red: int
+
+
+@dataclass(frozen=True)
+class DepartmentLoad:
+    department: str
+    open_tasks: int = 0
+    yellow: int = 0
+    red: int = 0
+    returned: int = 0
+    cases: int = 0
+    overdue_cases: int = 0
+
+
+@dataclass
+class Overview:
+    open_cases: int = 0
+    case_yellow: int = 0
+    case_red: int = 0
+    task_yellow: int = 0
+    task_red: int = 0
+    accepted_today: int = 0
+    concluded_today: int = 0
+    by_chain_stage: list[ChainStageCount] = field(default_factory=list)
+    overdue_by_department: list[DepartmentLoad] = field(default_factory=list)
+    days: list[date] = field(default_factory=list)
+    accepted_per_day: list[int] = field(default_factory=list)
+    concluded_per_day: list[int] = field(default_factory=list)
+
+
+def _sum_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def overview(engine: Engine, today: date, days: int = 14) -> Overview:
+    """Counts for the overview screen as of ``today`` (a China date)."""
+    result = Overview()
+    first_day = today - timedelta(days=days - 1)
+    with read_session(engine) as session:
+        running = col(CaseRecord.status) == "running"
+        row = session.exec(
+            select(
+                func.count(),
+                _sum_if(col(CaseRecord.case_warning) == "yellow"),
+                _sum_if(col(CaseRecord.case_warning) == "red"),
+            )
+            .select_from(CaseRecord)
+            .where(running)
+        ).one()
+        result.open_cases, result.case_yellow, result.case_red = (int(v) for v in row)
+        task_counts = dict(
+            session.exec(
+                select(TaskRecord.warning, func.count())
+                .where(col(TaskRecord.status).in_(OPEN_TASK_STATUSES))
+                .group_by(TaskRecord.warning)
+            ).all()
+        )
+        result.task_yellow = int(task_counts.get("yellow", 0))
+        result.task_red = int(task_counts.get("red", 0))
+        result.by_chain_stage = [
+            ChainStageCount(chain, stage, int(n), int(y), int(r))
+            for chain, stage, n, y, r in session.exec(
+                select(
+                    CaseRecord.chain,
+                    CaseRecord.stage,
+                    func.count(),
+                    _sum_if(col(CaseRecord.warning) == "yellow"),
+                    _sum_if(col(CaseRecord.warning) == "red"),
+                )
+                .where(running)
+                .group_by(CaseRecord.chain, CaseRecord.stage)
+                .order_by(CaseRecord.chain, func.count().desc(), CaseRecord.stage)
+            ).all()
+        ]
+        accepted = dict(
+            session.exec(
+                select(CaseRecord.accepted_on, func.count())
+                .where(col(CaseRecord.accepted_on) >= first_day)
+                .where(col(CaseRecord.accepted_on) <= today)
+                .group_by(CaseRecord.accepted_on)
+            ).all()
+        )
+        concluded: Counter[date] = Counter(
+            cst_date(at)
+            for at in session.exec(
+                select(CaseRecord.concluded_at).where(
+                    and_(
+                        col(CaseRecord.concluded_at).is_not(None),
+                        col(CaseRecord.concluded_at) >= start_of_day(first_day),
+                        col(CaseRecord.concluded_at) < start_of_day(today + timedelta(days=1)),
+                    )
+                )
+            ).all()
+            if at is not None
+        )
+    result.days = [first_day + timedelta(days=i) for i in range(days)]
+    result.accepted_per_day = [int(accepted.get(d, 0)) for d in result.days]
+    result.concluded_per_day = [concluded.get(d, 0) for d in result.days]
+    result.accepted_today = result.accepted_per_day[-1]
+    result.concluded_today = result.concluded_per_day[-1]
+    loads = department_loads(engine)
+    result.overdue_by_department = sorted(
+        (d for d in loads if d.red or d.overdue_cases),
+        key=lambda d: (-d.red, -d.overdue_cases, d.department),
+    )
+    return result
+
+
+def department_loads(engine: Engine) -> list[DepartmentLoad]:
+    """Each department's open steps, warnings, returns and waiting cases."""
+    open_tasks: Counter[str] = Counter()
+    yellow: Counter[str] = Counter()
+    red: Counter[str] = Counter()
+    returned: Counter[str] = Counter()
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(
+                TaskRecord.open_departments,
+                TaskRecord.departments,
+                TaskRecord.warning,
+                TaskRecord.status,
+            ).where(col(TaskRecord.status).in_(OPEN_TASK_STATUSES))
+        ).all()
+        for open_departments, departments, warning, status in rows:
+            for department in open_departments or departments or []:
+                open_tasks[department] += 1
+                if warning == "yellow":
+                    yellow[department] += 1
+                elif warning == "red":
+                    red[department] += 1
+                if status == "returned":
+                    returned[department] += 1
+        waiting = dict(
+            session.exec(
+                select(CaseDepartmentRecord.department, func.count()).group_by(
+                    CaseDepartmentRecord.department
+                )
+            ).all()
+        )
+        overdue = dict(
+            session.exec(
+                select(CaseDepartmentRecord.department, func.count())
+                .join(CaseRecord, col(CaseRecord.case_no) == col(CaseDepartmentRecord.case_no))
+                .where(col(CaseRecord.warning) == "red")
+                .group_by(CaseDepartmentRecord.department)
+            ).all()
+        )
+    names = set(open_tasks) | set(waiting)
+    loads = [
+        DepartmentLoad(
+            department=name,
+            open_tasks=open_tasks[name],
+            yellow=yellow[name],
+            red=red[name],
+            returned=returned[name],
+            cases=int(waiting.get(name, 0)),
+            overdue_cases=int(overdue.get(name, 0)),
+        )
+        for name in names
+    ]
+    return sorted(loads, key=lambda d: (-d.red, -d.yellow, -d.open_tasks, d.department))

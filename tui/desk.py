@@ -1,0 +1,79 @@
+"""The console's view of the facade, and the small things it needs around it.
+
+The app talks to Temporal only through :class:`client.facade.CaseDesk`; this
+module names the part of it the app uses (a protocol, so tests can pass the real
+desk or a stand-in), tells connection failures from refusals, and counts working
+days left for lists.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Protocol, runtime_checkable
+
+from domain.actions import Action, ActionResult
+from domain.calendar import Pause, WorkCalendar
+from domain.case import CaseState
+
+
+@runtime_checkable
+class Desk(Protocol):
+    """What the console needs from ``client.facade.CaseDesk``."""
+
+    async def act(self, case_no: str, action: Action) -> ActionResult: ...
+
+    async def state(self, case_no: str) -> CaseState: ...
+
+
+async def ping(desk: Desk) -> None:
+    """Raise if Temporal cannot be reached.
+
+    The facade has no health check yet; until it has (``CaseDesk.ping``), this asks
+    the desk's client's service for its health, the cheapest call there is.
+    """
+    probe = getattr(desk, "ping", None)
+    if probe is not None:
+        await probe()
+        return
+    client = getattr(desk, "client", None)
+    if client is None:
+        return
+    await client.service_client.check_health(timeout=timedelta(seconds=5))
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """True for a lost or refused connection (retry later), False for anything a
+    person caused (a refused action, an unknown case)."""
+    if isinstance(error, ConnectionError | TimeoutError | OSError):
+        return True
+    try:
+        from temporalio.service import RPCError, RPCStatusCode
+    except ImportError:  # pragma: no cover
+        return False
+    if isinstance(error, RPCError):
+        return error.status in (
+            RPCStatusCode.UNAVAILABLE,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.CANCELLED,
+        )
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and ("connect" in text or "transport" in text)
+
+
+class DayCounter:
+    """Working days left to a due date, with the project's calendar."""
+
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self.calendar = calendar
+
+    @classmethod
+    def for_today(cls, today: date) -> DayCounter:
+        from domain.calendar_sources import build_calendar
+        from runtime.settings import get_settings
+
+        data = build_calendar(get_settings().calendars_dir, today.year - 1, today.year + 3)
+        return cls(WorkCalendar(data))
+
+    def left(self, today: date, due: date, pauses: list[Pause] | None = None) -> int:
+        closed = [p if p.end is not None else Pause(start=p.start, end=today) for p in pauses or []]
+        return self.calendar.days_left(today, due, closed)

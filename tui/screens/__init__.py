@@ -1,0 +1,1 @@
+"""The console's screens: overview, cases, one case, departments, and dialogs."""

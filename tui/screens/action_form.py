@@ -1,0 +1,388 @@
+"""One form per action, in a modal. It sends the action itself, so a refusal is
+shown inline (the workflow validator's message) and the form stays open; on
+success it closes with an :class:`ActionOutcome`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, SelectionList, Static
+
+from domain.actions import (
+    Action,
+    Decide,
+    DecideOnBehalf,
+    EndSpecialProcedure,
+    Extend,
+    Reassign,
+    RecordSupplement,
+    StartSpecialProcedure,
+    Urge,
+    Withdraw,
+)
+from domain.case import CaseState, SuspensionKind, Task, Verdict
+from domain.departments import DEPARTMENTS
+from tui.desk import is_connection_error
+from tui.permissions import MANUAL_SUSPENSIONS, Act, open_special_procedures, tasks_for
+from tui.screens.base import ConsoleModal
+from tui.screens.dialogs import ConfirmScreen
+
+NEEDS_REASON = {
+    Act.EXTEND,
+    Act.REASSIGN,
+    Act.SPECIAL_START,
+    Act.APPROVE_ON_BEHALF,
+    Act.REJECT_ON_BEHALF,
+    Act.WITHDRAW,
+    Act.RETURN,
+}
+TASK_ACTS = {
+    Act.DECIDE,
+    Act.RETURN,
+    Act.EXTEND,
+    Act.REASSIGN,
+    Act.URGE,
+    Act.SPECIAL_START,
+    Act.SUPPLEMENT,
+    Act.APPROVE_ON_BEHALF,
+    Act.REJECT_ON_BEHALF,
+}
+DEPARTMENT_ACTS = {Act.REASSIGN, Act.URGE, Act.APPROVE_ON_BEHALF, Act.REJECT_ON_BEHALF}
+ON_BEHALF = {Act.APPROVE_ON_BEHALF: Verdict.APPROVE, Act.REJECT_ON_BEHALF: Verdict.REJECT}
+WHOLE_CASE = "__case__"
+ANY_DEPARTMENT = "__any__"
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    act: Act
+    case_no: str
+    message: str
+    notice: str | None = None
+
+
+def material_names(state: CaseState) -> list[str]:
+    """The names the applicant may be asked for: the case's materials when the
+    intake records them, else the chain's list."""
+    pinned = getattr(state, "materials", None)
+    if pinned:
+        return [m.name for m in pinned]
+    try:
+        import chains  # noqa: F401  (registers the chains)
+        from workflows import registry
+
+        return [m.name for m in registry.get_chain(state.chain).materials]
+    except LookupError:
+        return []
+
+
+class ActionForm(ConsoleModal):
+    """The form of one action on one case."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "form.cancel"),
+        Binding("ctrl+s", "submit", "form.submit"),
+    ]
+
+    def __init__(self, act: Act, state: CaseState) -> None:
+        super().__init__()
+        self.act = act
+        self.state = state
+        self.case_no = state.case_no
+        self.tasks: list[Task] = tasks_for(self.console.actor, act, state)
+
+    # ------------------------------------------------------------- layout
+    def _task_options(self) -> list[tuple[str, str]]:
+        options = [(f"{t.id} {t.name}", t.id) for t in self.tasks]
+        if self.act is Act.EXTEND and not self.state.promised.extended:
+            options.append((self.t("form.task_case"), WHOLE_CASE))
+        return options
+
+    def compose(self) -> ComposeResult:
+        act, t = self.act, self.t
+        title = t("form.title", action=t(f"act.{act}"), case_no=self.case_no)
+        with Vertical(classes="dialog", id="action-form"):
+            yield Label(title, classes="dialog-title")
+            yield Static(t(f"act.help.{act}"), classes="dim")
+            with VerticalScroll(id="form-fields"):
+                if act in TASK_ACTS:
+                    options = self._task_options()
+                    yield Label(t("form.task"))
+                    yield Select(
+                        options,
+                        allow_blank=False if options else True,
+                        prompt=t("form.nothing", action=t(f"act.{act}")),
+                        id="task",
+                    )
+                if act in DEPARTMENT_ACTS:
+                    yield Label(t("form.department") if act is not Act.REASSIGN else t("form.from_department"))
+                    yield Select([], prompt=t("form.select"), id="department")
+                if act is Act.DECIDE:
+                    yield Label(t("form.verdict"))
+                    yield Select(
+                        [(t("verdict.approve"), "approve"), (t("verdict.reject"), "reject")],
+                        allow_blank=False,
+                        id="verdict",
+                    )
+                if act is Act.RETURN:
+                    yield Label(t("form.items"))
+                    yield SelectionList[str](
+                        *[(name, name) for name in material_names(self.state)], id="items"
+                    )
+                    yield Label(t("form.items_extra"))
+                    yield Input(id="items-extra")
+                if act is Act.SUPPLEMENT:
+                    yield Label(t("form.items_received"))
+                    yield SelectionList[str](id="items")
+                if act is Act.EXTEND:
+                    yield Label(t("form.days"))
+                    yield Input(type="integer", id="days", value="5")
+                if act is Act.REASSIGN:
+                    yield Label(t("form.to_department"))
+                    yield Select(
+                        [(self.catalog.department(d), d) for d in DEPARTMENTS],
+                        prompt=t("form.select"),
+                        id="to-department",
+                    )
+                    yield Label(t("form.to_assignee"))
+                    yield Input(id="to-assignee")
+                if act is Act.SPECIAL_START:
+                    yield Label(t("form.kind"))
+                    yield Select(
+                        [(self.catalog.enum("suspension", k), k.value) for k in MANUAL_SUSPENSIONS],
+                        allow_blank=False,
+                        id="kind",
+                    )
+                if act is Act.SPECIAL_END:
+                    running = open_special_procedures(self.console.actor, self.state)
+                    yield Label(t("form.suspension"))
+                    yield Select(
+                        [
+                            (
+                                f"{s.id} {self.catalog.enum('suspension', s.kind)} "
+                                f"{s.task_id or ''} {s.start.isoformat()}",
+                                s.id,
+                            )
+                            for s in running
+                        ],
+                        allow_blank=not running,
+                        prompt=t("form.nothing", action=t(f"act.{act}")),
+                        id="suspension",
+                    )
+                yield Label(t("form.reason_required") if act in NEEDS_REASON else t("form.reason"))
+                yield Input(id="reason")
+            yield Static("", id="form-error")
+            with Horizontal(classes="buttons"):
+                yield Button(t("form.submit"), variant="primary", id="submit")
+                yield Button(t("form.cancel"), id="cancel")
+
+    def on_mount(self) -> None:
+        self._task_changed()
+        first = self.query("#form-fields Select, #form-fields SelectionList, #form-fields Input")
+        if self.act in (Act.WITHDRAW,) or not first:
+            self.query_one("#reason", Input).focus()
+        else:
+            first.first().focus()
+
+    # -------------------------------------------------------------- values
+    def _value(self, widget_id: str) -> str | None:
+        found = self.query(f"#{widget_id}")
+        if not found:
+            return None
+        widget = found.first()
+        if isinstance(widget, Select):
+            value: Any = widget.value
+            return None if value is Select.NULL else str(value)
+        if isinstance(widget, Input):
+            return widget.value.strip()
+        return None
+
+    def _task(self) -> Task | None:
+        task_id = self._value("task")
+        return next((t for t in self.tasks if t.id == task_id), None)
+
+    @on(Select.Changed, "#task")
+    def _task_changed(self) -> None:
+        task = self._task()
+        if self.act in DEPARTMENT_ACTS:
+            undecided = [p.department for p in task.parts if p.verdict is None] if task else []
+            options = [(self.catalog.department(d), d) for d in undecided]
+            if self.act is Act.URGE and len(undecided) > 1:
+                options.insert(0, (self.t("form.department_any"), ANY_DEPARTMENT))
+            select = self.query_one("#department", Select)
+            select.set_options(options)
+            if options:
+                select.value = options[0][1]
+        if self.act is Act.SUPPLEMENT:
+            items = self.query_one("#items", SelectionList)
+            items.clear_options()
+            for name in task.missing_items if task else []:
+                items.add_option((name, name, True))
+
+    def _items(self) -> list[str]:
+        chosen = list(self.query_one("#items", SelectionList).selected)
+        extra = self._value("items-extra") or ""
+        for part in extra.replace("；", ";").split(";"):
+            if part.strip() and part.strip() not in chosen:
+                chosen.append(part.strip())
+        return chosen
+
+    def build_action(self) -> Action:
+        """The action the form describes (pydantic checks its shape)."""
+        actor = self.console.actor
+        reason = self._value("reason") or ""
+        task_id = self._value("task") or ""
+        act = self.act
+        department = self._value("department")
+        if act is Act.DECIDE:
+            return Decide(
+                actor=actor, task_id=task_id, verdict=Verdict(self._value("verdict")), reason=reason
+            )
+        if act is Act.RETURN:
+            return Decide(
+                actor=actor,
+                task_id=task_id,
+                verdict=Verdict.RETURN,
+                missing_items=self._items(),
+                reason=reason,
+            )
+        if act is Act.EXTEND:
+            days = int(self._value("days") or "0")
+            return Extend(
+                actor=actor,
+                task_id=None if task_id == WHOLE_CASE else task_id,
+                days=days,
+                reason=reason,
+            )
+        if act is Act.REASSIGN:
+            return Reassign(
+                actor=actor,
+                task_id=task_id,
+                department=department,
+                to_department=self._value("to-department") or None,
+                to_assignee=self._value("to-assignee") or None,
+                reason=reason,
+            )
+        if act is Act.URGE:
+            return Urge(
+                actor=actor,
+                task_id=task_id,
+                department=None if department in (None, ANY_DEPARTMENT) else department,
+                reason=reason,
+            )
+        if act is Act.SPECIAL_START:
+            return StartSpecialProcedure(
+                actor=actor,
+                task_id=task_id,
+                kind=SuspensionKind(self._value("kind")),
+                reason=reason,
+            )
+        if act is Act.SPECIAL_END:
+            return EndSpecialProcedure(
+                actor=actor, suspension_id=self._value("suspension") or "", reason=reason
+            )
+        if act is Act.SUPPLEMENT:
+            return RecordSupplement(
+                actor=actor,
+                task_id=task_id,
+                items=list(self.query_one("#items", SelectionList).selected),
+                reason=reason,
+            )
+        if act in ON_BEHALF:
+            return DecideOnBehalf(
+                actor=actor,
+                task_id=task_id,
+                verdict=ON_BEHALF[act],
+                department=department,
+                reason=reason,
+            )
+        return Withdraw(actor=actor, reason=reason)
+
+    # -------------------------------------------------------------- submit
+    def show_error(self, text: str) -> None:
+        error = self.query_one("#form-error", Static)
+        error.update(text)
+        error.set_class(bool(text), "-shown")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#submit")
+    def action_submit(self) -> None:
+        try:
+            action = self.build_action()
+        except (ValidationError, ValueError) as invalid:
+            message = (
+                invalid.errors()[0]["msg"] if isinstance(invalid, ValidationError) else str(invalid)
+            )
+            self.show_error(self.t("form.invalid", message=message))
+            return
+        if self.act in ON_BEHALF:
+            task = self._task()
+            text = self.t(
+                "confirm.on_behalf",
+                action=self.t(f"act.{self.act}"),
+                case_no=self.case_no,
+                task=f"{task.id} {task.name}" if task else "",
+                department=self.catalog.department(self._value("department")),
+                reason=action.reason or "—",
+            )
+
+            def confirmed(yes: bool | None) -> None:
+                if yes:
+                    self.send(action)
+
+            self.app.push_screen(ConfirmScreen(text), confirmed)
+            return
+        self.send(action)
+
+    @work(exclusive=True, group="form-send")
+    async def send(self, action: Action) -> None:
+        from client.facade import ActionRejected, CaseError
+
+        desk = self.console.desk
+        self.show_error("")
+        self.query_one("#submit", Button).disabled = True
+        try:
+            if desk is None:
+                raise ConnectionError(self.t("conn.lost_short"))
+            result = await desk.act(self.case_no, action)
+        except ActionRejected as rejected:
+            self.show_error(self.t("form.rejected", message=str(rejected)))
+            return
+        except Exception as error:
+            if is_connection_error(error):
+                self.console.connection_failed()
+                self.show_error(self.t("form.unreachable", message=str(error)))
+            elif isinstance(error, CaseError):
+                self.show_error(self.t("form.rejected", message=str(error)))
+            else:
+                raise
+            return
+        finally:
+            self.query_one("#submit", Button).disabled = False
+        self.dismiss(
+            ActionOutcome(self.act, self.case_no, result.message, notice=self._notice(action))
+        )
+
+    def _notice(self, action: Action) -> str | None:
+        if self.act is not Act.RETURN or not isinstance(action, Decide):
+            return None
+        task = self._task()
+        items = "\n".join(f"{i}. {name}" for i, name in enumerate(action.missing_items, 1))
+        return self.t(
+            "notice.body",
+            case_no=self.case_no,
+            task=f"{task.id} {task.name}" if task else action.task_id,
+            department=self.catalog.department(self.console.actor.department),
+            count=len(action.missing_items),
+            items=items,
+        )
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,61 @@
+"""What every console screen shares: translated key descriptions, the status bar,
+and quick access to the app's services."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
+
+from textual.binding import Binding, BindingsMap
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+
+from tui.messages import Catalog
+
+if TYPE_CHECKING:
+    from tui.app import OneChainApp
+
+
+def localize_bindings(node: DOMNode, catalog: Catalog) -> None:
+    """Replace each binding's description (a catalog key) with its text.
+
+    Textual reads descriptions from class-level ``BINDINGS``; the language is only
+    known when the app starts, so the instance's own copy of the map is rewritten.
+    """
+    bindings: BindingsMap = node._bindings
+    translated: dict[str, list[Binding]] = {}
+    for key, key_bindings in bindings.key_to_bindings.items():
+        translated[key] = [
+            replace(b, description=catalog.t(b.description)) if b.description else b
+            for b in key_bindings
+        ]
+    node._bindings = BindingsMap.from_keys(translated)
+
+
+class ConsoleMixin:
+    @property
+    def console(self) -> OneChainApp:
+        return cast("OneChainApp", cast(Any, self).app)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.console.catalog
+
+    def t(self, key: str, **values: Any) -> str:
+        return self.console.catalog.t(key, **values)
+
+
+class ConsoleScreen(ConsoleMixin, Screen[None]):
+    """A full screen of the console."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        localize_bindings(self, self.console.catalog)
+
+
+class ConsoleModal(ConsoleMixin, ModalScreen[Any]):
+    """A dialog over the current screen."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        localize_bindings(self, self.console.catalog)

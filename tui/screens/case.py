@@ -1,0 +1,370 @@
+"""One case, read live from the workflow's Query."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+
+from domain.case import CaseState, CaseStatus, Task
+from domain.timezone import CST
+from tui.desk import is_connection_error
+from tui.permissions import KEYS, Act, applicable, may
+from tui.screens.base import ConsoleScreen
+from tui.widgets.cells import days_left_cell, deadline_bar, warning_cell
+from tui.widgets.status import StatusBar
+
+
+def _bindings() -> list[Binding]:
+    return [Binding(KEYS[act], f"act('{act.value}')", f"act.{act.value}") for act in Act]
+
+
+class CaseScreen(ConsoleScreen):
+    """Header, tasks, stopped clocks and extensions, materials, licences, timeline."""
+
+    BINDINGS = [
+        Binding("escape", "back", "bind.back"),
+        Binding("ctrl+r", "refresh", "bind.refresh", show=False),
+        *_bindings(),
+    ]
+
+    def __init__(self, case_no: str) -> None:
+        super().__init__()
+        self.case_no = case_no
+        self.state: CaseState | None = None
+
+    def compose(self) -> ComposeResult:
+        t = self.t
+        yield StatusBar("screen.case", id="status")
+        yield Static(t("case.loading", case_no=self.case_no), id="case-header")
+        with TabbedContent(id="case-tabs"):
+            with TabPane(t("case.tab.tasks"), id="tab-tasks"):
+                yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+            with TabPane(t("case.tab.clock"), id="tab-clock"), VerticalScroll():
+                yield Label(t("case.suspensions"), classes="section")
+                yield DataTable(id="suspensions", cursor_type="row")
+                yield Label(t("case.extensions"), classes="section")
+                yield DataTable(id="extensions", cursor_type="row")
+            with TabPane(t("case.tab.materials"), id="tab-materials"), VerticalScroll():
+                yield Static("", id="materials-note", classes="dim")
+                yield DataTable(id="materials", cursor_type="row")
+                yield Static("", id="notice")
+            with TabPane(t("case.tab.licences"), id="tab-licences"):
+                yield DataTable(id="licences", cursor_type="row")
+            with TabPane(t("case.tab.timeline"), id="tab-timeline"):
+                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        columns = {
+            "tasks": ("task", "name", "department", "assignee", "status", "due", "left", "bar", "urged"),
+            "suspensions": ("kind", "task", "start", "end", "reason", "by"),
+            "extensions": ("target", "days", "new_due", "reason", "by"),
+            "materials": ("material", "key", "state", "source"),
+            "licences": ("licence", "number", "department", "issued"),
+            "timeline": ("seq", "when", "who", "what", "reason"),
+        }
+        for table_id, keys in columns.items():
+            table = self.query_one(f"#{table_id}", DataTable)
+            for key in keys:
+                table.add_column(self.t(f"case.col.{key}"), key=key)
+        self.reload()
+        if self.console.refresh_seconds:
+            self.set_interval(self.console.refresh_seconds, self.reload)
+
+    # ------------------------------------------------------------- loading
+    def reload(self) -> None:
+        self.fetch()
+
+    @work(exclusive=True, group="case-state")
+    async def fetch(self) -> None:
+        from client.facade import CaseError
+
+        desk = self.console.desk
+        if desk is None:
+            return
+        try:
+            state = await desk.state(self.case_no)
+        except CaseError as error:
+            self.query_one("#case-header", Static).update(
+                Text(self.t("case.error", message=str(error)), style="bold red")
+            )
+            return
+        except Exception as error:
+            if not is_connection_error(error):
+                raise
+            self.console.connection_failed()
+            return
+        self.console.connection_ok()
+        self.show(state)
+
+    def show(self, state: CaseState) -> None:
+        self.state = state
+        today = self.console.today()
+        self.query_one("#case-header", Static).update(self._header(state, today))
+        self._tasks(state, today)
+        self._clock(state)
+        self._materials(state)
+        self._licences(state)
+        self._timeline(state)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------ sections
+    def _header(self, state: CaseState, today: date) -> Table:
+        c, t = self.catalog, self.t
+        grid = Table.grid(padding=(0, 2), expand=True)
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(ratio=1)
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(ratio=1)
+        status = Text(c.enum("status", state.status))
+        if state.status is CaseStatus.RUNNING:
+            status.append(" ")
+            status.append_text(warning_cell(c, self._overall_warning(state)))
+        acceptance = getattr(state, "acceptance", None)
+        acceptance_text = c.enum("acceptance", acceptance) if acceptance else t("acceptance.accepted")
+        grid.add_row(
+            t("case.chain"),
+            f"{state.case_no}  {c.chain(state.chain)} v{state.chain_version}",
+            t("case.status"),
+            status,
+        )
+        grid.add_row(
+            t("case.applicant"),
+            f"{state.applicant.name}  {state.applicant.id_masked}",
+            t("case.stage"),
+            state.stage,
+        )
+        accepted_on = getattr(state, "accepted_on", None)
+        grid.add_row(
+            t("case.acceptance"),
+            f"{acceptance_text}  {accepted_on.isoformat() if accepted_on else ''}",
+            t("case.due"),
+            self._next_due(state, today),
+        )
+        grid.add_row(
+            t("case.promised"),
+            self._limit(state.promised),
+            t("case.statutory"),
+            self._limit(state.statutory),
+        )
+        if state.concluded_at is not None:
+            grid.add_row(
+                t("case.outcome"),
+                f"{state.concluded_at.astimezone(CST):%Y-%m-%d %H:%M}  {state.outcome_reason}",
+                "",
+                "",
+            )
+        return grid
+
+    def _limit(self, clock) -> Text:
+        text = Text(
+            self.t(
+                "case.limit",
+                days=clock.limit_days + clock.extension_days,
+                due=clock.due_on.isoformat(),
+                provisional=self.t("provisional") if clock.provisional else "",
+            )
+        )
+        if clock.provisional:
+            text.stylize("yellow")
+        if clock.stopped:
+            text.append(self.t("case.stopped"), style="cyan")
+        return text
+
+    def _overall_warning(self, state: CaseState) -> str:
+        levels = [self._clock_warning(state.promised)]
+        levels += [self._clock_warning(t.clock) for t in state.open_tasks if t.clock]
+        return "red" if "red" in levels else "yellow" if "yellow" in levels else "none"
+
+    @staticmethod
+    def _clock_warning(clock) -> str:
+        if clock is None or not clock.running:
+            return "none"
+        return "red" if clock.overdue else "yellow" if clock.warned else "none"
+
+    def _next_due(self, state: CaseState, today: date) -> Text:
+        if state.status is not CaseStatus.RUNNING:
+            return Text("—")
+        clocks = [state.promised] + [t.clock for t in state.open_tasks if t.clock and t.clock.running]
+        clock = min(clocks, key=lambda k: k.due_on)
+        left = self.console.days.left(today, clock.due_on, clock.pauses)
+        text = Text(clock.due_on.isoformat() + (self.t("provisional") if clock.provisional else "") + "  ")
+        text.append_text(days_left_cell(self.catalog, left, self._clock_warning(clock)))
+        return text
+
+    def _tasks(self, state: CaseState, today: date) -> None:
+        table = self.query_one("#tasks", DataTable)
+        c = self.catalog
+        keep = table.cursor_row
+        table.clear()
+        for task in state.tasks:
+            table.add_row(*self._task_cells(task, today), key=task.id)
+        if table.row_count:
+            table.move_cursor(row=min(keep, table.row_count - 1), animate=False)
+        del c
+
+    def _task_cells(self, task: Task, today: date) -> list[object]:
+        c = self.catalog
+        parts = []
+        for part in task.parts:
+            mark = {"approve": "✓", "reject": "✗"}.get(part.verdict.value if part.verdict else "", "")
+            parts.append(f"{c.department(part.department)}{mark}")
+        assignees = "、".join(p.assignee for p in task.parts if p.assignee)
+        status = Text(c.enum("task", task.status))
+        if task.status.value == "returned":
+            status.stylize("cyan")
+        elif not task.is_open:
+            status.stylize("dim")
+        clock = task.clock
+        due = left_cell = bar = ""
+        if clock is not None:
+            due = clock.due_on.isoformat() + (c.t("provisional.mark") if clock.provisional else "")
+            warning = self._clock_warning(clock) if task.is_open else "none"
+            if task.is_open:
+                left = self.console.days.left(today, clock.due_on, clock.pauses)
+                left_cell = days_left_cell(c, left, warning)
+                bar = deadline_bar(left, clock.limit_days + clock.extension_days, warning)
+        return [
+            task.id,
+            task.name,
+            "、".join(parts),
+            assignees,
+            status,
+            due,
+            left_cell,
+            bar,
+            str(task.urge_count or ""),
+        ]
+
+    def _clock(self, state: CaseState) -> None:
+        c = self.catalog
+        suspensions = self.query_one("#suspensions", DataTable)
+        suspensions.clear()
+        for s in state.suspensions:
+            suspensions.add_row(
+                c.enum("suspension", s.kind),
+                s.task_id or self.t("case.whole"),
+                s.start.isoformat(),
+                s.end.isoformat() if s.end else Text(self.t("case.running"), style="cyan"),
+                s.reason,
+                s.started_by.name,
+                key=s.id,
+            )
+        extensions = self.query_one("#extensions", DataTable)
+        extensions.clear()
+        for index, e in enumerate(state.extensions):
+            extensions.add_row(
+                self.t("case.whole") if e.target == "case" else e.target,
+                str(e.days),
+                e.new_due_on.isoformat(),
+                e.reason,
+                e.granted_by.name,
+                key=str(index),
+            )
+
+    def _materials(self, state: CaseState) -> None:
+        c, t = self.catalog, self.t
+        table = self.query_one("#materials", DataTable)
+        table.clear()
+        recorded = getattr(state, "materials", None) or []
+        note = self.query_one("#materials-note", Static)
+        styles = {"received": "green", "e_licence": "cyan", "committed": "yellow", "missing": "bold red"}
+        if recorded:
+            note.update("")
+            for m in recorded:
+                value = getattr(m.state, "value", str(m.state))
+                table.add_row(
+                    m.name,
+                    t("material.key") if m.key else t("material.optional"),
+                    Text(c.enum("material", value), style=styles.get(value, "")),
+                    m.source,
+                    key=m.code,
+                )
+        else:
+            note.update(t("case.materials_pending"))
+            missing = {item for task in state.open_tasks for item in task.missing_items}
+            try:
+                import chains  # noqa: F401
+                from workflows import registry
+
+                declared = registry.get_chain(state.chain).materials
+            except LookupError:
+                declared = ()
+            for m in declared:
+                value = "missing" if m.name in missing else "unknown"
+                table.add_row(
+                    m.name,
+                    t("material.key") if m.key else t("material.optional"),
+                    Text(c.enum("material", value), style=styles.get(value, "dim")),
+                    m.e_licence or "",
+                    key=m.code,
+                )
+        lines: list[str] = []
+        notice = getattr(state, "notice", None)
+        if notice is not None:
+            lines.append(f"[b]{t('case.notice')}[/b]\n{notice.text}")
+        returned = [task for task in state.open_tasks if task.missing_items]
+        if returned:
+            lines.append(f"[b]{t('case.missing_items')}[/b]")
+            for task in returned:
+                lines.append(f"{task.id} {task.name}：{'、'.join(task.missing_items)}")
+        self.query_one("#notice", Static).update("\n".join(lines))
+
+    def _licences(self, state: CaseState) -> None:
+        table = self.query_one("#licences", DataTable)
+        table.clear()
+        for lic in state.licences:
+            table.add_row(
+                lic.name,
+                lic.number,
+                self.catalog.department(lic.department),
+                lic.issued_on.isoformat(),
+                key=lic.number,
+            )
+
+    def _timeline(self, state: CaseState) -> None:
+        table = self.query_one("#timeline", DataTable)
+        at_end = table.cursor_row >= table.row_count - 1
+        keep = table.cursor_row
+        table.clear()
+        for e in state.events:
+            who = e.actor.name
+            if e.actor.role.value != "system":
+                who += f"（{self.catalog.role(e.actor.role)}）"
+            table.add_row(
+                str(e.seq),
+                f"{e.at.astimezone(CST):%m-%d %H:%M}",
+                who,
+                e.summary,
+                e.reason,
+                key=str(e.seq),
+            )
+        if table.row_count:
+            row = table.row_count - 1 if at_end else min(keep, table.row_count - 1)
+            table.move_cursor(row=row, animate=False)
+
+    # -------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "act" and parameters:
+            act = Act(str(parameters[0]))
+            if not may(self.console.actor, act):
+                return False
+            if self.state is not None and not applicable(self.console.actor, act, self.state):
+                return None  # shown dimmed: allowed for the role, nothing to act on now
+        return True
+
+    def action_act(self, name: str) -> None:
+        self.console.begin_action(Act(name), self.case_no, self.state)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_refresh(self) -> None:
+        self.reload()

@@ -1,0 +1,71 @@
+"""Each department's open steps, warnings and overdue: who to chase."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Static
+
+from tui.data import DepartmentLoad, department_loads
+from tui.screens.base import ConsoleScreen
+from tui.widgets.status import StatusBar
+
+COLUMNS = ("department", "open", "yellow", "red", "returned", "cases")
+
+
+class DepartmentsScreen(ConsoleScreen):
+    BINDINGS = [Binding("ctrl+r", "refresh", "bind.refresh", show=False)]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar("screen.departments", id="status")
+        yield Static(self.t("dept.hint"), classes="dim", id="dept-hint")
+        yield DataTable(id="departments", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#departments", DataTable)
+        for key in COLUMNS:
+            table.add_column(self.t(f"dept.col.{key}"), key=key)
+        table.focus()
+        self.reload()
+        if self.console.refresh_seconds:
+            self.set_interval(self.console.refresh_seconds * 2, self.reload)
+
+    def reload(self) -> None:
+        self.fetch()
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    @work(exclusive=True, group="departments")
+    async def fetch(self) -> None:
+        loads = await asyncio.to_thread(department_loads, self.console.engine)
+        self.show(loads)
+
+    def show(self, loads: list[DepartmentLoad]) -> None:
+        table = self.query_one("#departments", DataTable)
+        selected = None
+        if table.row_count:
+            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear()
+        for load in loads:
+            table.add_row(
+                self.catalog.department(load.department),
+                Text(str(load.open_tasks), justify="right"),
+                Text(str(load.yellow or ""), style="yellow", justify="right"),
+                Text(str(load.red or ""), style="bold red", justify="right"),
+                Text(str(load.returned or ""), style="cyan", justify="right"),
+                Text(str(load.cases), justify="right"),
+                key=load.department,
+            )
+        if selected and selected in {d.department for d in loads}:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+
+    @on(DataTable.RowSelected, "#departments")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.console.show_department(str(event.row_key.value))
