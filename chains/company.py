@@ -75,6 +75,8 @@ chain = Chain(
     promised_days=3,
     statutory_days=20,
     applicant_kind="either",
+    allow_incomplete=True,
+    supplement_days=3,
     description="营业执照（先出件）→ 并联：刻章、银行开户、涉税事项、社保登记 → 统一出件",
 )
 

@@ -38,7 +38,7 @@ chain = Chain(
         Material("staff_list", "教职工名册及资格证明"),
         Material("fire_plan", "消防安全管理制度及平面图"),
         Material("health_staff", "卫生保健人员资格证明", key=False),
-        Material("canteen_layout", "食堂布局流程图", key=False, commitment=True),
+        Material("canteen_layout", "食堂布局流程图", key=False, commitment=True, verifier="market"),
         Material("charter", "幼儿园章程"),
     ),
     licences=(
@@ -50,6 +50,8 @@ chain = Chain(
     ),
     promised_days=20,
     statutory_days=45,
+    allow_incomplete=True,
+    supplement_days=10,
     description="并联初审 → 联合踏勘 → 并联决定 → 登记 → 统一出件",
 )
 

@@ -69,17 +69,22 @@ chain = Chain(
         ),
         Material("premises_proof", "经营场所使用证明（产权证明或租赁合同）"),
         Material("kitchen_layout", "经营场所平面布局图及设备布局、操作流程"),
-        Material("food_safety_rules", "食品安全管理制度", key=False, commitment=True),
+        Material(
+            "food_safety_rules", "食品安全管理制度", key=False, commitment=True, verifier="market"
+        ),
         Material("staff_health", "从业人员健康证明", key=False),
         Material(
             "fire_plan",
             "消防安全制度及疏散平面图",
             key=False,
             commitment=True,
+            verifier="fire",
             form_hint="营业面积超过 300 平方米或座位超过 100 个时提交",
         ),
         Material("signboard_design", "门头牌匾设计效果图（位置、尺寸、材质）"),
-        Material("fume_equipment", "油烟净化设施安装说明", key=False, commitment=True),
+        Material(
+            "fume_equipment", "油烟净化设施安装说明", key=False, commitment=True, verifier="ecology"
+        ),
     ),
     licences=(
         LicenceType("business_licence", "营业执照", "market"),
@@ -91,6 +96,8 @@ chain = Chain(
     promised_days=5,
     statutory_days=20,
     applicant_kind="either",  # 个体工商户 (a person) or a company
+    allow_incomplete=True,  # 容缺受理: e.g. health certificates may follow within 5 days
+    supplement_days=5,
     description="主体登记 → 食品经营许可，并联：消防（大型场所）、门头牌匾、油烟备案 → 统一出件",
 )
 

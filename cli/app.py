@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from cli import calendar, cases, chains, importer, run
+from cli import calendar, cases, chains, importer, reconcile, report, run, simulate
 from cli.output import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -22,12 +22,15 @@ app.add_typer(calendar.app, name="calendar")
 app.add_typer(chains.app, name="chains")
 app.add_typer(cases.app, name="cases")
 app.add_typer(cases.case_app, name="case")
+app.command(name="report")(report.report)
+app.command(name="reconcile")(reconcile.reconcile)
 app.command(help=run.up.__doc__)(run.up)
 app.command(help=run.server.__doc__)(run.server)
 app.command(help=run.worker.__doc__)(run.worker)
 app.command(name="import", help=importer.import_file.__doc__, epilog=EXIT_CODES_HELP)(
     importer.import_file
 )
+app.command(name="simulate", help=simulate.simulate.__doc__)(simulate.simulate)
 
 
 def _exit_code(code: object) -> int:

@@ -25,7 +25,6 @@ import typer
 
 from cli.actor import AS_HELP, parse_actor
 from cli.output import (
-    EXIT_CODES_HELP,
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_UNREACHABLE,
@@ -236,7 +235,9 @@ async def _start(valid: list[Any], concurrency: int, *, show_progress: bool) -> 
         report = StartReport(unreachable=str(error))
         from importing.starter import Outcome, StartResult
 
-        report.results = [StartResult(row, req.case_no, Outcome.NOT_ATTEMPTED) for row, req in items]
+        report.results = [
+            StartResult(row, req.case_no, Outcome.NOT_ATTEMPTED) for row, req in items
+        ]
         return report
     desk = CaseDesk(client)
     stop = asyncio.Event()
@@ -342,13 +343,19 @@ def _show_result(report: Any, summary: dict[str, Any], dry_run: bool) -> None:
         rows += [
             ["started", summary["started"]],
             ["already existing", summary["already_existing"]],
-            ["rejected", f"{summary['rejected']} ({summary['invalid']} invalid, {summary['refused']} refused)"],
+            [
+                "rejected",
+                f"{summary['rejected']} ({summary['invalid']} invalid, {summary['refused']} refused)",
+            ],
             ["not attempted", summary["not_attempted"]],
         ]
     rows.append(["elapsed", f"{summary['elapsed_s']:.2f} s"])
     if not dry_run:
         rows.append(
-            ["rate", f"{summary['rate_per_s']:,.1f} cases/s ({summary['start_phase_s']:.2f} s starting)"]
+            [
+                "rate",
+                f"{summary['rate_per_s']:,.1f} cases/s ({summary['start_phase_s']:.2f} s starting)",
+            ]
         )
-    table("Import summary" + (" (dry run: nothing started)" if dry_run else ""), ["", ""], rows)
-
+    title = "Import summary" + (" (dry run: nothing started)" if dry_run else "")
+    table(title, ["rows", "count"], rows)

@@ -79,7 +79,7 @@ def server(
     raise typer.Exit(code)
 
 
-async def _up(port: int, ui_port: int, headless: bool) -> None:
+async def _up(port: int, ui_port: int, headless: bool, demo: bool = False) -> None:
     import os
 
     from runtime.devserver import (
@@ -111,7 +111,15 @@ async def _up(port: int, ui_port: int, headless: bool) -> None:
         os.environ["TEMPORAL_ADDRESS"] = address
         ui = "" if headless else f", web UI http://127.0.0.1:{ui_port}"
         typer.echo(f"onechain up: Temporal {address}{ui}; data in {settings.data_dir}", err=True)
-        await _run_worker_until_stopped(settings.task_queue)
+        if demo:
+            from simulator.demo import run_demo_alongside
+
+            await run_demo_alongside(
+                _run_worker_until_stopped(settings.task_queue),
+                say=lambda line: typer.echo(line, err=True),
+            )
+        else:
+            await _run_worker_until_stopped(settings.task_queue)
     finally:
         stop_dev_server(process)
         typer.echo("Temporal dev server stopped; run `onechain up` again to resume", err=True)
@@ -121,10 +129,19 @@ def up(
     port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal web UI port.")] = 8233,
     headless: Annotated[bool, typer.Option(help="No Temporal web UI.")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Also seed demo cases for every chain (existing ones are skipped) and run "
+            "the department simulator in the same process.",
+        ),
+    ] = False,
 ) -> None:
     """Start the embedded default: the Temporal dev server and a worker, until Ctrl-C.
 
     Running it again resumes the same data (data/temporal.sqlite3, data/readmodel.sqlite3).
+    With --demo: demo cases (DEMO-…) and the department simulator as well.
     """
-    asyncio.run(_up(port, ui_port, headless))
+    asyncio.run(_up(port, ui_port, headless, demo))
     sys.stdout.flush()

@@ -43,7 +43,9 @@ def _constraints(spec: FormField) -> str:
         low, high = bounds.get("min_length", 0), bounds.get("max_length")
         parts.append(f"{low}–{high} characters" if high else f"at least {low} characters")
     low = (">", bounds["gt"]) if "gt" in bounds else ("≥", bounds["ge"]) if "ge" in bounds else None
-    high = ("<", bounds["lt"]) if "lt" in bounds else ("≤", bounds["le"]) if "le" in bounds else None
+    high = (
+        ("<", bounds["lt"]) if "lt" in bounds else ("≤", bounds["le"]) if "le" in bounds else None
+    )
     for sign, value in (low, high):
         if sign:
             parts.append(f"{sign} {value:,}")

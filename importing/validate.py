@@ -35,7 +35,7 @@ from workflows.chain import Chain
 #: A received time this far ahead of the clock is a typo, not clock skew.
 FUTURE_TOLERANCE = timedelta(minutes=10)
 EARLIEST_YEAR = 2000
-MATERIAL_SEPARATORS = re.compile(r"[;；、\n]")
+SEPARATORS = re.compile(r"([;；、\n])")
 
 PERSON_WORDS = {"个人", "自然人", "个体", "个体工商户", "person", "individual", "p"}
 ORGANISATION_WORDS = {
@@ -178,22 +178,34 @@ def resolve_chain(value: Any, chains: dict[str, str]) -> str:
 
 def parse_materials(value: Any, chain: Chain) -> list[str]:
     """Material codes from codes or names separated by ; ； or 、 (a JSON list works too)."""
-    items = value if isinstance(value, list) else MATERIAL_SEPARATORS.split(cell_text(value))
     by_key: dict[str, str] = {}
     for material in chain.materials:
         by_key[normalise_header(material.code)] = material.code
         by_key[normalise_header(material.name)] = material.code
+    texts = [cell_text(v) for v in value] if isinstance(value, list) else [cell_text(value)]
     codes: list[str] = []
     unknown: list[str] = []
-    for item in items:
-        text = cell_text(item).strip()
-        if not text:
-            continue
-        code = by_key.get(normalise_header(text))
-        if code is None:
-            unknown.append(text)
-        elif code not in codes:
-            codes.append(code)
+    for text in texts:
+        # Names may contain separators themselves (董事、监事、经理任职文件): take the
+        # longest run of pieces that, with their own separators, is a material's name.
+        pieces = SEPARATORS.split(text)  # piece, separator, piece, ...
+        parts, seps = pieces[0::2], pieces[1::2]
+        i = 0
+        while i < len(parts):
+            if not parts[i].strip():
+                i += 1
+                continue
+            for j in range(len(parts), i, -1):
+                joined = "".join(parts[k] + seps[k] for k in range(i, j - 1)) + parts[j - 1]
+                code = by_key.get(normalise_header(joined))
+                if code is not None:
+                    if code not in codes:
+                        codes.append(code)
+                    i = j
+                    break
+            else:
+                unknown.append(parts[i].strip())
+                i += 1
     if unknown:
         raise ValueError(
             f"not a material of chain {chain.code}: {'、'.join(unknown)} "

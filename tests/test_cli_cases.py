@@ -141,27 +141,62 @@ async def test_show_then_decide(cli: CaseDriver) -> None:
         assert expected in text
 
     education = task_for(state, "education")
-    result = await ok("case", "decide", case_no, education, "--verdict", "approve", "--as", reviewer("education"))
+    result = await ok(
+        "case", "decide", case_no, education, "--verdict", "approve", "--as", reviewer("education")
+    )
     assert "同意" in result.stdout
 
     # The workflow's validators answer; nothing changes and the exit code is 1.
     result = await refused(
-        1, "case", "decide", case_no, task_for(state, "fire"), "--verdict", "approve",
-        "--department", "health", "--as", reviewer("fire"),
+        1,
+        "case",
+        "decide",
+        case_no,
+        task_for(state, "fire"),
+        "--verdict",
+        "approve",
+        "--department",
+        "health",
+        "--as",
+        reviewer("fire"),
     )
     assert "may not decide for department health" in result.stderr
     result = await refused(
-        1, "case", "decide", case_no, education, "--verdict", "approve", "--as", reviewer("education")
+        1,
+        "case",
+        "decide",
+        case_no,
+        education,
+        "--verdict",
+        "approve",
+        "--as",
+        reviewer("education"),
     )
     assert "already" in result.stderr
     result = await refused(
-        1, "case", "decide", case_no, task_for(state, "fire"), "--verdict", "reject", "--as", reviewer("fire")
+        1,
+        "case",
+        "decide",
+        case_no,
+        task_for(state, "fire"),
+        "--verdict",
+        "reject",
+        "--as",
+        reviewer("fire"),
     )
     assert "a reason is required" in result.stderr
 
     # Bad input never reaches the case: exit 2.
     result = await refused(
-        2, "case", "decide", case_no, education, "--verdict", "return", "--as", reviewer("education")
+        2,
+        "case",
+        "decide",
+        case_no,
+        education,
+        "--verdict",
+        "return",
+        "--as",
+        reviewer("education"),
     )
     assert "must list the missing items" in result.stderr
     result = await refused(2, "case", "decide", case_no, education, "--verdict", "approve")
@@ -172,9 +207,7 @@ async def test_show_then_decide(cli: CaseDriver) -> None:
     assert "unknown role" in result.stderr
     result = await refused(2, "cases", "show", "NO-SUCH-CASE")
     assert "not found" in result.stderr
-    result = await refused(
-        2, "case", "urge", "NO-SUCH-CASE", "T1", "--as", COORD
-    )
+    result = await refused(2, "case", "urge", "NO-SUCH-CASE", "T1", "--as", COORD)
     assert "not found" in result.stderr
 
     decided = await show(case_no)
@@ -183,8 +216,15 @@ async def test_show_then_decide(cli: CaseDriver) -> None:
     assert [e["kind"] for e in decided["events"]].count("decided") == 1
 
     result = await ok(
-        "case", "decide", case_no, task_for(state, "health"), "--verdict", "approve",
-        "--as", reviewer("health"), "--json",
+        "case",
+        "decide",
+        case_no,
+        task_for(state, "health"),
+        "--verdict",
+        "approve",
+        "--as",
+        reviewer("health"),
+        "--json",
     )
     assert json.loads(result.stdout)["seq"] > 1
 
@@ -199,56 +239,144 @@ async def test_every_action(cli: CaseDriver) -> None:
 
     await ok("case", "urge", case_no, education, "--reason", "请加快", "--as", COORD)
     result = await ok(
-        "case", "extend", case_no, "--task", education, "--days", "3", "--reason", "情况复杂", "--as", COORD
+        "case",
+        "extend",
+        case_no,
+        "--task",
+        education,
+        "--days",
+        "3",
+        "--reason",
+        "情况复杂",
+        "--as",
+        COORD,
     )
     assert "延期 3" in result.stdout
     result = await refused(
-        1, "case", "extend", case_no, "--task", education, "--days", "2", "--reason", "again", "--as", COORD
+        1,
+        "case",
+        "extend",
+        case_no,
+        "--task",
+        education,
+        "--days",
+        "2",
+        "--reason",
+        "again",
+        "--as",
+        COORD,
     )
     assert "already extended" in result.stderr
     await ok("case", "extend", case_no, "--days", "5", "--reason", "整体延期", "--as", SUPER)
     await ok(
-        "case", "reassign", case_no, fire, "--to-assignee", "officer9", "--reason", "人手调整", "--as", COORD
+        "case",
+        "reassign",
+        case_no,
+        fire,
+        "--to-assignee",
+        "officer9",
+        "--reason",
+        "人手调整",
+        "--as",
+        COORD,
     )
     result = await refused(
-        2, "case", "reassign", case_no, fire, "--to-department", "nowhere", "--reason", "x", "--as", COORD
+        2,
+        "case",
+        "reassign",
+        case_no,
+        fire,
+        "--to-department",
+        "nowhere",
+        "--reason",
+        "x",
+        "--as",
+        COORD,
     )
     assert "unknown department" in result.stderr
     result = await refused(1, "case", "urge", case_no, fire, "--as", CLERK)
     assert "may not do this" in result.stderr
 
     await ok(
-        "case", "special-start", case_no, health, "--kind", "expert_review", "--reason", "专家评审",
-        "--as", COORD,
+        "case",
+        "special-start",
+        case_no,
+        health,
+        "--kind",
+        "expert_review",
+        "--reason",
+        "专家评审",
+        "--as",
+        COORD,
     )
     stopped = await show(case_no)
     assert stopped["suspensions"][0]["id"] == "S1" and stopped["suspensions"][0]["end"] is None
     assert next(t for t in stopped["tasks"] if t["id"] == health)["stopped"] is True
     assert "(stopped)" in (await ok("cases", "show", case_no)).stdout
     result = await refused(
-        2, "case", "special-start", case_no, health, "--kind", "supplement", "--reason", "x", "--as", COORD
+        2,
+        "case",
+        "special-start",
+        case_no,
+        health,
+        "--kind",
+        "supplement",
+        "--reason",
+        "x",
+        "--as",
+        COORD,
     )
     assert "supplement" in result.stderr
     await ok("case", "special-end", case_no, "S1", "--reason", "评审结束", "--as", COORD)
-    result = await refused(1, "case", "special-end", case_no, "S1", "--reason", "again", "--as", COORD)
+    result = await refused(
+        1, "case", "special-end", case_no, "S1", "--reason", "again", "--as", COORD
+    )
     assert "no running special procedure" in result.stderr
 
     await ok(
-        "case", "decide", case_no, market, "--verdict", "return", "--missing", "食堂布局流程图",
-        "--missing", "卫生许可", "--reason", "材料不全", "--as", reviewer("market"),
+        "case",
+        "decide",
+        case_no,
+        market,
+        "--verdict",
+        "return",
+        "--missing",
+        "食堂布局流程图",
+        "--missing",
+        "卫生许可",
+        "--reason",
+        "材料不全",
+        "--as",
+        reviewer("market"),
     )
     result = await refused(
         1, "case", "supplement", case_no, market, "--item", "营业执照", "--as", CLERK
     )
     assert "not missing" in result.stderr
     result = await ok(
-        "case", "supplement", case_no, market, "--item", "食堂布局流程图", "--item", "卫生许可",
-        "--as", CLERK,
+        "case",
+        "supplement",
+        case_no,
+        market,
+        "--item",
+        "食堂布局流程图",
+        "--item",
+        "卫生许可",
+        "--as",
+        CLERK,
     )
     assert "补正" in result.stdout
     await ok(
-        "case", "decide-on-behalf", case_no, market, "--verdict", "approve", "--reason", "督办代为",
-        "--as", SUPER,
+        "case",
+        "decide-on-behalf",
+        case_no,
+        market,
+        "--verdict",
+        "approve",
+        "--reason",
+        "督办代为",
+        "--as",
+        SUPER,
     )
     result = await refused(
         1, "case", "report-event", case_no, "construction_completed", "--as", CLERK
@@ -258,15 +386,23 @@ async def test_every_action(cli: CaseDriver) -> None:
     final = await show(case_no)
     kinds = [e["kind"] for e in final["events"]]
     for kind in (
-        "urged", "extended", "reassigned", "special_started", "special_ended", "returned",
-        "supplemented", "decided_on_behalf",
+        "urged",
+        "extended",
+        "reassigned",
+        "special_started",
+        "special_ended",
+        "returned",
+        "supplemented",
+        "decided_on_behalf",
     ):
         assert kind in kinds, kind
     assert {e["target"] for e in final["extensions"]} == {education, "case"}
 
     missing_reason = await invoke("case", "withdraw", case_no, "--as", CLERK)
     assert missing_reason.exit_code == 2 and "--reason" in missing_reason.stderr
-    result = await ok("case", "withdraw", case_no, "--reason", "申请人撤回申请", "--as", CLERK, "--json")
+    result = await ok(
+        "case", "withdraw", case_no, "--reason", "申请人撤回申请", "--as", CLERK, "--json"
+    )
     assert json.loads(result.stdout)["message"]
     outcome = await asyncio.wait_for(cli.desk.outcome(case_no), timeout=30)
     assert outcome.status is CaseStatus.WITHDRAWN
@@ -285,7 +421,12 @@ async def test_list_filters_and_masks(cli: CaseDriver) -> None:
 
     data = await listed("--search", case_no, "--department", "education", "--status", "running")
     assert data["cases"][0]["case_no"] == case_no
-    for args in (("--chain", "restaurant"), ("--overdue",), ("--warning",), ("--status", "approved")):
+    for args in (
+        ("--chain", "restaurant"),
+        ("--overdue",),
+        ("--warning",),
+        ("--status", "approved"),
+    ):
         assert (await listed("--search", case_no, *args, expect=0, timeout=0))["total"] == 0
 
     text = (await ok("cases", "list", "--search", case_no)).stdout
@@ -295,7 +436,9 @@ async def test_list_filters_and_masks(cli: CaseDriver) -> None:
     page = json.loads((await ok("cases", "list", "--json", "--limit", "1", "--offset", "0")).stdout)
     assert page["limit"] == 1 and len(page["cases"]) == 1 and page["total"] >= 1
 
-    assert "unknown department" in (await refused(2, "cases", "list", "--department", "mars")).stderr
+    assert (
+        "unknown department" in (await refused(2, "cases", "list", "--department", "mars")).stderr
+    )
     assert "unknown chain" in (await refused(2, "cases", "list", "--chain", "spaceport")).stderr
     assert (await invoke("cases", "list", "--status", "lost")).exit_code == 2
     assert (await invoke("cases", "list", "--limit", "0")).exit_code == 2

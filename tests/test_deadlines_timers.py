@@ -178,3 +178,72 @@ async def test_notifications_reach_department_and_supervisor(
     assert all("supervisor" in r for r in overdue)
     assert not any("supervisor" in r for r in warnings)
     assert {"education", "fire", "health", "market"} == {d for r in warnings for d in r}
+
+
+async def test_missed_supplement_deadline_warns_then_ends_the_case(
+    skipping_env: WorkflowEnvironment, desk: CaseDesk
+) -> None:
+    """容缺受理 with ``on_supplement_missed="end"``: a yellow card on the last day,
+    then the case ends as not approved the moment the deadline passes."""
+    from pydantic import BaseModel
+
+    from domain.case import CaseStatus
+    from workflows import registry
+    from workflows.chain import Chain, LicenceType, Material
+
+    class StrictForm(BaseModel):
+        shop_name: str
+
+    chain = Chain(
+        code="strict_permit",
+        name_zh="严格容缺测试",
+        name_en="Strict incomplete-acceptance test",
+        form=StrictForm,
+        departments=("market",),
+        materials=(Material("application", "申请表"), Material("health", "健康证明", key=False)),
+        licences=(LicenceType("permit", "许可证", "market"),),
+        promised_days=10,
+        statutory_days=20,
+        allow_incomplete=True,
+        supplement_days=2,
+        on_supplement_missed="end",
+    )
+
+    @chain.flow(version=1)
+    async def flow(case) -> None:  # type: ignore[no-untyped-def]
+        await case.review("market", "审查", days=5)
+        await case.issue("permit")
+
+    registry.register(chain)
+    try:
+        await sleep_until(skipping_env, RECEIVED)
+        await desk.start_case(
+            CaseRequest(
+                case_no="DL-4",
+                chain="strict_permit",
+                applicant=DEFAULT_APPLICANT,
+                form={"shop_name": "小店"},
+                materials=["application"],
+                received_at=await skipping_env.get_current_time(),
+                accepted_by=CLERK,
+            )
+        )
+        await asyncio.sleep(0.3)
+        state = await desk.state("DL-4")
+        materials = next(t for t in state.tasks if t.kind.value == "materials")
+        # Sun 29 Sep (make-up) and Mon 30 Sep: due 30 Sep.
+        assert materials.clock.due_on == date(2030, 9, 30)
+
+        await sleep_until(skipping_env, cst(2030, 9, 30, 0, 1))
+        state = await desk.state("DL-4")
+        assert materials.id in kinds(state, "task_warning")
+        assert state.status is CaseStatus.RUNNING
+
+        await sleep_until(skipping_env, cst(2030, 10, 1, 0, 1))
+        state = await desk.state("DL-4")
+        assert state.status is CaseStatus.NOT_APPROVED
+        assert state.outcome_reason == "容缺受理材料逾期未补齐"
+        overdue = next(e for e in state.events if e.kind == "task_overdue")
+        assert fired_at(cst(2030, 10, 1), [overdue.at])
+    finally:
+        registry.unregister("strict_permit")

@@ -203,13 +203,13 @@ class ActionForm(ConsoleModal):
             return widget.value.strip()
         return None
 
-    def _task(self) -> Task | None:
+    def selected_task(self) -> Task | None:
         task_id = self._value("task")
         return next((t for t in self.tasks if t.id == task_id), None)
 
     @on(Select.Changed, "#task")
     def _task_changed(self) -> None:
-        task = self._task()
+        task = self.selected_task()
         if self.act in DEPARTMENT_ACTS:
             undecided = [p.department for p in task.parts if p.verdict is None] if task else []
             options = [(self.catalog.department(d), d) for d in undecided]
@@ -322,7 +322,7 @@ class ActionForm(ConsoleModal):
             self.show_error(self.t("form.invalid", message=message))
             return
         if self.act in ON_BEHALF:
-            task = self._task()
+            task = self.selected_task()
             text = self.t(
                 "confirm.on_behalf",
                 action=self.t(f"act.{self.act}"),
@@ -372,7 +372,7 @@ class ActionForm(ConsoleModal):
     def _notice(self, action: Action) -> str | None:
         if self.act is not Act.RETURN or not isinstance(action, Decide):
             return None
-        task = self._task()
+        task = self.selected_task()
         items = "\n".join(f"{i}. {name}" for i, name in enumerate(action.missing_items, 1))
         return self.t(
             "notice.body",

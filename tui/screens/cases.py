@@ -55,7 +55,7 @@ class CasesScreen(ConsoleScreen):
     def __init__(self, page_size: int | None = None) -> None:
         super().__init__()
         self.filter = CaseFilter()
-        self.offset = 0
+        self.row_offset = 0
         self.page_size = page_size or self.console.page_size
         self.page: Page | None = None
         self.marked: dict[str, None] = {}
@@ -72,13 +72,15 @@ class CasesScreen(ConsoleScreen):
         for column in COLUMNS:
             table.add_column(self.t(f"cases.col.{column}"), key=column)
         table.focus()
+        if self.console.pending_filter is not None:
+            self.filter, self.console.pending_filter = self.console.pending_filter, None
         self.reload()
         if self.console.refresh_seconds:
             self.set_interval(self.console.refresh_seconds, self.reload)
 
     # ------------------------------------------------------------- loading
     def reload(self) -> None:
-        self.load_page(self.filter, self.offset)
+        self.load_page(self.filter, self.row_offset)
 
     @work(exclusive=True, group="cases-page")
     async def load_page(self, flt: CaseFilter, offset: int) -> None:
@@ -91,7 +93,7 @@ class CasesScreen(ConsoleScreen):
     def apply_page(self, page: Page) -> None:
         """Show ``page``, keeping the cursor on the same case when it is still there."""
         self.page = page
-        self.offset = page.offset
+        self.row_offset = page.offset
         table = self.query_one("#cases", DataTable)
         selected = self.selected_case()
         old_row = table.cursor_row
@@ -166,7 +168,7 @@ class CasesScreen(ConsoleScreen):
 
     def set_filter(self, flt: CaseFilter) -> None:
         self.filter = flt
-        self.offset = 0
+        self.row_offset = 0
         self.load_page(flt, 0)
 
     # ------------------------------------------------------------ selection
@@ -235,10 +237,10 @@ class CasesScreen(ConsoleScreen):
         page = self.page
         if page is None:
             return
-        offset = self.offset + delta * self.page_size
+        offset = self.row_offset + delta * self.page_size
         if offset < 0 or offset >= max(page.total, 1):
             return
-        self.offset = offset
+        self.row_offset = offset
         self.load_page(self.filter, offset)
         table = self.query_one("#cases", DataTable)
         table.move_cursor(row=0, animate=False)

@@ -1,0 +1,164 @@
+"""``onechain simulate``: the department simulator, for demos and load.
+
+It lists open tasks from the read model and decides them through the facade as the
+departments' reviewers would (mostly approve, some returns for supplement with
+plausible missing items, a few rejections), leaves some alone until they are overdue
+so yellow and red cards happen, records returned items and missing materials as the
+window after a while, and reports the applicant's completion notice for construction
+cases. The same ``--seed`` decides every task part the same way.
+
+Exit codes: 0 ok (stopped with Ctrl-C or after --once), 2 bad usage, 3 Temporal or
+the read model unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Annotated, Any
+
+import typer
+
+from cli.output import EXIT_USAGE, emit_json, fail, guarded, message, note, table
+from domain.timezone import CST
+
+WHAT_STYLE = {
+    "approve": "[green]同意[/]",
+    "return": "[yellow]退回补正[/]",
+    "reject": "[red]不同意[/]",
+    "supplement": "[cyan]录入补正[/]",
+    "materials": "[cyan]补齐材料[/]",
+    "event": "[cyan]申请人告知[/]",
+    "refused": "[dim]refused[/]",
+    "timeout": "[dim]timeout[/]",
+}
+
+
+def _share(name: str) -> Any:
+    def check(value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise typer.BadParameter(f"{name} must be between 0 and 1")
+        return value
+
+    return check
+
+
+@guarded
+def simulate(
+    rate: Annotated[
+        float,
+        typer.Option(
+            metavar="DECISIONS_PER_MIN",
+            min=0,
+            help="Department decisions per minute (0 = as fast as possible).",
+        ),
+    ] = 30.0,
+    seed: Annotated[
+        int, typer.Option(help="Seed: the same seed decides every part the same way.")
+    ] = 0,
+    approve: Annotated[
+        float, typer.Option(callback=_share("--approve"), help="Share of decisions that approve.")
+    ] = 0.85,
+    return_share: Annotated[
+        float,
+        typer.Option(
+            "--return",
+            callback=_share("--return"),
+            help="Share returned for supplement (退回补正); the rest of 1 - approve - return "
+            "are rejections.",
+        ),
+    ] = 0.08,
+    slow: Annotated[
+        float,
+        typer.Option(
+            callback=_share("--slow"),
+            help="Share of department parts left alone until the task is overdue.",
+        ),
+    ] = 0.15,
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass over the open tasks, then stop.")
+    ] = False,
+    supplement_after: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            min=0,
+            help="The window records returned items / missing materials this long after.",
+        ),
+    ] = 60.0,
+    complete_after: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            min=0,
+            help="The window reports the applicant's completion notice this long after the wait began.",
+        ),
+    ] = 120.0,
+    case_prefix: Annotated[
+        str | None,
+        typer.Option(metavar="PREFIX", help="Only cases whose number starts with PREFIX."),
+    ] = None,
+    poll: Annotated[
+        float, typer.Option(metavar="SECONDS", min=0.1, help="Pause between passes.")
+    ] = 2.0,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="No action lines; a JSON summary at the end.")
+    ] = False,
+) -> None:
+    """Decide open tasks as the departments would (demo and load), until Ctrl-C."""
+    from simulator.policy import Policy
+
+    try:
+        policy = Policy(seed=seed, approve=approve, return_share=return_share, slow=slow)
+    except ValueError as error:
+        fail(str(error), EXIT_USAGE)
+    stats = asyncio.run(
+        _simulate(
+            policy,
+            rate=rate,
+            once=once,
+            supplement_after=supplement_after,
+            complete_after=complete_after,
+            case_prefix=case_prefix,
+            poll=poll,
+            quiet=json_out,
+        )
+    )
+    if json_out:
+        emit_json({"seed": seed, "summary": stats.as_dict()})
+    else:
+        counts = stats.as_dict()
+        table("Simulator summary", ["", ""], [[k, v] for k, v in counts.items()])
+
+
+async def _simulate(policy: Any, *, quiet: bool, once: bool, poll: float, **options: Any) -> Any:
+    from client.facade import CaseDesk
+    from runtime.connect import connect
+    from simulator.engine import Simulator
+
+    def show(log: Any) -> None:
+        from domain.departments import department_name
+
+        at = log.at.astimezone(CST).strftime("%H:%M:%S")
+        what = WHAT_STYLE.get(log.what, log.what)
+        message(
+            f"{at} {log.case_no} {log.task_id} {department_name(log.actor)} {what} {log.detail}"
+        )
+
+    desk = CaseDesk(await connect())
+    simulator = Simulator(desk, policy, on_action=None if quiet else show, **options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        if not stop.is_set():
+            note("stopping after the action in flight…")
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, interrupted)
+    if not quiet and not once:
+        note("department simulator running; Ctrl-C to stop")
+    return await simulator.run(stop, once=once, poll=poll)

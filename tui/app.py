@@ -1,0 +1,323 @@
+"""The coordinators' console (``onechain tui``).
+
+The app is handed a :class:`tui.desk.Desk` (the facade, ``client.facade.CaseDesk``)
+or a way to connect to one, and a SQLAlchemy engine for the read model. Lists and
+counts come from the read model; one case's state comes from the workflow's Query;
+actions go through the desk. Everything that waits (SQL, Temporal) runs in
+workers; widgets are changed only on the app's own loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from domain.case import CaseState
+from domain.roles import Actor
+from domain.timezone import cst_date
+from tui.data import CaseFilter
+from tui.desk import DayCounter, Desk, is_connection_error, ping
+from tui.messages import Catalog
+from tui.permissions import BULK, Act, applicable, may, offered
+from tui.screens.action_form import ActionForm, ActionOutcome
+from tui.screens.base import localize_bindings
+from tui.screens.bulk import BulkForm, BulkRequest, BulkResult, BulkResultScreen
+from tui.screens.case import CaseScreen
+from tui.screens.cases import CasesScreen
+from tui.screens.departments import DepartmentsScreen
+from tui.screens.dialogs import HelpScreen, JumpScreen, NoticeScreen
+from tui.screens.overview import OverviewScreen
+
+SCREENS = ("overview", "cases", "departments")
+JUMP_WORDS = {
+    "overview": "overview",
+    "o": "overview",
+    "总览": "overview",
+    "cases": "cases",
+    "c": "cases",
+    "办件": "cases",
+    "departments": "departments",
+    "d": "departments",
+    "部门": "departments",
+}
+
+
+class OneChainApp(App[None]):
+    """一链办理 协调台."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    MODES = {
+        "overview": OverviewScreen,
+        "cases": CasesScreen,
+        "departments": DepartmentsScreen,
+    }
+    BINDINGS = [
+        Binding("colon", "jump", "bind.jump"),
+        Binding("question_mark", "help", "bind.help"),
+        Binding("q", "quit", "bind.quit"),
+        Binding("1", "switch_mode('overview')", "bind.overview", show=False),
+        Binding("2", "switch_mode('cases')", "bind.cases", show=False),
+        Binding("3", "switch_mode('departments')", "bind.departments", show=False),
+    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    connection: reactive[str] = reactive("ok")
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        actor: Actor,
+        desk: Desk | None = None,
+        connect: Callable[[], Awaitable[Desk]] | None = None,
+        lang: str = "zh",
+        today: Callable[[], date] | None = None,
+        refresh_seconds: float = 5.0,
+        ping_seconds: float = 15.0,
+        retry_seconds: float = 5.0,
+        page_size: int = 100,
+        start: str = "overview",
+        days: DayCounter | None = None,
+    ) -> None:
+        super().__init__()
+        self.catalog = Catalog(lang)
+        localize_bindings(self, self.catalog)
+        self.engine = engine
+        self.actor = actor
+        self.desk = desk
+        self._connect = connect
+        self._today = today or (lambda: cst_date(datetime.now(UTC)))
+        self.refresh_seconds = refresh_seconds
+        self.ping_seconds = ping_seconds
+        self.retry_seconds = retry_seconds
+        self.page_size = page_size
+        self.start = start
+        self._days = days
+        self._last_probe = 0.0
+        self.pending_filter: CaseFilter | None = None
+        self.title = self.catalog.t("app.title")
+        self.set_reactive(OneChainApp.connection, "ok" if desk is not None else "connecting")
+
+    # ---------------------------------------------------------------- basics
+    def today(self) -> date:
+        return self._today()
+
+    @property
+    def days(self) -> DayCounter:
+        if self._days is None:
+            self._days = DayCounter.for_today(self.today())
+        return self._days
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start)
+        if self.desk is None and self._connect is not None:
+            self.probe()
+        if self.ping_seconds or self._connect is not None:
+            self.set_interval(max(1.0, min(self.retry_seconds, self.ping_seconds or 5.0)), self._tick)
+
+    # ------------------------------------------------------------ connection
+    def connection_failed(self) -> None:
+        self.connection = "lost"
+
+    def connection_ok(self) -> None:
+        self.connection = "ok"
+
+    def _tick(self) -> None:
+        now = self.loop_time()
+        due = self.retry_seconds if self.connection != "ok" else self.ping_seconds
+        if due and now - self._last_probe >= due:
+            self.probe()
+
+    def loop_time(self) -> float:
+        import time
+
+        return time.monotonic()
+
+    @work(exclusive=True, group="probe")
+    async def probe(self) -> None:
+        """Connect (first time) or check the connection; never raises."""
+        self._last_probe = self.loop_time()
+        try:
+            if self.desk is None:
+                if self._connect is None:
+                    return
+                self.desk = await self._connect()
+            else:
+                await ping(self.desk)
+        except Exception as error:
+            if self.desk is None or is_connection_error(error):
+                self.connection = "lost"
+                return
+            raise
+        was = self.connection
+        self.connection = "ok"
+        if was != "ok" and isinstance(self.screen, CaseScreen):
+            self.screen.reload()
+
+    # ------------------------------------------------------------ navigation
+    def open_case(self, case_no: str) -> None:
+        self.push_screen(CaseScreen(case_no))
+
+    def cases_screen(self) -> CasesScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, CasesScreen)), None)
+
+    def show_department(self, department: str) -> None:
+        flt = CaseFilter(department=department)
+        self.switch_mode("cases")
+        screen = self.cases_screen()
+        while self.screen is not screen and len(self.screen_stack) > 1:
+            self.pop_screen()
+        if screen is not None and screen.is_mounted:
+            screen.set_filter(flt)
+        else:
+            self.pending_filter = flt
+
+    def action_jump(self) -> None:
+        def chosen(text: str | None) -> None:
+            if not text:
+                return
+            target = JUMP_WORDS.get(text.lower())
+            if target is not None:
+                self.switch_mode(target)
+            else:
+                self.open_case(text.strip())
+
+        self.push_screen(JumpScreen(), chosen)
+
+    def action_help(self) -> None:
+        screen = self.screen
+        lines: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.description in seen or not active.enabled:
+                continue
+            seen.add(binding.description)
+            lines.append((self.get_key_display(binding), binding.description))
+        name = getattr(screen, "screen_name", None) or type(screen).__name__
+        title = {
+            OverviewScreen: "screen.overview",
+            CasesScreen: "screen.cases",
+            CaseScreen: "screen.case",
+            DepartmentsScreen: "screen.departments",
+        }.get(type(screen))
+        self.push_screen(HelpScreen(self.catalog.t(title) if title else name, lines))
+
+    # --------------------------------------------------------------- palette
+    def current_case(self, screen: Screen[Any]) -> str | None:
+        if isinstance(screen, CaseScreen):
+            return screen.case_no
+        if isinstance(screen, CasesScreen):
+            return screen.selected_case()
+        return None
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        t = self.catalog.t
+        for name in SCREENS:
+            label = t(f"screen.{name}")
+            yield SystemCommand(
+                t("cmd.jump", screen=label),
+                t("cmd.jump_help", screen=label),
+                partial(self.switch_mode, name),
+            )
+        case_no = self.current_case(screen)
+        state = screen.state if isinstance(screen, CaseScreen) else None
+        if case_no is not None:
+            for act in offered(self.actor):
+                if state is not None and not applicable(self.actor, act, state):
+                    continue
+                yield SystemCommand(
+                    t("cmd.on_case", action=t(f"act.{act}"), case_no=case_no),
+                    t(f"act.help.{act}"),
+                    partial(self.begin_action, act, case_no, state),
+                )
+        if isinstance(screen, CasesScreen) and screen.marked:
+            for act in BULK:
+                if may(self.actor, act):
+                    yield SystemCommand(
+                        t(f"act.bulk_{act}") + f" ({len(screen.marked)})",
+                        t(f"act.help.bulk_{act}"),
+                        partial(self.begin_bulk, act, list(screen.marked)),
+                    )
+        yield from super().get_system_commands(screen)
+
+    # ---------------------------------------------------------------- acting
+    def begin_action(self, act: Act, case_no: str, state: CaseState | None = None) -> None:
+        """Open the form of ``act`` for ``case_no`` (reading its state first if needed)."""
+        if not may(self.actor, act):
+            return
+        if state is not None:
+            self._open_form(act, state)
+        else:
+            self._fetch_then_form(act, case_no)
+
+    @work(exclusive=True, group="begin-action")
+    async def _fetch_then_form(self, act: Act, case_no: str) -> None:
+        from client.facade import CaseError
+
+        if self.desk is None:
+            self.notify(self.catalog.t("conn.lost_short"), severity="error")
+            return
+        try:
+            state = await self.desk.state(case_no)
+        except CaseError as error:
+            self.notify(str(error), severity="error")
+            return
+        except Exception as error:
+            if not is_connection_error(error):
+                raise
+            self.connection_failed()
+            self.notify(self.catalog.t("form.unreachable", message=str(error)), severity="error")
+            return
+        self._open_form(act, state)
+
+    def _open_form(self, act: Act, state: CaseState) -> None:
+        self.push_screen(ActionForm(act, state), self.after_action)
+
+    def after_action(self, outcome: ActionOutcome | None) -> None:
+        if outcome is None:
+            return
+        t = self.catalog.t
+        self.notify(t("done", action=t(f"act.{outcome.act}"), message=outcome.message))
+        self.refresh_views()
+        if outcome.notice:
+            self.push_screen(NoticeScreen(t("notice.title"), outcome.notice))
+
+    def refresh_views(self) -> None:
+        """Show a change at once: the case from its Query, lists from the read model
+        (now, and again shortly, as the projection follows the workflow)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, CaseScreen | CasesScreen):
+                screen.reload()
+        cases = self.cases_screen()
+        if cases is not None:
+            self.set_timer(1.0, cases.reload)
+
+    def begin_bulk(self, act: Act, case_numbers: list[str]) -> None:
+        if not may(self.actor, act) or act not in BULK:
+            return
+        if not case_numbers:
+            self.notify(self.catalog.t("bulk.no_marks"), severity="warning")
+            return
+
+        def chosen(request: BulkRequest | None) -> None:
+            if request is not None:
+                self.push_screen(BulkResultScreen(request))
+
+        self.push_screen(BulkForm(act, case_numbers), chosen)
+
+    def after_bulk(self, request: BulkRequest, results: list[BulkResult]) -> None:
+        cases = self.cases_screen()
+        if cases is not None:
+            cases.marked.clear()
+        self.refresh_views()
