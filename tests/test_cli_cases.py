@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
 import pytest
@@ -447,4 +448,97 @@ async def test_list_filters_and_masks(cli: CaseDriver) -> None:
 async def test_unreachable_temporal_exits_3(cli: CaseDriver) -> None:
     with environment(TEMPORAL_ADDRESS="127.0.0.1:1"):
         result = await refused(3, "cases", "show", "ANY")
+    assert "unreachable" in result.stderr
+
+
+def _tamper(case_no: str, **values: Any) -> None:
+    """Change or (with no values) delete a case's rows in the read model behind its back."""
+    from sqlalchemy import delete, update
+
+    from readmodel.database import ready_engine, write_session
+    from readmodel.tables import CaseDepartmentRecord, CaseRecord, EventRecord, TaskRecord
+
+    engine = ready_engine(get_settings().resolved_database_url)
+    with write_session(engine) as session:
+        if values:
+            session.exec(update(CaseRecord).where(CaseRecord.case_no == case_no).values(**values))  # type: ignore[call-overload]
+            session.exec(delete(EventRecord).where(EventRecord.case_no == case_no, EventRecord.seq > 1))  # type: ignore[call-overload]
+            return
+        for table in (CaseRecord, TaskRecord, EventRecord, CaseDepartmentRecord):
+            session.exec(delete(table).where(table.case_no == case_no))  # type: ignore[call-overload]
+
+
+def _stored(case_no: str) -> Any:
+    from readmodel.database import read_session, ready_engine
+    from readmodel.queries import case_events, get_case
+
+    with read_session(ready_engine(get_settings().resolved_database_url)) as session:
+        return get_case(session, case_no), len(case_events(session, case_no))
+
+
+async def test_reconcile_rebuilds_the_read_model(cli: CaseDriver) -> None:
+    from domain.actions import Withdraw
+    from domain.projection import ProjectionBatch
+    from readmodel.database import ready_engine
+    from readmodel.projection import project
+    from tests.harness import CLERK as CLERK_ACTOR
+
+    changed_case = await cli.start("kindergarten", KINDERGARTEN_FORM)
+    lost_case = await cli.start("kindergarten", {**KINDERGARTEN_FORM, "has_canteen": False})
+    closed_case = await cli.start("kindergarten", KINDERGARTEN_FORM)
+    for case_no in (changed_case, lost_case, closed_case):
+        await cli.wait_for_tasks(case_no)
+    await cli.decide(changed_case, "T1", "education")
+    await cli.desk.act(closed_case, Withdraw(actor=CLERK_ACTOR, reason="申请人撤回"))
+    await asyncio.wait_for(cli.desk.outcome(closed_case), timeout=30)
+    for case_no in (changed_case, lost_case, closed_case):
+        await listed("--search", case_no)
+    truth, events = _stored(changed_case)
+    assert truth is not None and events >= 3
+
+    # A ghost row for a case Temporal never had; reconcile reports it and leaves it.
+    ghost = truth.model_dump(exclude={"warning_rank", "due_sort"}) | {"case_no": "GHOST-1"}
+    project(ready_engine(get_settings().resolved_database_url), ProjectionBatch(case=ghost, tasks=[]))
+    _tamper(changed_case, stage="错误阶段", status="approved", due_on=date(2020, 1, 1))
+    _tamper(lost_case)
+    _tamper(closed_case)
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while True:  # list_workflows is eventually consistent: wait until it sees all three
+        result = await ok("reconcile", "--dry-run", "--json")
+        report = json.loads(result.stdout)
+        if {lost_case, closed_case} <= set(report["missing"]) or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.3)
+    assert {lost_case, closed_case} <= set(report["missing"])
+    assert report["dry_run"] is True and report["written"] == 0
+    changes = report["changed"][changed_case]
+    assert any(c.startswith("stage 错误阶段 → ") for c in changes)
+    assert "status approved → running" in changes
+    assert any(c.startswith("due_on 2020-01-01 → ") for c in changes)
+    assert report["events_added"][changed_case] == events - 1
+    assert "GHOST-1" in report["only_in_read_model"]
+    assert report["unreadable"] == {}
+    assert _stored(lost_case)[0] is None  # a dry run writes nothing
+
+    text = (await ok("reconcile")).stdout
+    assert "missing from the read model" in text and "GHOST-1" in text and "rewritten" in text
+    row, restored_events = _stored(changed_case)
+    assert (row.stage, row.status, row.due_on) == (truth.stage, truth.status, truth.due_on)
+    assert restored_events == events
+    closed, _ = _stored(closed_case)
+    assert closed is not None and closed.status == "withdrawn"  # queried after it closed
+    assert _stored(lost_case)[0] is not None
+
+    again = json.loads((await ok("reconcile", "--json")).stdout)
+    mine = {changed_case, lost_case, closed_case}
+    assert not mine & set(again["missing"]) and not mine & set(again["changed"])
+    assert again["checked"] >= 3 and again["skipped_other_queues"] >= 0
+    _tamper("GHOST-1")
+
+
+async def test_reconcile_needs_temporal(cli: CaseDriver) -> None:
+    with environment(TEMPORAL_ADDRESS="127.0.0.1:1"):
+        result = await refused(3, "reconcile")
     assert "unreachable" in result.stderr

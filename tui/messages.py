@@ -41,6 +41,7 @@ ZH: dict[str, str] = {
     "bind.sort": "排序",
     "bind.refresh": "刷新",
     "bind.palette": "命令",
+    "palette": "命令面板",
     "bind.overview": "总览",
     "bind.cases": "办件",
     "bind.departments": "部门",
@@ -324,6 +325,7 @@ EN: dict[str, str] = {
     "bind.sort": "Sort",
     "bind.refresh": "Refresh",
     "bind.palette": "Commands",
+    "palette": "palette",
     "bind.overview": "Overview",
     "bind.cases": "Cases",
     "bind.departments": "Departments",
@@ -624,6 +626,7 @@ class Catalog:
         return ("、" if self.lang == "zh" else ", ").join(self.department(c) for c in codes)
 
     def chain(self, code: str) -> str:
+        import chains  # noqa: F401  (registers every chain)
         from workflows import registry
 
         try:
