@@ -286,7 +286,7 @@ def _progress() -> Any:
 
     class RateColumn(ProgressColumn):
         def render(self, task: Any) -> Text:
-            speed = task.finished_speed or task.speed
+            speed = task.completed / task.elapsed if task.elapsed else None
             text = f"{speed:,.0f} cases/s" if speed else "– cases/s"
             return Text(text, style="progress.data.speed")
 
