@@ -345,6 +345,26 @@ class CaseFile:
             )
         if action.verdict is not Verdict.APPROVE:
             _need_reason(action.reason, label)
+        if action.verdict is Verdict.RETURN:
+            self._never_ask_twice(action.missing_items)
+
+    def _never_ask_twice(self, items: list[str]) -> None:
+        """A material received at the window (or held as an e-licence) is never asked
+        for again, by any department (数据跑路代替群众跑腿)."""
+        for item in items:
+            held = next(
+                (
+                    m
+                    for m in self.state.materials
+                    if item in (m.code, m.name) and m.state is not MaterialState.MISSING
+                ),
+                None,
+            )
+            if held is not None:
+                raise ActionRefused(
+                    f"{held.name} was already received ({held.source or held.state.value}); "
+                    "a material is never asked for twice"
+                )
 
     def check_decide(self, action: Decide) -> None:
         self._role(action.actor, {Role.REVIEWER}, "decide")

@@ -283,3 +283,25 @@ async def test_decision_is_published_and_one_rating_opens_rectification(driver: 
     )
     state = await driver.state(case_no)
     assert state.rating.score == 2 and state.task(rectification.id).status is TaskStatus.APPROVED
+
+
+async def test_a_department_cannot_ask_again_for_a_material_already_received(
+    driver: CaseDriver,
+) -> None:
+    case_no = await driver.start("restaurant", RESTAURANT_FORM, applicant=fresh_organisation())
+    state = await driver.wait_for_tasks(case_no)
+    task = next(t for t in state.open_tasks if t.kind is TaskKind.REVIEW)
+    department = task.departments[0]
+    with pytest.raises(
+        ActionRejected, match=r"经营场所使用证明.* was already received .*never asked for twice"
+    ):
+        await driver.desk.act(
+            case_no,
+            Decide(
+                actor=reviewer(department),
+                task_id=task.id,
+                verdict=Verdict.RETURN,
+                reason="请补交",
+                missing_items=["premises_proof"],
+            ),
+        )
