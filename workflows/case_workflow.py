@@ -301,7 +301,9 @@ class CaseWorkflow:
         file.set_rating_window(start.limits.rating_window_days, now)
         self._changed()
         assert state.rating_until is not None
-        rating_closes = end_of_day(state.rating_until)
+        # A window of 0 days means this deployment takes no ratings through the case.
+        takes_ratings = start.limits.rating_window_days > 0
+        rating_closes = end_of_day(state.rating_until) if takes_ratings else workflow.now()
         while True:
             await self._revoke_if_verification_failed(start)
             now = workflow.now()
