@@ -26,9 +26,8 @@ not start it by itself.
 
 Limits: promised 40 working days, statutory 45 (Shandong's figure for the
 construction permit). Step limits up to the permit add up to 40 (3 + 35 + 2). The
-joint acceptance (5 working days) also counts against the case's clock — the
-clock is only stopped while the applicant builds — so a case that used every
-step limit in full would pass its promised limit in the acceptance phase.
+case's clock stands still while the applicant builds, and the joint acceptance runs
+outside the promise ("approval to permit") with its own limit of 5 working days.
 """
 
 from __future__ import annotations
@@ -128,5 +127,5 @@ async def flow(case: CaseContext[ConstructionForm]) -> None:
     )
 
     await case.wait_for_applicant("construction_completed", "竣工验收申请")
-    await case.joint_acceptance(ACCEPTANCE, "竣工联合验收", days=5)
+    await case.joint_acceptance(ACCEPTANCE, "竣工联合验收", days=5, stops_clock=True)
     await case.issue("completion_acceptance")

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from cli import calendar, cases, chains, importer, reconcile, report, run, simulate
+from cli import tui as tui_command
 from cli.output import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app.command(name="import", help=importer.import_file.__doc__, epilog=EXIT_CODES_
     importer.import_file
 )
 app.command(name="simulate", help=simulate.simulate.__doc__)(simulate.simulate)
+app.command(name="tui", help=tui_command.tui.__doc__)(tui_command.tui)
 
 
 def _exit_code(code: object) -> int:

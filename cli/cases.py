@@ -35,16 +35,19 @@ from cli.output import (
 )
 from domain.case import CaseState, CaseStatus, Clock, SuspensionKind, Task, Verdict, WarningLevel
 from domain.departments import DEPARTMENTS, department_name
+from domain.materials import ACCEPTANCE_ZH
 from domain.timezone import CST, cst_date
 from runtime.settings import get_settings
 
 app = typer.Typer(
-    help="Find cases in the read model and read one case's live state. " + EXIT_CODES_HELP,
+    help="Find cases in the read model and read one case's live state.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
 )
 case_app = typer.Typer(
-    help="Act on one case as --as USER:ROLE[:DEPARTMENT][:NAME] (decide, extend, urge ...). "
-    "A refused action prints the reason on stderr and exits 1. " + EXIT_CODES_HELP,
+    help="Act on one case as --as USER:ROLE[:DEPARTMENT][:NAME]: decide, extend, urge ...",
+    epilog="A refused action prints the workflow's reason on stderr and exits 1; nothing "
+    "changes. Exit codes: 0 ok, 1 refused, 2 bad usage or unknown case, 3 Temporal unreachable.",
     no_args_is_help=True,
 )
 
@@ -54,7 +57,9 @@ A = TypeVar("A", bound=BaseModel)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 AsOption = Annotated[str | None, typer.Option("--as", metavar="USER:ROLE", help=AS_HELP)]
 CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Case number (办件编号).")]
-TaskArg = Annotated[str, typer.Argument(metavar="TASK", help="Task id, e.g. T2 (see `cases show`).")]
+TaskArg = Annotated[
+    str, typer.Argument(metavar="TASK", help="Task id, e.g. T2 (see `cases show`).")
+]
 
 
 # ------------------------------------------------------------------------------ list
@@ -183,7 +188,9 @@ class DaysLeft:
 
         if clock is None or not clock.running:
             return None
-        pauses = [p if p.end is not None else Pause(start=p.start, end=self.today) for p in clock.pauses]
+        pauses = [
+            p if p.end is not None else Pause(start=p.start, end=self.today) for p in clock.pauses
+        ]
         return self.calendar.days_left(self.today, clock.due_on, pauses)
 
 
@@ -225,7 +232,9 @@ def _parts_text(task: Task) -> tuple[str, str]:
     for part in task.parts:
         verdict = f" {part.verdict.value}" if part.verdict else ""
         behalf = " (on behalf)" if part.on_behalf else ""
-        departments.append(f"{department_name(part.department)}({part.department}){verdict}{behalf}")
+        departments.append(
+            f"{department_name(part.department)}({part.department}){verdict}{behalf}"
+        )
         if part.assignee:
             assignees.append(part.assignee)
     return "\n".join(departments), ", ".join(assignees)
@@ -260,8 +269,13 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
     accepted = state.accepted_on.isoformat() if state.accepted_on else "not accepted yet"
     message(f"[bold]{state.case_no}[/]  {state.chain_name} ({state.chain} v{state.chain_version})")
     message(f"status: {state.status.value}   stage: {state.stage}")
-    message(f"applicant: {applicant.name}  {applicant.id_masked}  {applicant.phone_masked}".rstrip())
-    message(f"received: {_when(state.received_at)}   accepted: {accepted}")
+    message(
+        f"applicant: {applicant.name}  {applicant.id_masked}  {applicant.phone_masked}".rstrip()
+    )
+    message(
+        f"received: {_when(state.received_at)}   accepted: {accepted}"
+        f"   ({state.acceptance.value} {ACCEPTANCE_ZH.get(state.acceptance, '')})"
+    )
     for label, clock in (("promised", state.promised), ("statutory", state.statutory)):
         left = _left_text(days.of(clock), clock) if running else ""
         left = f"   working days left: {left}" if left else ""
@@ -272,6 +286,22 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
     if state.concluded_at:
         reason = f" — {state.outcome_reason}" if state.outcome_reason else ""
         message(f"concluded: {_when(state.concluded_at)}{reason}")
+    if state.rating is not None:
+        comment = f" — {state.rating.comment}" if state.rating.comment else ""
+        message(f"rating (好差评): {state.rating.score}/5{comment}")
+    elif state.rating_until is not None:
+        message(f"rating (好差评) open until {state.rating_until.isoformat()}")
+    if state.notice is not None:
+        message(f"one-time notice (一次告知) {_when(state.notice.issued_at)}: {state.notice.text}")
+    if state.materials:
+        table(
+            "Materials (一套材料)",
+            ["code", "material", "key", "state", "source"],
+            [
+                [m.code, m.name, "key" if m.key else "", m.state.value, m.source]
+                for m in state.materials
+            ],
+        )
 
     rows = []
     for task in state.tasks:
@@ -335,18 +365,17 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
     table(
         "Timeline",
         ["#", "when", "who", "what", "why"],
-        [
-            [e.seq, _when(e.at), e.actor.describe(), e.summary, e.reason]
-            for e in state.events
-        ],
+        [[e.seq, _when(e.at), e.actor.describe(), e.summary, e.reason] for e in state.events],
     )
 
 
 @app.command()
 @guarded
 def show(case_no: CaseArg, as_json: JsonOption = False) -> None:
-    """Show one case as it is now (a Query; needs a running worker): tasks, due dates,
-    working days left, cards, suspensions, extensions, licences and the timeline."""
+    """Show one case as it is now: tasks, due dates, working days left, cards, suspensions, extensions, licences and the timeline.
+
+    The state comes from the case's workflow (a Query), so a worker must be running.
+    """
     state = run(_query(case_no))
     show_state(state, cst_date(_now()), as_json)
 
@@ -407,7 +436,9 @@ PartOption = Annotated[
 def decide(
     case_no: CaseArg,
     task: TaskArg,
-    verdict: Annotated[Verdict, typer.Option(help="approve (同意), reject (不同意) or return (补正).")],
+    verdict: Annotated[
+        Verdict, typer.Option(help="approve (同意), reject (不同意) or return (补正).")
+    ],
     department: Annotated[
         str | None,
         typer.Option(help="Department deciding (code); default: the reviewer's own."),
@@ -422,8 +453,10 @@ def decide(
     as_: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A department's decision on its part of a task (reviewer). Reject and return need
-    --reason; return lists every missing item at once (一次告知)."""
+    """A department's decision on its part of a task (reviewer).
+
+    Reject and return need --reason; return lists every missing item at once (一次告知).
+    """
     from domain.actions import Decide
 
     action = _build(
@@ -619,7 +652,10 @@ def supplement(
 def report_event(
     case_no: CaseArg,
     event: Annotated[
-        str, typer.Argument(metavar="EVENT", help="What the applicant did, e.g. construction_completed.")
+        str,
+        typer.Argument(
+            metavar="EVENT", help="What the applicant did, e.g. construction_completed."
+        ),
     ],
     reason: ReasonOption = "",
     as_: AsOption = None,
@@ -649,4 +685,56 @@ def withdraw(
     from domain.actions import Withdraw
 
     action = _build(Withdraw, "withdraw", actor=parse_actor(as_), reason=reason)
+    _send(case_no, action, as_json)
+
+
+@_action("supply-materials")
+def supply_materials(
+    case_no: CaseArg,
+    item: Annotated[
+        list[str],
+        typer.Option(
+            "--item", metavar="CODE", help="Material code the applicant brought; repeatable."
+        ),
+    ],
+    reason: ReasonOption = "",
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record materials brought after the one-time notice (一次告知) or under 容缺受理 (window clerk)."""
+    from domain.actions import SupplyMaterials
+
+    action = _build(
+        SupplyMaterials, "supply-materials", actor=parse_actor(as_), items=item, reason=reason
+    )
+    _send(case_no, action, as_json)
+
+
+@_action("rate")
+def rate(
+    case_no: CaseArg,
+    score: Annotated[int, typer.Option(min=1, max=5, help="1 (很差) to 5 (很好).")],
+    comment: Annotated[str, typer.Option(help="The applicant's words.")] = "",
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record the applicant's one rating of a concluded case (好差评; window clerk)."""
+    from domain.actions import Rate
+
+    action = _build(Rate, "rate", actor=parse_actor(as_), score=score, comment=comment)
+    _send(case_no, action, as_json)
+
+
+@_action("rectify")
+def rectify(
+    case_no: CaseArg,
+    task: TaskArg,
+    reason: Annotated[str, typer.Option(help="What was done (required).")],
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Close a rectification task (整改) after a bad rating, saying what was done (coordinator)."""
+    from domain.actions import Rectify
+
+    action = _build(Rectify, "rectify", actor=parse_actor(as_), task_id=task, reason=reason)
     _send(case_no, action, as_json)

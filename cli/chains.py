@@ -49,7 +49,8 @@ from workflows.chain import Chain
 from workflows.steps import StepResult
 
 app = typer.Typer(
-    help="The chains (一件事): list them, draw a flow, check a chain module. " + EXIT_CODES_HELP,
+    help="The chains (一件事): list them, draw a flow, check a chain module.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
 )
 
@@ -184,10 +185,11 @@ class RecordingCase:
         name: str = "联合验收",
         *,
         days: int,
+        stops_clock: bool = False,
         on_reject: Literal["end", "continue"] = "end",
     ) -> StepResult:
         return await self._human_step(
-            Step("joint_acceptance", name, list(departments), days, on_reject)
+            Step("joint_acceptance", name, list(departments), days, on_reject, stops_clock)
         )
 
     async def wait_for_applicant(self, event: str, name: str) -> StepResult:
@@ -461,6 +463,8 @@ class Exploration:
 
 
 def explore(chain: Chain, version: int, base_values: dict[str, Any]) -> Exploration:
+    """Run one flow version on the given form, on its variants, with only the key
+    materials, and (for chains open to both) with a person instead of an organisation."""
     flow = chain.flows[version]
     applicant = sample_applicant(chain)
     all_materials = [m.code for m in chain.materials]
@@ -469,12 +473,18 @@ def explore(chain: Chain, version: int, base_values: dict[str, Any]) -> Explorat
     errors: list[tuple[str, str]] = []
     base: list[Node] | None = None
     base_error: str | None = None
-    cases = [(label, values, all_materials) for label, values in variants(chain.form, base_values)]
+    cases = [
+        (label, values, all_materials, applicant)
+        for label, values in variants(chain.form, base_values)
+    ]
     if key_materials != all_materials:
-        cases.append(("only key materials received", base_values, key_materials))
-    for label, values, materials in cases:
+        cases.append(("only key materials received", base_values, key_materials, applicant))
+    if chain.applicant_kind == "either":
+        person = applicant.model_copy(update={"kind": "person"})
+        cases.append(("applicant kind=person", base_values, all_materials, person))
+    for label, values, materials, who in cases:
         try:
-            nodes = record_flow(flow, build_form(chain.form, values), applicant, materials)
+            nodes = record_flow(flow, build_form(chain.form, values), who, materials)
         except FlowNotDrawable as error:
             errors.append((label, str(error)))
             if not label:
@@ -552,6 +562,22 @@ def check_chain(chain: Chain, known_e_licences: set[str] | None = None) -> Check
             )
         if not material.name.strip():
             mistakes.append(f"material {material.code!r} has no name")
+        verifier = getattr(material, "verifier", None)
+        if verifier is not None:
+            if verifier not in DEPARTMENTS:
+                mistakes.append(
+                    f"material {material.code!r} is verified by unknown department {verifier!r}"
+                )
+            elif verifier not in declared | IMPLICIT_DEPARTMENTS:
+                mistakes.append(
+                    f"material {material.code!r} is verified by department {verifier!r}, "
+                    "which the chain does not declare"
+                )
+            if not material.commitment:
+                mistakes.append(
+                    f"material {material.code!r} names a verifier but no commitment "
+                    "(告知承诺) may replace it"
+                )
     if chain.promised_days > chain.statutory_days:
         mistakes.append(
             f"promised limit {chain.promised_days} is longer than the statutory "
@@ -735,8 +761,7 @@ def _registered() -> list[Chain]:
 def list_chains(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List the registered chains: flow versions, promised/statutory working days,
-    number of departments and the steps in brief."""
+    """List the registered chains: flow versions, promised/statutory working days, departments, steps in brief."""
     found = _registered()
     if as_json:
         emit_json(
@@ -909,8 +934,8 @@ def check(
     """Check chains for mistakes: departments, licences, materials, limits, missing flow.
 
     Prints one line per mistake (chain: what is wrong) and exits 1 if there is any.
-    The flow is run against the sample form and variants of it, so a mistake in a
-    branch no variant takes is not found.
+
+    The flow runs against the sample form and variants of it (each yes/no flipped, each choice, small and large numbers), so a mistake on a branch no variant takes is not found.
     """
     _registered()
     results: list[CheckResult] = []

@@ -114,6 +114,12 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
             if isinstance(error, CaseError):
                 fail(str(error), EXIT_REJECTED)
             if isinstance(error, OperationalError):
+                if "no such column" in str(error.orig) or "no such table" in str(error.orig):
+                    fail(
+                        f"the read model's schema is older than this version ({error.orig}): "
+                        "move the read-model file aside and run `onechain reconcile` to rebuild it",
+                        EXIT_USAGE,
+                    )
                 fail(f"database unreachable: {error.orig}", EXIT_UNREACHABLE)
             if _is_unreachable(error):
                 fail(f"Temporal unreachable: {error}", EXIT_UNREACHABLE)

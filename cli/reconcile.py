@@ -55,19 +55,9 @@ class Fetched:
     skipped: list[Execution] = field(default_factory=list)
 
 
-async def case_executions(client: Any) -> list[Execution]:
-    """Every case workflow Temporal knows, latest run per case number.
-
-    (This belongs in ``client.facade.CaseDesk``; it is here until the facade has it.)
-    """
-    latest: dict[str, tuple[datetime, Execution]] = {}
-    async for execution in client.list_workflows(CASE_WORKFLOWS):
-        case_no = execution.id.removeprefix("case-")
-        started = execution.start_time or datetime.min.replace(tzinfo=UTC)
-        status = execution.status.name.lower() if execution.status else "unknown"
-        if case_no not in latest or latest[case_no][0] <= started:
-            latest[case_no] = (started, Execution(case_no, execution.task_queue, status))
-    return [entry for _, entry in sorted(latest.values(), key=lambda e: e[1].case_no)]
+async def case_executions(desk: Any) -> list[Execution]:
+    """Every case workflow Temporal knows, latest run per case number (from the facade)."""
+    return [Execution(e.case_no, e.task_queue, e.status) for e in await desk.case_executions()]
 
 
 async def fetch(task_queue: str | None, concurrency: int) -> Fetched:
@@ -76,7 +66,7 @@ async def fetch(task_queue: str | None, concurrency: int) -> Fetched:
     from runtime.connect import connect
 
     desk = CaseDesk(await connect())
-    fetched = Fetched(await case_executions(desk.client))
+    fetched = Fetched(await case_executions(desk))
     wanted = [e for e in fetched.executions if task_queue is None or e.task_queue == task_queue]
     fetched.skipped = [e for e in fetched.executions if e not in wanted]
     gate = asyncio.Semaphore(concurrency)
@@ -184,17 +174,14 @@ def reconcile(
             "(each needs a running worker).",
         ),
     ] = False,
-    concurrency: Annotated[
-        int, typer.Option(min=1, max=64, help="Queries in flight at once.")
-    ] = 8,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Queries in flight at once.")] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Rebuild the read model from Temporal: query every case, compare, write what differs.
 
-    Reports cases missing from the read model, rows whose status, stage, due dates or
-    tasks differ, events added, and read-model rows of cases Temporal no longer has.
-    Exit codes: 0 ok, 1 some cases could not be queried, 2 bad usage, 3 Temporal or
-    the database unreachable.
+    Reports cases missing from the read model, rows whose status, stage, due dates or tasks differ, events added, and read-model rows of cases Temporal no longer has (left alone). Queries need a running worker.
+
+    Exit codes: 0 ok, 1 some cases could not be queried, 2 bad usage, 3 Temporal or the database unreachable.
     """
     from sqlmodel import select
 
@@ -241,13 +228,17 @@ def reconcile(
         rows: list[list[str]] = []
         for diff in changed:
             if diff.missing:
-                rows.append([diff.case_no, f"missing from the read model ({diff.events_added} events)"])
+                rows.append(
+                    [diff.case_no, f"missing from the read model ({diff.events_added} events)"]
+                )
                 continue
             rows += [[diff.case_no, change] for change in diff.changes]
             if diff.events_added:
                 rows.append([diff.case_no, f"{diff.events_added} event(s) added"])
         rows += [[case_no, f"unreadable: {error}"] for case_no, error in fetched.unreadable.items()]
-        rows += [[case_no, "only in the read model (not in Temporal); left alone"] for case_no in orphans]
+        rows += [
+            [case_no, "only in the read model (not in Temporal); left alone"] for case_no in orphans
+        ]
         if rows:
             table("Reconcile", ["case", "change"], rows)
         scope = f"task queue {task_queue!r}" if task_queue else "all task queues"

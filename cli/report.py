@@ -61,10 +61,9 @@ def report(
 ) -> None:
     """Performance per chain and per department for cases accepted in a period.
 
-    办件量 received, 办结率 concluded/received, 按时办结率 on time/concluded, overdue
-    (open with a red card, concluded late) and average working days to conclude
-    against the promised and statutory limits. Dates are China dates. Exit codes: 0 ok,
-    2 bad usage or unwritable file, 3 database unreachable.
+    办件量 received, 办结率 concluded/received, 按时办结率 on time/concluded, overdue (open with a red card, concluded late) and average working days to conclude against the promised and statutory limits. Dates are China dates.
+
+    Exit codes: 0 ok, 2 bad usage or unwritable file, 3 database unreachable.
     """
     import chains  # noqa: F401  (registers the chains)
     from domain.calendar import WorkCalendar
@@ -120,6 +119,7 @@ def report(
             "撤回",
             "平均用时",
             "承诺/法定",
+            "好差评",
         ],
         [
             [
@@ -133,16 +133,26 @@ def report(
                 f.past_statutory,
                 f.withdrawn,
                 _number(f.avg_working_days),
-                f"{_number(f.promised_days)}/{_number(f.statutory_days)}"
-                if f.chain != "*"
-                else "",
+                f"{_number(f.promised_days)}/{_number(f.statutory_days)}" if f.chain != "*" else "",
+                f"{f.avg_rating} ({f.rated}, 差评 {f.bad_ratings})" if f.rated else "—",
             ]
             for f in [*result.chains, result.total]
         ],
     )
     table(
         "Per department (their parts of tasks)",
-        ["department", "任务", "在办", "办结", "办结率", "按时办结率", "超期在办", "超期办结", "平均用时", "平均时限"],
+        [
+            "department",
+            "任务",
+            "在办",
+            "办结",
+            "办结率",
+            "按时办结率",
+            "超期在办",
+            "超期办结",
+            "平均用时",
+            "平均时限",
+        ],
         [
             [
                 f"{d.name} ({d.department})",
@@ -168,7 +178,10 @@ def _in_read_model(session: Session, chain: str) -> bool:
 
     from readmodel.tables import CaseRecord
 
-    return session.exec(select(CaseRecord.case_no).where(CaseRecord.chain == chain).limit(1)).first() is not None
+    return (
+        session.exec(select(CaseRecord.case_no).where(CaseRecord.chain == chain).limit(1)).first()
+        is not None
+    )
 
 
 def _years(session: Session, start: date | None, end: date | None, today: date) -> tuple[int, int]:
@@ -184,4 +197,3 @@ def _years(session: Session, start: date | None, end: date | None, today: date) 
     first = (start or low or today).year
     last = max((end or today).year, today.year)
     return min(first, last), last
-

@@ -116,7 +116,7 @@ def simulate(
     stats = asyncio.run(
         _simulate(
             policy,
-            rate=rate,
+            rate_per_min=rate,
             once=once,
             supplement_after=supplement_after,
             complete_after=complete_after,

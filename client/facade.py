@@ -105,6 +105,13 @@ class CaseRequest(BaseModel):
     accepted_by: Actor
 
 
+class CaseExecution(BaseModel):
+    case_no: str
+    task_queue: str
+    status: str  # running, completed, terminated, ...
+    started_at: datetime
+
+
 class CaseDesk:
     """Start cases, act on them, read them."""
 
@@ -292,6 +299,24 @@ class CaseDesk:
             execution.id.removeprefix("case-")
             async for execution in self.client.list_workflows(query)
         ]
+
+    async def case_executions(self) -> list[CaseExecution]:
+        """Every case workflow Temporal knows (latest run per case number), for
+        reconciling the read model."""
+        latest: dict[str, CaseExecution] = {}
+        async for execution in self.client.list_workflows("WorkflowType = 'CaseWorkflow'"):
+            case_no = execution.id.removeprefix("case-")
+            started = execution.start_time or datetime.min.replace(tzinfo=UTC)
+            status = execution.status.name.lower() if execution.status else "unknown"
+            known = latest.get(case_no)
+            if known is None or known.started_at <= started:
+                latest[case_no] = CaseExecution(
+                    case_no=case_no,
+                    task_queue=execution.task_queue,
+                    status=status,
+                    started_at=started,
+                )
+        return [latest[k] for k in sorted(latest)]
 
     async def broadcast_calendar_reload(self, calendar: CalendarData) -> int:
         """Tell every running case to take the schedules in ``calendar`` and recompute

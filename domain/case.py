@@ -77,6 +77,7 @@ class SuspensionKind(StrEnum):
     INTERMEDIARY = "intermediary"  # 中介服务时间
     SUPPLEMENT = "supplement"  # 退回补正
     APPLICANT = "applicant"  # 等待申请人（如施工期间）
+    OUTSIDE_LIMIT = "outside_limit"  # 不计入承诺时限的环节（如竣工后联合验收）
 
 
 class Clock(BaseModel):

@@ -70,7 +70,9 @@ NOT_DECIDED_KINDS = frozenset(
 PUBLICATION_DAYS = 7  # 七天双公示
 NOTICE_DAYS = 5  # 行政许可法 art. 32: tell what is missing within 5 working days
 RECTIFICATION_DAYS = 15
-CASE_CLOCK_ONLY_KINDS = frozenset({SuspensionKind.SITE_SURVEY, SuspensionKind.APPLICANT})
+CASE_CLOCK_ONLY_KINDS = frozenset(
+    {SuspensionKind.SITE_SURVEY, SuspensionKind.APPLICANT, SuspensionKind.OUTSIDE_LIMIT}
+)
 VERDICT_ZH = {Verdict.APPROVE: "同意", Verdict.REJECT: "不同意", Verdict.RETURN: "退回补正"}
 CLOCK_EVENT_ZH = {deadlines.ClockEvent.WARNING: "预警", deadlines.ClockEvent.OVERDUE: "超期"}
 
@@ -585,7 +587,7 @@ class CaseFile:
         suspension = self.open_suspension(action.suspension_id)
         if suspension is None:
             raise ActionRefused(f"no running special procedure {action.suspension_id!r}")
-        if suspension.kind in (SuspensionKind.SUPPLEMENT, SuspensionKind.APPLICANT):
+        if suspension.kind is SuspensionKind.SUPPLEMENT or suspension.kind in CASE_CLOCK_ONLY_KINDS:
             raise ActionRefused(f"{suspension.id} ends when the applicant acts, not by hand")
         task = self.state.task(suspension.task_id) if suspension.task_id else None
         if action.actor.role is Role.REVIEWER and (

@@ -46,9 +46,9 @@ def _constraints(spec: FormField) -> str:
     high = (
         ("<", bounds["lt"]) if "lt" in bounds else ("≤", bounds["le"]) if "le" in bounds else None
     )
-    for sign, value in (low, high):
-        if sign:
-            parts.append(f"{sign} {value:,}")
+    for bound in (low, high):
+        if bound is not None:
+            parts.append(f"{bound[0]} {bound[1]:,}")
     if "pattern" in bounds:
         parts.append(f"pattern `{bounds['pattern']}`")
     return ", ".join(parts)

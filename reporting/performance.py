@@ -11,6 +11,8 @@ Definitions (cases are counted by the day they were accepted, 受理日, China t
   promised limit (after extensions and stopped clocks) / concluded.
 * 超期 ``overdue_open``: still running with a red card; ``concluded_late``: concluded
   after the promised due day; ``past_statutory``: after the statutory due day.
+* 好差评 ``rated``/``avg_rating``/``bad_ratings``: the applicants' ratings (1–5);
+  2 or less counts as bad (差评).
 * ``avg_working_days``: working days from acceptance to conclusion (the start day
   never counts). It is elapsed time: days the clock was stopped (hearings, 补正,
   the applicant building) are included, so compare it with the limits with care;
@@ -20,12 +22,11 @@ Per department the unit is the department's part of a task: started with the
 task, done when the department decided (its ``decided`` event) or, failing that,
 when the task concluded. On time means done on or before the task's due day.
 Cancelled tasks (a case ended while they were open) and waits for the applicant
-are left out.
+(completion notices, missing materials) are left out.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -46,8 +47,11 @@ RUNNING_STATUS = "running"
 RED = "red"
 DONE_TASK_STATUSES = ("approved", "rejected")
 LEFT_OUT_TASK_STATUSES = ("cancelled",)
-LEFT_OUT_TASK_KINDS = ("applicant_event",)
+#: Tasks that wait for the applicant (to build, to bring materials), not for a department.
+LEFT_OUT_TASK_KINDS = ("applicant_event", "materials")
 DECISION_EVENTS = ("decided", "decided_on_behalf")
+#: A rating at or below this is a bad one (差评), which the workflow answers with 整改.
+BAD_RATING = 2
 
 
 class ChainLimits(BaseModel):
@@ -77,6 +81,9 @@ class ChainFigures(BaseModel):
     max_working_days: int | None = None
     promised_days: int | None = None
     statutory_days: int | None = None
+    rated: int = 0
+    avg_rating: float | None = None
+    bad_ratings: int = 0
 
 
 class DepartmentFigures(BaseModel):
@@ -131,6 +138,7 @@ def case_filters(
 class _ChainAcc:
     figures: ChainFigures
     days: list[int] = field(default_factory=list)
+    rating_sum: int = 0
 
 
 def _chain_figures(
@@ -175,6 +183,23 @@ def _chain_figures(
         elif status == WITHDRAWN_STATUS:
             figures.withdrawn += count
 
+    rating = col(CaseRecord.rating)
+    ratings = session.exec(
+        select(
+            CaseRecord.chain,
+            func.count(rating),
+            func.sum(rating),
+            func.sum(case((rating <= BAD_RATING, 1), else_=0)),
+        )
+        .where(*filters, rating.is_not(None))
+        .group_by(col(CaseRecord.chain))
+    ).all()
+    for code, rated, total, bad in ratings:
+        entry = of(code)
+        entry.figures.rated += rated
+        entry.figures.bad_ratings += int(bad or 0)
+        entry.rating_sum += int(total or 0)
+
     concluded = session.exec(
         select(
             CaseRecord.chain,
@@ -207,6 +232,7 @@ def _finish_chain(entry: _ChainAcc) -> ChainFigures:
     figures.on_time_rate = _rate(figures.on_time, figures.on_time + figures.concluded_late)
     figures.avg_working_days = _mean(entry.days)
     figures.max_working_days = max(entry.days) if entry.days else None
+    figures.avg_rating = round(entry.rating_sum / figures.rated, 2) if figures.rated else None
     return figures
 
 
@@ -223,11 +249,16 @@ def _total(entries: Iterable[_ChainAcc]) -> ChainFigures:
         "overdue_open",
         "concluded_late",
         "past_statutory",
+        "rated",
+        "bad_ratings",
     )
     for entry in entries:
         for name in summed:
-            setattr(total.figures, name, getattr(total.figures, name) + getattr(entry.figures, name))
+            setattr(
+                total.figures, name, getattr(total.figures, name) + getattr(entry.figures, name)
+            )
         total.days += entry.days
+        total.rating_sum += entry.rating_sum
     return _finish_chain(total)
 
 
@@ -327,7 +358,9 @@ def _awaiting_materials(
         filters.append(col(CaseRecord.received_at) < end_of_day(end))
     if chain is not None:
         filters.append(col(CaseRecord.chain) == chain)
-    return int(session.exec(select(func.count()).select_from(CaseRecord).where(and_(*filters))).one())
+    return int(
+        session.exec(select(func.count()).select_from(CaseRecord).where(and_(*filters))).one()
+    )
 
 
 def build_report(
@@ -379,6 +412,8 @@ CSV_COLUMNS = (
     "avg_working_days",
     "limit_days",
     "statutory_days",
+    "rated",
+    "avg_rating",
 )
 
 
@@ -404,6 +439,8 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
                 "avg_working_days": figures.avg_working_days,
                 "limit_days": figures.promised_days,
                 "statutory_days": figures.statutory_days,
+                "rated": figures.rated,
+                "avg_rating": figures.avg_rating,
             }
         )
     for department in report.departments:
@@ -425,6 +462,8 @@ def csv_rows(report: Report) -> list[dict[str, Any]]:
                 "avg_working_days": department.avg_working_days,
                 "limit_days": department.avg_limit_days,
                 "statutory_days": None,
+                "rated": None,
+                "avg_rating": None,
             }
         )
     return rows

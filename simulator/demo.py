@@ -109,6 +109,7 @@ def demo_row(
     case_no: str,
     received_at: datetime,
     complete_materials: bool = True,
+    all_materials: bool = False,
 ) -> dict[str, Any]:
     """One row, keyed by the Chinese headers an import file would use."""
     import chains  # noqa: F401
@@ -121,7 +122,7 @@ def demo_row(
     else:
         industry = "建设工程" if chain == "construction" else None
         name, id_number = people.company_name(rng, industry), people.credit_code(rng)
-    materials = [m.name for m in spec.materials if m.key or rng.random() < 0.7]
+    materials = [m.name for m in spec.materials if m.key or all_materials or rng.random() < 0.7]
     if not complete_materials:
         key = [m.name for m in spec.materials if m.key]
         materials.remove(rng.choice(key[1:] or key))
@@ -238,8 +239,8 @@ async def _seed_and_simulate(say: Callable[[str], None]) -> None:
     )
 
     def show(log: Any) -> None:
-        if log.what in ("refused", "timeout"):
-            return
+        if log.what == "refused":
+            return  # mostly the read model catching up with a decision already made
         say(
             f"demo: {log.case_no} {log.task_id} {department_label(log.actor)} {WHAT_ZH.get(log.what, log.what)} {log.detail}"
         )
@@ -263,6 +264,7 @@ WHAT_ZH = {
     "supplement": "录入补正材料",
     "materials": "补齐材料",
     "event": "申请人告知",
+    "timeout": "无应答",
 }
 
 

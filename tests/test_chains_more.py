@@ -300,7 +300,12 @@ async def test_construction_runs_permits_waits_for_completion_then_joint_accepta
         "quality",
         "archives",
     ]
-    assert state.suspensions[-1].end is not None
+    applicant_wait, acceptance_stop = state.suspensions[-2:]
+    assert applicant_wait.kind is SuspensionKind.APPLICANT and applicant_wait.end is not None
+    # The acceptance runs outside the promised limit: the case clock stands still,
+    # the acceptance's own 5-day limit runs.
+    assert acceptance_stop.kind is SuspensionKind.OUTSIDE_LIMIT and acceptance_stop.end is None
+    assert state.promised.stopped and not acceptance.clock.stopped
 
     outcome = await driver.run_to_end(case_no)
 

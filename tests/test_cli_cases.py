@@ -342,7 +342,7 @@ async def test_every_action(cli: CaseDriver) -> None:
         "--verdict",
         "return",
         "--missing",
-        "食堂布局流程图",
+        "厨房设备清单",
         "--missing",
         "卫生许可",
         "--reason",
@@ -360,7 +360,7 @@ async def test_every_action(cli: CaseDriver) -> None:
         case_no,
         market,
         "--item",
-        "食堂布局流程图",
+        "厨房设备清单",
         "--item",
         "卫生许可",
         "--as",
@@ -462,7 +462,9 @@ def _tamper(case_no: str, **values: Any) -> None:
     with write_session(engine) as session:
         if values:
             session.exec(update(CaseRecord).where(CaseRecord.case_no == case_no).values(**values))  # type: ignore[call-overload]
-            session.exec(delete(EventRecord).where(EventRecord.case_no == case_no, EventRecord.seq > 1))  # type: ignore[call-overload]
+            session.exec(
+                delete(EventRecord).where(EventRecord.case_no == case_no, EventRecord.seq > 1)
+            )  # type: ignore[call-overload]
             return
         for table in (CaseRecord, TaskRecord, EventRecord, CaseDepartmentRecord):
             session.exec(delete(table).where(table.case_no == case_no))  # type: ignore[call-overload]
@@ -498,7 +500,9 @@ async def test_reconcile_rebuilds_the_read_model(cli: CaseDriver) -> None:
 
     # A ghost row for a case Temporal never had; reconcile reports it and leaves it.
     ghost = truth.model_dump(exclude={"warning_rank", "due_sort"}) | {"case_no": "GHOST-1"}
-    project(ready_engine(get_settings().resolved_database_url), ProjectionBatch(case=ghost, tasks=[]))
+    project(
+        ready_engine(get_settings().resolved_database_url), ProjectionBatch(case=ghost, tasks=[])
+    )
     _tamper(changed_case, stage="错误阶段", status="approved", due_on=date(2020, 1, 1))
     _tamper(lost_case)
     _tamper(closed_case)
@@ -542,3 +546,46 @@ async def test_reconcile_needs_temporal(cli: CaseDriver) -> None:
     with environment(TEMPORAL_ADDRESS="127.0.0.1:1"):
         result = await refused(3, "reconcile")
     assert "unreachable" in result.stderr
+
+
+async def test_intake_and_aftercare_actions(cli: CaseDriver) -> None:
+    from tests.test_chains_more import COMPANY_FORM, RESTAURANT_FORM
+    from tests.test_intake import fresh_organisation, without
+
+    waiting = await cli.start(
+        "restaurant",
+        RESTAURANT_FORM,
+        applicant=fresh_organisation(),
+        materials=without("premises_proof"),
+    )
+    state = await cli.wait_for_tasks(waiting)
+    assert state.accepted_on is None
+    text = (await ok("cases", "show", waiting)).stdout
+    assert "not accepted yet" in text and "Materials" in text and "one-time notice" in text
+    result = await refused(
+        1, "case", "supply-materials", waiting, "--item", "fire_plan", "--as", CLERK
+    )
+    assert "not missing: fire_plan" in result.stderr
+    await ok("case", "supply-materials", waiting, "--item", "premises_proof", "--as", CLERK)
+    assert (await show(waiting))["acceptance"] == "accepted"
+
+    done = await cli.start("company", COMPANY_FORM, applicant=fresh_organisation("测试公司"))
+    result = await refused(1, "case", "rate", done, "--score", "5", "--as", CLERK)
+    assert "not concluded yet" in result.stderr
+    await cli.run_to_end(done)
+    assert (await invoke("case", "rate", done, "--score", "9", "--as", CLERK)).exit_code == 2
+    await ok("case", "rate", done, "--score", "2", "--comment", "等候时间长", "--as", CLERK)
+    assert (
+        "already rated"
+        in (await refused(1, "case", "rate", done, "--score", "5", "--as", CLERK)).stderr
+    )
+    rated = await show(done)
+    assert rated["rating"]["score"] == 2
+    rectification = next(t["id"] for t in rated["tasks"] if t["kind"] == "rectification")
+    assert (await invoke("case", "rectify", done, rectification, "--as", COORD)).exit_code == 2
+    result = await refused(
+        1, "case", "rectify", done, rectification, "--reason", "x", "--as", CLERK
+    )
+    assert "may not do this" in result.stderr
+    await ok("case", "rectify", done, rectification, "--reason", "增设自助取号机", "--as", COORD)
+    assert "rating (好差评): 2/5" in (await ok("cases", "show", done)).stdout

@@ -66,7 +66,9 @@ def case_row(case_no: str, chain: str, status: str, accepted: str | None, **extr
     return CaseRow(**fields)
 
 
-def task_row(case_no: str, task_id: str, departments: list[str], status: str, **extra: Any) -> TaskRow:
+def task_row(
+    case_no: str, task_id: str, departments: list[str], status: str, **extra: Any
+) -> TaskRow:
     fields: dict[str, Any] = {
         "case_no": case_no,
         "task_id": task_id,
@@ -110,7 +112,12 @@ def fill(engine: Engine) -> None:
     batches = [
         ProjectionBatch(
             case=case_row(
-                "K1", "kindergarten", "approved", "2026-03-02", concluded_at=at("2026-03-13")
+                "K1",
+                "kindergarten",
+                "approved",
+                "2026-03-02",
+                concluded_at=at("2026-03-13"),
+                rating=5,
             ),
             tasks=[
                 task_row(
@@ -131,6 +138,7 @@ def fill(engine: Engine) -> None:
                 due_on=date(2026, 3, 4),
                 statutory_due_on=date(2026, 3, 5),
                 concluded_at=at("2026-03-06"),
+                rating=2,
             ),
             tasks=[],
         ),
@@ -200,6 +208,9 @@ def test_figures_per_chain_and_department(engine: Engine) -> None:
     # K1: 03-02 → 03-13 is 9 working days; K2: 03-02 → 03-06 is 4.
     assert kindergarten.avg_working_days == 6.5 and kindergarten.max_working_days == 9
     assert (kindergarten.promised_days, kindergarten.statutory_days) == (20, 45)
+    assert (kindergarten.rated, kindergarten.avg_rating, kindergarten.bad_ratings) == (2, 3.5, 1)
+    assert restaurant.rated == 0 and restaurant.avg_rating is None
+    assert (report.total.rated, report.total.avg_rating) == (2, 3.5)
     assert (restaurant.received, restaurant.concluded, restaurant.not_approved) == (1, 1, 1)
     assert restaurant.on_time_rate == 1.0 and restaurant.avg_working_days == 1
     assert (report.total.received, report.total.concluded, report.total.on_time) == (5, 3, 2)
@@ -229,7 +240,11 @@ def test_period_and_chain_filters(engine: Engine) -> None:
     assert empty.chains == [] and empty.total.received == 0 and empty.total.concluded_rate is None
     rows = csv_rows(everything)
     assert [r["scope"] for r in rows].count("total") == 1
-    assert {r["code"] for r in rows if r["scope"] == "department"} == {"education", "fire", "market"}
+    assert {r["code"] for r in rows if r["scope"] == "department"} == {
+        "education",
+        "fire",
+        "market",
+    }
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Engine
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -56,12 +56,12 @@ class OneChainApp(App[None]):
     """一链办理 协调台."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")
-    MODES = {
+    MODES: ClassVar[dict[str, Any]] = {
         "overview": OverviewScreen,
         "cases": CasesScreen,
         "departments": DepartmentsScreen,
     }
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("colon", "jump", "bind.jump"),
         Binding("question_mark", "help", "bind.help"),
         Binding("q", "quit", "bind.quit"),
@@ -69,7 +69,7 @@ class OneChainApp(App[None]):
         Binding("2", "switch_mode('cases')", "bind.cases", show=False),
         Binding("3", "switch_mode('departments')", "bind.departments", show=False),
     ]
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
     connection: reactive[str] = reactive("ok")
 
@@ -123,7 +123,9 @@ class OneChainApp(App[None]):
         if self.desk is None and self._connect is not None:
             self.probe()
         if self.ping_seconds or self._connect is not None:
-            self.set_interval(max(1.0, min(self.retry_seconds, self.ping_seconds or 5.0)), self._tick)
+            self.set_interval(
+                max(1.0, min(self.retry_seconds, self.ping_seconds or 5.0)), self._tick
+            )
 
     # ------------------------------------------------------------ connection
     def connection_failed(self) -> None:
@@ -196,14 +198,18 @@ class OneChainApp(App[None]):
 
     def action_help(self) -> None:
         screen = self.screen
-        lines: list[tuple[str, str]] = []
+        ours = set(self.catalog._strings.values())
+        lines: list[tuple[str, str]] = [
+            (key, self.catalog.t(text)) for key, text in getattr(screen, "HELP_EXTRA", ())
+        ]
         seen: set[str] = set()
-        for key, active in screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.description in seen or not active.enabled:
-                continue
-            seen.add(binding.description)
-            lines.append((self.get_key_display(binding), binding.description))
+            description = binding.description
+            if description not in ours or description in seen or not active.enabled:
+                continue  # Textual's own keys (tabs, focus, copy) are not ours to explain
+            seen.add(description)
+            lines.append((self.get_key_display(binding), description))
         name = getattr(screen, "screen_name", None) or type(screen).__name__
         title = {
             OverviewScreen: "screen.overview",

@@ -38,13 +38,49 @@ from readmodel.projection import apply_batch
 
 CHAINS: dict[str, tuple[list[str], list[str]]] = {
     # chain: (stages of a running case, departments)
-    "kindergarten": (["并联预审", "联合踏勘", "并联审批", "登记", "出件"], ["education", "fire", "health", "market", "civil_affairs"]),
+    "kindergarten": (
+        ["并联预审", "联合踏勘", "并联审批", "登记", "出件"],
+        ["education", "fire", "health", "market", "civil_affairs"],
+    ),
     "restaurant": (["并联审批", "出件"], ["market", "fire", "urban", "ecology"]),
-    "company": (["营业执照", "并联办理", "出件"], ["market", "public_security", "bank", "tax", "hrss"]),
-    "construction": (["用地规划", "多图联审", "多评合一", "施工许可", "联合验收"], ["natural_resources", "fire", "civil_defence", "housing", "ecology", "water", "seismic", "traffic"]),
+    "company": (
+        ["营业执照", "并联办理", "出件"],
+        ["market", "public_security", "bank", "tax", "hrss"],
+    ),
+    "construction": (
+        ["用地规划", "多图联审", "多评合一", "施工许可", "联合验收"],
+        [
+            "natural_resources",
+            "fire",
+            "civil_defence",
+            "housing",
+            "ecology",
+            "water",
+            "seismic",
+            "traffic",
+        ],
+    ),
 }
-NAMES = ["阳光", "启明", "春苗", "金穗", "华联", "东方", "蓝天", "新城", "和美", "瑞丰", "嘉禾", "丰泽"]
-KINDS = {"kindergarten": "幼儿园", "restaurant": "餐饮店", "company": "科技有限公司", "construction": "置业有限公司"}
+NAMES = [
+    "阳光",
+    "启明",
+    "春苗",
+    "金穗",
+    "华联",
+    "东方",
+    "蓝天",
+    "新城",
+    "和美",
+    "瑞丰",
+    "嘉禾",
+    "丰泽",
+]
+KINDS = {
+    "kindergarten": "幼儿园",
+    "restaurant": "餐饮店",
+    "company": "科技有限公司",
+    "construction": "置业有限公司",
+}
 CLERK = Actor(user_id="clerk1", name="窗口张三", role=Role.WINDOW_CLERK, department="window")
 COORDINATOR = Actor(user_id="coord1", name="协调李四", role=Role.COORDINATOR)
 
@@ -68,19 +104,27 @@ def sample_batches(count: int, today: date, seed: int = 7) -> Iterator[Projectio
         accepted = today - timedelta(days=rng.randint(0, 20))
         running = rng.random() < 0.8
         roll = rng.random()
-        warning = "red" if running and roll < 0.06 else "yellow" if running and roll < 0.16 else "none"
+        warning = (
+            "red" if running and roll < 0.06 else "yellow" if running and roll < 0.16 else "none"
+        )
         stage = rng.choice(stages) if running else rng.choice(["办结", "办结", "撤回"])
         status = "running"
         if not running:
-            status = {"撤回": "withdrawn"}.get(stage, rng.choice(["approved", "approved", "not_approved"]))
-        open_departments = rng.sample(departments, k=min(len(departments), rng.randint(1, 3))) if running else []
+            status = {"撤回": "withdrawn"}.get(
+                stage, rng.choice(["approved", "approved", "not_approved"])
+            )
+        open_departments = (
+            rng.sample(departments, k=min(len(departments), rng.randint(1, 3))) if running else []
+        )
         if warning == "red":
             next_due = today - timedelta(days=rng.randint(1, 4))
         elif warning == "yellow":
             next_due = today + timedelta(days=rng.randint(0, 2))
         else:
             next_due = today + timedelta(days=rng.randint(3, 30))
-        concluded_at = None if running else _at(min(today, accepted + timedelta(days=rng.randint(1, 6))), 15)
+        concluded_at = (
+            None if running else _at(min(today, accepted + timedelta(days=rng.randint(1, 6))), 15)
+        )
         name = f"{rng.choice(NAMES)}{KINDS[chain]}"
         updated = _at(today, 8)
         case = CaseRow(
@@ -197,7 +241,12 @@ def sample_state(case_no: str, today: date) -> CaseState:
                 DepartmentPart(
                     department="education",
                     verdict=Verdict.APPROVE,
-                    decided_by=Actor(user_id="rev-education", name="教育审查员", role=Role.REVIEWER, department="education"),
+                    decided_by=Actor(
+                        user_id="rev-education",
+                        name="教育审查员",
+                        role=Role.REVIEWER,
+                        department="education",
+                    ),
                     decided_at=_at(accepted + timedelta(days=2)),
                 )
             ],
@@ -213,7 +262,9 @@ def sample_state(case_no: str, today: date) -> CaseState:
             stage="并联审批",
             parts=[DepartmentPart(department="fire", assignee="王工")],
             started_at=_at(today - timedelta(days=8), 10),
-            clock=_clock(today - timedelta(days=8), 5, today - timedelta(days=1), warned=True, overdue=True),
+            clock=_clock(
+                today - timedelta(days=8), 5, today - timedelta(days=1), warned=True, overdue=True
+            ),
             urge_count=1,
         ),
         Task(
@@ -244,13 +295,65 @@ def sample_state(case_no: str, today: date) -> CaseState:
         ),
     ]
     events = [
-        Event(seq=1, at=_at(accepted), kind="accepted", actor=CLERK, summary="受理：我要开幼儿园，承诺期限 " + (accepted + timedelta(days=28)).isoformat()),
-        Event(seq=2, at=_at(accepted, 10), kind="task_opened", actor=SYSTEM_ACTOR, summary="T1 办学许可预审（教育局）", task_id="T1"),
-        Event(seq=3, at=_at(accepted + timedelta(days=2)), kind="decided", actor=tasks[0].parts[0].decided_by or CLERK, summary="T1 教育局同意", task_id="T1", department="education"),
-        Event(seq=4, at=_at(today - timedelta(days=8), 10), kind="task_opened", actor=SYSTEM_ACTOR, summary="T2 消防安全检查（消防救援支队）", task_id="T2"),
-        Event(seq=5, at=_at(today - timedelta(days=2), 11), kind="returned", actor=health, summary="T3 退回补正：食堂平面布局图、保育员健康证明", reason="材料不全", task_id="T3", department="health"),
-        Event(seq=6, at=_at(today - timedelta(days=1), 9), kind="urged", actor=COORDINATOR, summary="T2 催办 消防救援支队（第 1 次）", reason="即将超期", task_id="T2"),
-        Event(seq=7, at=_at(today, 0, 0), kind="task_overdue", actor=SYSTEM_ACTOR, summary="T2 消防安全检查 超期（期限 " + (today - timedelta(days=1)).isoformat() + "）", task_id="T2"),
+        Event(
+            seq=1,
+            at=_at(accepted),
+            kind="accepted",
+            actor=CLERK,
+            summary="受理：我要开幼儿园，承诺期限 " + (accepted + timedelta(days=28)).isoformat(),
+        ),
+        Event(
+            seq=2,
+            at=_at(accepted, 10),
+            kind="task_opened",
+            actor=SYSTEM_ACTOR,
+            summary="T1 办学许可预审（教育局）",
+            task_id="T1",
+        ),
+        Event(
+            seq=3,
+            at=_at(accepted + timedelta(days=2)),
+            kind="decided",
+            actor=tasks[0].parts[0].decided_by or CLERK,
+            summary="T1 教育局同意",
+            task_id="T1",
+            department="education",
+        ),
+        Event(
+            seq=4,
+            at=_at(today - timedelta(days=8), 10),
+            kind="task_opened",
+            actor=SYSTEM_ACTOR,
+            summary="T2 消防安全检查（消防救援支队）",
+            task_id="T2",
+        ),
+        Event(
+            seq=5,
+            at=_at(today - timedelta(days=2), 11),
+            kind="returned",
+            actor=health,
+            summary="T3 退回补正：食堂平面布局图、保育员健康证明",
+            reason="材料不全",
+            task_id="T3",
+            department="health",
+        ),
+        Event(
+            seq=6,
+            at=_at(today - timedelta(days=1), 9),
+            kind="urged",
+            actor=COORDINATOR,
+            summary="T2 催办 消防救援支队（第 1 次）",
+            reason="即将超期",
+            task_id="T2",
+        ),
+        Event(
+            seq=7,
+            at=_at(today, 0, 0),
+            kind="task_overdue",
+            actor=SYSTEM_ACTOR,
+            summary="T2 消防安全检查 超期（期限 " + (today - timedelta(days=1)).isoformat() + "）",
+            task_id="T2",
+        ),
     ]
     del fire
     return CaseState(
@@ -259,20 +362,47 @@ def sample_state(case_no: str, today: date) -> CaseState:
         chain_name="我要开幼儿园",
         chain_version=1,
         stage="并联审批",
-        applicant=ApplicantView(kind="organisation", name="济宁市阳光教育咨询有限公司", id_masked="9137**********YB7E", phone_masked="138****8000"),
+        applicant=ApplicantView(
+            kind="organisation",
+            name="济宁市阳光教育咨询有限公司",
+            id_masked="9137**********YB7E",
+            phone_masked="138****8000",
+        ),
         received_at=_at(accepted),
         accepted_on=accepted,
         promised=_clock(accepted, 20, accepted + timedelta(days=28), extension_days=5, warned=True),
         statutory=_clock(accepted, 45, accepted + timedelta(days=63)),
         tasks=tasks,
         suspensions=[
-            Suspension(id="S1", kind=SuspensionKind.SUPPLEMENT, reason="材料不全", task_id="T3", start=today - timedelta(days=2), started_by=health),
+            Suspension(
+                id="S1",
+                kind=SuspensionKind.SUPPLEMENT,
+                reason="材料不全",
+                task_id="T3",
+                start=today - timedelta(days=2),
+                started_by=health,
+            ),
         ],
         extensions=[
-            Extension(target="case", days=5, reason="联合踏勘延后", granted_by=COORDINATOR, granted_on=today - timedelta(days=3), new_due_on=accepted + timedelta(days=28)),
+            Extension(
+                target="case",
+                days=5,
+                reason="联合踏勘延后",
+                granted_by=COORDINATOR,
+                granted_on=today - timedelta(days=3),
+                new_due_on=accepted + timedelta(days=28),
+            ),
         ],
         licences=[
-            Licence(type="school_licence", name="民办学校办学许可证", number="SCHOOL_LICENCE-" + case_no, department="education", holder_name="济宁市阳光教育咨询有限公司", issued_on=today - timedelta(days=1), case_no=case_no),
+            Licence(
+                type="school_licence",
+                name="民办学校办学许可证",
+                number="SCHOOL_LICENCE-" + case_no,
+                department="education",
+                holder_name="济宁市阳光教育咨询有限公司",
+                issued_on=today - timedelta(days=1),
+                case_no=case_no,
+            ),
         ],
         events=events,
         status=CaseStatus.RUNNING,

@@ -165,10 +165,21 @@ class CaseContext(Generic[FormT]):
         name: str = "联合验收",
         *,
         days: int,
+        stops_clock: bool = False,
         on_reject: Literal["end", "continue"] = "end",
     ) -> StepResult:
-        """One final inspection by several departments at once (联合验收)."""
-        return await self._human_step(TaskKind.JOINT_ACCEPTANCE, name, departments, days, on_reject)
+        """One final inspection by several departments at once (联合验收). With
+        ``stops_clock`` it runs outside the case's promised limit (e.g. acceptance after
+        construction, which the promise "approval to permit" does not cover); its own
+        step limit still applies."""
+        return await self._human_step(
+            TaskKind.JOINT_ACCEPTANCE,
+            name,
+            departments,
+            days,
+            on_reject,
+            stops_case_clock=SuspensionKind.OUTSIDE_LIMIT if stops_clock else None,
+        )
 
     async def wait_for_applicant(self, event: str, name: str) -> StepResult:
         """Wait, with the case's clock stopped, until the window records that the

@@ -5,12 +5,12 @@ success it closes with an :class:`ActionOutcome`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
@@ -68,11 +68,12 @@ class ActionOutcome:
 
 
 def material_names(state: CaseState) -> list[str]:
-    """The names the applicant may be asked for: the case's materials when the
-    intake records them, else the chain's list."""
+    """The names the applicant may be asked for: the case's missing materials when
+    the intake records them, else the chain's list."""
     pinned = getattr(state, "materials", None)
     if pinned:
-        return [m.name for m in pinned]
+        # A material received or held as an e-licence is never asked for again.
+        return [m.name for m in pinned if getattr(m.state, "value", m.state) == "missing"]
     try:
         import chains  # noqa: F401  (registers the chains)
         from workflows import registry
@@ -85,7 +86,7 @@ def material_names(state: CaseState) -> list[str]:
 class ActionForm(ConsoleModal):
     """The form of one action on one case."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "form.cancel"),
         Binding("ctrl+s", "submit", "form.submit"),
     ]
@@ -116,12 +117,16 @@ class ActionForm(ConsoleModal):
                     yield Label(t("form.task"))
                     yield Select(
                         options,
-                        allow_blank=False if options else True,
+                        allow_blank=not options,
                         prompt=t("form.nothing", action=t(f"act.{act}")),
                         id="task",
                     )
                 if act in DEPARTMENT_ACTS:
-                    yield Label(t("form.department") if act is not Act.REASSIGN else t("form.from_department"))
+                    yield Label(
+                        t("form.department")
+                        if act is not Act.REASSIGN
+                        else t("form.from_department")
+                    )
                     yield Select([], prompt=t("form.select"), id="department")
                 if act is Act.DECIDE:
                     yield Label(t("form.verdict"))
@@ -184,6 +189,9 @@ class ActionForm(ConsoleModal):
 
     def on_mount(self) -> None:
         self._task_changed()
+        for items in self.query(SelectionList):
+            if items.option_count:
+                items.highlighted = 0
         first = self.query("#form-fields Select, #form-fields SelectionList, #form-fields Input")
         if self.act in (Act.WITHDRAW,) or not first:
             self.query_one("#reason", Input).focus()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
@@ -39,7 +39,7 @@ class BulkResult:
 class BulkForm(ConsoleModal):
     """What to send to every marked case."""
 
-    BINDINGS = [Binding("escape", "cancel", "form.cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "form.cancel")]
 
     def __init__(self, act: Act, case_numbers: list[str]) -> None:
         super().__init__()
@@ -51,10 +51,17 @@ class BulkForm(ConsoleModal):
         departments = [(self.catalog.department(d), d) for d in DEPARTMENTS]
         with Vertical(classes="dialog", id="bulk-form"):
             yield Label(
-                t("form.title", action=t(f"act.bulk_{self.act}"), case_no=t("bulk.marked", count=len(self.case_numbers))),
+                t(
+                    "form.title",
+                    action=t(f"act.bulk_{self.act}"),
+                    case_no=t("bulk.marked", count=len(self.case_numbers)),
+                ),
                 classes="dialog-title",
             )
-            yield Static(", ".join(self.case_numbers[:12]) + (" …" if len(self.case_numbers) > 12 else ""), classes="dim")
+            yield Static(
+                ", ".join(self.case_numbers[:12]) + (" …" if len(self.case_numbers) > 12 else ""),
+                classes="dim",
+            )
             if self.act is Act.REASSIGN:
                 yield Label(t("form.from_department"))
                 yield Select(departments, prompt=t("form.select"), id="from-department")
@@ -101,7 +108,7 @@ class BulkForm(ConsoleModal):
 class BulkResultScreen(ConsoleModal):
     """Runs a bulk request case by case and lists each result as it comes."""
 
-    BINDINGS = [Binding("escape,enter", "close", "notice.close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", "notice.close")]
 
     def __init__(self, request: BulkRequest) -> None:
         super().__init__()
@@ -110,7 +117,10 @@ class BulkResultScreen(ConsoleModal):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="bulk-results"):
-            yield Label(self.t("bulk.title", action=self.t(f"act.bulk_{self.request.act}")), classes="dialog-title")
+            yield Label(
+                self.t("bulk.title", action=self.t(f"act.bulk_{self.request.act}")),
+                classes="dialog-title",
+            )
             yield DataTable(id="bulk-table", cursor_type="row")
             yield Static("", id="bulk-summary")
             with Horizontal(classes="buttons"):
@@ -128,8 +138,14 @@ class BulkResultScreen(ConsoleModal):
         for case_no in self.request.case_numbers:
             result = await self._one(case_no)
             self.results.append(result)
-            status = Text(self.t("bulk.ok"), style="green") if result.ok else Text(self.t("bulk.failed"), style="bold red")
-            self.query_one("#bulk-table", DataTable).add_row(case_no, status, result.message, key=case_no)
+            status = (
+                Text(self.t("bulk.ok"), style="green")
+                if result.ok
+                else Text(self.t("bulk.failed"), style="bold red")
+            )
+            self.query_one("#bulk-table", DataTable).add_row(
+                case_no, status, result.message, key=case_no
+            )
         ok = sum(r.ok for r in self.results)
         self.query_one("#bulk-summary", Static).update(
             self.t("bulk.summary", ok=ok, failed=len(self.results) - ok)
@@ -150,7 +166,9 @@ class BulkResultScreen(ConsoleModal):
             messages: list[str] = []
             for task in tasks:
                 if request.act is Act.URGE:
-                    action: Urge | Reassign = Urge(actor=actor, task_id=task.id, reason=request.reason)
+                    action: Urge | Reassign = Urge(
+                        actor=actor, task_id=task.id, reason=request.reason
+                    )
                 else:
                     part = task.part(request.from_department or "")
                     if part is None or part.verdict is not None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
@@ -28,7 +29,7 @@ def _bindings() -> list[Binding]:
 class CaseScreen(ConsoleScreen):
     """Header, tasks, stopped clocks and extensions, materials, licences, timeline."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "bind.back"),
         Binding("ctrl+r", "refresh", "bind.refresh", show=False),
         *_bindings(),
@@ -63,7 +64,17 @@ class CaseScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         columns = {
-            "tasks": ("task", "name", "department", "assignee", "status", "due", "left", "bar", "urged"),
+            "tasks": (
+                "task",
+                "name",
+                "department",
+                "status",
+                "left",
+                "bar",
+                "due",
+                "assignee",
+                "urged",
+            ),
             "suspensions": ("kind", "task", "start", "end", "reason", "by"),
             "extensions": ("target", "days", "new_due", "reason", "by"),
             "materials": ("material", "key", "state", "source"),
@@ -128,23 +139,23 @@ class CaseScreen(ConsoleScreen):
             status.append(" ")
             status.append_text(warning_cell(c, self._overall_warning(state)))
         acceptance = getattr(state, "acceptance", None)
-        acceptance_text = c.enum("acceptance", acceptance) if acceptance else t("acceptance.accepted")
+        acceptance_text = (
+            c.enum("acceptance", acceptance) if acceptance else t("acceptance.accepted")
+        )
+        grid.add_row(t("case.case_no"), state.case_no, t("case.status"), status)
         grid.add_row(
             t("case.chain"),
-            f"{state.case_no}  {c.chain(state.chain)} v{state.chain_version}",
-            t("case.status"),
-            status,
-        )
-        grid.add_row(
-            t("case.applicant"),
-            f"{state.applicant.name}  {state.applicant.id_masked}",
+            f"{c.chain(state.chain)} v{state.chain_version}",
             t("case.stage"),
             state.stage,
+        )
+        grid.add_row(
+            t("case.applicant"), state.applicant.name, t("case.id"), state.applicant.id_masked
         )
         accepted_on = getattr(state, "accepted_on", None)
         grid.add_row(
             t("case.acceptance"),
-            f"{acceptance_text}  {accepted_on.isoformat() if accepted_on else ''}",
+            f"{acceptance_text} {accepted_on.isoformat() if accepted_on else ''}",
             t("case.due"),
             self._next_due(state, today),
         )
@@ -192,10 +203,14 @@ class CaseScreen(ConsoleScreen):
     def _next_due(self, state: CaseState, today: date) -> Text:
         if state.status is not CaseStatus.RUNNING:
             return Text("—")
-        clocks = [state.promised] + [t.clock for t in state.open_tasks if t.clock and t.clock.running]
+        clocks = [state.promised] + [
+            t.clock for t in state.open_tasks if t.clock and t.clock.running
+        ]
         clock = min(clocks, key=lambda k: k.due_on)
         left = self.console.days.left(today, clock.due_on, clock.pauses)
-        text = Text(clock.due_on.isoformat() + (self.t("provisional") if clock.provisional else "") + "  ")
+        text = Text(
+            clock.due_on.isoformat() + (self.t("provisional") if clock.provisional else "") + "  "
+        )
         text.append_text(days_left_cell(self.catalog, left, self._clock_warning(clock)))
         return text
 
@@ -214,7 +229,9 @@ class CaseScreen(ConsoleScreen):
         c = self.catalog
         parts = []
         for part in task.parts:
-            mark = {"approve": "✓", "reject": "✗"}.get(part.verdict.value if part.verdict else "", "")
+            mark = {"approve": "✓", "reject": "✗"}.get(
+                part.verdict.value if part.verdict else "", ""
+            )
             parts.append(f"{c.department(part.department)}{mark}")
         assignees = "、".join(p.assignee for p in task.parts if p.assignee)
         status = Text(c.enum("task", task.status))
@@ -235,11 +252,11 @@ class CaseScreen(ConsoleScreen):
             task.id,
             task.name,
             "、".join(parts),
-            assignees,
             status,
-            due,
             left_cell,
             bar,
+            due,
+            assignees,
             str(task.urge_count or ""),
         ]
 
@@ -275,7 +292,12 @@ class CaseScreen(ConsoleScreen):
         table.clear()
         recorded = getattr(state, "materials", None) or []
         note = self.query_one("#materials-note", Static)
-        styles = {"received": "green", "e_licence": "cyan", "committed": "yellow", "missing": "bold red"}
+        styles = {
+            "received": "green",
+            "e_licence": "cyan",
+            "committed": "yellow",
+            "missing": "bold red",
+        }
         if recorded:
             note.update("")
             for m in recorded:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.data import SORTS, CaseFilter, CaseListRow, Page, filter_choices, list_page
@@ -17,17 +18,18 @@ from tui.screens.base import ConsoleScreen
 from tui.widgets.cells import days_left_cell, short_list, warning_cell
 from tui.widgets.status import StatusBar
 
+#: Urgency first, so an 80-column terminal still shows what matters; wider ones show all.
 COLUMNS = (
     "mark",
     "case_no",
+    "warning",
+    "left",
+    "due",
+    "stage",
     "chain",
     "applicant",
     "id",
-    "stage",
     "departments",
-    "due",
-    "left",
-    "warning",
 )
 
 
@@ -38,7 +40,9 @@ def action_bindings() -> list[Binding]:
 class CasesScreen(ConsoleScreen):
     """The case list: filters, search, paging, marks, and actions on the selected case."""
 
-    BINDINGS = [
+    HELP_EXTRA = (("enter", "bind.open"),)
+
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "search", "bind.search"),
         Binding("f", "filters", "bind.filter"),
         Binding("o", "problems", "bind.problems"),
@@ -123,14 +127,14 @@ class CasesScreen(ConsoleScreen):
         return [
             Text("●", style="bold magenta") if row.case_no in self.marked else "",
             row.case_no,
+            level,
+            days_left_cell(catalog, left, row.warning),
+            due,
+            row.stage,
             catalog.chain(row.chain),
             row.applicant_name,
             row.applicant_id_masked,
-            row.stage,
             short_list([catalog.department(d) for d in row.open_departments]),
-            due,
-            days_left_cell(catalog, left, row.warning),
-            level,
         ]
 
     def _summary(self) -> None:
@@ -150,7 +154,11 @@ class CasesScreen(ConsoleScreen):
             parts.append(self.t("cases.only_problems"))
         if flt.search.strip():
             parts.append(f"“{flt.search.strip()}”")
-        text = self.t("cases.filters", filters=" · ".join(parts)) if parts else self.t("cases.no_filters")
+        text = (
+            self.t("cases.filters", filters=" · ".join(parts))
+            if parts
+            else self.t("cases.no_filters")
+        )
         if page is not None:
             if page.total:
                 text += "   " + self.t(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Static
 
 from tui.data import DepartmentLoad, department_loads
@@ -18,7 +19,10 @@ COLUMNS = ("department", "open", "yellow", "red", "returned", "cases")
 
 
 class DepartmentsScreen(ConsoleScreen):
-    BINDINGS = [Binding("ctrl+r", "refresh", "bind.refresh", show=False)]
+    HELP_EXTRA = (("enter", "bind.open"),)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "refresh", "bind.refresh", show=False)
+    ]
 
     def compose(self) -> ComposeResult:
         yield StatusBar("screen.departments", id="status")

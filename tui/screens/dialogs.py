@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
@@ -17,7 +17,7 @@ from tui.screens.base import ConsoleModal
 class ConfirmScreen(ConsoleModal):
     """Yes or no; dismisses with True or False."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "confirm.yes"),
         Binding("n,escape", "answer(False)", "confirm.no"),
     ]
@@ -48,7 +48,7 @@ class ConfirmScreen(ConsoleModal):
 class NoticeScreen(ConsoleModal):
     """A text to read and close (the one-time notice of missing materials)."""
 
-    BINDINGS = [Binding("escape,enter", "close", "notice.close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,enter", "close", "notice.close")]
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()
@@ -71,7 +71,9 @@ class NoticeScreen(ConsoleModal):
 class HelpScreen(ConsoleModal):
     """Every key of the screen below, with what it does."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "close", "bind.back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "bind.back")
+    ]
 
     def __init__(self, screen_title: str, lines: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -95,7 +97,7 @@ class HelpScreen(ConsoleModal):
 class JumpScreen(ConsoleModal):
     """``:`` — type a screen name or a case number; dismisses with the text."""
 
-    BINDINGS = [Binding("escape", "close", "bind.back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "bind.back")]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="jump"):
@@ -113,7 +115,7 @@ class JumpScreen(ConsoleModal):
 class FilterScreen(ConsoleModal):
     """Pick chain, status, stage, department, warning, "only problems" and sort."""
 
-    BINDINGS = [Binding("escape", "close", "bind.back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "bind.back")]
 
     def __init__(self, current: CaseFilter, choices: FilterChoices) -> None:
         super().__init__()

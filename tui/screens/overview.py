@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Static
 
@@ -29,7 +30,7 @@ KPIS = (
 
 
 class OverviewScreen(ConsoleScreen):
-    BINDINGS = [Binding("ctrl+r", "refresh", "bind.refresh")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "refresh", "bind.refresh")]
 
     def compose(self) -> ComposeResult:
         t = self.t

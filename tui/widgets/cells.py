@@ -6,7 +6,11 @@ from rich.text import Text
 
 from tui.messages import Catalog
 
-WARNING_STYLES = {"red": "bold white on dark_red", "yellow": "bold black on yellow", "none": "green"}
+WARNING_STYLES = {
+    "red": "bold white on dark_red",
+    "yellow": "bold black on yellow",
+    "none": "green",
+}
 
 
 def warning_cell(catalog: Catalog, warning: str) -> Text:

@@ -32,7 +32,10 @@ class StatusBar(Static):
         actor = app.actor
         department = f" · {app.catalog.department(actor.department)}" if actor.department else ""
         acting = t(
-            "app.acting_as", name=actor.name, role=app.catalog.role(actor.role), department=department
+            "app.acting_as",
+            name=actor.name,
+            role=app.catalog.role(actor.role),
+            department=department,
         )
         text = Text()
         text.append(f" {t('app.title')} ", style="bold")
