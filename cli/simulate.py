@@ -35,15 +35,6 @@ WHAT_STYLE = {
 }
 
 
-def _share(name: str) -> Any:
-    def check(value: float) -> float:
-        if not 0.0 <= value <= 1.0:
-            raise typer.BadParameter(f"{name} must be between 0 and 1")
-        return value
-
-    return check
-
-
 @guarded
 def simulate(
     rate: Annotated[
@@ -58,13 +49,14 @@ def simulate(
         int, typer.Option(help="Seed: the same seed decides every part the same way.")
     ] = 0,
     approve: Annotated[
-        float, typer.Option(callback=_share("--approve"), help="Share of decisions that approve.")
+        float, typer.Option(min=0.0, max=1.0, help="Share of decisions that approve.")
     ] = 0.85,
     return_share: Annotated[
         float,
         typer.Option(
             "--return",
-            callback=_share("--return"),
+            min=0.0,
+            max=1.0,
             help="Share returned for supplement (退回补正); the rest of 1 - approve - return "
             "are rejections.",
         ),
@@ -72,7 +64,8 @@ def simulate(
     slow: Annotated[
         float,
         typer.Option(
-            callback=_share("--slow"),
+            min=0.0,
+            max=1.0,
             help="Share of department parts left alone until the task is overdue.",
         ),
     ] = 0.15,
@@ -129,7 +122,7 @@ def simulate(
         emit_json({"seed": seed, "summary": stats.as_dict()})
     else:
         counts = stats.as_dict()
-        table("Simulator summary", ["", ""], [[k, v] for k, v in counts.items()])
+        table("Simulator summary", ["action", "count"], [[k, v] for k, v in counts.items()])
 
 
 async def _simulate(policy: Any, *, quiet: bool, once: bool, poll: float, **options: Any) -> Any:

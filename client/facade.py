@@ -292,6 +292,10 @@ class CaseDesk:
             return ActionRejected(f"case {case_no} is closed: {error.message}")
         return error
 
+    async def ping(self) -> None:
+        """Raise if Temporal does not answer (the TUI shows a lost connection)."""
+        await self.client.service_client.check_health()
+
     # -------------------------------------------------------------- calendar
     async def running_case_numbers(self) -> list[str]:
         query = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"

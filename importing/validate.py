@@ -176,35 +176,52 @@ def resolve_chain(value: Any, chains: dict[str, str]) -> str:
     return code
 
 
-def parse_materials(value: Any, chain: Chain) -> list[str]:
-    """Material codes from codes or names separated by ; ； or 、 (a JSON list works too)."""
+_MATERIAL_KEYS: dict[int, tuple[Chain, dict[str, str], int]] = {}
+
+
+def _material_keys(chain: Chain) -> tuple[dict[str, str], int]:
+    """Normalised code/name -> material code, and the most pieces a name splits into
+    (cached per chain object)."""
+    cached = _MATERIAL_KEYS.get(id(chain))
+    if cached is not None and cached[0] is chain:
+        return cached[1], cached[2]
     by_key: dict[str, str] = {}
+    longest = 1
     for material in chain.materials:
         by_key[normalise_header(material.code)] = material.code
         by_key[normalise_header(material.name)] = material.code
+        longest = max(longest, len(SEPARATORS.split(material.name)) // 2 + 1)
+    _MATERIAL_KEYS[id(chain)] = (chain, by_key, longest)
+    return by_key, longest
+
+
+def parse_materials(value: Any, chain: Chain) -> list[str]:
+    """Material codes from codes or names separated by ; ； or 、 (a JSON list works too)."""
+    by_key, longest = _material_keys(chain)
     texts = [cell_text(v) for v in value] if isinstance(value, list) else [cell_text(value)]
     codes: list[str] = []
     unknown: list[str] = []
     for text in texts:
         # Names may contain separators themselves (董事、监事、经理任职文件): take the
         # longest run of pieces that, with their own separators, is a material's name.
-        pieces = SEPARATORS.split(text)  # piece, separator, piece, ...
+        pieces = [normalise_header(p) for p in SEPARATORS.split(text)]  # piece, sep, piece…
         parts, seps = pieces[0::2], pieces[1::2]
+        originals = SEPARATORS.split(text)[0::2]
         i = 0
         while i < len(parts):
-            if not parts[i].strip():
+            if not parts[i]:
                 i += 1
                 continue
-            for j in range(len(parts), i, -1):
+            for j in range(min(len(parts), i + longest), i, -1):
                 joined = "".join(parts[k] + seps[k] for k in range(i, j - 1)) + parts[j - 1]
-                code = by_key.get(normalise_header(joined))
+                code = by_key.get(joined)
                 if code is not None:
                     if code not in codes:
                         codes.append(code)
                     i = j
                     break
             else:
-                unknown.append(parts[i].strip())
+                unknown.append(originals[i].strip())
                 i += 1
     if unknown:
         raise ValueError(

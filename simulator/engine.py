@@ -49,6 +49,7 @@ DECIDED_KINDS = frozenset(
 #: Task kinds a verification-like step may not return.
 NO_RETURN_KINDS = frozenset({"verification"})
 ACTION_TIMEOUT = 15.0
+MAX_TRIES = 3  # attempts of one action that the workflow refuses
 TASKS_PER_TICK = 500
 WINDOW = Actor(
     user_id="sim-window", name="综合窗口（模拟）", role=Role.WINDOW_CLERK, department="window"
@@ -194,6 +195,7 @@ class Simulator:
         self.on_action = on_action
         self.stats = Stats()
         self._done: set[tuple[str, ...]] = set()
+        self._refusals: Counter[tuple[str, ...]] = Counter()
         self._next_decision = 0.0
 
     @property
@@ -272,14 +274,18 @@ class Simulator:
             await self._pace(stop)
             if stop.is_set():
                 break
+            missing = _not_chain_materials(task.chain, decision.missing_items, department)
+            reason = decision.reason
+            if decision.choice is Choice.RETURN:
+                reason = f"材料不齐，一次告知需补正：{'、'.join(missing)}"
             action = Decide(
                 actor=reviewer(department),
                 task_id=task.task_id,
                 verdict=VERDICTS[decision.choice],
-                reason=decision.reason,
-                missing_items=list(decision.missing_items),
+                reason=reason,
+                missing_items=missing,
             )
-            detail = f"{task.name}：{decision.reason}" if decision.reason else task.name
+            detail = f"{task.name}：{reason}" if reason else task.name
             if decision.slow:
                 detail += "（超期后办理）"
             if await self._act(task, key, action, decision.choice.value, department, detail):
@@ -347,7 +353,11 @@ class Simulator:
             )
             return False
         except CaseError as refused:
-            # Mostly the read model lagging behind a decision already made.
+            # Mostly the read model lagging behind a decision already made; otherwise the
+            # case changed in between. Try again in a later pass, a few times at most.
+            self._refusals[key] += 1
+            if self._refusals[key] < MAX_TRIES:
+                self._done.discard(key)
             self._log(task, who, "refused", str(refused))
             return False
         self._log(task, who, what, detail)
@@ -369,3 +379,20 @@ class Simulator:
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
+
+
+def _not_chain_materials(chain: str, items: tuple[str, ...], department: str) -> list[str]:
+    """Missing items that are not the chain's own materials: those were received at the
+    window (or are held as e-licences) and are never asked for twice."""
+    if not items:
+        return []
+    import chains  # noqa: F401
+    from workflows import registry
+
+    try:
+        spec = registry.get_chain(chain)
+    except LookupError:
+        return list(items)
+    held = {m.name for m in spec.materials} | {m.code for m in spec.materials}
+    kept = [item for item in items if item not in held]
+    return kept or [f"{department_name(department)}审查补充说明材料"]

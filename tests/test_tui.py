@@ -379,6 +379,9 @@ async def test_actions_a_role_may_not_take_are_not_offered(driver, engine) -> No
             for act in hidden:
                 assert f"act('{act.value}')" not in keys
             titles = [c.title for c in app.get_system_commands(screen)]
+            for act in offered_now:  # the command palette lists every action offered
+                label = app.catalog.t(f"act.{act.value}")
+                assert f"{label}：{case_no}" in titles
             for act in hidden:
                 label = app.catalog.t(f"act.{act.value}")
                 assert not any(title.startswith(label + "：") for title in titles)
@@ -423,3 +426,19 @@ async def test_lost_connection_shows_in_the_header(driver, engine) -> None:
 def test_catalog_has_every_key_in_both_languages() -> None:
     assert set(ZH) == set(EN)
     assert set(CATALOGS) == {"zh", "en"}
+
+
+async def test_command_palette_opens_an_action_form(driver, engine) -> None:
+    (case_no,) = await start_cases(driver)
+    app = console(driver, engine, COORDINATOR, lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_no)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"Urge")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ActionForm))
+        assert pilot.app.screen.act is Act.URGE
+        await submit_and_close(pilot, pilot.app.screen)
+    assert (await driver.state(case_no)).task("T1").urge_count == 1

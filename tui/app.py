@@ -134,6 +134,13 @@ class OneChainApp(App[None]):
     def connection_ok(self) -> None:
         self.connection = "ok"
 
+    def read_model_failed(self, error: Exception) -> None:
+        """The read model did not answer: say so and keep what is on screen; the
+        next refresh tries again."""
+        self.notify(
+            self.catalog.t("readmodel.error", message=str(error).splitlines()[0]), severity="error"
+        )
+
     def _tick(self) -> None:
         now = self.loop_time()
         due = self.retry_seconds if self.connection != "ok" else self.ping_seconds

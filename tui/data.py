@@ -14,12 +14,13 @@ stage filter, no "yellow or red" shortcut, no sort choice and no aggregations ye
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, or_
+from sqlalchemy import Engine, String, and_, case, cast, func, or_
 from sqlmodel import col, select
 
 from domain.timezone import cst_date, start_of_day
@@ -306,23 +307,25 @@ def department_loads(engine: Engine) -> list[DepartmentLoad]:
     red: Counter[str] = Counter()
     returned: Counter[str] = Counter()
     with read_session(engine) as session:
+        # Grouped by the JSON text, so Python decodes one row per distinct set of
+        # departments instead of one per open task.
+        open_text = cast(TaskRecord.open_departments, String)
+        all_text = cast(TaskRecord.departments, String)
         rows = session.exec(
-            select(
-                TaskRecord.open_departments,
-                TaskRecord.departments,
-                TaskRecord.warning,
-                TaskRecord.status,
-            ).where(col(TaskRecord.status).in_(OPEN_TASK_STATUSES))
+            select(open_text, all_text, TaskRecord.warning, TaskRecord.status, func.count())
+            .where(col(TaskRecord.status).in_(OPEN_TASK_STATUSES))
+            .group_by(open_text, all_text, TaskRecord.warning, TaskRecord.status)
         ).all()
-        for open_departments, departments, warning, status in rows:
-            for department in open_departments or departments or []:
-                open_tasks[department] += 1
+        for open_json, all_json, warning, status, count in rows:
+            departments = json.loads(open_json or "[]") or json.loads(all_json or "[]")
+            for department in departments:
+                open_tasks[department] += count
                 if warning == "yellow":
-                    yellow[department] += 1
+                    yellow[department] += count
                 elif warning == "red":
-                    red[department] += 1
+                    red[department] += count
                 if status == "returned":
-                    returned[department] += 1
+                    returned[department] += count
         waiting = dict(
             session.exec(
                 select(CaseDepartmentRecord.department, func.count()).group_by(

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -89,7 +90,11 @@ class CasesScreen(ConsoleScreen):
     @work(exclusive=True, group="cases-page")
     async def load_page(self, flt: CaseFilter, offset: int) -> None:
         engine = self.console.engine
-        page = await asyncio.to_thread(list_page, engine, flt, offset, self.page_size)
+        try:
+            page = await asyncio.to_thread(list_page, engine, flt, offset, self.page_size)
+        except SQLAlchemyError as error:
+            self.console.read_model_failed(error)
+            return
         if flt != self.filter:
             return  # a newer filter was set meanwhile; its own load follows
         self.apply_page(page)

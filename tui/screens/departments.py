@@ -6,6 +6,7 @@ import asyncio
 from typing import ClassVar
 
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -47,7 +48,11 @@ class DepartmentsScreen(ConsoleScreen):
 
     @work(exclusive=True, group="departments")
     async def fetch(self) -> None:
-        loads = await asyncio.to_thread(department_loads, self.console.engine)
+        try:
+            loads = await asyncio.to_thread(department_loads, self.console.engine)
+        except SQLAlchemyError as error:
+            self.console.read_model_failed(error)
+            return
         self.show(loads)
 
     def show(self, loads: list[DepartmentLoad]) -> None:

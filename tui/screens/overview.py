@@ -6,6 +6,7 @@ import asyncio
 from typing import ClassVar
 
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -73,9 +74,13 @@ class OverviewScreen(ConsoleScreen):
 
     @work(exclusive=True, group="overview")
     async def fetch(self) -> None:
-        data = await asyncio.to_thread(
-            overview, self.console.engine, self.console.today(), CHART_DAYS
-        )
+        try:
+            data = await asyncio.to_thread(
+                overview, self.console.engine, self.console.today(), CHART_DAYS
+            )
+        except SQLAlchemyError as error:
+            self.console.read_model_failed(error)
+            return
         self.show(data)
 
     def show(self, data: Overview) -> None:
