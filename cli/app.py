@@ -31,7 +31,9 @@ app.command(help=run.worker.__doc__)(run.worker)
 app.command(name="import", help=importer.import_file.__doc__, epilog=EXIT_CODES_HELP)(
     importer.import_file
 )
-app.command(name="simulate", help=simulate.simulate.__doc__)(simulate.simulate)
+app.command(name="simulate", help=simulate.simulate.__doc__, epilog=EXIT_CODES_HELP)(
+    simulate.simulate
+)
 app.command(name="tui", help=tui_command.tui.__doc__)(tui_command.tui)
 
 

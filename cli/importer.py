@@ -186,17 +186,15 @@ def import_file(
             note(f"{written} rejected row(s) written to {errors_out}")
 
     if report is not None and report.unreachable:
-        typer.echo(
-            f"error: Temporal unreachable: {report.unreachable}; "
-            f"{report.not_attempted} row(s) not attempted — run the same import again",
-            err=True,
+        fail(
+            f"Temporal unreachable: {report.unreachable}; {report.not_attempted} row(s) not "
+            "attempted — run the same import again",
+            EXIT_UNREACHABLE,
         )
-        raise typer.Exit(EXIT_UNREACHABLE)
     if report is not None and report.interrupted:
-        typer.echo(
-            f"interrupted: {report.not_attempted} row(s) not attempted — run the same "
-            "import again to finish them",
-            err=True,
+        note(
+            f"interrupted: {report.not_attempted} row(s) not attempted — run the same import "
+            "again to finish them"
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_REJECTED if rejected_rows else EXIT_OK)
@@ -314,15 +312,11 @@ def _summary(checked: Any, report: Any, dry_run: bool, seconds: float) -> dict[s
         "already_existing": report.existing if report else 0,
         "refused": refused,
         "rejected": invalid + refused,
-        "not_attempted": (
-            report.not_attempted if report else (0 if dry_run else len(checked.valid_rows))
-        ),
+        "not_attempted": report.not_attempted if report else 0,
         "elapsed_s": round(seconds, 3),
         "start_phase_s": round(report.seconds, 3) if report else 0.0,
         "rate_per_s": round(report.rate, 1) if report else 0.0,
     }
-    if dry_run:
-        summary["not_attempted"] = 0
     return summary
 
 

@@ -98,6 +98,14 @@ COMMON_COLUMNS: tuple[CommonColumn, ...] = (
         False,
         "material codes or names of the chain, separated by ; ； or 、",
     ),
+    CommonColumn(
+        "commitments",
+        "告知承诺",
+        ("承诺材料", "承诺"),
+        False,
+        "materials the applicant's signed written commitment replaces (告知承诺制), as in 材料; "
+        "only those the chain allows",
+    ),
 )
 
 #: Headers read and then ignored: row numbers, remarks, and the ``reason`` column of an

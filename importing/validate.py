@@ -25,6 +25,7 @@ from domain.actions import CASE_NO_PATTERN
 from domain.case import Applicant
 from domain.ids import InvalidId, check_applicant_id
 from domain.masking import mask_id_number, mask_phone
+from domain.materials import Commitment
 from domain.roles import Actor
 from domain.timezone import CST
 from importing.columns import Column, FormField, Layout, normalise_header
@@ -391,6 +392,28 @@ class RowChecker:
             except ValueError as error:
                 problem("materials", str(error))
 
+        commitments: list[str] = []
+        commitments_cell = self._cell(raw, "commitments")
+        if chain is not None and not is_blank(commitments_cell):
+            try:
+                commitments = parse_materials(commitments_cell, chain)
+            except ValueError as error:
+                problem("commitments", str(error))
+            allowed = {m.code for m in chain.materials if m.commitment}
+            refused = [
+                m.name for m in chain.materials if m.code in commitments and m.code not in allowed
+            ]
+            if refused:
+                problem(
+                    "commitments",
+                    f"chain {chain.code} takes no commitment for: {'、'.join(refused)}",
+                )
+            both = [
+                m.name for m in chain.materials if m.code in commitments and m.code in materials
+            ]
+            if both:
+                problem("commitments", f"listed as brought in 材料 too: {'、'.join(both)}")
+
         form: dict[str, Any] = {}
         if chain is not None:
             form = self._form(raw, chain, problems)
@@ -403,6 +426,16 @@ class RowChecker:
             applicant=Applicant(kind=kind, name=name, id_number=id_number, phone=phone),  # type: ignore[arg-type]
             form=form,
             materials=materials,
+            commitments=[
+                Commitment(
+                    material=code,
+                    text=f"申请人{name}承诺：{chain.material(code).name}真实有效，"
+                    "如有不实，愿承担相应法律责任（告知承诺制）",
+                    signed_by=name,
+                    signed_at=received_at or self.now,
+                )
+                for code in commitments
+            ],
             received_at=received_at,
             accepted_by=self.actor,
         )

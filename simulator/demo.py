@@ -43,7 +43,13 @@ COMMON_HEADERS = [
     "联系电话",
     "受理时间",
     "材料",
+    "告知承诺",
 ]
+APPLICANT_INDUSTRIES = {
+    "kindergarten": ("教育咨询", "教育科技", "文化传媒"),
+    "restaurant": ("餐饮管理", "食品", "商贸"),
+    "construction": ("建设工程", "房地产开发", "置业"),
+}
 SCOPES = (
     "餐饮管理；食品销售；企业管理咨询",
     "软件开发；信息技术咨询服务",
@@ -120,9 +126,14 @@ def demo_row(
     if kind == "个人":
         name, id_number = people.person_name(rng), people.resident_id(rng)
     else:
-        industry = "建设工程" if chain == "construction" else None
+        industry = rng.choice(APPLICANT_INDUSTRIES.get(chain, people.INDUSTRIES))
         name, id_number = people.company_name(rng, industry), people.credit_code(rng)
     materials = [m.name for m in spec.materials if m.key or all_materials or rng.random() < 0.7]
+    commitments = [
+        m.name
+        for m in spec.materials
+        if m.commitment and m.name not in materials and (all_materials or rng.random() < 0.8)
+    ]
     if not complete_materials:
         key = [m.name for m in spec.materials if m.key]
         materials.remove(rng.choice(key[1:] or key))
@@ -135,6 +146,7 @@ def demo_row(
         "联系电话": people.mobile(rng),
         "受理时间": received_at.astimezone(_cst()).strftime("%Y-%m-%d %H:%M"),
         "材料": "；".join(materials),
+        "告知承诺": "；".join(commitments),
         **form,
     }
 

@@ -50,7 +50,7 @@ DECIDED_KINDS = frozenset(
 NO_RETURN_KINDS = frozenset({"verification"})
 ACTION_TIMEOUT = 15.0
 MAX_TRIES = 3  # attempts of one action that the workflow refuses
-TASKS_PER_TICK = 500
+TASKS_PER_TICK = 500  # rows read per page
 WINDOW = Actor(
     user_id="sim-window", name="综合窗口（模拟）", role=Role.WINDOW_CLERK, department="window"
 )
@@ -108,7 +108,11 @@ class Stats:
 
 
 def load_open_tasks(
-    engine: Any, *, case_prefix: str | None = None, limit: int = TASKS_PER_TICK
+    engine: Any,
+    *,
+    case_prefix: str | None = None,
+    limit: int = TASKS_PER_TICK,
+    offset: int = 0,
 ) -> list[OpenTask]:
     """Open and returned tasks, oldest first, with how often each was returned."""
     from sqlalchemy import func
@@ -124,6 +128,7 @@ def load_open_tasks(
             .where(col(TaskRecord.status).in_(["open", "returned"]))
             .order_by(col(TaskRecord.started_at), col(TaskRecord.case_no), col(TaskRecord.task_id))
             .limit(limit)
+            .offset(offset)
         )
         if case_prefix:
             stmt = stmt.where(col(TaskRecord.case_no).startswith(case_prefix, autoescape=True))
@@ -221,15 +226,22 @@ class Simulator:
     async def tick(self, stop: asyncio.Event | None = None) -> int:
         """One pass over the open tasks; returns how many actions were sent."""
         stop = stop or asyncio.Event()
-        tasks = await asyncio.to_thread(load_open_tasks, self.engine, case_prefix=self.case_prefix)
         self.stats.ticks += 1
         self.stats.left_slow = 0
-        now = datetime.now(UTC)
         sent = 0
-        for task in tasks:
-            if stop.is_set():
+        offset = 0
+        while not stop.is_set():  # page through every open task, oldest first
+            tasks = await asyncio.to_thread(
+                load_open_tasks, self.engine, case_prefix=self.case_prefix, offset=offset
+            )
+            now = datetime.now(UTC)
+            for task in tasks:
+                if stop.is_set():
+                    break
+                sent += await self._handle(task, now, stop)
+            if len(tasks) < TASKS_PER_TICK:
                 break
-            sent += await self._handle(task, now, stop)
+            offset += TASKS_PER_TICK
         return sent
 
     async def _handle(self, task: OpenTask, now: datetime, stop: asyncio.Event) -> int:

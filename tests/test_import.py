@@ -40,6 +40,7 @@ HEADERS = [
     "联系电话",
     "受理时间",
     "材料",
+    "告知承诺",
     "幼儿园名称",
     "办学地址",
     "建筑面积",
@@ -126,7 +127,7 @@ def messy_rows(prefix: str) -> list[dict | None]:
             "济宁市金色教育咨询有限公司",
             "单位",
             ORG_ID,
-            **KINDERGARTEN,
+            **{**KINDERGARTEN, "告知承诺": "食堂布局流程图"},
         ),
         None,  # row 3: blank, skipped but counted
         row(f"{prefix}-02", "restaurant", "王伟", "个人", PERSON_ID, **RESTAURANT),
@@ -163,7 +164,7 @@ def messy_rows(prefix: str) -> list[dict | None]:
             "济宁市阳光教育有限公司",
             "单位",
             ORG_ID,
-            **{**KINDERGARTEN, "计划班级数": "0"},
+            **{**KINDERGARTEN, "计划班级数": "0", "告知承诺": "幼儿园章程"},
         ),
     ]
 
@@ -263,9 +264,11 @@ async def test_messy_file_twice(cli: CaseDriver, tmp_path: Path, encoding: str) 
     assert await run_ids(cli.client, good) == started  # nothing started twice
 
     # The good rows are real cases with the right chain, applicant and form.
-    state = await cli.state(f"{prefix}-01")
+    state = await cli.wait_for_tasks(f"{prefix}-01")  # materials assessed at intake
     assert state.chain == "kindergarten"
     assert state.applicant.id_masked == "9137**********2HDL"
+    assert [c.material for c in state.commitments] == ["canteen_layout"]
+    assert state.commitments[0].signed_by == "济宁市金色教育咨询有限公司"
     restaurant = await cli.state(f"{prefix}-02")
     assert restaurant.applicant.kind == "person"
     assert restaurant.applicant.phone_masked == "138****5678"
@@ -329,6 +332,7 @@ async def test_errors_out_is_ready_to_fix_and_reimport(cli: CaseDriver, tmp_path
     assert body[0][4] == BAD_PERSON_ID  # the original cell, to fix
     assert body[0][-1].startswith("证件号码: resident id: check character is wrong")
     assert "repeats the case number of row 2" in body[2][-1]
+    assert "takes no commitment for: 幼儿园章程" in body[6][-1]
 
     # Fix two rows in the error file and import it as it is (the reason column is ignored).
     body[0][4] = PERSON_ID
@@ -480,3 +484,69 @@ async def test_unreachable_temporal_exits_3(
     result = await invoke("import", str(sample), "--as", CLERK)
     assert result.exit_code == 3, result.output
     assert "unreachable" in result.stderr and "4 row(s) not attempted" in result.stderr
+
+
+async def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """A real ``onechain import`` process gets SIGINT in the middle of its starts."""
+    import os
+    import random
+    import signal
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from simulator.demo import COMMON_HEADERS, demo_row
+
+    prefix = f"IC{uuid.uuid4().hex[:6].upper()}"
+    rng = random.Random(9)
+    received = datetime.now(UTC) - timedelta(hours=1)
+    rows = [
+        demo_row("company", rng, case_no=f"{prefix}-{i:05d}", received_at=received)
+        for i in range(2000)
+    ]
+    headers = list(COMMON_HEADERS) + [h for h in rows[0] if h not in COMMON_HEADERS]
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(headers)
+        writer.writerows([r.get(h, "") for h in headers] for r in rows)
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        # No worker polls this queue: the cases are only started, never run.
+        "ONECHAIN_TASK_QUEUE": f"import-{uuid.uuid4().hex[:6]}",
+    }
+    command = [str(Path(sys.executable).parent / "onechain"), "import", str(path)]
+    command += ["--as", CLERK, "--json", "--concurrency", "4"]
+
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    first_case = dev_env.client.get_workflow_handle(workflow_id_for(f"{prefix}-00000"))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:  # wait until the start phase has begun
+        try:
+            await first_case.describe()
+            break
+        except Exception:
+            assert loop.time() < deadline and process.returncode is None
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 130, stderr.decode()
+    first = json.loads(stdout)["summary"]
+    assert first["started"] > 0 and first["not_attempted"] > 0
+    assert first["started"] + first["not_attempted"] == 2000
+    assert "not attempted" in stderr.decode()
+
+    again = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(again.communicate(), timeout=120)
+    assert again.returncode == 0, stderr.decode()
+    second = json.loads(stdout)["summary"]
+    assert second["already_existing"] == first["started"]
+    assert second["started"] == first["not_attempted"]

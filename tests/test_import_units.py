@@ -349,3 +349,30 @@ def test_demo_rows_are_valid() -> None:
     checked = check_sheet(sheet, resolve_headers(headers, chain_given=False), actor=CLERK, now=NOW)
     assert checked.problems == []
     assert json.dumps(headers, ensure_ascii=False).count("案件编号") == 1
+
+
+def test_commitments_replace_only_what_the_chain_allows(tmp_path: Path) -> None:
+    form = "泉林学校项目,2026-370828-47-01-764879,济宁市金乡县,41500,74700,65300"
+    applicant = "济宁市春苗建设工程有限公司,913708303GD5QA4XF2"
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "案件编号,事项,申请人,证件号码,材料,告知承诺,project_name,project_code,address,"
+        "land_area_m2,floor_area_m2,investment_wan\n"
+        f"A1,construction,{applicant},application,建设资金落实承诺书、quality_safety_plan,{form}\n"
+        f"A2,construction,{applicant},application,site_plan,{form}\n"
+        f"A3,construction,{applicant},funds_proof,funds_proof,{form}\n",
+        encoding="utf-8",
+    )
+    sheet = read_file(path)
+    checked = check_sheet(
+        sheet, resolve_headers(sheet.headers, chain_given=False), actor=CLERK, now=NOW
+    )
+    first = checked.rows[0].request
+    assert first is not None, checked.rows[0].reason
+    assert [c.material for c in first.commitments] == ["funds_proof", "quality_safety_plan"]
+    assert first.commitments[0].signed_by == "济宁市春苗建设工程有限公司"
+    assert (
+        checked.rows[1].reason
+        == "告知承诺: chain construction takes no commitment for: 建设工程设计方案总平面图"
+    )
+    assert checked.rows[2].reason == "告知承诺: listed as brought in 材料 too: 建设资金落实承诺书"
