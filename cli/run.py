@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.actor import parse_actor
+from domain.roles import Actor
 from runtime.settings import get_settings
 
 EXIT_UNREACHABLE = 3
+DEFAULT_UP_ACTOR = "coordinator:coordinator::协调员"
 
 
 def _fail(message: str, code: int) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
 
 
 def _stop_event() -> asyncio.Event:
@@ -30,7 +40,12 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _run_worker_until_stopped(task_queue: str) -> None:
+async def _run_worker_until_stopped(
+    task_queue: str,
+    stop: asyncio.Event | None = None,
+    say: Callable[[str], None] = _say,
+) -> None:
+    """Run a worker until ``stop`` is set (by default: until SIGINT/SIGTERM)."""
     from runtime.connect import connect
     from worker import build_worker
 
@@ -38,11 +53,11 @@ async def _run_worker_until_stopped(task_queue: str) -> None:
         client = await connect()
     except Exception as error:
         raise _fail(f"cannot reach Temporal: {error}", EXIT_UNREACHABLE) from None
-    stop = _stop_event()
+    stop = stop or _stop_event()
     async with build_worker(client, task_queue):
-        typer.echo(f"worker running on task queue {task_queue!r}; Ctrl-C to stop", err=True)
+        say(f"worker running on task queue {task_queue!r}")
         await stop.wait()
-    typer.echo("worker stopped", err=True)
+    say("worker stopped")
 
 
 def worker(
@@ -79,7 +94,37 @@ def server(
     raise typer.Exit(code)
 
 
-async def _up(port: int, ui_port: int, headless: bool, demo: bool = False) -> None:
+async def _serve(task_queue: str, *, demo: bool, tui_actor: Actor | None, log: Path) -> None:
+    """The worker (and the demo) in the background; the console in the foreground
+    unless headless. Quitting the console, or Ctrl-C when headless, stops everything."""
+    from simulator.demo import run_demo_alongside
+
+    if tui_actor is None:
+        worker = _run_worker_until_stopped(task_queue)
+        await (run_demo_alongside(worker, say=_say) if demo else worker)
+        return
+    # While the console owns the terminal, progress lines go to a log file instead.
+    with log.open("a", encoding="utf-8") as lines:
+
+        def to_log(line: str) -> None:
+            lines.write(line + "\n")
+            lines.flush()
+
+        stop = asyncio.Event()
+        worker = _run_worker_until_stopped(task_queue, stop, to_log)
+        background = asyncio.create_task(run_demo_alongside(worker, say=to_log) if demo else worker)
+        from cli.tui import make_app
+
+        try:
+            await make_app(tui_actor, os.environ.get("ONECHAIN_LANG") or "zh").run_async()
+        finally:
+            stop.set()
+            await asyncio.gather(background, return_exceptions=True)
+
+
+async def _up(
+    port: int, ui_port: int, headless: bool, demo: bool = False, tui_actor: Actor | None = None
+) -> None:
     import os
 
     from runtime.devserver import (
@@ -111,15 +156,9 @@ async def _up(port: int, ui_port: int, headless: bool, demo: bool = False) -> No
         os.environ["TEMPORAL_ADDRESS"] = address
         ui = "" if headless else f", web UI http://127.0.0.1:{ui_port}"
         typer.echo(f"onechain up: Temporal {address}{ui}; data in {settings.data_dir}", err=True)
-        if demo:
-            from simulator.demo import run_demo_alongside
-
-            await run_demo_alongside(
-                _run_worker_until_stopped(settings.task_queue),
-                say=lambda line: typer.echo(line, err=True),
-            )
-        else:
-            await _run_worker_until_stopped(settings.task_queue)
+        await _serve(
+            settings.task_queue, demo=demo, tui_actor=tui_actor, log=settings.data_dir / "up.log"
+        )
     finally:
         stop_dev_server(process)
         typer.echo("Temporal dev server stopped; run `onechain up` again to resume", err=True)
@@ -137,11 +176,21 @@ def up(
             "the department simulator in the same process.",
         ),
     ] = False,
+    no_tui: Annotated[
+        bool, typer.Option("--no-tui", help="Headless: no console; Ctrl-C stops.")
+    ] = False,
+    as_: Annotated[
+        str | None,
+        typer.Option("--as", help=f"Console user (default: $ONECHAIN_AS or {DEFAULT_UP_ACTOR})."),
+    ] = None,
 ) -> None:
-    """Start the embedded default: the Temporal dev server and a worker, until Ctrl-C.
+    """Start the embedded default: the Temporal dev server, a worker and the console.
 
     Running it again resumes the same data (data/temporal.sqlite3, data/readmodel.sqlite3).
     With --demo: demo cases (DEMO-…) and the department simulator as well.
     """
-    asyncio.run(_up(port, ui_port, headless, demo))
+    actor = (
+        None if no_tui else parse_actor(as_ or os.environ.get("ONECHAIN_AS") or DEFAULT_UP_ACTOR)
+    )
+    asyncio.run(_up(port, ui_port, headless, demo, actor))
     sys.stdout.flush()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli.actor import AS_HELP, parse_actor
 from cli.output import EXIT_USAGE, fail
+from domain.roles import Actor
 
 LANG_HELP = "Interface language: zh (default) or en (default: $ONECHAIN_LANG)."
 
@@ -33,6 +34,11 @@ def tui(
     if start not in ("overview", "cases", "departments"):
         fail(f"--start {start!r}: expected overview, cases or departments", EXIT_USAGE)
 
+    make_app(actor, language, start=start, refresh=refresh).run()
+
+
+def make_app(actor: Actor, language: str, *, start: str = "overview", refresh: float = 5.0) -> Any:
+    """The console wired to the facade and the read model (also used by `onechain up`)."""
     from client.facade import CaseDesk
     from readmodel.database import ready_engine
     from runtime.connect import connect
@@ -43,11 +49,11 @@ def tui(
         return CaseDesk(await connect())
 
     engine = ready_engine(get_settings().resolved_database_url)
-    OneChainApp(
+    return OneChainApp(
         engine=engine,
         actor=actor,
         connect=connect_desk,
         lang=language,
         start=start,
         refresh_seconds=refresh,
-    ).run()
+    )

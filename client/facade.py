@@ -143,6 +143,11 @@ class CaseDesk:
             chain = registry.get_chain(request.chain)
         except LookupError as unknown:
             raise InvalidApplication(str(unknown)) from None
+        if chain.applicant_kind not in ("either", request.applicant.kind):
+            raise InvalidApplication(
+                f"chain {chain.code} takes applicants of kind {chain.applicant_kind}, "
+                f"not {request.applicant.kind}"
+            )
         try:
             id_number = check_applicant_id(request.applicant.kind, request.applicant.id_number)
         except InvalidId as invalid:
