@@ -119,3 +119,27 @@ async def test_killed_worker_and_restarted_server_lose_and_repeat_nothing(
         assert sum(len(t.parts) for t in reviews) == sum(decisions.values())
     finally:
         stop_dev_server(server)
+
+
+def test_up_says_so_and_exits_3_when_the_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from cli.app import main; main()",
+                "up",
+                "--no-tui",
+                "--port",
+                str(port),
+            ],
+            env={**os.environ, "ONECHAIN_DATA_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 3
+    assert f"port 127.0.0.1:{port} is already in use" in result.stderr
