@@ -9,7 +9,7 @@ matching ``apply_*`` assumes the check passed.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from domain import deadlines
@@ -18,16 +18,14 @@ from domain.actions import (
     DecideOnBehalf,
     EndSpecialProcedure,
     Extend,
-    Rate,
     Reassign,
     RecordSupplement,
-    Rectify,
     ReportApplicantEvent,
     StartSpecialProcedure,
-    SupplyMaterials,
     Urge,
     Withdraw,
 )
+from domain.aftercare import AftercareRules
 from domain.calendar import CalendarData, WorkCalendar
 from domain.case import (
     CaseState,
@@ -36,7 +34,6 @@ from domain.case import (
     DepartmentPart,
     Event,
     Extension,
-    Rating,
     Suspension,
     SuspensionKind,
     Task,
@@ -46,19 +43,13 @@ from domain.case import (
     WarningLevel,
 )
 from domain.departments import DEPARTMENTS, department_name
+from domain.intake import IntakeRules
 from domain.masking import mask_id_number
 from domain.materials import (
-    Acceptance,
-    Commitment,
-    ELicence,
-    MaterialSpec,
     MaterialState,
-    MissingNotice,
-    assess_materials,
-    decide_acceptance,
-    notice_text,
 )
 from domain.projection import CaseRow, EventRow, Notification, ProjectionBatch, TaskRow
+from domain.refusal import ActionRefused, need_reason
 from domain.roles import SYSTEM_ACTOR, Actor, PermissionDenied, Role, require_role
 from domain.timezone import cst_date, end_of_day
 
@@ -67,9 +58,6 @@ AFTERCARE_KINDS = frozenset({TaskKind.PUBLICATION, TaskKind.VERIFICATION, TaskKi
 NOT_DECIDED_KINDS = frozenset(
     {TaskKind.APPLICANT_EVENT, TaskKind.MATERIALS, TaskKind.PUBLICATION, TaskKind.RECTIFICATION}
 )
-PUBLICATION_DAYS = 7  # 七天双公示
-NOTICE_DAYS = 5  # 行政许可法 art. 32: tell what is missing within 5 working days
-RECTIFICATION_DAYS = 15
 CASE_CLOCK_ONLY_KINDS = frozenset(
     {SuspensionKind.SITE_SURVEY, SuspensionKind.APPLICANT, SuspensionKind.OUTSIDE_LIMIT}
 )
@@ -77,16 +65,7 @@ VERDICT_ZH = {Verdict.APPROVE: "同意", Verdict.REJECT: "不同意", Verdict.RE
 CLOCK_EVENT_ZH = {deadlines.ClockEvent.WARNING: "预警", deadlines.ClockEvent.OVERDUE: "超期"}
 
 
-class ActionRefused(Exception):
-    """An action that may not be taken; the message is shown to the user as is."""
-
-
-def _need_reason(reason: str, action: str) -> None:
-    if not reason.strip():
-        raise ActionRefused(f"{action}: a reason is required")
-
-
-class CaseFile:
+class CaseFile(IntakeRules, AftercareRules):
     """A case's state plus the calendar snapshot its deadlines are computed with."""
 
     def __init__(self, state: CaseState, calendar: CalendarData, warning_fraction: float) -> None:
@@ -209,6 +188,16 @@ class CaseFile:
                 now,
                 task_id=task.id,
             )
+
+    def _close_approved(self, task: Task, actor: Actor, now: datetime, comment: str = "") -> None:
+        """Close a task nobody decides part by part (an applicant's event, a
+        publication, a rectification) as done, by ``actor``."""
+        for part in task.parts:
+            part.verdict = Verdict.APPROVE
+            part.comment = comment
+            part.decided_by = actor
+            part.decided_at = now
+        self._finish_task(task, TaskStatus.APPROVED, now)
 
     def _conclude_if_decided(self, task: Task, now: datetime) -> None:
         if any(p.verdict is None for p in task.parts):
@@ -346,7 +335,7 @@ class CaseFile:
                 f"department {part.department} already decided task {task.id}: {part.verdict.value}"
             )
         if action.verdict is not Verdict.APPROVE:
-            _need_reason(action.reason, label)
+            need_reason(action.reason, label)
         if action.verdict is Verdict.RETURN:
             self._never_ask_twice(action.missing_items)
 
@@ -381,7 +370,7 @@ class CaseFile:
         self._role(action.actor, {Role.SUPERVISOR}, "decide on behalf")
         if action.verdict is Verdict.RETURN:
             raise ActionRefused("decide on behalf: only approve or reject")
-        _need_reason(action.reason, "decide on behalf")
+        need_reason(action.reason, "decide on behalf")
         self._check_verdict(action, action.department, "decide on behalf")
 
     def apply_decide(self, action: Decide, now: datetime, *, on_behalf: bool = False) -> Event:
@@ -428,7 +417,7 @@ class CaseFile:
     def check_extend(self, action: Extend) -> None:
         self._role(action.actor, COORDINATING, "extend")
         self._running(action.task_id)
-        _need_reason(action.reason, "extend")
+        need_reason(action.reason, "extend")
         if action.task_id is None:
             clock = self.state.promised
             target = "case"
@@ -483,7 +472,7 @@ class CaseFile:
     def check_reassign(self, action: Reassign) -> None:
         self._role(action.actor, COORDINATING, "reassign")
         self._running(action.task_id)
-        _need_reason(action.reason, "reassign")
+        need_reason(action.reason, "reassign")
         task = self._open_task(action.task_id)
         part = self._part(task, action.department)
         if part.verdict is not None:
@@ -554,7 +543,7 @@ class CaseFile:
     def check_start_special(self, action: StartSpecialProcedure) -> None:
         self._role(action.actor, COORDINATING | {Role.REVIEWER}, "start special procedure")
         self._running()
-        _need_reason(action.reason, "start special procedure")
+        need_reason(action.reason, "start special procedure")
         task = self._open_task(action.task_id)
         if action.actor.role is Role.REVIEWER and task.part(action.actor.department or "") is None:
             raise ActionRefused(
@@ -645,7 +634,7 @@ class CaseFile:
     def check_withdraw(self, action: Withdraw) -> None:
         self._role(action.actor, {Role.WINDOW_CLERK, Role.COORDINATOR}, "withdraw")
         self._running()
-        _need_reason(action.reason, "withdraw")
+        need_reason(action.reason, "withdraw")
 
     def check_applicant_event(self, action: ReportApplicantEvent) -> None:
         self._role(action.actor, {Role.WINDOW_CLERK}, "report applicant event")
@@ -660,11 +649,7 @@ class CaseFile:
 
     def apply_applicant_event(self, action: ReportApplicantEvent, now: datetime) -> Event:
         task = next(t for t in self.state.open_tasks if t.awaits_event == action.event)
-        for part in task.parts:
-            part.verdict = Verdict.APPROVE
-            part.decided_by = action.actor
-            part.decided_at = now
-        self._finish_task(task, TaskStatus.APPROVED, now)
+        self._close_approved(task, action.actor, now)
         return self.record(
             "applicant_event",
             action.actor,
@@ -850,262 +835,6 @@ class CaseFile:
             for e in state.events[after_seq:]
         ]
         return ProjectionBatch(case=case_row, tasks=tasks, events=events)
-
-    # ----------------------------------------------------------------- intake
-    def intake(
-        self,
-        specs: list[MaterialSpec],
-        submitted: list[str],
-        commitments: list[Commitment],
-        licences: list[ELicence],
-        *,
-        allow_incomplete: bool,
-        supplement_days: int,
-        now: datetime,
-    ) -> None:
-        """The window's decision (受理) from the one set of materials.
-
-        Everything missing is told at once (一次告知). A case with a key item missing
-        is not accepted and its clocks stand still until the last key item arrives,
-        unless the notice came more than 5 working days after receipt: then it counts
-        as accepted on the day it was received (行政许可法 art. 32).
-        """
-        state = self.state
-        received_on = cst_date(state.received_at)
-        state.commitments = list(commitments)
-        state.materials = assess_materials(specs, submitted, commitments, licences, received_on)
-        state.acceptance = decide_acceptance(state.materials, allow_incomplete)
-        for item in state.materials:
-            if item.state is MaterialState.E_LICENCE:
-                self.record(
-                    "material_from_e_licence", SYSTEM_ACTOR, f"{item.name}：{item.source}", now
-                )
-        missing = state.missing_materials
-        if missing:
-            text = notice_text(state.case_no, missing)
-            state.notice = MissingNotice(issued_at=now, items=missing, text=text)
-            event = self.record(
-                "missing_notice",
-                SYSTEM_ACTOR,
-                f"一次告知：缺 {len(missing)} 项（{'、'.join(m.name for m in missing)}）",
-                now,
-                data={"items": [m.code for m in missing]},
-            )
-            self.notify(event, ["window"], text)
-        late_notice = (
-            state.acceptance is Acceptance.AWAITING_MATERIALS
-            and self.calendar.working_days_between(received_on, cst_date(now)) > NOTICE_DAYS
-        )
-        if late_notice:
-            state.acceptance = Acceptance.ACCEPTED
-            self.record(
-                "accepted_by_law",
-                SYSTEM_ACTOR,
-                f"收到申请后 {NOTICE_DAYS} 个工作日内未告知补正，自收到之日（{received_on.isoformat()}）起即为受理",
-                now,
-            )
-        if state.acceptance is Acceptance.AWAITING_MATERIALS:
-            state.accepted_on = None
-            for clock in (state.promised, state.statutory):
-                deadlines.pause(clock, received_on)
-                deadlines.recompute(clock, self.calendar, cst_date(now))
-            state.stage = "待补正"
-        if missing:
-            days = supplement_days if state.acceptance is Acceptance.INCOMPLETE else None
-            self.open_task(
-                kind=TaskKind.MATERIALS,
-                name="补齐材料",
-                stage=state.stage,
-                departments=["window"],
-                days=days,
-                now=now,
-            )
-
-    @property
-    def accepted(self) -> bool:
-        return self.state.acceptance is not Acceptance.AWAITING_MATERIALS
-
-    def check_supply(self, action: SupplyMaterials) -> None:
-        self._role(action.actor, {Role.WINDOW_CLERK}, "supply materials")
-        self._running()
-        missing = {m.code for m in self.state.missing_materials}
-        never = [item for item in action.items if item not in missing]
-        if never:
-            listed = ", ".join(sorted(missing)) or "nothing"
-            raise ActionRefused(f"not missing: {', '.join(never)} (missing: {listed})")
-
-    def apply_supply(self, action: SupplyMaterials, now: datetime) -> Event:
-        state = self.state
-        today = cst_date(now)
-        names = []
-        for item in state.materials:
-            if item.code in action.items:
-                item.state = MaterialState.RECEIVED
-                item.source = "补正提交"
-                item.received_on = today
-                names.append(item.name)
-        event = self.record(
-            "materials_supplied",
-            action.actor,
-            f"收到补正材料：{'、'.join(names)}",
-            now,
-            reason=action.reason,
-            data={"items": action.items},
-        )
-        if state.acceptance is Acceptance.AWAITING_MATERIALS and not any(
-            m.key for m in state.missing_materials
-        ):
-            state.acceptance = (
-                Acceptance.INCOMPLETE if state.missing_materials else Acceptance.ACCEPTED
-            )
-            self._start_clocks(today, now)
-            self.record("accepted", action.actor, f"关键材料已齐，{today.isoformat()} 受理", now)
-        if not state.missing_materials:
-            for task in state.open_tasks:
-                if task.kind is TaskKind.MATERIALS:
-                    self._finish_task(task, TaskStatus.APPROVED, now)
-        return event
-
-    def _start_clocks(self, accepted_on: date, now: datetime) -> None:
-        """Acceptance on the day the last key item arrived: the limits count from here."""
-        state = self.state
-        state.accepted_on = accepted_on
-        for name in ("promised", "statutory"):
-            old: Clock = getattr(state, name)
-            clock = deadlines.new_clock(
-                self.calendar,
-                started_on=accepted_on,
-                limit_days=old.limit_days,
-                department_count=2 if old.max_extension_days > 10 else 1,
-                warning_fraction=self.warning_fraction,
-                today=cst_date(now),
-            )
-            setattr(state, name, clock)
-
-    # -------------------------------------------------------------- aftercare
-    def open_publication(self, departments: list[str], decision: str, now: datetime) -> Task:
-        """七天双公示: the decision must be published within 7 working days."""
-        return self.open_task(
-            kind=TaskKind.PUBLICATION,
-            name=f"公示：{decision}",
-            stage="公示",
-            departments=departments or ["window"],
-            days=PUBLICATION_DAYS,
-            now=now,
-        )
-
-    def publication_done(self, task: Task, now: datetime) -> None:
-        for part in task.parts:
-            part.verdict = Verdict.APPROVE
-            part.decided_by = SYSTEM_ACTOR
-            part.decided_at = now
-        self._finish_task(task, TaskStatus.APPROVED, now)
-        self.record("published", SYSTEM_ACTOR, f"{task.id} 已公示", now, task_id=task.id)
-
-    def open_verifications(self, specs: list[MaterialSpec], days: int, now: datetime) -> list[Task]:
-        """事中事后核查 of every commitment that replaced a proof."""
-        committed = {m.code for m in self.state.materials if m.state is MaterialState.COMMITTED}
-        tasks = []
-        for spec in specs:
-            if spec.code in committed:
-                tasks.append(
-                    self.open_task(
-                        kind=TaskKind.VERIFICATION,
-                        name=f"核查承诺：{spec.name}",
-                        stage="事中事后核查",
-                        departments=[spec.verifier or "window"],
-                        days=days,
-                        now=now,
-                    )
-                )
-        return tasks
-
-    def revoke(self, task: Task, now: datetime) -> Event:
-        """A failed verification: the licences are revoked and the case says why."""
-        reason = "; ".join(p.comment for p in task.parts if p.verdict is Verdict.REJECT)
-        for licence in self.state.licences:
-            licence.revoked = True
-            licence.revoked_reason = reason
-        self.state.status = CaseStatus.REVOKED
-        self.state.outcome_reason = f"告知承诺核查不实：{reason}"
-        event = self.record(
-            "licences_revoked",
-            SYSTEM_ACTOR,
-            "撤销许可：" + "、".join(lic.number for lic in self.state.licences),
-            now,
-            reason=reason,
-            task_id=task.id,
-        )
-        self.notify(
-            event, [*task.departments, "supervisor"], f"{self.state.case_no} 核查不实，撤销许可"
-        )
-        return event
-
-    def check_rate(self, action: Rate) -> None:
-        self._role(action.actor, {Role.WINDOW_CLERK, Role.SYSTEM}, "rate")
-        if self.state.status is CaseStatus.RUNNING:
-            raise ActionRefused(
-                f"case {self.state.case_no} is not concluded yet; rate it afterwards"
-            )
-        if self.state.rating is not None:
-            raise ActionRefused(
-                f"case {self.state.case_no} was already rated ({self.state.rating.score})"
-            )
-
-    def apply_rate(self, action: Rate, now: datetime) -> Event:
-        self.state.rating = Rating(
-            score=action.score, comment=action.comment, rated_by=action.actor, rated_at=now
-        )
-        event = self.record(
-            "rated",
-            action.actor,
-            f"好差评：{action.score} 分",
-            now,
-            reason=action.comment,
-            data={"score": action.score},
-        )
-        if action.score <= 2:
-            task = self.open_task(
-                kind=TaskKind.RECTIFICATION,
-                name=f"差评整改（{action.score} 分）",
-                stage="整改",
-                departments=["window"],
-                days=RECTIFICATION_DAYS,
-                now=now,
-            )
-            self.notify(
-                event,
-                ["coordinator"],
-                f"{self.state.case_no} 差评 {action.score} 分，需整改（{task.id}）",
-            )
-        return event
-
-    def check_rectify(self, action: Rectify) -> None:
-        self._role(action.actor, {Role.COORDINATOR}, "rectify")
-        task = self._open_task(action.task_id)
-        if task.kind is not TaskKind.RECTIFICATION:
-            raise ActionRefused(f"task {task.id} is not a rectification task")
-        _need_reason(action.reason, "rectify")
-
-    def apply_rectify(self, action: Rectify, now: datetime) -> Event:
-        task = self._task(action.task_id)
-        for part in task.parts:
-            part.verdict = Verdict.APPROVE
-            part.comment = action.reason
-            part.decided_by = action.actor
-            part.decided_at = now
-        self._finish_task(task, TaskStatus.APPROVED, now)
-        return self.record(
-            "rectified",
-            action.actor,
-            f"{task.id} 整改完成",
-            now,
-            reason=action.reason,
-            task_id=task.id,
-        )
-
-    def set_rating_window(self, days: int, now: datetime) -> None:
-        self.state.rating_until = self.calendar.add_working_days(cst_date(now), days).due
 
 
 def masked_applicant_id(id_number: str) -> str:
