@@ -86,10 +86,13 @@ def app_for(engine: Engine, days: DayCounter, start: str, lang: str = "zh") -> O
 
 
 async def settle(pilot: Pilot) -> None:
+    """Let workers finish and the screen re-render until it is quiet (a loaded CI
+    machine needs a few more refresh cycles than a laptop)."""
     for _ in range(3):
         await pilot.pause()
         await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    for _ in range(3):
+        await pilot.pause(0.05)
 
 
 def test_overview(snap_compare: Any, engine: Engine, days: DayCounter) -> None:

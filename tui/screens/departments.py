@@ -33,8 +33,10 @@ class DepartmentsScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#departments", DataTable)
-        for key in COLUMNS:
-            table.add_column(self.t(f"dept.col.{key}"), key=key)
+        for key in COLUMNS:  # fixed widths: see OverviewScreen.on_mount
+            table.add_column(
+                self.t(f"dept.col.{key}"), key=key, width=20 if key == "department" else 8
+            )
         table.focus()
         self.reload()
         if self.console.refresh_seconds:

@@ -57,11 +57,18 @@ class OverviewScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         by_chain = self.query_one("#by-chain", DataTable)
-        for key in ("chain", "stage", "count", "yellow", "red"):
-            by_chain.add_column(self.t(f"overview.col.{key}"), key=key)
+        # Fixed widths: auto-sized columns re-measure as rows arrive, which made the
+        # header padding depend on timing (and the snapshots flaky).
+        for key, width in (("chain", 20), ("stage", 16), ("count", 5), ("yellow", 5), ("red", 5)):
+            by_chain.add_column(self.t(f"overview.col.{key}"), key=key, width=width)
         by_department = self.query_one("#by-department", DataTable)
-        for key in ("department", "overdue_tasks", "warning_tasks", "overdue_cases"):
-            by_department.add_column(self.t(f"overview.col.{key}"), key=key)
+        for key, width in (
+            ("department", 20),
+            ("overdue_tasks", 8),
+            ("warning_tasks", 8),
+            ("overdue_cases", 8),
+        ):
+            by_department.add_column(self.t(f"overview.col.{key}"), key=key, width=width)
         self.reload()
         if self.console.refresh_seconds:
             self.set_interval(self.console.refresh_seconds * 2, self.reload)
