@@ -12,6 +12,7 @@ import asyncio
 import functools
 import json
 import os
+import sys
 import traceback
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import date, datetime
@@ -35,7 +36,9 @@ EXIT_CODES_HELP = (
 
 T = TypeVar("T")
 
-stdout = Console(soft_wrap=True)
+# Piped output (files, `less`, scripts) gets wide tables instead of Rich's 80 columns,
+# which would cut case numbers and names short.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
