@@ -17,6 +17,7 @@ from cli.output import EXIT_CODES_HELP
 app = typer.Typer(
     name="onechain",
     help="onechain — linked government approvals (一链办理) on Temporal.",
+    epilog=EXIT_CODES_HELP + " `import` exits 130 when interrupted with rows not attempted.",
     no_args_is_help=True,
 )
 app.add_typer(calendar.app, name="calendar")

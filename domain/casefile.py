@@ -9,7 +9,7 @@ matching ``apply_*`` assumes the check passed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from domain import deadlines
@@ -44,7 +44,6 @@ from domain.case import (
 )
 from domain.departments import DEPARTMENTS, department_name
 from domain.intake import IntakeRules
-from domain.masking import mask_id_number
 from domain.materials import (
     MaterialState,
 )
@@ -764,14 +763,20 @@ class CaseFile(IntakeRules, AftercareRules):
         levels = [self.case_warning()] + [self.task_warning(t) for t in self.state.tasks]
         return deadlines.worst(levels)
 
-    def next_due(self) -> datetime | None:
+    def next_due_on(self) -> date | None:
+        """The nearest due day among the running limits (case and open tasks)."""
+        if self.state.status is not CaseStatus.RUNNING:
+            return None
         dues = [c.due_on for _, c in self.watched_clocks() if c.running]
-        return end_of_day(min(dues)) if dues else None
+        return min(dues) if dues else None
+
+    def next_due(self) -> datetime | None:
+        due = self.next_due_on()
+        return end_of_day(due) if due else None
 
     def projection(self, after_seq: int, now: datetime) -> ProjectionBatch:
         state = self.state
         running = state.status is CaseStatus.RUNNING
-        dues = [c.due_on for _, c in self.watched_clocks() if c.running] if running else []
         case_row = CaseRow(
             case_no=state.case_no,
             chain=state.chain,
@@ -790,7 +795,7 @@ class CaseFile(IntakeRules, AftercareRules):
             warning=self.overall_warning().value if running else WarningLevel.NONE.value,
             case_warning=self.case_warning().value if running else WarningLevel.NONE.value,
             open_departments=state.open_departments,
-            next_due_on=min(dues) if dues else None,
+            next_due_on=self.next_due_on(),
             updated_at=now,
             concluded_at=state.concluded_at,
             last_seq=len(state.events),
@@ -835,7 +840,3 @@ class CaseFile(IntakeRules, AftercareRules):
             for e in state.events[after_seq:]
         ]
         return ProjectionBatch(case=case_row, tasks=tasks, events=events)
-
-
-def masked_applicant_id(id_number: str) -> str:
-    return mask_id_number(id_number)

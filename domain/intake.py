@@ -153,12 +153,9 @@ class IntakeRules:
         state.accepted_on = accepted_on
         for name in ("promised", "statutory"):
             old: Clock = getattr(state, name)
-            clock = deadlines.new_clock(
-                self.calendar,
-                started_on=accepted_on,
-                limit_days=old.limit_days,
-                department_count=2 if old.max_extension_days > 10 else 1,
-                warning_fraction=self.warning_fraction,
-                today=cst_date(now),
+            # Same limit and extension bound; only the start moves and the wait ends.
+            clock = old.model_copy(
+                update={"started_on": accepted_on, "pauses": [], "warned": False, "overdue": False}
             )
+            deadlines.recompute(clock, self.calendar, cst_date(now))
             setattr(state, name, clock)

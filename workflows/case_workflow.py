@@ -47,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
         SuspensionKind,
         Task,
         TaskKind,
+        TaskStatus,
+        Verdict,
     )
     from domain.casefile import ActionRefused, CaseFile
     from domain.masking import mask_id_number, mask_phone
@@ -283,7 +285,14 @@ class CaseWorkflow:
             departments = (
                 sorted({lic.department for lic in state.licences})
                 if approved
-                else sorted({t.departments[0] for t in state.tasks if t.status.value == "rejected"})
+                else sorted(
+                    {
+                        p.department
+                        for t in state.tasks
+                        for p in t.parts
+                        if p.verdict is Verdict.REJECT
+                    }
+                )
             )
             task = file.open_publication(departments, "准予许可" if approved else "不予许可", now)
             publication = Publication(
@@ -333,7 +342,7 @@ class CaseWorkflow:
         failed = [
             t
             for t in state.tasks
-            if t.kind is TaskKind.VERIFICATION and t.status.value == "rejected"
+            if t.kind is TaskKind.VERIFICATION and t.status is TaskStatus.REJECTED
         ]
         if not failed or state.status is CaseStatus.REVOKED:
             return
@@ -455,7 +464,7 @@ class CaseWorkflow:
     def _upsert_search_attributes(self) -> None:
         file = self.file
         running = file.state.status is CaseStatus.RUNNING
-        next_due = file.next_due() if running else None
+        next_due = file.next_due()
         wanted: dict[str, Any] = {
             sa.CHAIN.name: file.state.chain,
             sa.STATUS.name: file.state.status.value,
