@@ -11,6 +11,7 @@ import sys
 import typer
 
 from cli import calendar, cases, chains, importer, reconcile, report, run, simulate
+from cli import db as db_command
 from cli import tui as tui_command
 from cli.output import EXIT_CODES_HELP
 
@@ -24,6 +25,7 @@ app.add_typer(calendar.app, name="calendar")
 app.add_typer(chains.app, name="chains")
 app.add_typer(cases.app, name="cases")
 app.add_typer(cases.case_app, name="case")
+app.add_typer(db_command.app, name="db")
 app.command(name="report")(report.report)
 app.command(name="reconcile")(reconcile.reconcile)
 app.command(help=run.up.__doc__)(run.up)

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from cli.actor import parse_actor
+from cli.db import require_read_model
 from domain.roles import Actor
 from runtime.settings import get_settings
 
@@ -66,6 +67,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile."""
+    require_read_model(say=_say)
     asyncio.run(_run_worker_until_stopped(task_queue or get_settings().task_queue))
 
 
@@ -78,6 +80,7 @@ def server(
     """Run the embedded Temporal dev server (SQLite in the data folder) in the foreground."""
     from runtime.devserver import DevServerError, start_dev_server, stop_dev_server
 
+    require_read_model(say=_say)
     settings = get_settings()
     try:
         process = start_dev_server(
@@ -191,6 +194,12 @@ def up(
     """
     actor = (
         None if no_tui else parse_actor(as_ or os.environ.get("ONECHAIN_AS") or DEFAULT_UP_ACTOR)
+    )
+    # The embedded default's SQLite file belongs to this machine: upgrade it in place.
+    # A configured database is shared; its upgrade is an operator's step.
+    require_read_model(
+        upgrade_behind=get_settings().database_url is None,
+        say=lambda line: _say(f"onechain up: {line}"),
     )
     asyncio.run(_up(port, ui_port, headless, demo, actor))
     sys.stdout.flush()

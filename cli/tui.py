@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.actor import AS_HELP, parse_actor
+from cli.db import require_read_model
 from cli.output import EXIT_USAGE, fail
 from domain.roles import Actor
 
@@ -34,6 +35,7 @@ def tui(
     if start not in ("overview", "cases", "departments"):
         fail(f"--start {start!r}: expected overview, cases or departments", EXIT_USAGE)
 
+    require_read_model(say=lambda line: typer.echo(line, err=True))
     make_app(actor, language, start=start, refresh=refresh).run()
 
 

@@ -1,4 +1,5 @@
-"""The SQL read model against real SQLite files: idempotency, ordering, concurrency."""
+"""The SQL read model against a real SQLite file and a real PostgreSQL (every test that
+takes ``engine`` or ``configured_db`` runs on both): idempotency, ordering, concurrency."""
 
 from __future__ import annotations
 
@@ -140,21 +141,27 @@ def batch(
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    """A fresh read model with the schema, on SQLite and on PostgreSQL."""
+    engine = make_engine(database_url)
     create_schema(engine)
     yield engine
     engine.dispose()
 
 
-def test_pragmas_and_schema(engine: Engine) -> None:
+def test_schema(engine: Engine) -> None:
+    tables = set(inspect(engine).get_table_names())
+    assert {"cases", "case_departments", "tasks", "events", "notifications", "licences"} <= tables
+    create_schema(engine)  # a second run is harmless
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
-    tables = set(inspect(engine).get_table_names())
-    assert {"cases", "case_departments", "tasks", "events", "notifications", "licences"} <= tables
-    create_schema(engine)  # a second run is harmless
+    engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -346,9 +353,10 @@ def test_concurrent_writers_do_not_lock_or_lose_updates(engine: Engine) -> None:
 
 
 @pytest.fixture
-def configured_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """Point the settings at a fresh SQLite file, as the worker would see it."""
-    monkeypatch.setenv("ONECHAIN_DATABASE_URL", f"sqlite:///{tmp_path / 'activity.sqlite3'}")
+def configured_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """Point the settings at a fresh, empty database, as the worker would see it (its
+    first activity creates the schema)."""
+    monkeypatch.setenv("ONECHAIN_DATABASE_URL", database_url)
     get_settings.cache_clear()
     reset_engines()
     engine = make_engine(get_settings().resolved_database_url)
