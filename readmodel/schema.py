@@ -38,6 +38,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import ResolutionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
 from readmodel.database import SQLITE_BEGIN_OPTION, connect, describe, normalise_url
@@ -159,7 +160,7 @@ def schema_status(connection: Connection) -> SchemaStatus:
         revision = current[0]
         try:
             known = script_directory().get_revision(revision)
-        except ResolutionError:
+        except (ResolutionError, CommandError):  # alembic wraps the former in the latter
             known = None
         if known is None:
             return SchemaStatus(SchemaState.AHEAD, revision, head)

@@ -70,7 +70,9 @@ def postgres_server() -> Iterator[str]:
     tests are skipped with the reason (shown by ``-ra``), never silently.
     """
     try:
-        import pgserver  # type: ignore[import-untyped]
+        with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set"
+            warnings.simplefilter("ignore")
+            import pgserver  # type: ignore[import-untyped]
     except ImportError as error:
         pytest.skip(f"PostgreSQL tests need the pgserver wheel (test extras): {error}")
     folder, server = "", None
