@@ -106,7 +106,7 @@ def current(
     """
     from sqlalchemy.engine import make_url
 
-    from readmodel.database import describe, engine_for, normalise_url
+    from readmodel.database import check_sqlite_folder, describe, engine_for, normalise_url
     from readmodel.schema import SchemaState, SchemaStatus, head_revision, status_of
 
     url = get_settings().resolved_database_url
@@ -118,6 +118,7 @@ def current(
         and not Path(parsed.database).expanduser().exists()
     )
     if missing_file:
+        check_sqlite_folder(Path(str(parsed.database)).expanduser())
         status = SchemaStatus(SchemaState.EMPTY, None, head_revision())
     else:
         status = status_of(engine_for(url))

@@ -178,10 +178,21 @@ def _make_folder(database: Path) -> None:
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise ReadModelError(
-            f"cannot create the folder of the SQLite read model {database}: "
-            f"{error.strerror or error} ({error.filename or database.parent})"
-        ) from None
+        raise _folder_error(database, f"{error.strerror or error} ({error.filename})") from None
+
+
+def check_sqlite_folder(database: Path) -> None:
+    """Raise the error ``make_engine`` would for ``database``'s folder, creating nothing
+    (for commands that only look, such as ``onechain db current``)."""
+    for ancestor in database.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise _folder_error(database, f"Not a directory ({ancestor})")
+            return
+
+
+def _folder_error(database: Path, reason: str) -> ReadModelError:
+    return ReadModelError(f"cannot create the folder of the SQLite read model {database}: {reason}")
 
 
 @contextmanager
