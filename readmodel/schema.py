@@ -23,6 +23,7 @@ nothing half done (both dialects have transactional DDL).
 
 from __future__ import annotations
 
+import importlib
 import re
 import tempfile
 from collections.abc import Iterator
@@ -39,13 +40,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
 from alembic.script.revision import ResolutionError
 from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
+from sqlmodel import SQLModel
 
 from readmodel.database import SQLITE_BEGIN_OPTION, connect, describe, normalise_url
 from readmodel.errors import SchemaAhead, SchemaBehind, UnknownSchema
 
 #: Where the alembic environment lives (inside the package, so it ships with it).
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: Every module that defines read-model tables. Autogenerate and the test that the
+#: migrations' head equals the code compare against exactly these; add yours here.
+TABLE_MODULES = ("readmodel.tables",)
 #: The schema as it was before migrations; databases made then are stamped with it.
 BASELINE = "0001_baseline"
 UPGRADE_COMMAND = "onechain db upgrade"
@@ -106,6 +111,13 @@ class SchemaChange:
 
 
 # ------------------------------------------------------------------ alembic plumbing
+def code_metadata() -> MetaData:
+    """The tables the code expects: ``SQLModel.metadata`` with every table module loaded."""
+    for module in TABLE_MODULES:
+        importlib.import_module(module)
+    return SQLModel.metadata
+
+
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
     """An alembic ``Config`` for the packaged migrations, no ``alembic.ini`` needed.
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, inspect, select, text
-from sqlmodel import SQLModel
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, inspect, select, text
+from sqlmodel.sql.sqltypes import AutoString
 from typer.testing import CliRunner, Result
 
 import readmodel.schema
@@ -44,12 +44,14 @@ from readmodel.queries import (
 from readmodel.schema import (
     BASELINE,
     SchemaState,
+    code_metadata,
     ensure_schema,
     head_revision,
     migrate,
     revisions,
     status_of,
 )
+from readmodel.tables import UTCDateTime
 from runtime.settings import get_settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -113,7 +115,7 @@ def code_differences(engine: Engine) -> list[Any]:
     """What alembic would change to make the database match the tables in code."""
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, SQLModel.metadata))
+        return list(compare_metadata(context, code_metadata()))
 
 
 def load_prealembic(engine: Engine) -> None:
@@ -494,3 +496,51 @@ def test_db_upgrade_sql_prints_the_dialects_ddl_without_connecting(
     assert "CREATE TABLE cases" in result.stdout and "alembic_version" in result.stdout
     assert ("TIMESTAMP WITH TIME ZONE" in result.stdout) == url.startswith("postgresql")
     assert onechain("db", "upgrade", "--sql", "--from", "nope").exit_code == 2
+
+
+def test_db_revision_writes_the_next_numbered_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The developers' wrapper: a table added in code becomes the next revision, typed in
+    plain SQLAlchemy, and that revision brings a database level with the code again."""
+    today = head_revision()
+    folder = tmp_path / "migrations"
+    shutil.copytree(
+        readmodel.schema.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    monkeypatch.setattr(readmodel.schema, "MIGRATIONS_DIR", folder)
+    number = 1 + max(int(s.revision[:4]) for s in revisions())
+    gadgets = Table(
+        "test_gadgets",
+        code_metadata(),
+        Column("id", Integer, primary_key=True),
+        Column("label", AutoString(40), nullable=False),
+        Column("seen_at", UTCDateTime(), nullable=True),
+    )
+    try:
+        result = onechain("db", "revision", "Add test gadgets!", "--autogenerate")
+        assert result.exit_code == 0, result.output
+        revision_id = f"{number:04d}_add_test_gadgets"
+        written = folder / "versions" / f"{revision_id}.py"
+        assert str(written) in result.stdout
+        source = written.read_text(encoding="utf-8")
+        assert f"revision: str = '{revision_id}'" in source
+        assert f"down_revision: str | None = '{today}'" in source
+        assert "op.create_table('test_gadgets'" in source
+        assert "sa.String(length=40)" in source and "sa.DateTime(timezone=True)" in source
+        assert "readmodel" not in source  # no app imports in a revision
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}")
+        ensure_schema(engine)
+        assert status_of(engine).revision == revision_id
+        assert code_differences(engine) == []
+        migrate(engine, today, down=True)
+        assert "test_gadgets" not in inspect(engine).get_table_names()
+        engine.dispose()
+
+        plain = onechain("db", "revision", "backfill something")
+        assert plain.exit_code == 0, plain.output
+        assert (folder / "versions" / f"{number + 1:04d}_backfill_something.py").exists()
+        assert head_revision() == f"{number + 1:04d}_backfill_something"
+    finally:
+        code_metadata().remove(gadgets)

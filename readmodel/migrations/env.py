@@ -14,10 +14,9 @@ from typing import Any
 
 from alembic import context
 from sqlalchemy.types import TypeEngine
-from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-import readmodel.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from readmodel.schema import code_metadata
 from readmodel.tables import UTCDateTime
 
 config = context.config
@@ -36,7 +35,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
 
 def _configure(**options: Any) -> None:
     context.configure(
-        target_metadata=SQLModel.metadata,
+        target_metadata=code_metadata(),
         render_item=render_item,
         compare_type=True,
         **options,
