@@ -19,11 +19,21 @@ from typing import Annotated
 
 import typer
 
-from cli.output import EXIT_UNREACHABLE, EXIT_USAGE, emit_json, fail, guarded, message, table
+from cli.output import (
+    EXIT_CODES_HELP,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    emit_json,
+    fail,
+    guarded,
+    message,
+    table,
+)
 from runtime.settings import get_settings
 
 app = typer.Typer(
     help="The read model's database schema: upgrade, current, history (alembic).",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
 )
 
