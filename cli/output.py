@@ -104,6 +104,7 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
         from sqlalchemy.exc import OperationalError
 
         from client.facade import CaseError, CaseNotFound, InvalidApplication
+        from readmodel.errors import ReadModelError
 
         try:
             return fn(*args, **kwargs)
@@ -116,6 +117,8 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
                 fail(str(error), EXIT_USAGE)
             if isinstance(error, CaseError):
                 fail(str(error), EXIT_REJECTED)
+            if isinstance(error, ReadModelError):  # bad URL, no driver, schema behind/ahead
+                fail(str(error), EXIT_UNREACHABLE if error.unreachable else EXIT_USAGE)
             if isinstance(error, OperationalError):
                 if "no such column" in str(error.orig) or "no such table" in str(error.orig):
                     fail(

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.db import require_read_model
 from runtime.settings import get_settings
 from trust.credentials import Credentials
 
@@ -65,6 +66,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile."""
+    require_read_model(say=_say)
     asyncio.run(_run_worker_until_stopped(task_queue or get_settings().task_queue))
 
 
@@ -77,6 +79,7 @@ def server(
     """Run the embedded Temporal dev server (SQLite in the data folder) in the foreground."""
     from runtime.devserver import DevServerError, start_dev_server, stop_dev_server
 
+    require_read_model(say=_say)
     settings = get_settings()
     try:
         process = start_dev_server(
@@ -258,6 +261,12 @@ def up(
     Running it again resumes the same data (data/temporal.sqlite3, data/readmodel.sqlite3).
     With --demo: demo cases (DEMO-…) and the department simulator as well.
     """
+    # The embedded default's SQLite file belongs to this machine: upgrade it in place.
+    # A configured database is shared; its upgrade is an operator's step.
+    require_read_model(
+        upgrade_behind=get_settings().database_url is None,
+        say=lambda line: _say(f"onechain up: {line}"),
+    )
     demo_credentials, tui_credentials = _embedded_identities(demo=demo, tui=not no_tui, role=role)
     asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials))
     sys.stdout.flush()

@@ -102,6 +102,20 @@ def _insert_ignoring(dialect: str, model: type[SQLModel], *key: str) -> Any:
     return _insert(dialect, model).on_conflict_do_nothing(index_elements=list(key))
 
 
+@cache
+def _insert_if_new(dialect: str, model: type[SQLModel], *key: str) -> Any:
+    """``_insert_ignoring`` that returns the key of a row it inserted and nothing for a
+    row it skipped: how to tell "new" from "already there" on every driver (psycopg
+    reports ``rowcount`` -1 here, so counting rows would call every retry new)."""
+    table = table_of(model)
+    return _insert_ignoring(dialect, model, *key).returning(*(table.c[k] for k in key))
+
+
+def _inserted(session: Session, model: type[SQLModel], key: tuple[str, ...], values: Any) -> bool:
+    stmt = _insert_if_new(_dialect(session), model, *key)
+    return session.exec(stmt, params=values).first() is not None
+
+
 def _case_values(case: CaseRow) -> dict[str, Any]:
     values = case.model_dump()
     values["warning_rank"] = warning_rank(case.warning)
@@ -194,8 +208,8 @@ def project(engine: Engine, batch: ProjectionBatch) -> None:
 
 def record_notification(session: Session, notification: Notification) -> bool:
     """Store a sent notification once per (case_no, seq, kind); True if it was new."""
-    stmt = _insert_ignoring(_dialect(session), NotificationRecord, "case_no", "seq", "kind")
-    return bool(session.exec(stmt, params=notification.model_dump()).rowcount)
+    key = ("case_no", "seq", "kind")
+    return _inserted(session, NotificationRecord, key, notification.model_dump())
 
 
 def store_licences(session: Session, licences: Iterable[LicenceRecord]) -> int:
@@ -204,16 +218,16 @@ def store_licences(session: Session, licences: Iterable[LicenceRecord]) -> int:
     A second licence with a known number is ignored, not merged: a number, once
     issued, identifies that licence for good.
     """
-    stmt = _insert_ignoring(_dialect(session), LicenceStoreRecord, "number")
-    # One statement per row: executemany's rowcount is not reliable on every driver.
-    return sum(session.exec(stmt, params=licence.model_dump()).rowcount for licence in licences)
+    return sum(
+        _inserted(session, LicenceStoreRecord, ("number",), licence.model_dump())
+        for licence in licences
+    )
 
 
 def record_publication(session: Session, publication: Publication, published_at: datetime) -> bool:
     """Publish a decision once per case (七天双公示); True when it is new."""
-    stmt = _insert_ignoring(_dialect(session), PublicationRecord, "case_no")
     values = {**publication.model_dump(), "published_at": published_at}
-    return bool(session.exec(stmt, params=values).rowcount)
+    return _inserted(session, PublicationRecord, ("case_no",), values)
 
 
 def revoke_licences(session: Session, revocation: Revocation) -> int:
