@@ -11,6 +11,7 @@ usage or unreadable file.
 
 from __future__ import annotations
 
+import enum
 import importlib.util
 import json
 import sys
@@ -42,6 +43,7 @@ from workflows.flow_analysis import (
     Node,
     Step,
     check_chain,
+    condition_lines,
     conditions,
     days_text,
     explore,
@@ -49,7 +51,15 @@ from workflows.flow_analysis import (
     longest_path,
     node_json,
 )
+from workflows.flow_diagram import mermaid
 from workflows.form_samples import sample_values, show_value
+
+
+class ShowFormat(enum.StrEnum):
+    TREE = "tree"
+    JSON = "json"
+    MERMAID = "mermaid"
+
 
 app = typer.Typer(
     help="The chains (一件事): list them, draw a flow, check a chain module.",
@@ -216,9 +226,22 @@ def show(
     version: Annotated[
         int | None, typer.Option(help="Flow version (default: the one new cases start on).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a tree.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a tree (same as --format json).")
+    ] = False,
+    output_format: Annotated[
+        ShowFormat,
+        typer.Option(
+            "--format",
+            help="tree (default), json, or mermaid: a Mermaid flowchart to paste into "
+            "Markdown (Gitee, GitLab, GitHub render it).",
+        ),
+    ] = ShowFormat.TREE,
 ) -> None:
-    """Draw a chain's flow as a tree: stages, parallel steps, departments, limits, conditions."""
+    """Draw a chain's flow: stages, parallel steps, departments, limits, and how other forms change it.
+
+    `--format mermaid` prints a flowchart: parallel stages as boxes, joint steps double-edged, steps only some forms take dashed with the condition on their arrow, limits on every node.
+    """
     _registered()
     chain = _chain(code)
     if not chain.flows:
@@ -231,9 +254,12 @@ def show(
     exploration = explore(chain, version, values)
     if exploration.base is None:
         fail(f"chain {chain.code} v{version}: {exploration.base_error}", EXIT_REJECTED)
+    if output_format is ShowFormat.MERMAID:
+        typer.echo(mermaid(chain, version, values), nl=False)
+        return
     days, path = longest_path(exploration.base)
     found = conditions(exploration)
-    if as_json:
+    if as_json or output_format is ShowFormat.JSON:
         emit_json(
             {
                 "code": chain.code,
@@ -264,20 +290,8 @@ def show(
     )
     if found:
         message("Conditions (other forms):")
-        for item in found:
-            changes = [f"+ {s}" for s in item["adds_steps"]]
-            changes += [f"- {s}" for s in item["drops_steps"]]
-            changes += [f"~ {s}" for s in item["changes_steps"]]
-            if item["regroups_steps"]:
-                changes.append("~ 环节顺序或并联分组不同")
-            changes += [f"+ 出件 {c}" for c in item["adds_licences"]]
-            changes += [f"- 出件 {c}" for c in item["drops_licences"]]
-            if item["longest_days_change"]:
-                changes.append(
-                    f"longest path {days + item['longest_days_change']} working days "
-                    f"({item['longest_days_change']:+d})"
-                )
-            message(f"  when {item['when']}: " + "; ".join(changes))
+        for line in condition_lines(found, days):
+            message(f"  {line}")
 
 
 def load_chain_file(path: Path) -> list[Chain]:

@@ -495,14 +495,15 @@ def days_text(days: int | None) -> str:
     return "即办" if days == 0 else f"{days} 个工作日"
 
 
-def step_changes(before: Step, after: Step) -> list[str]:
-    """What differs between two recordings of the same step: departments, limit,
-    kind, whether it stops the case clock, what a rejection does."""
+def step_changes(before: Step, after: Step, department: Callable[[str], str] = str) -> list[str]:
+    """What differs between two recordings of the same step: departments (shown by
+    ``department``, codes by default), limit, kind, whether it stops the case clock,
+    what a rejection does."""
     changes: list[str] = []
     if before.departments != after.departments:
-        changes.append(
-            f"departments {'、'.join(before.departments)} → {'、'.join(after.departments)}"
-        )
+        old = "、".join(department(d) for d in before.departments)
+        new = "、".join(department(d) for d in after.departments)
+        changes.append(f"departments {old} → {new}")
     if before.days != after.days:
         changes.append(f"limit {days_text(before.days)} → {days_text(after.days)}")
     if before.kind != after.kind:
@@ -512,6 +513,24 @@ def step_changes(before: Step, after: Step) -> list[str]:
     if before.on_reject != after.on_reject:
         changes.append(f"on rejection {before.on_reject} → {after.on_reject}")
     return changes
+
+
+def condition_lines(found: list[dict[str, Any]], base_days: int) -> list[str]:
+    """One line per condition (``when X: + step; - step; ~ step: limit …``), as
+    ``chains show`` prints them and the catalogue lists them."""
+    lines: list[str] = []
+    for item in found:
+        changes = [f"+ {s}" for s in item["adds_steps"]]
+        changes += [f"- {s}" for s in item["drops_steps"]]
+        changes += [f"~ {s}" for s in item["changes_steps"]]
+        if item["regroups_steps"]:
+            changes.append("~ 环节顺序或并联分组不同")
+        changes += [f"+ 出件 {c}" for c in item["adds_licences"]]
+        changes += [f"- 出件 {c}" for c in item["drops_licences"]]
+        if change := item["longest_days_change"]:
+            changes.append(f"longest path {base_days + change} working days ({change:+d})")
+        lines.append(f"when {item['when']}: " + "; ".join(changes))
+    return lines
 
 
 def conditions(exploration: Exploration) -> list[dict[str, Any]]:

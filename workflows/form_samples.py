@@ -216,7 +216,12 @@ def variants(model: type[BaseModel], base: dict[str, Any]) -> list[tuple[str, di
 
 
 def show_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """A form value as a condition shows it: text as is, ``300.0`` as ``300``, JSON else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, ensure_ascii=False)
 
 
 def build_form(model: type[BaseModel], values: dict[str, Any]) -> BaseModel:
