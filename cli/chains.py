@@ -422,3 +422,123 @@ def docs(
         typer.echo(f"wrote {name}")
     if not changed:
         typer.echo("generated docs were already up to date")
+
+
+class ApplicantKind(enum.StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+    EITHER = "either"
+
+
+def _project_root() -> Path:
+    import chains
+
+    return Path(chains.__file__).resolve().parent.parent
+
+
+def _on_terminal() -> bool:
+    """Whether options left out may be asked for (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+def _ask(value: Any, prompt: str, default: Any, *, required: bool, missing: list[str]) -> Any:
+    """The flag's value; else ask on a terminal; else the default (or note it missing)."""
+    if value is not None:
+        return value
+    if _on_terminal():
+        return typer.prompt(prompt, default=default)
+    if required:
+        missing.append(prompt.split(" ", 1)[0])
+    return default
+
+
+@app.command("new")
+@guarded
+def new_chain(
+    code: Annotated[
+        str, typer.Argument(metavar="CODE", help="The new chain's code, e.g. pharmacy.")
+    ],
+    name_zh: Annotated[str | None, typer.Option(help="Chinese name, e.g. 我要开药店.")] = None,
+    name_en: Annotated[str | None, typer.Option(help="English name.")] = None,
+    departments: Annotated[
+        str | None,
+        typer.Option(metavar="A,B", help="Department codes, comma-separated, e.g. market,fire."),
+    ] = None,
+    promised_days: Annotated[
+        int | None, typer.Option(help="承诺时限, working days (default 10).")
+    ] = None,
+    statutory_days: Annotated[
+        int | None, typer.Option(help="法定时限, working days (default 20).")
+    ] = None,
+    applicant_kind: Annotated[
+        ApplicantKind | None, typer.Option(help="Who may apply (default organisation).")
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Project folder holding chains/, tests/ and docs/ (default: this one)."),
+    ] = None,
+) -> None:
+    """Write a new chain module and its test from a template, register it, regenerate the docs.
+
+    The result passes `chains check` and its own test at once; then edit the form, the materials and the flow. Missing options are asked for on a terminal; elsewhere --name-zh and --departments are required.
+    """
+    import docsgen
+    from docsgen.scaffold import NewChain, write_new_chain
+    from workflows import registry
+
+    _registered()
+    missing: list[str] = []
+    name_zh = _ask(name_zh, "--name-zh (中文名称)", "", required=True, missing=missing)
+    name_en = _ask(
+        name_en, "--name-en", code.replace("_", " ").capitalize(), required=False, missing=missing
+    )
+    departments = _ask(
+        departments, "--departments (e.g. market,fire)", "", required=True, missing=missing
+    )
+    promised_days = _ask(promised_days, "--promised-days", 10, required=False, missing=missing)
+    statutory_days = _ask(statutory_days, "--statutory-days", 20, required=False, missing=missing)
+    kind = _ask(
+        applicant_kind,
+        "--applicant-kind",
+        ApplicantKind.ORGANISATION,
+        required=False,
+        missing=missing,
+    )
+    if missing:
+        fail(f"missing {', '.join(missing)} (not on a terminal, so nothing was asked)", EXIT_USAGE)
+    new = NewChain(
+        code=code,
+        name_zh=str(name_zh).strip(),
+        name_en=str(name_en).strip(),
+        departments=tuple(d.strip() for d in str(departments).split(",") if d.strip()),
+        promised_days=int(promised_days),
+        statutory_days=int(statutory_days),
+        applicant_kind=ApplicantKind(kind).value,  # type: ignore[arg-type]
+    )
+    problems = new.problems()
+    if any(c.code == code for c in registry.all_chains()):
+        problems.append(f"CODE {code!r}: a chain with this code is already registered")
+    if problems:
+        fail("; ".join(problems), EXIT_USAGE)
+    project = (root or _project_root()).resolve()
+    try:
+        written = write_new_chain(new, project)
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        fail(str(error), EXIT_USAGE)
+    for path in written:
+        typer.echo(f"wrote {path.relative_to(project)}")
+    (chain, *_) = load_chain_file(written[0])
+    registry.register(chain)
+    result = check_chain(chain)
+    for mistake in result.mistakes:
+        typer.echo(f"{chain.code}: {mistake}")
+    if (project / "docs" / "import-format.md").is_file():
+        for name in docsgen.write(project):
+            typer.echo(f"wrote {name}")
+    message(
+        f"next: edit chains/{code}.py (form, materials, licences, flow), then "
+        f"`onechain chains check`, `onechain chains show {code}`, "
+        f"`./run.sh test tests/test_chain_{code}.py` and `onechain chains docs`"
+    )
+    if result.mistakes:
+        raise typer.Exit(EXIT_REJECTED)
