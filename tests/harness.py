@@ -253,3 +253,17 @@ async def applicant_holding(
                 break
         raise AssertionError(f"chain {chain.code} did not issue {licence} in case {case_no}")
     raise LookupError(f"no registered chain issues a licence {licence!r}")
+
+
+async def approve_until(
+    driver: CaseDriver, case_no: str, done: Callable[[CaseState], bool], *, rounds: int = 20
+) -> CaseState:
+    """Approve open tasks round by round until ``done(state)`` (unlike ``run_to_end``
+    it stops early, e.g. when the case waits for the applicant)."""
+    for _ in range(rounds):
+        state = await driver.wait_for_tasks(case_no)
+        if done(state):
+            return state
+        if not await driver.approve_open(case_no):
+            raise AssertionError(f"stuck: nothing to approve, open {state.open_tasks}")
+    raise AssertionError("condition not reached")

@@ -143,3 +143,19 @@ def test_new_chain_refuses_a_registered_code(project: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "already registered" in result.stderr
+
+
+def test_the_guides_example_chain_passes_check(tmp_path: Path) -> None:
+    """The pharmacy of docs/writing-a-chain.md (its declaration and its first flow) is a
+    correct chain: what a new user copies works."""
+    import re
+
+    guide = (ROOT / "docs" / "writing-a-chain.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", guide, re.S)
+    declaration = next(b for b in blocks if b.startswith("# chains/pharmacy.py"))
+    flow = next(b for b in blocks if b.startswith("@chain.flow(version=1)"))
+    path = tmp_path / "pharmacy.py"
+    path.write_text(declaration + "\n\n" + flow, encoding="utf-8")
+    result = CliRunner().invoke(app, ["chains", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("pharmacy: ok")
