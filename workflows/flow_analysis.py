@@ -328,6 +328,23 @@ def explore(chain: Chain, version: int, base_values: dict[str, Any]) -> Explorat
     return Exploration(version, base, base_error, runs, errors)
 
 
+def form_issuing(chain: Chain, licence: str) -> dict[str, Any] | None:
+    """Form values (the sample form or one of its variants) on which the chain's
+    current flow issues ``licence``; None when no explored form does."""
+    applicant = sample_applicant(chain.applicant_kind)
+    materials = [m.code for m in chain.materials]
+    for _, values in variants(chain.form, sample_values(chain.form)):
+        try:
+            nodes = record_flow(
+                chain.flows[chain.version], build_form(chain.form, values), applicant, materials
+            )
+        except FlowNotDrawable:
+            continue
+        if licence in issued_of(nodes):
+            return values
+    return None
+
+
 def known_e_licence_types() -> set[str]:
     from workflows import registry
 
