@@ -62,7 +62,8 @@ class ShowFormat(enum.StrEnum):
 
 
 app = typer.Typer(
-    help="The chains (一件事): list them, draw a flow, check a chain module.",
+    help="The chains (一件事): list them, draw a flow, check chain modules, write a new one, "
+    "regenerate the docs that list them.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
 )
@@ -400,8 +401,7 @@ def docs(
         ),
     ] = False,
 ) -> None:
-    """Regenerate every file that depends on the set of chains: the import-format
-    column reference, the sample import file and the chain catalogue (docs/chains/).
+    """Regenerate every file that depends on the set of chains: import-format columns, sample import file, chain catalogue (docs/chains/).
 
     Run it after adding, removing or changing a chain; the tests run `--check`.
     """

@@ -64,9 +64,14 @@ def form_cells(chain: Chain, rng: random.Random) -> dict[str, Any]:
     """Form cells of one row, keyed by the Chinese header the import docs give each
     field, with values built from the chain's form model (its examples, choices,
     defaults and bounds: :func:`workflows.form_samples.demo_values`)."""
-    from importing.columns import form_fields
+    from importing.columns import COMMON_COLUMNS, IGNORED_HEADERS, form_fields, normalise_header
     from workflows.form_samples import demo_values
 
+    taken = IGNORED_HEADERS | {
+        normalise_header(alias)
+        for column in COMMON_COLUMNS
+        for alias in (column.name, column.label_zh, *column.aliases)
+    }
     values = demo_values(chain.form, rng)
     cells: dict[str, Any] = {}
     for spec in form_fields(chain):
@@ -77,7 +82,10 @@ def form_cells(chain: Chain, rng: random.Random) -> dict[str, Any]:
             value = "是" if value else "否"
         elif spec.kind == "choice":
             value = spec.choices.get(str(value), value)
-        cells[spec.label] = value
+        # A label that is also a common column (e.g. 申请人) cannot fill the field: use
+        # the field's own name there.
+        header = spec.name if normalise_header(spec.label) in taken else spec.label
+        cells[header] = value
     return cells
 
 
