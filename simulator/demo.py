@@ -32,8 +32,10 @@ PREFIX = "DEMO"
 #: Days before now the demo cases were received: mostly recent, a few old enough that
 #: their promised limits are near or past (scaled up for chains with long limits).
 RECEIVED_DAYS_AGO = (0, 0, 0, 1, 1, 2, 3, 4, 6, 8, 12, 18)
-#: The sample import file's cases are received from this day on, one day apart.
+#: The sample import file's cases are received from this day on, one day apart, over
+#: at most SAMPLE_SPREAD_DAYS days (so however many chains, none is in the future).
 SAMPLE_RECEIVED = datetime(2026, 11, 17, 9, 30)
+SAMPLE_SPREAD_DAYS = 4
 COMMON_HEADERS = [
     "案件编号",
     "事项",
@@ -146,7 +148,7 @@ def sample_rows() -> tuple[list[str], list[dict[str, Any]]]:
             chain.code,
             rng,
             case_no=f"JN-2026-{number:06d}",
-            received_at=received + timedelta(days=number - 1),
+            received_at=received + timedelta(days=(number - 1) % SAMPLE_SPREAD_DAYS),
             all_materials=True,
         )
         for number, chain in enumerate(_registry().all_chains(), start=1)
