@@ -116,14 +116,15 @@ def chain_page(chain: Chain) -> str:
     lines += [
         "## Materials (一套材料)",
         "",
-        "| code | material | key | replaced by e-licence | commitment allowed | when |",
+        "| code | material | key | replaced by e-licence | commitment allowed (verified by) | when |",
         "|---|---|---|---|---|---|",
     ]
-    for m in chain.materials:
+    for m, spec in zip(chain.materials, chain.material_specs(), strict=True):
+        commitment = f"yes ({_department(spec.verifier)})" if spec.verifier else "yes"
         lines.append(
             f"| `{m.code}` | {_cell(m.name)} | {'key' if m.key else 'non-key'} | "
             f"{f'`{m.e_licence}`' if m.e_licence else ''} | "
-            f"{'yes' if m.commitment else ''} | {_cell(m.form_hint)} |"
+            f"{commitment if m.commitment else ''} | {_cell(m.form_hint)} |"
         )
     lines += [
         "",
