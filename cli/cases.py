@@ -187,14 +187,9 @@ class DaysLeft:
 
     def of(self, clock: Clock | None) -> int | None:
         """None when there is no running limit; a stopped clock counts as resuming today."""
-        from domain.calendar import Pause
+        from domain.deadlines import days_left
 
-        if clock is None or not clock.running:
-            return None
-        pauses = [
-            p if p.end is not None else Pause(start=p.start, end=self.today) for p in clock.pauses
-        ]
-        return self.calendar.days_left(self.today, clock.due_on, pauses)
+        return days_left(self.calendar, clock, self.today)
 
 
 def _stopped(clock: Clock | None) -> bool:

@@ -4,8 +4,10 @@ It lists open tasks from the read model and decides them through the facade as t
 departments' reviewers would (mostly approve, some returns for supplement with
 plausible missing items, a few rejections), leaves some alone until they are overdue
 so yellow and red cards happen, records returned items and missing materials as the
-window after a while, and reports the applicant's completion notice for construction
-cases. The same ``--seed`` decides every task part the same way.
+window after a while, and reports the applicant's events (e.g. a construction
+project's completion notice). It works on every registered chain alike;
+``--demo-cases N`` first starts N demo cases of each (forms built from each chain's
+form model). The same ``--seed`` decides every task part the same way.
 
 Exit codes: 0 ok (stopped with Ctrl-C or after --once), 2 bad usage, 3 Temporal or
 the read model unreachable.
@@ -98,6 +100,15 @@ def simulate(
     json_out: Annotated[
         bool, typer.Option("--json", help="No action lines; a JSON summary at the end.")
     ] = False,
+    demo_cases: Annotated[
+        int,
+        typer.Option(
+            metavar="PER_CHAIN",
+            min=0,
+            help="First start this many demo cases of every registered chain (forms built "
+            "from each chain's form model; DEMO-… numbers, existing ones skipped).",
+        ),
+    ] = 0,
 ) -> None:
     """Decide open tasks as the departments would (demo and load), until Ctrl-C."""
     from simulator.policy import Policy
@@ -116,6 +127,7 @@ def simulate(
             case_prefix=case_prefix,
             poll=poll,
             quiet=json_out,
+            demo_cases=demo_cases,
         )
     )
     if json_out:
@@ -125,7 +137,9 @@ def simulate(
         table("Simulator summary", ["action", "count"], [[k, v] for k, v in counts.items()])
 
 
-async def _simulate(policy: Any, *, quiet: bool, once: bool, poll: float, **options: Any) -> Any:
+async def _simulate(
+    policy: Any, *, quiet: bool, once: bool, poll: float, demo_cases: int, **options: Any
+) -> Any:
     from client.facade import CaseDesk
     from runtime.connect import connect
     from simulator.engine import Simulator
@@ -142,6 +156,15 @@ async def _simulate(policy: Any, *, quiet: bool, once: bool, poll: float, **opti
     from cli.actor import acting_for_each
 
     desk = CaseDesk(await connect(), credentials=acting_for_each())
+    if demo_cases:
+        from simulator.demo import seed_demo
+
+        seeded = await seed_demo(desk, per_chain=demo_cases)
+        if not quiet:
+            note(
+                f"demo: {seeded.started} case(s) started, {seeded.existing} already there "
+                f"({len(seeded.results)} demo cases over every chain)"
+            )
     simulator = Simulator(desk, policy, on_action=None if quiet else show, **options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -207,7 +207,7 @@ class CaseScreen(ConsoleScreen):
             t.clock for t in state.open_tasks if t.clock and t.clock.running
         ]
         clock = min(clocks, key=lambda k: k.due_on)
-        left = self.console.days.left(today, clock.due_on, clock.pauses)
+        left = self.console.days.of(today, clock)
         text = Text(
             clock.due_on.isoformat() + (self.t("provisional") if clock.provisional else "") + "  "
         )
@@ -245,7 +245,7 @@ class CaseScreen(ConsoleScreen):
             due = clock.due_on.isoformat() + (c.t("provisional.mark") if clock.provisional else "")
             warning = self._clock_warning(clock) if task.is_open else "none"
             if task.is_open:
-                left = self.console.days.left(today, clock.due_on, clock.pauses)
+                left = self.console.days.of(today, clock)
                 left_cell = days_left_cell(c, left, warning)
                 bar = deadline_bar(left, clock.limit_days + clock.extension_days, warning)
         return [

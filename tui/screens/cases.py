@@ -121,7 +121,7 @@ class CasesScreen(ConsoleScreen):
         running = row.status == "running"
         left = None
         if running and row.due_on is not None:
-            left = self.console.days.left(today, row.due_on)
+            left = self.console.days.left(today, row.due_on, started_on=row.accepted_on)
         due = row.due_on.isoformat() if row.due_on else ""
         if due and row.provisional:
             due += self.t("provisional.mark")
