@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -44,7 +44,7 @@ from domain.actions import (
 )
 from domain.calendar import CalendarData
 from domain.calendar_sources import build_calendar
-from domain.case import Applicant, CaseOutcome, CaseState
+from domain.case import Applicant, CaseOutcome, CaseState, check_applicant_text
 from domain.ids import InvalidId, check_applicant_id
 from domain.materials import Commitment
 from domain.roles import Actor
@@ -104,6 +104,14 @@ class CaseRequest(BaseModel):
     received_at: datetime | None = None
     accepted_by: Actor
 
+    @field_validator("applicant")
+    @classmethod
+    def _applicant_is_plain_text(cls, applicant: Applicant) -> Applicant:
+        """New applications only (not ``Applicant`` itself: stored histories replay as
+        they were): a plausible name, no control characters (domain/text.py)."""
+        check_applicant_text(applicant)
+        return applicant
+
 
 class CaseExecution(BaseModel):
     case_no: str
@@ -154,7 +162,7 @@ class CaseDesk:
             raise InvalidApplication(f"applicant id_number: {invalid}") from None
         applicant = request.applicant.model_copy(update={"id_number": id_number})
         try:
-            form = chain.form.model_validate(request.form)
+            form = chain.validate_form(request.form)
         except ValidationError as invalid:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or 'form'}: {err['msg']}"
