@@ -119,6 +119,14 @@ def spreadsheet_cell(text: str) -> str:
     return text
 
 
+def spreadsheet_value(value: object) -> object:
+    """A value for a CSV/XLSX writer: text made safe (visible control characters, no
+    formula); numbers, dates and None unchanged (a number is never a formula)."""
+    if isinstance(value, str):
+        return spreadsheet_cell(visible(value))
+    return value
+
+
 def from_spreadsheet_cell(text: str) -> str:
     """Undo :func:`spreadsheet_cell`: ``'=x`` → ``=x``. Only a ``'`` followed by a
     formula trigger is removed (Excel, too, treats a leading ``'`` as "this is text")."""

@@ -77,4 +77,6 @@ def over_limit(what: str, found: str, limit: str, name: str) -> str:
 
 
 def megabytes(count: int) -> str:
+    if count < MB:
+        return f"{count / MB:.2f} MB ({count:,} bytes)"
     return f"{count / MB:,.1f} MB"
