@@ -291,9 +291,7 @@ async def test_starter_stops_cleanly_and_a_rerun_finishes() -> None:
 
 async def test_starter_unreachable_stops_and_reports() -> None:
     items = requests(50)
-    report = await start_cases(
-        FakeDesk(down_after=5), items, concurrency=2, reconnect_window=0.3
-    )
+    report = await start_cases(FakeDesk(down_after=5), items, concurrency=2, reconnect_window=0.3)
     assert "connection refused" in report.unreachable
     # The two starts in flight were sent without an answer: uncertain, not "not attempted".
     assert report.started == 5 and report.uncertain == 2 and report.not_attempted == 43
