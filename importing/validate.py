@@ -428,7 +428,8 @@ class RowChecker:
                 )
             if reason is not None:
                 shown = "" if chars > limit else _shown(column.common or "", value)
-                problems.append(Problem(raw.number, column.header, reason, shown))
+                header = column.header.strip() or f"(column {column.index + 1})"
+                problems.append(Problem(raw.number, header, reason, shown))
                 values[column.index] = ""
         if raw.extra:
             longest = max(_cell_chars(v) for v in raw.extra)
