@@ -150,9 +150,7 @@ def read_file(
         size = path.stat().st_size
         if size > limits.max_file_bytes:
             raise LimitExceeded(
-                over_limit(
-                    f"{path.name}", megabytes(size), f"{limits.max_file_mb:g} MB", "max_file_mb"
-                )
+                over_limit("the file", megabytes(size), f"{limits.max_file_mb:g} MB", "max_file_mb")
             )
         data = path.read_bytes()
     except FileNotFoundError:
@@ -173,7 +171,9 @@ def read_bytes(
     limits = limits or ImportLimits()
     if len(data) > limits.max_file_bytes:
         raise LimitExceeded(
-            over_limit(name, megabytes(len(data)), f"{limits.max_file_mb:g} MB", "max_file_mb")
+            over_limit(
+                "the file", megabytes(len(data)), f"{limits.max_file_mb:g} MB", "max_file_mb"
+            )
         )
     if not data.strip():
         raise UnreadableFile(f"{name}: the file is empty")
@@ -310,7 +310,7 @@ def check_zip(data: bytes, *, name: str, limits: ImportLimits) -> None:
     if len(parts) > limits.max_xlsx_parts:
         raise LimitExceeded(
             over_limit(
-                f"{name}: the number of parts in the workbook",
+                "the number of parts in the workbook",
                 f"{len(parts):,}",
                 f"{limits.max_xlsx_parts:,}",
                 "max_xlsx_parts",
@@ -320,7 +320,7 @@ def check_zip(data: bytes, *, name: str, limits: ImportLimits) -> None:
     if unpacked > limits.max_unpacked_bytes:
         raise LimitExceeded(
             over_limit(
-                f"{name}: its unpacked size",
+                "the workbook's unpacked size",
                 megabytes(unpacked),
                 f"{limits.max_unpacked_mb:g} MB",
                 "max_unpacked_mb",

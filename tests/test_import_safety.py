@@ -203,7 +203,7 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) ->
         read_file(path, limits=ImportLimits(max_file_mb=0.01))
     message = str(refused.value)
     size = path.stat().st_size
-    assert f"big.csv is {size / 1e6:.2f} MB ({size:,} bytes), more than the limit of 0.01 MB" in (
+    assert f"the file is {size / 1e6:.2f} MB ({size:,} bytes), more than the limit of 0.01 MB" in (
         message
     )
     assert "--max-file-mb or ONECHAIN_IMPORT_MAX_FILE_MB" in message
@@ -275,7 +275,7 @@ def test_an_xlsx_zip_bomb_is_refused_before_anything_is_unpacked(
     with pytest.raises(LimitExceeded) as refused:
         read_bytes(bomb, name="bomb.xlsx", limits=ImportLimits(max_unpacked_mb=50))
     message = str(refused.value)
-    assert "unpacked size is 60.0 MB, more than the limit of 50 MB" in message
+    assert "the workbook's unpacked size is 60.0 MB, more than the limit of 50 MB" in message
     assert "--max-unpacked-mb or ONECHAIN_IMPORT_MAX_UNPACKED_MB" in message
 
     many = _zip({f"xl/part{i}.xml": b"<x/>" for i in range(30)})
