@@ -157,4 +157,9 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; the Temporal SDK's own log lines go to stderr, so
+    stdout holds only what the command prints (``--json`` stays JSON under faults)."""
+    from runtime.sdk_logging import sdk_logs_to_stderr
+
+    sdk_logs_to_stderr()
     return asyncio.run(coro)

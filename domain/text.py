@@ -21,6 +21,7 @@ Pure: no I/O, no third-party imports.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 #: Bidi embeddings, overrides and isolates, and the invisible direction marks.
@@ -40,19 +41,20 @@ NAME_FORBIDDEN_START = ("=", "+", "-", "@")
 NAME_MAX_CHARS = 100
 
 
-def _is_unsafe(char: str) -> bool:
-    if char in BIDI_CONTROLS or char in LINE_SEPARATORS:
-        return True
-    category = unicodedata.category(char)
-    return category in ("Cc", "Cs")  # C0, DEL, C1; lone surrogates
+#: Every unsafe character: C0 and DEL and C1 (Unicode category Cc), bidi controls,
+#: line/paragraph separators, lone surrogates (category Cs). One regex: fast on big cells.
+UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+    "\ud800-\udfff]"
+)
 
 
 def unsafe_character(text: str) -> tuple[int, str] | None:
     """The first unsafe character of ``text`` as (position, ``U+001B``), or None."""
-    for position, char in enumerate(text):
-        if _is_unsafe(char):
-            return position, f"U+{ord(char):04X}"
-    return None
+    found = UNSAFE.search(text)
+    if found is None:
+        return None
+    return found.start(), f"U+{ord(found.group()):04X}"
 
 
 def describe_unsafe(text: str) -> str | None:
@@ -100,16 +102,12 @@ def check_name(text: str) -> str:
 def visible(text: str) -> str:
     """``text`` with every unsafe character written out (``\\x1b``, ``\\u202e``), so it
     can be shown in a terminal as it is, never acted on."""
-    if unsafe_character(text) is None:
-        return text
-    out = []
-    for char in text:
-        if _is_unsafe(char):
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
+    return UNSAFE.sub(_written_out, text)
+
+
+def _written_out(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def spreadsheet_cell(text: str) -> str:

@@ -390,3 +390,19 @@ def test_report_csv_neutralises_cells(tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert "'=cmd|calc" in {row["code"] for row in rows}
     assert not any(str(v).startswith("=") for row in rows for v in row.values())
+
+
+def test_unsafe_characters_are_exactly_controls_bidi_separators_and_surrogates() -> None:
+    import sys
+    import unicodedata
+
+    from domain.text import BIDI_CONTROLS, LINE_SEPARATORS, unsafe_character
+
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        expected = (
+            unicodedata.category(char) in ("Cc", "Cs")
+            or char in BIDI_CONTROLS
+            or char in LINE_SEPARATORS
+        )
+        assert (unsafe_character(char) is not None) == expected, hex(code)
