@@ -515,7 +515,7 @@ class RowChecker:
             try:
                 check_name(name)
             except ValueError as error:
-                problem("applicant_name", str(error), name)
+                problem("applicant_name", str(error))  # a name is personal data
 
         kind = self._kind(raw, chain, problem)
         id_cell = self._cell(raw, "id_number")
