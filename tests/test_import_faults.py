@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -57,8 +58,15 @@ async def held_by_temporal(client: Client, case_numbers: list[str]) -> int:
     return sum(await asyncio.gather(*(exists(c) for c in case_numbers)))
 
 
+@pytest.mark.parametrize(
+    "outage_s",
+    [
+        2.0,  # within the SDK's own retries (same request id: Temporal dedupes)
+        12.0,  # longer than those: the importer's retry meets its own lost starts
+    ],
+)
 async def test_json_stays_json_and_counts_what_temporal_holds_when_the_server_dies(
-    tmp_path: Path,
+    tmp_path: Path, outage_s: float
 ) -> None:
     port = free_port()
     address = f"127.0.0.1:{port}"
@@ -93,12 +101,13 @@ async def test_json_stays_json_and_counts_what_temporal_holds_when_the_server_di
         await asyncio.sleep(0.3)
         server.kill()  # SIGKILL: starts in flight lose their replies
         server.wait()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(outage_s)
         server = start_dev_server(db_file, port=port, headless=True)
         client = await wait_until_serving(address, server)
 
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=300)
         assert process.returncode == 0, stderr.decode()
+        assert "Unavailable" in stderr.decode()  # the SDK met the dead server (on stderr)
         document = json.loads(stdout)  # the whole of stdout is the one document
         summary = document["summary"]
         held = await held_by_temporal(client, case_numbers)
