@@ -370,6 +370,7 @@ def _summary(checked: Any, report: Any, dry_run: bool, seconds: float) -> dict[s
         "rejected": invalid + refused,
         "not_attempted": report.not_attempted if report else 0,
         "uncertain": report.uncertain if report else 0,
+        "retried": report.retried if report else 0,
         "elapsed_s": round(seconds, 3),
         "start_phase_s": round(report.seconds, 3) if report else 0.0,
         "rate_per_s": round(report.rate, 1) if report else 0.0,

@@ -44,8 +44,7 @@ NAME_MAX_CHARS = 100
 #: Every unsafe character: C0 and DEL and C1 (Unicode category Cc), bidi controls,
 #: line/paragraph separators, lone surrogates (category Cs). One regex: fast on big cells.
 UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
-    "\ud800-\udfff]"
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]"
 )
 
 

@@ -50,6 +50,7 @@ class StartResult:
     case_no: str
     outcome: Outcome
     reason: str = ""
+    retried: bool = False  # Temporal stopped answering at least once for this row
 
 
 @dataclass
@@ -81,6 +82,11 @@ class StartReport:
     @property
     def uncertain(self) -> int:
         return self.count(Outcome.UNCERTAIN)
+
+    @property
+    def retried(self) -> int:
+        """Rows answered after Temporal had stopped answering for them."""
+        return sum(1 for r in self.results if r.retried and r.outcome is not Outcome.UNCERTAIN)
 
     @property
     def rate(self) -> float:
@@ -161,9 +167,11 @@ async def start_cases(
                     await desk.start_case(request)
                 except CaseAlreadyExists:
                     if sent and await started_since(desk, request.case_no, run_began):
-                        record(StartResult(row, request.case_no, Outcome.STARTED))
+                        reason = "started; the first reply was lost"
+                        record(StartResult(row, request.case_no, Outcome.STARTED, reason, True))
                     else:
-                        record(StartResult(row, request.case_no, Outcome.EXISTS, "already exists"))
+                        reason = "already exists"
+                        record(StartResult(row, request.case_no, Outcome.EXISTS, reason, sent))
                 except CaseError as refused:
                     record(StartResult(row, request.case_no, Outcome.REJECTED, str(refused)))
                 except asyncio.CancelledError:
@@ -194,7 +202,7 @@ async def start_cases(
                         )
                     )
                 else:
-                    record(StartResult(row, request.case_no, Outcome.STARTED))
+                    record(StartResult(row, request.case_no, Outcome.STARTED, retried=sent))
                 return
         finally:
             semaphore.release()

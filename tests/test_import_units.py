@@ -326,6 +326,7 @@ async def test_starter_counts_a_start_whose_reply_was_lost_as_started() -> None:
     # from before.
     assert report.started == 19 == len(desk.held) - 1
     assert report.existing == 1 and report.uncertain == 0 and report.not_attempted == 0
+    assert report.retried == 3
 
 
 # ---------------------------------------------------------------- docs
