@@ -9,6 +9,7 @@ carries only what the command prints.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
@@ -18,12 +19,15 @@ _configured = False
 def sdk_logs_to_stderr() -> None:
     """Route SDK core logs to the ``temporalio`` Python logger, printed on stderr.
 
-    Call before the first client connects (the runtime is created once per process);
-    later calls do nothing.
+    Call before the first client connects (the runtime is created once per process).
+    Later calls, and calls after a runtime already exists (its owner chose where its
+    logs go, e.g. the console's log file), change nothing.
     """
     global _configured
     if _configured:
         return
+    _configured = True
+    import temporalio.runtime
     from temporalio.runtime import (
         LogForwardingConfig,
         LoggingConfig,
@@ -31,6 +35,10 @@ def sdk_logs_to_stderr() -> None:
         TelemetryConfig,
         TelemetryFilter,
     )
+
+    existing = getattr(getattr(temporalio.runtime, "_runtime_ref", None), "_default_runtime", None)
+    if existing is not None:
+        return
 
     logger = logging.getLogger("temporalio")
     if not logger.handlers:
@@ -47,5 +55,5 @@ def sdk_logs_to_stderr() -> None:
             )
         )
     )
-    Runtime.set_default(runtime, error_if_already_set=False)
-    _configured = True
+    with contextlib.suppress(RuntimeError):  # created meanwhile: leave it as it is
+        Runtime.set_default(runtime, error_if_already_set=True)
