@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -94,6 +94,9 @@ class InvalidApplication(CaseError):
 
 class CaseRequest(BaseModel):
     """What a window (or an import row) submits to start a case."""
+
+    # Errors name the field and the rule, never the input: it holds personal data.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     case_no: str
     chain: str
