@@ -399,6 +399,9 @@ def read_jsonl(
         except RecursionError:
             parsed.append((number, None, "not valid JSON: nested too deeply"))
             continue
+        except ValueError as error:  # e.g. an integer of more than 4,300 digits
+            parsed.append((number, None, f"not valid JSON: {str(error).split(';')[0]}"))
+            continue
         if not isinstance(obj, dict):
             parsed.append((number, None, "not a JSON object"))
             continue

@@ -149,6 +149,14 @@ def jsonl_files(draw: st.DrawFn) -> bytes:
         if kind == 0:
             lines.append(draw(st.text(max_size=30)))  # not JSON, or not an object
             continue
+        if kind == 2:  # raw JSON the encoder would never write
+            literal = draw(
+                st.sampled_from(
+                    ["1" * 5000, "1e400", "-1e400", "NaN", "-0", "1E-400", "[" * 5000, '"\ud800"']
+                )
+            )
+            lines.append(f'{{"案件编号": "A-1", "申请人": {literal}, "事项": "company"}}')
+            continue
         row = dict(zip(SAMPLE_HEADERS, draw(st.sampled_from(SAMPLE_ROWS)), strict=False))
         row = {k: v for k, v in row.items() if v}
         for _ in range(draw(st.integers(0, 4))):

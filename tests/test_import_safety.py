@@ -406,3 +406,16 @@ def test_unsafe_characters_are_exactly_controls_bidi_separators_and_surrogates()
             or char in LINE_SEPARATORS
         )
         assert (unsafe_character(char) is not None) == expected, hex(code)
+
+
+def test_json_that_python_cannot_hold_is_a_row_problem() -> None:
+    lines = [
+        '{"case_no": ' + "1" * 5000 + "}",  # more digits than Python converts
+        '{"case_no": ' + "[" * 100_000 + "}",  # nested deeper than the parser goes
+        json.dumps(company("A-1"))[:-1] + ', "applicant_name": "\\ud800"}',  # lone surrogate
+    ]
+    checked = check("\n".join(lines).encode(), "in.jsonl")
+    found = problems(checked)
+    assert "4300 digits" in found[(1, "(row)")]
+    assert found[(2, "(row)")].startswith("not valid JSON")
+    assert "U+D800" in found[(3, "applicant_name")]
