@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from domain.text import from_spreadsheet_cell
-from importing.limits import ImportLimits, megabytes, over_limit
+from importing.limits import HOW_TO_RAISE, ImportLimits, megabytes, over_limit
 
 FileFormat = Literal["csv", "xlsx", "jsonl"]
 
@@ -152,7 +152,8 @@ def read_file(
             raise LimitExceeded(
                 over_limit("the file", megabytes(size), f"{limits.max_file_mb:g} MB", "max_file_mb")
             )
-        data = path.read_bytes()
+        with path.open("rb") as handle:  # at most one byte over: /dev/zero, a pipe
+            data = handle.read(limits.max_file_bytes + 1)
     except FileNotFoundError:
         raise UnreadableFile(f"{path}: no such file") from None
     except OSError as error:
@@ -171,9 +172,8 @@ def read_bytes(
     limits = limits or ImportLimits()
     if len(data) > limits.max_file_bytes:
         raise LimitExceeded(
-            over_limit(
-                "the file", megabytes(len(data)), f"{limits.max_file_mb:g} MB", "max_file_mb"
-            )
+            f"the file is larger than the limit of {limits.max_file_mb:g} MB "
+            f"(raise it with {HOW_TO_RAISE['max_file_mb']})"
         )
     if not data.strip():
         raise UnreadableFile(f"{name}: the file is empty")

@@ -209,6 +209,12 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path: Path) ->
     assert "--max-file-mb or ONECHAIN_IMPORT_MAX_FILE_MB" in message
 
 
+def test_a_file_without_a_size_is_read_no_further_than_the_limit() -> None:
+    """/dev/zero has no size to check first: reading stops one byte past the limit."""
+    with pytest.raises(LimitExceeded, match=r"larger than the limit of 0\.5 MB"):
+        read_file(Path("/dev/zero"), limits=ImportLimits(max_file_mb=0.5))
+
+
 @pytest.mark.parametrize("name", ["in.csv", "in.jsonl", "in.xlsx"])
 def test_too_many_rows_is_refused(name: str) -> None:
     rows = [company(f"R-{i}") for i in range(5)]
