@@ -152,7 +152,7 @@ def jsonl_files(draw: st.DrawFn) -> bytes:
         if kind == 2:  # raw JSON the encoder would never write
             literal = draw(
                 st.sampled_from(
-                    ["1" * 5000, "1e400", "-1e400", "NaN", "-0", "1E-400", "[" * 5000, '"\ud800"']
+                    ["1" * 5000, "1e400", "-1e400", "NaN", "-0", "1E-400", "[" * 5000, r'"\ud800"']
                 )
             )
             lines.append(f'{{"案件编号": "A-1", "申请人": {literal}, "事项": "company"}}')
