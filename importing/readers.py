@@ -188,13 +188,8 @@ def read_bytes(
 
 def _too_many_rows(limits: ImportLimits) -> LimitExceeded:
     return LimitExceeded(
-        over_limit(
-            "the number of rows",
-            f"more than {limits.max_rows:,}",
-            f"{limits.max_rows:,}",
-            "max_rows",
-        )
-        + "; or split the file"
+        f"the file has more than {limits.max_rows:,} rows, the limit (raise it with "
+        f"{HOW_TO_RAISE['max_rows']}, or split the file)"
     )
 
 

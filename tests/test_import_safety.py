@@ -227,7 +227,7 @@ def test_too_many_rows_is_refused(name: str) -> None:
     assert len(check(data, name, ImportLimits(max_rows=5)).rows) == 5
     with pytest.raises(LimitExceeded) as refused:
         check(data, name, ImportLimits(max_rows=4))
-    assert "more than the limit of 4" in str(refused.value)
+    assert "the file has more than 4 rows, the limit" in str(refused.value)
     assert "--max-rows or ONECHAIN_IMPORT_MAX_ROWS" in str(refused.value)
 
 
