@@ -22,18 +22,18 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import EXIT_USAGE, emit_json, fail, guarded, message, note, table
+from cli.output import EXIT_USAGE, emit_json, fail, guarded, message, note, styled, table
 from domain.timezone import CST
 
 WHAT_STYLE = {
-    "approve": "[green]同意[/]",
-    "return": "[yellow]退回补正[/]",
-    "reject": "[red]不同意[/]",
-    "supplement": "[cyan]录入补正[/]",
-    "materials": "[cyan]补齐材料[/]",
-    "event": "[cyan]申请人告知[/]",
-    "refused": "[dim]refused[/]",
-    "timeout": "[dim]timeout[/]",
+    "approve": styled("同意", "green"),
+    "return": styled("退回补正", "yellow"),
+    "reject": styled("不同意", "red"),
+    "supplement": styled("录入补正", "cyan"),
+    "materials": styled("补齐材料", "cyan"),
+    "event": styled("申请人告知", "cyan"),
+    "refused": styled("refused", "dim"),
+    "timeout": styled("timeout", "dim"),
 }
 
 
@@ -150,7 +150,9 @@ async def _simulate(
         at = log.at.astimezone(CST).strftime("%H:%M:%S")
         what = WHAT_STYLE.get(log.what, log.what)
         message(
-            f"{at} {log.case_no} {log.task_id} {department_name(log.actor)} {what} {log.detail}"
+            f"{at} {log.case_no} {log.task_id} {department_name(log.actor)} ",
+            what,
+            f" {log.detail}",
         )
 
     from cli.actor import acting_for_each
