@@ -692,6 +692,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from temporalio.testing import WorkflowEnvironment
 
     from client.facade import CaseDesk
+    from trust.signer import signer_from_settings
     from worker import build_worker
     from workflows import search_attributes as sa
 
@@ -718,8 +719,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     try:
         client = env.client
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-        desk = CaseDesk(client, task_queue=task_queue)
-        desk.calendar_for(time.gmtime().tm_year)  # build the calendar snapshot once, up front
+        desk = CaseDesk(client, task_queue=task_queue, credentials=signer_from_settings())
 
         async with build_worker(client, task_queue):
             log("1/3 one case, decisions one at a time")

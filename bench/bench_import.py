@@ -140,7 +140,9 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
     try:
         client = env.client
         task_queue = f"bench-import-{uuid.uuid4().hex[:6]}"
-        desk = CaseDesk(client, task_queue=task_queue)
+        from trust.signer import signer_from_settings
+
+        desk = CaseDesk(client, task_queue=task_queue, credentials=signer_from_settings())
 
         # Prepare the StartCase payloads the facade would send (the same rows).
         sheet = read_file(csv_path)

@@ -39,7 +39,7 @@ from readmodel.database import ready_engine
 from runtime.binaries import find_binary
 from runtime.keys import init_keys, keys_dir, load_signing_keys
 from runtime.settings import get_settings
-from trust.signer import ImpersonatingSigner
+from trust.signer import ImpersonatingSigner, signer_from_settings
 from workflows import registry
 from workflows import search_attributes as sa
 
@@ -130,11 +130,7 @@ LONG_SESSION = timedelta(days=3650)
 def session_signer(lifetime: timedelta = timedelta(hours=8)) -> ImpersonatingSigner:
     """Signs a session token for whichever actor a test acts as (and registers them),
     with the test session's keys — what the worker under test verifies against."""
-    settings = get_settings()
-    directory = keys_dir(settings)
-    init_keys(directory)
-    engine = ready_engine(settings.resolved_database_url)
-    return ImpersonatingSigner(engine, load_signing_keys(directory), lifetime)
+    return signer_from_settings(lifetime)
 
 
 def signed_desk(

@@ -230,9 +230,18 @@ async def test_show_then_decide(cli: CaseDriver) -> None:
     result = await refused(2, "case", "decide", case_no, education, "--verdict", "approve")
     assert "未登录" in result.stderr and "onechain login" in result.stderr
     result = await refused(
-        2, "case", "decide", case_no, education, "--verdict", "approve",
-        "--role", "reviewer:education", "--as", COORD,
-    )  # fmt: skip
+        2,
+        "case",
+        "decide",
+        case_no,
+        education,
+        "--verdict",
+        "approve",
+        "--role",
+        "reviewer:education",
+        "--as",
+        COORD,
+    )
     assert "你没有这个角色" in result.stderr
     result = await refused(2, "cases", "show", "NO-SUCH-CASE")
     assert "not found" in result.stderr

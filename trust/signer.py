@@ -168,3 +168,16 @@ class ImpersonatingSigner:
         if actor is None:
             raise ValueError("the impersonating signer needs the actor an action names")
         return self.sign(actor)
+
+
+def signer_from_settings(lifetime: timedelta = timedelta(hours=8)) -> ImpersonatingSigner:
+    """An impersonating signer on the configured database and keys (made if missing):
+    tests and benchmarks, which act for many people on a data folder of their own."""
+    from readmodel.database import ready_engine
+    from runtime.keys import init_keys, keys_dir, load_signing_keys
+    from runtime.settings import get_settings
+
+    settings = get_settings()
+    init_keys(keys_dir(settings))
+    engine = ready_engine(settings.resolved_database_url)
+    return ImpersonatingSigner(engine, load_signing_keys(keys_dir(settings)), lifetime)

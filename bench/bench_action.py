@@ -1,0 +1,165 @@
+"""What one coordinator action costs on an idle system, and what proving who sent it adds.
+
+Run from the project root (the venv active)::
+
+    python bench/bench_action.py             # 300 urges per worker
+    python bench/bench_action.py --actions 100
+
+One fresh dev server (SQLite file, the embedded default's pragmas) and a fresh read
+model in a temp folder. Two workers on two task queues, in this process:
+
+* **signed** — the production worker (``worker.build_worker``): every Update's session
+  token is verified by the identity interceptor before the validator;
+* **unverified** — the same workflow and activities without the interceptor (built here
+  only, to measure the difference; the client still sends the same headers).
+
+One kindergarten case per worker; the coordinator urges an open task ``--actions``
+times, alternating between the two workers so both see the same machine. Printed:
+latency p50/p95/max of one Update (``CaseDesk.act`` → result), the history size after,
+and the CPU time of one token verification. Nothing here asserts on timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def bench(actions: int, workdir: Path) -> None:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+    from temporalio.worker import Worker
+
+    import chains  # noqa: F401
+    from activities import ALL_ACTIVITIES
+    from activities.admission import AdmissionActivities
+    from activities.calendar import load_calendar
+    from client.facade import CaseDesk, CaseRequest
+    from domain.actions import Urge
+    from domain.case import Applicant
+    from domain.roles import Actor, Role
+    from runtime.binaries import find_binary
+    from runtime.settings import get_settings
+    from trust.signer import signer_from_settings
+    from worker import build_worker, identity_verifier, workflow_runner
+    from workflows import registry
+    from workflows import search_attributes as sa
+    from workflows.case_workflow import CaseWorkflow
+    from workflows.form_samples import sample_values
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=find_binary("temporal"),
+        search_attributes=sa.ALL_KEYS,
+        dev_server_database_filename=str(workdir / "temporal.sqlite3"),
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
+    )
+    signer = signer_from_settings()
+    clerk = Actor(user_id="clerk1", name="窗口张三", role=Role.WINDOW_CLERK, department="window")
+    coordinator = Actor(user_id="coord1", name="协调李四", role=Role.COORDINATOR)
+    settings = get_settings()
+    verifier = identity_verifier()
+    admission = AdmissionActivities(verifier, settings.calendars_dir, settings.warning_fraction)
+    queues = {"signed": f"sig-{uuid.uuid4().hex[:6]}", "unverified": f"raw-{uuid.uuid4().hex[:6]}"}
+    unverified = Worker(
+        env.client,
+        task_queue=queues["unverified"],
+        workflows=[CaseWorkflow],
+        activities=[
+            *ALL_ACTIVITIES,
+            load_calendar,
+            admission.admit_case,
+            admission.reload_calendar_from_store,
+        ],
+        activity_executor=ThreadPoolExecutor(max_workers=8),
+        workflow_runner=workflow_runner(),
+    )
+    chain = registry.get_chain("kindergarten")
+    try:
+        async with build_worker(env.client, queues["signed"]), unverified:
+            desks = {
+                m: CaseDesk(env.client, task_queue=q, credentials=signer) for m, q in queues.items()
+            }
+            cases: dict[str, str] = {}
+            for mode, desk in desks.items():
+                case_no = f"BA{uuid.uuid4().hex[:8].upper()}"
+                await desk.start_case(
+                    CaseRequest(
+                        case_no=case_no,
+                        chain="kindergarten",
+                        applicant=Applicant(
+                            kind="organisation",
+                            name="济宁市阳光教育咨询有限公司",
+                            id_number="91370800MA3C4XYB7E",
+                        ),
+                        form=sample_values(chain.form),
+                        materials=[m.code for m in chain.materials],
+                        accepted_by=clerk,
+                    )
+                )
+                state = await desk.state(case_no)
+                while not state.open_tasks:
+                    await asyncio.sleep(0.05)
+                    state = await desk.state(case_no)
+                cases[mode] = case_no
+            tasks = {m: (await desks[m].state(c)).open_tasks[0].id for m, c in cases.items()}
+            latencies: dict[str, list[float]] = {m: [] for m in desks}
+            for _ in range(actions):
+                for mode, desk in desks.items():
+                    action = Urge(actor=coordinator, task_id=tasks[mode], reason="请加快")
+                    began = time.perf_counter()
+                    await desk.act(cases[mode], action)
+                    latencies[mode].append((time.perf_counter() - began) * 1000)
+            print(f"\none coordinator action (urge), {actions} per worker, idle system, ms")
+            print(f"{'worker':<12}{'p50':>8}{'p95':>8}{'max':>8}{'history bytes':>16}")
+            for mode, values in latencies.items():
+                history = await desks[mode].handle(cases[mode]).fetch_history()
+                size = sum(e.ByteSize() for e in history.events)
+                print(
+                    f"{mode:<12}{statistics.median(values):8.1f}{percentile(values, 0.95):8.1f}"
+                    f"{max(values):8.1f}{size:16,}"
+                )
+        token = signer.sign(coordinator).token
+        rounds = 2000
+        began = time.process_time()
+        for _ in range(rounds):
+            verifier.verify(token, "coordinator", datetime.now(UTC))
+        per = (time.process_time() - began) / rounds * 1e6
+        print(f"\none token verification (signature, expiry, directory): {per:.0f} µs CPU")
+    finally:
+        await env.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--actions", type=int, default=300)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="onechain-bench-action-") as tmp:
+        os.environ["ONECHAIN_DATA_DIR"] = str(Path(tmp) / "data")
+        asyncio.run(bench(args.actions, Path(tmp)))
+        os._exit(0)  # the client's threads can abort interpreter shutdown (sdk-python#300)
+
+
+if __name__ == "__main__":
+    main()
