@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONECHAIN_", extra="ignore")
 
     data_dir: Path = Path("data")
+    #: Where the keystore lives (see ``runtime.keys``); default ``<data_dir>/keys``.
+    keys_dir: Path | None = None
     database_url: str | None = None
     task_queue: str = "onechain"
     warning_fraction: float = 0.2

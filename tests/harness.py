@@ -24,7 +24,7 @@ from typing import Any
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from client.facade import CaseDesk, CaseRequest
@@ -34,6 +34,9 @@ from domain.casefile import NOT_DECIDED_KINDS
 from domain.materials import Commitment
 from domain.roles import Actor, Role
 from runtime.binaries import find_binary
+from runtime.connect import data_converter
+from runtime.keys import init_keys, keys_dir, load_lookup_key
+from runtime.settings import get_settings
 from workflows import registry
 from workflows import search_attributes as sa
 
@@ -76,10 +79,26 @@ async def _started_twice_at_most(
         return await start()
 
 
+def sealing_converter() -> DataConverter:
+    """The production data converter (payloads sealed), with the session's keystore in
+    the test data folder: created on first use, the same keys for every test."""
+    directory = keys_dir(get_settings())
+    init_keys(directory)
+    return data_converter(directory)
+
+
+def session_lookup_key() -> bytes:
+    """The HMAC key the workers of this test session hash holders' ids with."""
+    directory = keys_dir(get_settings())
+    init_keys(directory)
+    return load_lookup_key(directory)
+
+
 async def start_dev_env() -> WorkflowEnvironment:
+    converter = sealing_converter()
     return await _started_twice_at_most(
         lambda: WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
             dev_server_existing_path=_binary("temporal"),
             search_attributes=sa.ALL_KEYS,
         )
@@ -87,9 +106,10 @@ async def start_dev_env() -> WorkflowEnvironment:
 
 
 async def start_time_skipping_env() -> WorkflowEnvironment:
+    converter = sealing_converter()
     env = await _started_twice_at_most(
         lambda: WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
             test_server_existing_path=_binary("temporal-test-server"),
         )
     )

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.case import CaseStatus
 from runtime.devserver import start_dev_server, stop_dev_server, wait_until_serving
-from tests.harness import CaseDriver
+from tests.harness import CaseDriver, sealing_converter
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 
 
@@ -79,7 +78,7 @@ async def test_killed_worker_and_restarted_server_lose_and_repeat_nothing(
     server = start_dev_server(db_file, port=server_port, headless=True)
     try:
         await wait_until_serving(address, server)
-        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        client = await Client.connect(address, data_converter=sealing_converter())
         driver = CaseDriver(client, "durability")
         workers.append(Worker(address, "durability", tmp_path / "worker1.log"))
 
@@ -102,7 +101,7 @@ async def test_killed_worker_and_restarted_server_lose_and_repeat_nothing(
         server = start_dev_server(db_file, port=server_port, headless=True)
         await wait_until_serving(address, server)
         driver = CaseDriver(
-            await Client.connect(address, data_converter=pydantic_data_converter), "durability"
+            await Client.connect(address, data_converter=sealing_converter()), "durability"
         )
 
         state = await driver.wait_for_tasks(case_no, timeout=60)
