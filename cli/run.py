@@ -17,6 +17,7 @@ from cli.actor import parse_actor
 from domain.roles import Actor
 from runtime.settings import get_settings
 
+EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 DEFAULT_UP_ACTOR = "coordinator:coordinator::协调员"
 
@@ -28,6 +29,32 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _say(line: str) -> None:
     typer.echo(line, err=True)
+
+
+def _prepare_embedded_data() -> None:
+    """The embedded default's data folder: owner-only files (the dev server child
+    inherits the umask), and its keys, made once and said so."""
+    from runtime.keys import KeystoreError, init_keys, keys_dir
+    from runtime.private_files import make_private_dir, owner_only_umask
+
+    settings = get_settings()
+    owner_only_umask()
+    make_private_dir(settings.data_dir)
+    directory = keys_dir(settings)
+    try:
+        created = init_keys(directory)
+    except (KeystoreError, OSError) as error:
+        raise _fail(f"cannot set up the keys in {directory}: {error}", EXIT_USAGE) from None
+    if created:
+        _say(
+            f"created keys {', '.join(created)} in {directory} (embedded default; keep it private)"
+        )
+
+
+_UI_CODEC_HELP = (
+    "Codec server the Web UI decodes payloads with, e.g. http://127.0.0.1:8888 "
+    "(run `onechain codec-server`); default $ONECHAIN_UI_CODEC_ENDPOINT."
+)
 
 
 def _stop_event() -> asyncio.Event:
@@ -47,10 +74,14 @@ async def _run_worker_until_stopped(
 ) -> None:
     """Run a worker until ``stop`` is set (by default: until SIGINT/SIGTERM)."""
     from runtime.connect import connect
+    from runtime.keys import KeystoreError, keys_dir, load_lookup_key
     from worker import build_worker
 
     try:
+        load_lookup_key(keys_dir(get_settings()))  # refuse now, not at the first licence
         client = await connect()
+    except KeystoreError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
     except Exception as error:
         raise _fail(f"cannot reach Temporal: {error}", EXIT_UNREACHABLE) from None
     stop = stop or _stop_event()
@@ -65,7 +96,14 @@ def worker(
         str | None, typer.Option(help="Task queue (default: ONECHAIN_TASK_QUEUE or 'onechain').")
     ] = None,
 ) -> None:
-    """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile."""
+    """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile.
+
+    It needs the payload and lookup keys (keys folder or ONECHAIN_PAYLOAD_KEYS /
+    ONECHAIN_LOOKUP_KEY) and never creates them: `onechain keys init` does.
+    """
+    from runtime.private_files import owner_only_umask
+
+    owner_only_umask()
     asyncio.run(_run_worker_until_stopped(task_queue or get_settings().task_queue))
 
 
@@ -74,14 +112,24 @@ def server(
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 8233,
     ip: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     headless: Annotated[bool, typer.Option(help="No web UI.")] = False,
+    ui_codec_endpoint: Annotated[str | None, typer.Option(help=_UI_CODEC_HELP)] = None,
 ) -> None:
-    """Run the embedded Temporal dev server (SQLite in the data folder) in the foreground."""
+    """Run the embedded Temporal dev server (SQLite in the data folder) in the foreground.
+
+    Creates the data folder's keys if they are missing (embedded default).
+    """
     from runtime.devserver import DevServerError, start_dev_server, stop_dev_server
 
     settings = get_settings()
+    _prepare_embedded_data()
     try:
         process = start_dev_server(
-            settings.temporal_db_file, ip=ip, port=port, ui_port=ui_port, headless=headless
+            settings.temporal_db_file,
+            ip=ip,
+            port=port,
+            ui_port=ui_port,
+            headless=headless,
+            ui_codec_endpoint=ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT"),
         )
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
@@ -123,7 +171,12 @@ async def _serve(task_queue: str, *, demo: bool, tui_actor: Actor | None, log: P
 
 
 async def _up(
-    port: int, ui_port: int, headless: bool, demo: bool = False, tui_actor: Actor | None = None
+    port: int,
+    ui_port: int,
+    headless: bool,
+    demo: bool = False,
+    tui_actor: Actor | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> None:
     import os
 
@@ -143,6 +196,7 @@ async def _up(
             ui_port=ui_port,
             headless=headless,
             log_file=settings.data_dir / "temporal.log",
+            ui_codec_endpoint=ui_codec_endpoint,
         )
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
@@ -183,14 +237,18 @@ def up(
         str | None,
         typer.Option("--as", help=f"Console user (default: $ONECHAIN_AS or {DEFAULT_UP_ACTOR})."),
     ] = None,
+    ui_codec_endpoint: Annotated[str | None, typer.Option(help=_UI_CODEC_HELP)] = None,
 ) -> None:
     """Start the embedded default: the Temporal dev server, a worker and the console.
 
     Running it again resumes the same data (data/temporal.sqlite3, data/readmodel.sqlite3).
     With --demo: demo cases (DEMO-…) and the department simulator as well.
+    Creates the data folder's keys if they are missing; data files are owner-only.
     """
     actor = (
         None if no_tui else parse_actor(as_ or os.environ.get("ONECHAIN_AS") or DEFAULT_UP_ACTOR)
     )
-    asyncio.run(_up(port, ui_port, headless, demo, actor))
+    _prepare_embedded_data()
+    codec = ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT")
+    asyncio.run(_up(port, ui_port, headless, demo, actor, codec))
     sys.stdout.flush()

@@ -55,6 +55,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from runtime.private_files import make_private_dir
 from runtime.settings import Settings
 
 Kind = Literal["payload", "signing", "lookup"]
@@ -116,12 +117,6 @@ def keys_dir(settings: Settings) -> Path:
 # Files: owner-only, created with their mode (never chmod after the bytes are written)
 
 
-def _ensure_private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
-
-
 def _write_new_file(path: Path, data: bytes) -> None:
     """Create ``path`` 0600 (fails if it exists: a key is never overwritten)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -141,7 +136,7 @@ def _replace_file(path: Path, data: bytes) -> None:
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     """One writer at a time (``up`` and a ``keys`` command may start together)."""
-    _ensure_private_dir(directory)
+    make_private_dir(directory)
     fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -191,7 +186,7 @@ def _create_key(directory: Path, kind: Kind, manifest: dict[str, Any], now: date
     while kid in _entries(manifest, kind):
         kid = _new_kid(kind, now)
     folder = directory / kind
-    _ensure_private_dir(folder)
+    make_private_dir(folder)
     if kind == "signing":
         private = Ed25519PrivateKey.generate()
         pem = private.private_bytes(
