@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from runtime.keys import INIT_HINT, PayloadKeys
+from runtime.keys import PayloadKeys
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
@@ -71,9 +71,9 @@ class SealingCodec(PayloadCodec):
             known = ", ".join(sorted(self._ciphers)) or "none"
             raise PayloadKeyError(
                 f"payload sealed with key id {kid!r}, which is not among this machine's "
-                f"payload keys ({known}): copy that key into the keystore or "
-                f"ONECHAIN_PAYLOAD_KEYS (retired keys do not decrypt; {INIT_HINT} only "
-                "creates new ones)"
+                f"payload keys ({known}; see `onechain keys list`): copy that key into the "
+                "keys folder or ONECHAIN_PAYLOAD_KEYS; a retired key no longer decrypts, "
+                "and a lost key cannot be made again"
             )
         data = payload.data
         try:
