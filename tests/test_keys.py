@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +189,18 @@ def test_keys_commands_never_print_key_material(
         assert secrets and not any(secret in everything for secret in secrets)
     finally:
         get_settings.cache_clear()
+
+
+def test_a_worker_never_makes_keys_and_says_which_command_does(tmp_path: Path) -> None:
+    env = {**os.environ, "ONECHAIN_DATA_DIR": str(tmp_path / "data")}
+    env.pop("ONECHAIN_KEYS_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-c", "from cli.app import main; main()", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "onechain keys init" in result.stderr
+    assert not (tmp_path / "data" / "keys").exists()

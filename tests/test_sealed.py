@@ -156,10 +156,11 @@ def mode(path: Path) -> int:
 
 
 async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
-    up_process: tuple[Path, str, str],
+    up_process: tuple[Path, str, str], tmp_path: Path
 ) -> None:
     data, address, queue = up_process
     await wait_until_serving(address, timeout=60)
+    assert "created keys p-" in (tmp_path / "up.stderr").read_text()  # said once
     converter = data_converter(data / "keys")  # the keys `up` made for its data folder
     client = await Client.connect(address, data_converter=converter)
     driver = CaseDriver(client, queue)
