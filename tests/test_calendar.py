@@ -638,6 +638,9 @@ def test_cli_load_subprocess_temporal_unreachable(tmp_path: Path) -> None:
         if script.exists()
         else [sys.executable, "-c", "from cli.app import main; main()"]
     )
+    from runtime.keys import init_keys
+
+    init_keys(tmp_path / "data" / "keys")  # a set-up machine: only Temporal is missing
     env = {
         **os.environ,
         "ONECHAIN_DATA_DIR": str(tmp_path / "data"),
