@@ -196,12 +196,14 @@ async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
     without_keys = await replay(history, pydantic_data_converter, raise_on_failure=False)
     assert without_keys.replay_failure is not None
 
-    # Owner-only: the data folder, Temporal's and the read model's files, the keys.
+    # Owner-only: the data folder and everything `up` made in it (Temporal's SQLite
+    # file, the read model, logs, the keys).
     assert mode(data) == 0o700
-    owned = [*data.glob("temporal.sqlite3*"), *data.glob("readmodel.sqlite3*")]
-    assert {p.name for p in owned} >= {"temporal.sqlite3", "readmodel.sqlite3"}
-    assert {p.name: mode(p) for p in owned} == {p.name: 0o600 for p in owned}
-    assert all(mode(p) == 0o600 for p in (data / "keys").rglob("*") if p.is_file())
+    files = {str(p.relative_to(data)): mode(p) for p in data.rglob("*") if p.is_file()}
+    folders = {str(p.relative_to(data)): mode(p) for p in data.rglob("*") if p.is_dir()}
+    assert {"temporal.sqlite3", "readmodel.sqlite3", "keys/keys.json"} <= set(files)
+    assert files == dict.fromkeys(files, 0o600)
+    assert folders == dict.fromkeys(folders, 0o700)
 
 
 def client_with(env: WorkflowEnvironment, converter: DataConverter) -> Client:
