@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -16,7 +17,15 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import chains  # noqa: F401  (registers every chain)
 from activities import ALL_ACTIVITIES
+from activities.admission import AdmissionActivities
 from activities.calendar import load_calendar
+from activities.projection import read_model_engine
+from runtime.keys import keys_dir, load_signing_keys
+from runtime.settings import get_settings
+from trust.audit_log import shared_recorder
+from trust.directory import shared_directory
+from trust.verifier import IdentityVerifier
+from trust.workflow_interceptor import IdentityInterceptor
 from workflows.case_workflow import CaseWorkflow
 
 # Pure modules the workflow uses are shared with the sandbox instead of being
@@ -28,6 +37,12 @@ PASSTHROUGH_MODULES = (
     "workflows.registry",
     "workflows.chain",
     "workflows.steps",
+    "trust",
+    # Token checks run inside Update validators: cryptography's Rust core raises its
+    # exceptions by importing them, which inside the sandbox's own module table
+    # aborts the process. Shared, they are the worker's own modules.
+    "cryptography",
+    "jwt",
 )
 
 
@@ -38,19 +53,49 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+def identity_verifier() -> IdentityVerifier:
+    """Checks session tokens with the deployment's public signing keys and the shared
+    user directory (refreshed every few seconds from the database)."""
+    settings = get_settings()
+    keys = load_signing_keys(keys_dir(settings))
+    directory = shared_directory(read_model_engine(), settings.directory_refresh_seconds)
+    return IdentityVerifier(keys.public_keys, directory)
+
+
 def build_worker(
-    client: Client, task_queue: str, *, max_concurrent_activities: int = 32, **options: Any
+    client: Client,
+    task_queue: str,
+    *,
+    max_concurrent_activities: int = 32,
+    verifier: IdentityVerifier | None = None,
+    calendars_dir: Path | None = None,
+    **options: Any,
 ) -> Worker:
     """The production worker; ``options`` pass through to :class:`Worker` (tests use
-    ``max_cached_workflows=0`` to force a replay on every workflow task)."""
+    ``max_cached_workflows=0`` to force a replay on every workflow task).
+
+    Every Update is verified by :class:`IdentityInterceptor` before its validator; case
+    starts and calendar reloads are admitted by :class:`AdmissionActivities`.
+    """
+    settings = get_settings()
+    verifier = verifier or identity_verifier()
+    admission = AdmissionActivities(
+        verifier, calendars_dir or settings.calendars_dir, settings.warning_fraction
+    )
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[CaseWorkflow],
-        activities=[*ALL_ACTIVITIES, load_calendar],
+        activities=[
+            *ALL_ACTIVITIES,
+            load_calendar,
+            admission.admit_case,
+            admission.reload_calendar_from_store,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=workflow_runner(),
+        interceptors=[IdentityInterceptor(verifier, shared_recorder(read_model_engine()).record)],
         **options,
     )
 
@@ -58,7 +103,6 @@ def build_worker(
 async def run_worker(task_queue: str | None = None) -> None:
     """Connect with the standard settings and run until cancelled."""
     from runtime.connect import connect
-    from runtime.settings import get_settings
 
     client = await connect()
     worker = build_worker(client, task_queue or get_settings().task_queue)

@@ -1,40 +1,138 @@
-"""``--as user:role[:department][:name]``: who the CLI acts as.
+"""Who the CLI acts as: the signed-in session (``onechain login``), or a service
+account's key in ``$ONECHAIN_API_KEY`` for batch jobs. Never a name typed on the
+command line: the worker records who acted from the verified token alone.
 
-The workflow checks the role; the CLI only parses it. Default from
-``ONECHAIN_AS`` so an operator sets it once per shell.
+``--role`` only chooses among the roles the person holds (e.g. ``reviewer:fire`` for
+someone who reviews for two departments).
 """
 
 from __future__ import annotations
 
 import os
-
-from pydantic import ValidationError
+from collections.abc import Callable
+from datetime import timedelta
 
 from cli.output import EXIT_USAGE, fail
-from domain.roles import Actor, Role
+from domain.roles import Actor, Grant
+from trust.credentials import Credentials
+from trust.tokens import Claims, read_claims
 
-AS_HELP = (
-    "Act as USER:ROLE[:DEPARTMENT][:NAME], roles: "
-    + ", ".join(r.value for r in Role)
-    + " (default: $ONECHAIN_AS)"
+ROLE_HELP = (
+    "Act in this role of yours, e.g. reviewer:fire (default: the role chosen at login, "
+    "or your only role). Who you are comes from `onechain login` or $ONECHAIN_API_KEY."
 )
+#: A batch job re-signs its service token when less than this is left.
+REFRESH_MARGIN = timedelta(minutes=10)
+
+_resolved: dict[str | None, Credentials] = {}
 
 
-def parse_actor(text: str | None) -> Actor:
-    text = text or os.environ.get("ONECHAIN_AS")
-    if not text:
-        fail("--as USER:ROLE[:DEPARTMENT] is required (or set ONECHAIN_AS)", EXIT_USAGE)
-    parts = text.split(":")
-    if len(parts) < 2:
-        fail(f"--as {text!r}: expected USER:ROLE[:DEPARTMENT][:NAME]", EXIT_USAGE)
-    user, role = parts[0], parts[1]
-    department = parts[2] if len(parts) > 2 and parts[2] else None
-    name = parts[3] if len(parts) > 3 and parts[3] else user
+def _service_session(api_key: str) -> tuple[str, Claims]:
+    from readmodel.database import ready_engine
+    from runtime.keys import keys_dir, load_signing_keys
+    from runtime.settings import get_settings
+    from trust.accounts import AccountError, service_login
+
+    settings = get_settings()
     try:
-        return Actor(user_id=user, name=name, role=Role(role), department=department)
+        session = service_login(
+            ready_engine(settings.resolved_database_url),
+            load_signing_keys(keys_dir(settings)),
+            api_key,
+        )
+    except AccountError as error:
+        fail(f"ONECHAIN_API_KEY: {error}", EXIT_USAGE)
+    return session.token, session.claims
+
+
+def _grant_for(claims: Claims, wanted: str | None) -> Grant:
+    held = ", ".join(claims.grants) or "none"
+    if wanted is None:
+        if len(claims.grants) != 1:
+            fail(f"你有多个角色（{held}），请用 --role 选择一个（choose with --role）", EXIT_USAGE)
+        wanted = claims.grants[0]
+    try:
+        grant = Grant.parse(wanted)
     except ValueError as error:
-        if isinstance(error, ValidationError):
-            reason = error.errors()[0]["msg"]
-        else:
-            reason = f"unknown role {role!r} (roles: {', '.join(r.value for r in Role)})"
-        fail(f"--as {text!r}: {reason}", EXIT_USAGE)
+        fail(f"--role {wanted!r}: {error}", EXIT_USAGE)
+    if grant.label() not in claims.grants:
+        fail(f"--role {wanted}: 你没有这个角色（your roles: {held}）", EXIT_USAGE)
+    return grant
+
+
+def cli_credentials(role: str | None = None) -> Credentials:
+    """The credentials of this process's signed-in person or service account."""
+    if role in _resolved:
+        return _resolved[role]
+    from trust import session_file
+
+    api_key = os.environ.get("ONECHAIN_API_KEY")
+    if api_key:
+        token, claims = _service_session(api_key)
+        chosen = role
+    else:
+        stored = session_file.load()
+        if stored is None:
+            fail("未登录：请先运行 onechain login（not signed in）", EXIT_USAGE)
+        token, claims = stored.token, read_claims(stored.token)
+        from trust.accounts import expires_soon
+
+        if expires_soon(claims, timedelta(0)):
+            fail("会话已过期，请重新登录：onechain login（session expired）", EXIT_USAGE)
+        chosen = role or stored.grant
+    credentials = Credentials(token=token, grant=_grant_for(claims, chosen))
+    _resolved[role] = credentials
+    return credentials
+
+
+def credential_source(role: str | None = None) -> Callable[[Actor | None], Credentials]:
+    """For long jobs (import, simulate): a service account's token is re-signed before it
+    expires; a person's session is used as it is."""
+
+    def source(_actor: Actor | None) -> Credentials:
+        credentials = cli_credentials(role)
+        if os.environ.get("ONECHAIN_API_KEY"):
+            from trust.accounts import expires_soon
+
+            if expires_soon(read_claims(credentials.token), REFRESH_MARGIN):
+                _resolved.pop(role, None)
+                credentials = cli_credentials(role)
+        return credentials
+
+    return source
+
+
+def forget_credentials() -> None:
+    """Drop what this process resolved (tests run many commands in one process)."""
+    _resolved.clear()
+
+
+def signed_actor(role: str | None = None) -> Actor:
+    """The actor the verified token will show (for building action models)."""
+    return cli_credentials(role).actor
+
+
+def acting_for_each(role: str | None = None) -> Callable[[Actor | None], Credentials]:
+    """For programs that act for several departments (the simulator): the grant is
+    chosen per action from the actor it names, among the roles the session holds."""
+    from trust.signer import ServiceCredentials
+
+    def login() -> str:
+        _resolved.pop(role, None)
+        return _session_token()
+
+    return ServiceCredentials(login)
+
+
+def _session_token() -> str:
+    from trust import session_file
+
+    api_key = os.environ.get("ONECHAIN_API_KEY")
+    if api_key:
+        return _service_session(api_key)[0]
+    stored = session_file.load()
+    if stored is None:
+        fail(
+            "未登录：请先运行 onechain login，或设置 ONECHAIN_API_KEY（not signed in）", EXIT_USAGE
+        )
+    return stored.token

@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from cli import calendar, cases, chains, importer, keys, reconcile, report, run, simulate
+from cli import (
+    audit,
+    calendar,
+    cases,
+    chains,
+    importer,
+    keys,
+    reconcile,
+    report,
+    run,
+    simulate,
+    users,
+)
 from cli import tui as tui_command
 from cli.codec_server import codec_server
 from cli.output import EXIT_CODES_HELP
@@ -26,6 +38,11 @@ app.add_typer(chains.app, name="chains")
 app.add_typer(cases.app, name="cases")
 app.add_typer(cases.case_app, name="case")
 app.add_typer(keys.app, name="keys")
+app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
+app.command(name="login", help=users.login.__doc__)(users.login)
+app.command(name="logout", help=users.logout.__doc__)(users.logout)
+app.command(name="whoami", help=users.whoami.__doc__)(users.whoami)
 app.command(name="report")(report.report)
 app.command(name="reconcile")(reconcile.reconcile)
 app.command(help=run.up.__doc__)(run.up)

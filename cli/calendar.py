@@ -28,6 +28,7 @@ from domain.calendar_sources import (
     save_schedule,
 )
 from runtime.settings import get_settings
+from trust.credentials import Credentials
 
 app = typer.Typer(
     help="Working-day calendar: due dates, holiday schedules (节假日安排) and 调休.",
@@ -127,7 +128,13 @@ def load(
         Path, typer.Argument(help="Official schedule JSON (see docs/calendar-2027.example.json).")
     ],
 ) -> None:
-    """Check an official schedule file, keep it, and tell running cases to recompute."""
+    """Check an official schedule file, keep it, and tell running cases to recompute
+    (an administrator's session is required)."""
+    from cli.actor import cli_credentials
+    from cli.users import require_administrator
+
+    require_administrator()
+    credentials = cli_credentials("administrator")
     try:
         schedule = load_schedule_file(file)
     except ScheduleFileError as exc:
@@ -138,7 +145,7 @@ def load(
         f"{len(schedule.workdays)} make-up working days (调休) — {schedule.source}"
     )
     typer.echo(f"Saved to {target}")
-    notify_running_cases(schedule)
+    notify_running_cases(schedule, credentials)
 
 
 def _is_unreachable(exc: BaseException) -> bool:
@@ -155,32 +162,19 @@ def _is_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "connect" in str(exc).lower()
 
 
-def notify_running_cases(schedule: YearSchedule) -> None:
-    """Signal every running case to recompute its deadlines with the new schedule.
+def notify_running_cases(schedule: YearSchedule, credentials: Credentials) -> None:
+    """Signal every running case to recompute its deadlines from the calendar store
+    (each case checks that an administrator sent the signal)."""
+    from client.facade import broadcast_calendar_reload
 
-    The broadcast lives in ``client.facade``; until that module exists, say so
-    instead of failing, because the schedule is already saved and cases built
-    later will use it.
-    """
     try:
-        from client.facade import broadcast_calendar_reload
-    except ImportError as exc:
-        if exc.name != "client.facade":
-            raise
-        typer.echo(
-            "Running cases were not notified (client.facade.broadcast_calendar_reload is not "
-            "available yet); they will pick up the schedule when the facade exists."
-        )
-        return
-    calendar = CalendarData(years={schedule.year: schedule})
-    try:
-        count = asyncio.run(broadcast_calendar_reload(calendar))
+        count = asyncio.run(broadcast_calendar_reload(credentials))
     except Exception as exc:
         if not _is_unreachable(exc):
             raise
         _fail(
-            f"schedule saved, but Temporal is unreachable so running cases were not "
-            f"notified ({exc}); run `onechain calendar load` again once it is up",
+            f"schedule {schedule.year} saved, but Temporal is unreachable so running cases "
+            f"were not notified ({exc}); run `onechain calendar load` again once it is up",
             EXIT_UNREACHABLE,
         )
     typer.echo(f"Notified {count} running case(s) to recompute their deadlines.")

@@ -5,9 +5,10 @@
 * ``cases show`` asks the case itself (a Temporal Query, so a worker must run):
   the authoritative tasks, due dates, suspensions, extensions, licences and the
   timeline.
-* ``case ACTION CASE ...`` sends one action as the person given by ``--as``
-  (or ``$ONECHAIN_AS``). The workflow checks who may do what; a refused action
-  prints the workflow's reason on stderr and exits 1, and changes nothing.
+* ``case ACTION CASE ...`` sends one action as the signed-in person (``onechain
+  login``; ``--role`` picks one of their roles). The worker verifies the session
+  and the workflow checks who may do what; a refused action prints the reason on
+  stderr and exits 1, and changes nothing.
 
 Exit codes: 0 ok, 1 action refused, 2 bad usage / unknown case, 3 Temporal or the
 database unreachable.
@@ -22,7 +23,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel, ValidationError
 
-from cli.actor import AS_HELP, parse_actor
+from cli.actor import ROLE_HELP, cli_credentials, signed_actor
 from cli.output import (
     EXIT_CODES_HELP,
     EXIT_USAGE,
@@ -45,7 +46,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 case_app = typer.Typer(
-    help="Act on one case as --as USER:ROLE[:DEPARTMENT][:NAME]: decide, extend, urge ...",
+    help="Act on one case as the signed-in person (onechain login): decide, extend, urge ...",
     epilog="A refused action prints the workflow's reason on stderr and exits 1; nothing "
     "changes. Exit codes: 0 ok, 1 refused, 2 bad usage or unknown case, 3 Temporal unreachable.",
     no_args_is_help=True,
@@ -55,7 +56,9 @@ WARNING_MARKUP = {"red": "[red]red[/]", "yellow": "[yellow]yellow[/]", "none": "
 A = TypeVar("A", bound=BaseModel)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-AsOption = Annotated[str | None, typer.Option("--as", metavar="USER:ROLE", help=AS_HELP)]
+RoleOption = Annotated[
+    str | None, typer.Option("--role", metavar="ROLE[:DEPARTMENT]", help=ROLE_HELP)
+]
 CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Case number (办件编号).")]
 TaskArg = Annotated[
     str, typer.Argument(metavar="TASK", help="Task id, e.g. T2 (see `cases show`).")
@@ -398,8 +401,16 @@ async def _act(case_no: str, action: BaseModel) -> Any:
     from client.facade import CaseDesk
     from runtime.connect import connect
 
-    desk = CaseDesk(await connect())
+    desk = CaseDesk(await connect(), credentials=cli_credentials(_role_of(action)))
     return await desk.act(case_no, action)  # type: ignore[arg-type]
+
+
+def _role_of(action: BaseModel) -> str | None:
+    """The role the action was built for (``signed_actor(role)`` filled its actor)."""
+    actor = getattr(action, "actor", None)
+    if actor is None:
+        return None
+    return f"{actor.role.value}:{actor.department}" if actor.department else actor.role.value
 
 
 def _send(case_no: str, action: BaseModel, as_json: bool) -> None:
@@ -450,7 +461,7 @@ def decide(
         ),
     ] = None,
     reason: ReasonOption = "",
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A department's decision on its part of a task (reviewer).
@@ -462,7 +473,7 @@ def decide(
     action = _build(
         Decide,
         "decide",
-        actor=parse_actor(as_),
+        actor=signed_actor(role),
         task_id=task,
         verdict=verdict,
         department=department,
@@ -481,7 +492,7 @@ def decide_on_behalf(
     department: Annotated[
         str | None, typer.Option(help="Department decided for (code); default: the only one.")
     ] = None,
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A supervisor approves or rejects for a department (督办), with a reason."""
@@ -490,7 +501,7 @@ def decide_on_behalf(
     action = _build(
         DecideOnBehalf,
         "decide-on-behalf",
-        actor=parse_actor(as_),
+        actor=signed_actor(role),
         task_id=task,
         verdict=verdict,
         department=department,
@@ -508,14 +519,14 @@ def extend(
         str | None,
         typer.Option(metavar="TASK", help="Extend this task's limit; default: the whole case's."),
     ] = None,
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Extend a task's limit or the case's (coordinator/supervisor; +10, or +15 when joint)."""
     from domain.actions import Extend
 
     action = _build(
-        Extend, "extend", actor=parse_actor(as_), task_id=task, days=days, reason=reason
+        Extend, "extend", actor=signed_actor(role), task_id=task, days=days, reason=reason
     )
     _send(case_no, action, as_json)
 
@@ -532,7 +543,7 @@ def reassign(
         str | None, typer.Option(help="Give the part to this officer (user id).")
     ] = None,
     department: PartOption = None,
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Move a task's part to another department or officer (转办; coordinator/supervisor)."""
@@ -543,7 +554,7 @@ def reassign(
     action = _build(
         Reassign,
         "reassign",
-        actor=parse_actor(as_),
+        actor=signed_actor(role),
         task_id=task,
         department=department,
         to_department=to_department,
@@ -561,14 +572,14 @@ def urge(
         str | None, typer.Option(help="Urge only this department (code); default: all undecided.")
     ] = None,
     reason: ReasonOption = "",
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Remind the departments on a task (催办; coordinator/supervisor)."""
     from domain.actions import Urge
 
     action = _build(
-        Urge, "urge", actor=parse_actor(as_), task_id=task, department=department, reason=reason
+        Urge, "urge", actor=signed_actor(role), task_id=task, department=department, reason=reason
     )
     _send(case_no, action, as_json)
 
@@ -582,7 +593,7 @@ def special_start(
         typer.Option(help="Why the clock stops: hearing, testing, expert_review, intermediary ..."),
     ],
     reason: RequiredReason,
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Start a special procedure on a task: its clock and the case's stop (特别程序)."""
@@ -591,7 +602,7 @@ def special_start(
     action = _build(
         StartSpecialProcedure,
         "special-start",
-        actor=parse_actor(as_),
+        actor=signed_actor(role),
         task_id=task,
         kind=kind,
         reason=reason,
@@ -606,7 +617,7 @@ def special_end(
         str, typer.Argument(metavar="SUSPENSION", help="Suspension id, e.g. S1 (see `cases show`).")
     ],
     reason: RequiredReason,
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """End a special procedure: the clocks run again with the days that were left."""
@@ -615,7 +626,7 @@ def special_end(
     action = _build(
         EndSpecialProcedure,
         "special-end",
-        actor=parse_actor(as_),
+        actor=signed_actor(role),
         suspension_id=suspension,
         reason=reason,
     )
@@ -631,7 +642,7 @@ def supplement(
         typer.Option("--item", metavar="ITEM", help="An item the applicant brought; repeatable."),
     ],
     reason: ReasonOption = "",
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record materials the applicant brought for a returned task (补正; window clerk)."""
@@ -640,7 +651,7 @@ def supplement(
     action = _build(
         RecordSupplement,
         "supplement",
-        actor=parse_actor(as_),
+        actor=signed_actor(role),
         task_id=task,
         items=item,
         reason=reason,
@@ -658,7 +669,7 @@ def report_event(
         ),
     ],
     reason: ReasonOption = "",
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record an event the flow waits for from the applicant (window clerk)."""
@@ -667,7 +678,7 @@ def report_event(
     action = _build(
         ReportApplicantEvent,
         "report-event",
-        actor=parse_actor(as_),
+        actor=signed_actor(role),
         event=event,
         reason=reason,
     )
@@ -678,13 +689,13 @@ def report_event(
 def withdraw(
     case_no: CaseArg,
     reason: RequiredReason,
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw the case at the applicant's request (撤回; window clerk or coordinator)."""
     from domain.actions import Withdraw
 
-    action = _build(Withdraw, "withdraw", actor=parse_actor(as_), reason=reason)
+    action = _build(Withdraw, "withdraw", actor=signed_actor(role), reason=reason)
     _send(case_no, action, as_json)
 
 
@@ -698,14 +709,14 @@ def supply_materials(
         ),
     ],
     reason: ReasonOption = "",
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record materials brought after the one-time notice (一次告知) or under 容缺受理 (window clerk)."""
     from domain.actions import SupplyMaterials
 
     action = _build(
-        SupplyMaterials, "supply-materials", actor=parse_actor(as_), items=item, reason=reason
+        SupplyMaterials, "supply-materials", actor=signed_actor(role), items=item, reason=reason
     )
     _send(case_no, action, as_json)
 
@@ -715,13 +726,13 @@ def rate(
     case_no: CaseArg,
     score: Annotated[int, typer.Option(min=1, max=5, help="1 (很差) to 5 (很好).")],
     comment: Annotated[str, typer.Option(help="The applicant's words.")] = "",
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Record the applicant's one rating of a concluded case (好差评; window clerk)."""
     from domain.actions import Rate
 
-    action = _build(Rate, "rate", actor=parse_actor(as_), score=score, comment=comment)
+    action = _build(Rate, "rate", actor=signed_actor(role), score=score, comment=comment)
     _send(case_no, action, as_json)
 
 
@@ -730,11 +741,11 @@ def rectify(
     case_no: CaseArg,
     task: TaskArg,
     reason: Annotated[str, typer.Option(help="What was done (required).")],
-    as_: AsOption = None,
+    role: RoleOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Close a rectification task (整改) after a bad rating, saying what was done (coordinator)."""
     from domain.actions import Rectify
 
-    action = _build(Rectify, "rectify", actor=parse_actor(as_), task_id=task, reason=reason)
+    action = _build(Rectify, "rectify", actor=signed_actor(role), task_id=task, reason=reason)
     _send(case_no, action, as_json)

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.actor import AS_HELP, parse_actor
+from cli.actor import ROLE_HELP, credential_source, signed_actor
 from cli.output import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -45,15 +45,21 @@ DRY_RUN_ACTOR = Actor(user_id="import", name="批量导入（试运行）", role
 ACCEPTING_ROLES = (Role.WINDOW_CLERK, Role.COORDINATOR)
 
 
-def _actor(as_: str | None, dry_run: bool) -> Actor:
+def _actor(role: str | None, dry_run: bool) -> Actor:
+    """Who accepts the cases: the signed-in person or service account (a dry run needs
+    no sign-in: it starts nothing)."""
     import os
 
-    if dry_run and not (as_ or os.environ.get("ONECHAIN_AS")):
+    from trust import session_file
+
+    signed_in = os.environ.get("ONECHAIN_API_KEY") or session_file.load() is not None
+    if dry_run and not signed_in:
         return DRY_RUN_ACTOR
-    actor = parse_actor(as_)
+    actor = signed_actor(role)
     if actor.role not in ACCEPTING_ROLES:
         fail(
-            f"--as: cases are accepted by a window clerk or a coordinator, not {actor.role.value}",
+            f"cases are accepted by a window clerk or a coordinator, not {actor.role.value} "
+            "(sign in as one, or choose that role with --role)",
             EXIT_USAGE,
         )
     return actor
@@ -105,9 +111,9 @@ def import_file(
             help="Text encoding of a CSV/JSONL file (e.g. gb18030); detected when left out.",
         ),
     ] = None,
-    as_: Annotated[
+    role: Annotated[
         str | None,
-        typer.Option("--as", help=AS_HELP + "; the window clerk who accepts the cases."),
+        typer.Option("--role", help=ROLE_HELP + " Cases are accepted by a window clerk."),
     ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="One JSON document on stdout; no progress bar.")
@@ -124,7 +130,7 @@ def import_file(
     from importing.validate import check_sheet, resolve_chain
 
     began = time.perf_counter()
-    actor = _actor(as_, dry_run)
+    actor = _actor(role, dry_run)
     vocabulary = build_vocabulary()
     default_chain = None
     if chain:
@@ -146,7 +152,9 @@ def import_file(
 
     report = None
     if not dry_run and valid:
-        report = asyncio.run(_start(valid, concurrency, show_progress=not json_out))
+        report = asyncio.run(
+            _start(valid, concurrency, show_progress=not json_out, grant=_grant_label(actor))
+        )
 
     rejected_rows = [(r.raw, r.reason) for r in checked.invalid_rows]
     if report is not None:
@@ -219,7 +227,7 @@ def _show_check(file: Path, checked: Any) -> None:
             note(f"… and {len(problems) - len(shown)} more problem(s): use --errors-out or --json")
 
 
-async def _start(valid: list[Any], concurrency: int, *, show_progress: bool) -> Any:
+async def _start(valid: list[Any], concurrency: int, *, show_progress: bool, grant: str) -> Any:
     from client.facade import CaseDesk
     from importing.starter import StartReport, is_unreachable, start_cases
     from runtime.connect import connect
@@ -237,7 +245,7 @@ async def _start(valid: list[Any], concurrency: int, *, show_progress: bool) -> 
             StartResult(row, req.case_no, Outcome.NOT_ATTEMPTED) for row, req in items
         ]
         return report
-    desk = CaseDesk(client)
+    desk = CaseDesk(client, credentials=credential_source(grant))
     stop = asyncio.Event()
     _on_interrupt(stop)
     if not show_progress:
@@ -252,6 +260,10 @@ async def _start(valid: list[Any], concurrency: int, *, show_progress: bool) -> 
             stop=stop,
             on_result=lambda _result: progress.advance(task),
         )
+
+
+def _grant_label(actor: Actor) -> str:
+    return f"{actor.role.value}:{actor.department}" if actor.department else actor.role.value
 
 
 def _on_interrupt(stop: asyncio.Event) -> None:

@@ -9,17 +9,15 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from cli.actor import parse_actor
-from domain.roles import Actor
 from runtime.settings import get_settings
+from trust.credentials import Credentials
 
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
-DEFAULT_UP_ACTOR = "coordinator:coordinator::协调员"
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -142,14 +140,21 @@ def server(
     raise typer.Exit(code)
 
 
-async def _serve(task_queue: str, *, demo: bool, tui_actor: Actor | None, log: Path) -> None:
-    """The worker (and the demo) in the background; the console in the foreground
-    unless headless. Quitting the console, or Ctrl-C when headless, stops everything."""
+async def _serve(
+    task_queue: str,
+    *,
+    demo: Any,
+    tui_credentials: Credentials | None,
+    log: Path,
+) -> None:
+    """The worker (and the demo, when ``demo`` holds its credentials) in the background;
+    the console in the foreground unless headless. Quitting the console, or Ctrl-C when
+    headless, stops everything."""
     from simulator.demo import run_demo_alongside
 
-    if tui_actor is None:
+    if tui_credentials is None:
         worker = _run_worker_until_stopped(task_queue)
-        await (run_demo_alongside(worker, say=_say) if demo else worker)
+        await (run_demo_alongside(worker, credentials=demo, say=_say) if demo else worker)
         return
     # While the console owns the terminal, progress lines go to a log file instead.
     with log.open("a", encoding="utf-8") as lines:
@@ -160,11 +165,13 @@ async def _serve(task_queue: str, *, demo: bool, tui_actor: Actor | None, log: P
 
         stop = asyncio.Event()
         worker = _run_worker_until_stopped(task_queue, stop, to_log)
-        background = asyncio.create_task(run_demo_alongside(worker, say=to_log) if demo else worker)
+        background = asyncio.create_task(
+            run_demo_alongside(worker, credentials=demo, say=to_log) if demo else worker
+        )
         from cli.tui import make_app
 
         try:
-            await make_app(tui_actor, os.environ.get("ONECHAIN_LANG") or "zh").run_async()
+            await make_app(tui_credentials, os.environ.get("ONECHAIN_LANG") or "zh").run_async()
         finally:
             stop.set()
             await asyncio.gather(background, return_exceptions=True)
@@ -174,8 +181,8 @@ async def _up(
     port: int,
     ui_port: int,
     headless: bool,
-    demo: bool = False,
-    tui_actor: Actor | None = None,
+    demo: Any = None,
+    tui_credentials: Credentials | None = None,
     ui_codec_endpoint: str | None = None,
 ) -> None:
     import os
@@ -211,11 +218,65 @@ async def _up(
         ui = "" if headless else f", web UI http://127.0.0.1:{ui_port}"
         typer.echo(f"onechain up: Temporal {address}{ui}; data in {settings.data_dir}", err=True)
         await _serve(
-            settings.task_queue, demo=demo, tui_actor=tui_actor, log=settings.data_dir / "up.log"
+            settings.task_queue,
+            demo=demo,
+            tui_credentials=tui_credentials,
+            log=settings.data_dir / "up.log",
         )
     finally:
         stop_dev_server(process)
         typer.echo("Temporal dev server stopped; run `onechain up` again to resume", err=True)
+
+
+def _embedded_identities(
+    *, demo: bool, tui: bool, role: str | None
+) -> tuple[Any, Credentials | None]:
+    """Keys for the embedded default, and who the demo and the console act as.
+
+    Only ``--demo`` creates accounts (demo people with one-time passwords, shown here
+    and kept in data/demo-accounts.txt, and a service account for the simulator); its
+    console is signed in as the demo coordinator. Otherwise the console asks for a
+    sign-in unless a valid session is saved.
+    """
+    from readmodel.accounts import list_users
+    from readmodel.database import read_session, ready_engine
+    from runtime.keys import keys_dir, load_signing_keys
+
+    settings = get_settings()  # the keys are made by _prepare_embedded_data
+    engine = ready_engine(settings.resolved_database_url)
+    keys = load_signing_keys(keys_dir(settings))
+    if demo:
+        from simulator.demo_people import (
+            demo_console_credentials,
+            demo_simulator_credentials,
+            ensure_demo_people,
+        )
+
+        accounts_file = settings.data_dir / "demo-accounts.txt"
+        created = ensure_demo_people(engine, accounts_file)
+        for user_id, password in created.items():
+            _say(f"demo account {user_id}: one-time password {password}")
+        _say(
+            f"demo: people and their one-time passwords are in {accounts_file}; "
+            "the console is signed in as demo-coordinator"
+        )
+        console = demo_console_credentials(engine, keys) if tui else None
+        return demo_simulator_credentials(engine, keys), console
+    if not tui:
+        return None, None
+    with read_session(engine) as session:
+        if not list_users(session):
+            raise _fail(
+                "no one can sign in yet: run `onechain users bootstrap` to create the first "
+                "administrator, or try `onechain up --demo`",
+                EXIT_USAGE,
+            )
+    from cli.tui import console_credentials
+
+    credentials = console_credentials(role, os.environ.get("ONECHAIN_LANG") or "zh")
+    if credentials is None:
+        raise typer.Exit(0)
+    return None, credentials
 
 
 def up(
@@ -233,9 +294,9 @@ def up(
     no_tui: Annotated[
         bool, typer.Option("--no-tui", help="Headless: no console; Ctrl-C stops.")
     ] = False,
-    as_: Annotated[
+    role: Annotated[
         str | None,
-        typer.Option("--as", help=f"Console user (default: $ONECHAIN_AS or {DEFAULT_UP_ACTOR})."),
+        typer.Option("--role", help="The console's role, if you hold several."),
     ] = None,
     ui_codec_endpoint: Annotated[str | None, typer.Option(help=_UI_CODEC_HELP)] = None,
 ) -> None:
@@ -245,10 +306,8 @@ def up(
     With --demo: demo cases (DEMO-…) and the department simulator as well.
     Creates the data folder's keys if they are missing; data files are owner-only.
     """
-    actor = (
-        None if no_tui else parse_actor(as_ or os.environ.get("ONECHAIN_AS") or DEFAULT_UP_ACTOR)
-    )
     _prepare_embedded_data()
+    demo_credentials, tui_credentials = _embedded_identities(demo=demo, tui=not no_tui, role=role)
     codec = ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT")
-    asyncio.run(_up(port, ui_port, headless, demo, actor, codec))
+    asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials, codec))
     sys.stdout.flush()

@@ -139,7 +139,9 @@ async def _simulate(policy: Any, *, quiet: bool, once: bool, poll: float, **opti
             f"{at} {log.case_no} {log.task_id} {department_name(log.actor)} {what} {log.detail}"
         )
 
-    desk = CaseDesk(await connect())
+    from cli.actor import acting_for_each
+
+    desk = CaseDesk(await connect(), credentials=acting_for_each())
     simulator = Simulator(desk, policy, on_action=None if quiet else show, **options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,21 +1,27 @@
-"""``onechain tui``: the coordinators' console (Textual)."""
+"""``onechain tui``: the coordinators' console (Textual), as the signed-in person.
+
+Without a valid session the console first asks for a sign-in (the same check as
+``onechain login``) and keeps the session for later commands.
+"""
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from cli.actor import AS_HELP, parse_actor
 from cli.output import EXIT_USAGE, fail
-from domain.roles import Actor
+from trust.credentials import Credentials
 
 LANG_HELP = "Interface language: zh (default) or en (default: $ONECHAIN_LANG)."
 
 
 def tui(
-    as_: Annotated[str | None, typer.Option("--as", help=AS_HELP)] = None,
+    role: Annotated[
+        str | None, typer.Option("--role", help="The role to work in, if you hold several.")
+    ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
     start: Annotated[
         str, typer.Option(help="First screen: overview, cases or departments.")
@@ -24,20 +30,87 @@ def tui(
         float, typer.Option(help="Seconds between live refreshes (0: only on demand).")
     ] = 5.0,
 ) -> None:
-    """Watch and unblock cases in a terminal UI (runs as --as USER:ROLE[:DEPT])."""
+    """Watch and unblock cases in a terminal UI, as the signed-in person."""
     from tui.messages import LANGUAGES
 
-    actor = parse_actor(as_)
     language = lang or os.environ.get("ONECHAIN_LANG") or "zh"
     if language not in LANGUAGES:
         fail(f"--lang {language!r}: expected one of {', '.join(LANGUAGES)}", EXIT_USAGE)
     if start not in ("overview", "cases", "departments"):
         fail(f"--start {start!r}: expected overview, cases or departments", EXIT_USAGE)
+    credentials = console_credentials(role, language)
+    if credentials is None:
+        raise typer.Exit(0)
+    make_app(credentials, language, start=start, refresh=refresh).run()
 
-    make_app(actor, language, start=start, refresh=refresh).run()
+
+def _stored_credentials(role: str | None) -> Credentials | None:
+    """The saved session's credentials if it is still valid and names a usable role."""
+    from domain.roles import Grant
+    from trust import session_file
+    from trust.tokens import read_claims
+
+    stored = session_file.load()
+    if stored is None:
+        return None
+    claims = read_claims(stored.token)
+    if claims.expires_at <= datetime.now(UTC):
+        return None
+    label = role or stored.grant or (claims.grants[0] if len(claims.grants) == 1 else None)
+    if label is None or label not in claims.grants:
+        return None
+    return Credentials(token=stored.token, grant=Grant.parse(label))
 
 
-def make_app(actor: Actor, language: str, *, start: str = "overview", refresh: float = 5.0) -> Any:
+def console_credentials(role: str | None, language: str) -> Credentials | None:
+    """A valid saved session, else the sign-in app's result (saved); None if cancelled."""
+    from domain.roles import Grant
+    from trust import session_file
+
+    credentials = _stored_credentials(role)
+    if credentials is not None:
+        return credentials
+    from tui.login import LoginApp
+
+    signed_in = LoginApp(sign_in_with_password, lang=language).run()
+    if signed_in is None:
+        return None
+    session_file.save(session_file.StoredSession(token=signed_in.token, grant=signed_in.grant))
+    return Credentials(token=signed_in.token, grant=Grant.parse(signed_in.grant))
+
+
+def sign_in_with_password(
+    user_id: str, password: str, new_password: str | None
+) -> tuple[str, list[str]]:
+    """The console's sign-in: ``trust.accounts.login`` against the shared database."""
+    from datetime import timedelta
+
+    from cli.users import _audit, _engine, _keys
+    from runtime.settings import get_settings
+    from trust import accounts
+    from tui.login import SignInRefused
+
+    try:
+        session = accounts.login(
+            _engine(),
+            _keys(),
+            user_id=user_id,
+            password=password,
+            lifetime=timedelta(hours=get_settings().session_hours),
+            new_password=new_password,
+        )
+    except accounts.AccountError as refused:
+        needs_new = "--new-password" in str(refused)
+        if not needs_new:
+            _audit("login_refused", user_id, f"登录被拒：{user_id}", reason=str(refused))
+        raise SignInRefused(str(refused), needs_new_password=needs_new) from None
+    _audit("login", user_id, f"登录（协调台）：{user_id}", jti=session.claims.jti)
+    return session.token, list(session.claims.grants)
+
+
+def make_app(
+    credentials: Credentials, language: str, *, start: str = "overview", refresh: float = 5.0
+) -> Any:
     """The console wired to the facade and the read model (also used by `onechain up`)."""
     from client.facade import CaseDesk
     from readmodel.database import ready_engine
@@ -46,12 +119,12 @@ def make_app(actor: Actor, language: str, *, start: str = "overview", refresh: f
     from tui.app import OneChainApp
 
     async def connect_desk() -> CaseDesk:
-        return CaseDesk(await connect())
+        return CaseDesk(await connect(), credentials=credentials)
 
     engine = ready_engine(get_settings().resolved_database_url)
     return OneChainApp(
         engine=engine,
-        actor=actor,
+        actor=credentials.actor,
         connect=connect_desk,
         lang=language,
         start=start,

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,7 +36,6 @@ from domain.actions import (
     DecideOnBehalf,
     EndSpecialProcedure,
     Extend,
-    PinnedLimits,
     Rate,
     Reassign,
     RecordSupplement,
@@ -42,18 +48,20 @@ from domain.actions import (
     Withdraw,
     workflow_id_for,
 )
-from domain.calendar import CalendarData
-from domain.calendar_sources import build_calendar
 from domain.case import Applicant, CaseOutcome, CaseState
-from domain.ids import InvalidId, check_applicant_id
 from domain.materials import Commitment
 from domain.roles import Actor
 from runtime.settings import get_settings
-from workflows import registry
+from trust.client_interceptor import CredentialsInterceptor
+from trust.credentials import Credentials, acting_as
+from workflows import admission
 from workflows.case_workflow import CaseWorkflow
-from workflows.chain import Chain
 
 QUERY_TIMEOUT = timedelta(seconds=15)
+#: How long ``state`` waits for a just-started case to be admitted by a worker.
+STARTING_WAIT = timedelta(seconds=10)
+#: The workflow's answer to a Query before admission (``CaseWorkflow.file``).
+STILL_STARTING = "case is still starting"
 
 UPDATE_FOR_ACTION: dict[type[Action], str] = {
     DecideOnBehalf: "decide_on_behalf",
@@ -102,7 +110,11 @@ class CaseRequest(BaseModel):
     materials: list[str] = Field(default_factory=list)
     commitments: list[Commitment] = Field(default_factory=list)
     received_at: datetime | None = None
-    accepted_by: Actor
+    accepted_by: Actor | None = Field(
+        default=None,
+        description="only picks credentials when the desk acts for several people (tests, "
+        "the simulator); the worker records the acceptor from the verified token",
+    )
 
 
 class CaseExecution(BaseModel):
@@ -112,118 +124,87 @@ class CaseExecution(BaseModel):
     started_at: datetime
 
 
+#: Who acts for a call: one signed-in person's credentials, or (tests, the simulator)
+#: a function choosing credentials for the actor an action names.
+CredentialSource = Credentials | Callable[[Actor | None], Credentials]
+
+
+class NotSignedIn(CaseError):
+    """The desk has no credentials to act with."""
+
+
+def _with_credentials_interceptor(client: Client) -> Client:
+    """``client``, or a client on the same connection that sends credentials headers."""
+    config = client.config()
+    if any(isinstance(i, CredentialsInterceptor) for i in config["interceptors"]):
+        return client
+    config["interceptors"] = [*config["interceptors"], CredentialsInterceptor()]
+    return Client(**config)
+
+
 class CaseDesk:
-    """Start cases, act on them, read them."""
+    """Start cases, act on them, read them — as the signed-in person the credentials
+    prove; the worker checks them again and records who acted from the token alone."""
 
     def __init__(
         self,
         client: Client,
         *,
+        credentials: CredentialSource | None = None,
         task_queue: str | None = None,
-        calendars_dir: Path | None = None,
-        warning_fraction: float | None = None,
     ) -> None:
         settings = get_settings()
-        self.client = client
+        self.client = _with_credentials_interceptor(client)
         self.task_queue = task_queue or settings.task_queue
-        self.calendars_dir = calendars_dir or settings.calendars_dir
-        self.warning_fraction = warning_fraction or settings.warning_fraction
-        self._calendars: dict[int, CalendarData] = {}
+        self._credentials = credentials
+
+    def credentials_for(self, actor: Actor | None = None) -> Credentials:
+        source = self._credentials
+        if source is None:
+            raise NotSignedIn("未登录：请先 onechain login（not signed in）")
+        return source if isinstance(source, Credentials) else source(actor)
 
     # ---------------------------------------------------------------- start
-    def calendar_for(self, year: int) -> CalendarData:
-        """The snapshot a case accepted in ``year`` computes its deadlines with."""
-        if year not in self._calendars:
-            self._calendars[year] = build_calendar(self.calendars_dir, year - 1, year + 3)
-        return self._calendars[year]
-
     def prepare(self, request: CaseRequest) -> StartCase:
-        """Validate the request against its chain and pin version and calendar."""
+        """Check the request against its chain (the worker checks again) and build the
+        start input. Nothing the worker decides (version, limits, calendar, acceptor)
+        is sent."""
         try:
-            chain = registry.get_chain(request.chain)
-        except LookupError as unknown:
-            raise InvalidApplication(str(unknown)) from None
-        if chain.applicant_kind not in ("either", request.applicant.kind):
-            raise InvalidApplication(
-                f"chain {chain.code} takes applicants of kind {chain.applicant_kind}, "
-                f"not {request.applicant.kind}"
-            )
-        try:
-            id_number = check_applicant_id(request.applicant.kind, request.applicant.id_number)
-        except InvalidId as invalid:
-            raise InvalidApplication(f"applicant id_number: {invalid}") from None
-        applicant = request.applicant.model_copy(update={"id_number": id_number})
-        try:
-            form = chain.form.model_validate(request.form)
-        except ValidationError as invalid:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'form'}: {err['msg']}"
-                for err in invalid.errors()
-            )
-            raise InvalidApplication(f"form for chain {chain.code}: {problems}") from None
-        self._check_materials(chain, request)
-        received_at = request.received_at or datetime.now(UTC)
-        if received_at.tzinfo is None:
-            raise InvalidApplication("received_at must include a time zone")
-        try:
-            return StartCase(
+            start = StartCase(
                 case_no=request.case_no,
-                chain=chain.code,
-                chain_version=chain.version,
-                limits=PinnedLimits(
-                    chain_name=chain.name_zh,
-                    promised_days=chain.promised_days,
-                    statutory_days=chain.statutory_days,
-                    department_count=len(chain.departments),
-                    materials=chain.material_specs(),
-                    allow_incomplete=chain.allow_incomplete,
-                    supplement_days=chain.supplement_days,
-                    on_supplement_missed=chain.on_supplement_missed,
-                    verification_days=chain.verification_days,
-                    rating_window_days=chain.rating_window_days,
-                ),
-                applicant=applicant,
-                form=form.model_dump(mode="json"),
+                chain=request.chain,
+                applicant=request.applicant,
+                form=request.form,
                 materials=request.materials,
                 commitments=request.commitments,
-                received_at=received_at,
-                accepted_by=request.accepted_by,
-                warning_fraction=self.warning_fraction,
-                calendar=self.calendar_for(received_at.year),
+                received_at=request.received_at or datetime.now(UTC),
             )
         except ValidationError as invalid:
             raise InvalidApplication(invalid.errors()[0]["msg"]) from None
-
-    @staticmethod
-    def _check_materials(chain: Chain, request: CaseRequest) -> None:
-        known = {m.code: m for m in chain.materials}
-        unknown = [code for code in request.materials if code not in known]
-        if unknown:
-            raise InvalidApplication(
-                f"materials not in chain {chain.code}: {', '.join(unknown)} "
-                f"(known: {', '.join(known)})"
-            )
-        for commitment in request.commitments:
-            material = known.get(commitment.material)
-            if material is None or not material.commitment:
-                allowed = ", ".join(code for code, m in known.items() if m.commitment) or "none"
-                raise InvalidApplication(
-                    f"commitment for {commitment.material!r}: chain {chain.code} accepts "
-                    f"commitments only for: {allowed}"
-                )
+        try:
+            return admission.checked_start(start)[1]
+        except admission.InvalidApplication as invalid:
+            raise InvalidApplication(str(invalid)) from None
 
     async def start_case(self, request: CaseRequest) -> WorkflowHandle[Any, CaseOutcome]:
+        """Start a case accepted by the signed-in person."""
         start = self.prepare(request)
+        credentials = self.credentials_for(request.accepted_by)
         try:
-            return await self.client.start_workflow(
-                CaseWorkflow.run,
-                start,
-                id=workflow_id_for(start.case_no),
-                task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                result_type=CaseOutcome,
-            )
+            admission.check_acceptor(credentials.actor)
+        except admission.InvalidApplication as invalid:
+            raise InvalidApplication(str(invalid)) from None
+        try:
+            with acting_as(credentials):
+                return await self.client.start_workflow(
+                    CaseWorkflow.run,
+                    start,
+                    id=workflow_id_for(start.case_no),
+                    task_queue=self.task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    result_type=CaseOutcome,
+                )
         except WorkflowAlreadyStartedError:
             raise CaseAlreadyExists(f"case {start.case_no} already exists") from None
 
@@ -232,14 +213,18 @@ class CaseDesk:
         return self.client.get_workflow_handle(workflow_id_for(case_no), result_type=CaseOutcome)
 
     async def act(self, case_no: str, action: Action) -> ActionResult:
-        """Send one action. The request id makes a retried call apply only once."""
+        """Send one action as the signed-in person. The request id makes a retried call
+        apply only once. The actor in ``action`` is replaced by the one the credentials
+        prove (the worker does the same from the verified token)."""
         update = next(name for kind, name in UPDATE_FOR_ACTION.items() if isinstance(action, kind))
+        credentials = self.credentials_for(action.actor)
         request_id = action.request_id or uuid.uuid4().hex
-        action = action.model_copy(update={"request_id": request_id})
+        action = action.model_copy(update={"request_id": request_id, "actor": credentials.actor})
         try:
-            return await self.handle(case_no).execute_update(
-                update, action, id=request_id, result_type=ActionResult
-            )
+            with acting_as(credentials):
+                return await self.handle(case_no).execute_update(
+                    update, action, id=request_id, result_type=ActionResult
+                )
         except WorkflowUpdateFailedError as failed:
             cause = failed.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
@@ -257,16 +242,51 @@ class CaseDesk:
         return True
 
     async def state(self, case_no: str) -> CaseState:
-        """The case's authoritative state (a Query; needs a running worker)."""
+        """The case's authoritative state (a Query; needs a running worker).
+
+        Right after a start the worker is still admitting the case (checking the
+        acceptor, pinning limits and calendar); this waits for that, briefly, and says
+        so if the worker refused the start.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTING_WAIT.total_seconds()
+        while True:
+            try:
+                return await self.handle(case_no).query(
+                    CaseWorkflow.state, rpc_timeout=QUERY_TIMEOUT
+                )
+            except WorkflowQueryFailedError as failed:
+                if STILL_STARTING not in str(failed):
+                    raise CaseError(f"case {case_no}: {failed}") from None
+            except RPCError as error:
+                if error.status is RPCStatusCode.DEADLINE_EXCEEDED:
+                    raise CaseError(
+                        f"case {case_no}: no worker answered within {QUERY_TIMEOUT.seconds}s "
+                        "(is `onechain worker` or `onechain up` running?)"
+                    ) from None
+                raise self._rpc_error(case_no, error) from None
+            refusal = await self.start_refusal(case_no)
+            if refusal is not None:
+                raise CaseError(f"case {case_no}: {refusal}")
+            if loop.time() > deadline:
+                raise CaseError(f"case {case_no} is still starting: no worker has admitted it yet")
+            await asyncio.sleep(0.05)
+
+    async def start_refusal(self, case_no: str) -> str | None:
+        """Why the worker refused to start this case, or None if it did not."""
+        handle = self.handle(case_no)
         try:
-            return await self.handle(case_no).query(CaseWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-        except RPCError as error:
-            if error.status is RPCStatusCode.DEADLINE_EXCEEDED:
-                raise CaseError(
-                    f"case {case_no}: no worker answered within {QUERY_TIMEOUT.seconds}s "
-                    "(is `onechain worker` or `onechain up` running?)"
-                ) from None
-            raise self._rpc_error(case_no, error) from None
+            description = await handle.describe()
+        except RPCError:
+            return None
+        if description.status is not WorkflowExecutionStatus.FAILED:
+            return None
+        try:
+            await handle.result()
+        except WorkflowFailureError as failure:
+            cause = failure.cause
+            return cause.message if isinstance(cause, ApplicationError) else str(cause)
+        return None
 
     async def outcome(self, case_no: str, *, timeout: float = 60.0) -> CaseOutcome:
         """Wait until the case is concluded (approved, not approved, withdrawn).
@@ -327,21 +347,22 @@ class CaseDesk:
                 )
         return [latest[k] for k in sorted(latest)]
 
-    async def broadcast_calendar_reload(self, calendar: CalendarData) -> int:
-        """Tell every running case to take the schedules in ``calendar`` and recompute
-        its deadlines. A signal, not a query: it reaches cases even while no worker runs."""
+    async def broadcast_calendar_reload(self) -> int:
+        """Tell every running case to reload the schedules from the calendar store and
+        recompute its deadlines (each case checks the sender is a signed-in
+        administrator). A signal, not a query: it reaches cases even while no worker runs."""
+        credentials = self.credentials_for(None)
         count = 0
-        for case_no in await self.running_case_numbers():
-            await self.handle(case_no).signal(
-                CaseWorkflow.reload_calendar, CalendarReload(calendar=calendar)
-            )
-            count += 1
+        with acting_as(credentials):
+            for case_no in await self.running_case_numbers():
+                await self.handle(case_no).signal(CaseWorkflow.reload_calendar, CalendarReload())
+                count += 1
         return count
 
 
-async def broadcast_calendar_reload(calendar: CalendarData) -> int:
+async def broadcast_calendar_reload(credentials: Credentials) -> int:
     """Used by ``onechain calendar load``: connect with the standard settings and signal."""
     from runtime.connect import connect
 
-    desk = CaseDesk(await connect())
-    return await desk.broadcast_calendar_reload(calendar)
+    desk = CaseDesk(await connect(), credentials=credentials)
+    return await desk.broadcast_calendar_reload()

@@ -46,23 +46,29 @@ class PinnedLimits(BaseModel):
 
 
 class StartCase(BaseModel):
-    """Everything a case starts with. Chain version and limits are pinned here, at start."""
+    """What a window submits to start a case (the workflow's start input).
+
+    The worker trusts none of it beyond what it may say: who accepted the case comes
+    from the verified session token in the start's headers, and the chain version,
+    limits, materials, warning fraction and calendar come from the worker's own chain
+    registry and calendar store (:class:`Admission`). The optional fields below are
+    read only when replaying cases started before that rule (their histories carry
+    them); new starts leave them empty.
+    """
 
     case_no: str
     chain: str
-    chain_version: int
-    limits: PinnedLimits
     applicant: Applicant
     form: dict[str, Any]
-    materials: list[str] = Field(default_factory=list)
-    commitments: list[Commitment] = Field(default_factory=list)
+    materials: list[str] = Field(default_factory=list, max_length=200)
+    commitments: list[Commitment] = Field(default_factory=list, max_length=200)
     received_at: datetime
-    accepted_by: Actor
-    warning_fraction: float = Field(default=0.2, gt=0, lt=1)
-    calendar: CalendarData | None = Field(
-        default=None,
-        description="schedule snapshot; when omitted the workflow loads it by activity",
-    )
+    # --- legacy, pre-admission histories only
+    chain_version: int | None = None
+    limits: PinnedLimits | None = None
+    accepted_by: Actor | None = None
+    warning_fraction: float | None = None
+    calendar: CalendarData | None = None
 
     @field_validator("case_no")
     @classmethod
@@ -73,6 +79,32 @@ class StartCase(BaseModel):
                 f"letter or digit, got {value!r}"
             )
         return value
+
+
+class Admission(BaseModel):
+    """What a case starts with, decided by the worker (recorded in history, so replay
+    never re-reads the registry, the calendar store or the user directory)."""
+
+    accepted_by: Actor
+    applicant: Applicant
+    chain_version: int
+    limits: PinnedLimits
+    warning_fraction: float = Field(gt=0, lt=1)
+    calendar: CalendarData
+    form: dict[str, Any]
+
+
+class AdmitCase(BaseModel):
+    """Input of the ``admit_case`` local activity: the start and its credentials."""
+
+    start: StartCase
+    token: str | None = None
+    grant: str | None = None
+
+
+class AdmissionResult(BaseModel):
+    admission: Admission | None = None
+    refusal: str | None = None
 
 
 class Action(BaseModel):
@@ -184,9 +216,29 @@ class Rectify(Action):
 
 
 class CalendarReload(BaseModel):
-    """A new schedule snapshot: running cases recompute their due dates."""
+    """Tell a running case to recompute its due dates from the calendar store.
 
-    calendar: CalendarData
+    ``token``/``grant`` are filled by the worker from the signal's headers (whatever the
+    client wrote here is replaced); the case loads the schedules itself, in an activity
+    that checks the sender is a signed-in administrator. ``calendar`` is read only when
+    replaying cases that received a schedule in the signal, before that rule.
+    """
+
+    token: str | None = None
+    grant: str | None = None
+    calendar: CalendarData | None = None
+
+
+class ReloadCalendarRequest(BaseModel):
+    token: str | None = None
+    grant: str | None = None
+    first_year: int
+    last_year: int
+
+
+class ReloadCalendarResult(BaseModel):
+    calendar: CalendarData | None = None
+    refusal: str | None = None
 
 
 class ActionResult(BaseModel):

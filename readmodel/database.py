@@ -28,6 +28,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
+import readmodel.accounts
+import readmodel.audit
 import readmodel.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 BUSY_TIMEOUT_SECONDS = 30

@@ -37,6 +37,8 @@ from domain.projection import (
     Publication,
     Revocation,
 )
+from readmodel.audit import AuditEntry
+from readmodel.audit import append as append_audit
 from readmodel.database import write_session
 from readmodel.holders import holder_hash
 from readmodel.tables import (
@@ -166,6 +168,23 @@ def apply_batch(session: Session, batch: ProjectionBatch) -> None:
         _replace_tasks(session, batch)
         _replace_departments(session, batch.case)
     _insert_events(session, batch.events)
+    append_audit(session, [_audit_entry(event) for event in batch.events])
+
+
+def _audit_entry(event: EventRow) -> AuditEntry:
+    """Every case event is also a row of the audit trail (which reconcile never rebuilds)."""
+    return AuditEntry(
+        at=event.at,
+        kind=event.kind,
+        actor_id=event.actor_id,
+        actor_name=event.actor_name,
+        actor_role=event.actor_role,
+        case_no=event.case_no,
+        seq=event.seq,
+        summary=event.summary,
+        reason=event.reason,
+        data={"department": event.department, "task_id": event.task_id},
+    )
 
 
 def project(engine: Engine, batch: ProjectionBatch) -> None:

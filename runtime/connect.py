@@ -14,7 +14,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
 from runtime.codec import SealingCodec
@@ -28,15 +28,15 @@ DEFAULT_ADDRESS = "localhost:7233"
 def data_converter(keys_dir: Path | None = None) -> DataConverter:
     """The pydantic converter with the payload keys' sealing codec.
 
-    Failure messages and stack traces are moved into the (sealed) encoded attributes
-    too: an activity's error text can quote the data it failed on. Raises
-    ``KeystoreError`` naming ``onechain keys init`` when no payload key is configured.
+    Failure messages stay in clear (``DefaultFailureConverterWithEncodedAttributes``
+    would seal them, but a Query's failure reaches the client as a bare message the
+    client cannot decode, so refusals would read "Encoded failure"): error messages
+    must never quote personal data. Raises ``KeystoreError`` naming ``onechain keys
+    init`` when no payload key is configured.
     """
     directory = keys_dir if keys_dir is not None else configured_keys_dir(get_settings())
     return dataclasses.replace(
-        pydantic_data_converter,
-        payload_codec=SealingCodec(load_payload_keys(directory)),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        pydantic_data_converter, payload_codec=SealingCodec(load_payload_keys(directory))
     )
 
 

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     task_queue: str = "onechain"
     warning_fraction: float = 0.2
+    session_hours: float = 8.0
+    directory_refresh_seconds: float = 2.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -219,12 +219,13 @@ async def seed_demo(
 async def run_demo_alongside(
     worker: Coroutine[Any, Any, None],
     *,
+    credentials: Any,
     say: Callable[[str], None] = print,
 ) -> None:
     """Run ``worker`` (which returns on Ctrl-C) and, beside it, seed the demo cases and
     run the department simulator; when the worker stops, the simulator stops too."""
     worker_task = asyncio.create_task(worker)
-    demo_task = asyncio.create_task(_seed_and_simulate(say))
+    demo_task = asyncio.create_task(_seed_and_simulate(say, credentials))
     try:
         await asyncio.wait({worker_task, demo_task}, return_when=asyncio.FIRST_COMPLETED)
         if demo_task.done() and not demo_task.cancelled() and demo_task.exception():
@@ -237,13 +238,14 @@ async def run_demo_alongside(
         await asyncio.gather(demo_task, worker_task, return_exceptions=True)
 
 
-async def _seed_and_simulate(say: Callable[[str], None]) -> None:
+async def _seed_and_simulate(say: Callable[[str], None], credentials: Any) -> None:
+    """Seed and simulate as the demo's service account (``simulator.demo_people``)."""
     from client.facade import CaseDesk
     from runtime.connect import connect
     from simulator.engine import Simulator
     from simulator.policy import Policy
 
-    desk = CaseDesk(await connect())
+    desk = CaseDesk(await connect(), credentials=credentials)
     report = await seed_demo(desk)
     say(
         f"demo: {report.started} case(s) started, {report.existing} already there "

@@ -15,10 +15,12 @@ reviewers would.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
@@ -33,10 +35,12 @@ from domain.case import Applicant, CaseOutcome, CaseState, CaseStatus, Task, Ver
 from domain.casefile import NOT_DECIDED_KINDS
 from domain.materials import Commitment
 from domain.roles import Actor, Role
+from readmodel.database import ready_engine
 from runtime.binaries import find_binary
 from runtime.connect import data_converter
-from runtime.keys import init_keys, keys_dir, load_lookup_key
+from runtime.keys import init_keys, keys_dir, load_lookup_key, load_signing_keys
 from runtime.settings import get_settings
+from trust.signer import ImpersonatingSigner
 from workflows import registry
 from workflows import search_attributes as sa
 
@@ -125,13 +129,37 @@ async def start_time_skipping_env() -> WorkflowEnvironment:
 
 
 @asynccontextmanager
-async def worker_for(client: Client) -> AsyncIterator[str]:
-    """Run the production worker on a fresh task queue; yields the queue name."""
+async def worker_for(client: Client, **options: Any) -> AsyncIterator[str]:
+    """Run the production worker on a fresh task queue; yields the queue name.
+    ``options`` go to ``build_worker`` (e.g. ``calendars_dir`` for a test's schedules)."""
     from worker import build_worker
 
+    session_signer()  # keys exist before the worker loads them
     task_queue = f"test-{uuid.uuid4().hex[:8]}"
-    async with build_worker(client, task_queue):
+    async with build_worker(client, task_queue, **options):
         yield task_queue
+
+
+#: Sessions for the time-skipping server, whose clock runs years ahead of the real one.
+LONG_SESSION = timedelta(days=3650)
+
+
+@functools.cache
+def session_signer(lifetime: timedelta = timedelta(hours=8)) -> ImpersonatingSigner:
+    """Signs a session token for whichever actor a test acts as (and registers them),
+    with the test session's keys — what the worker under test verifies against."""
+    settings = get_settings()
+    directory = keys_dir(settings)
+    init_keys(directory)
+    engine = ready_engine(settings.resolved_database_url)
+    return ImpersonatingSigner(engine, load_signing_keys(directory), lifetime)
+
+
+def signed_desk(
+    client: Client, task_queue: str, lifetime: timedelta = timedelta(hours=8)
+) -> CaseDesk:
+    """A desk that acts as whoever each test action names, with real signed tokens."""
+    return CaseDesk(client, task_queue=task_queue, credentials=session_signer(lifetime))
 
 
 class CaseDriver:
@@ -139,7 +167,7 @@ class CaseDriver:
 
     def __init__(self, client: Client, task_queue: str) -> None:
         self.client = client
-        self.desk = CaseDesk(client, task_queue=task_queue)
+        self.desk = signed_desk(client, task_queue)
 
     async def start(
         self,
@@ -222,3 +250,49 @@ class CaseDriver:
             if not await self.approve_open(case_no):
                 break
         return await asyncio.wait_for(self.desk.outcome(case_no), timeout=30)
+
+
+def sign_in_cli(
+    session_file_path: Path,
+    *grants: str,
+    user_id: str = "cli-user",
+    name: str = "命令行用户",
+) -> str:
+    """Sign a CLI user in (as `onechain login` would) with ``grants``, for commands run
+    in this process against the current settings' data folder. Returns the user id.
+    Set ``ONECHAIN_SESSION_FILE`` to ``session_file_path`` before running commands."""
+    from cli.actor import forget_credentials
+    from trust import session_file
+
+    settings = get_settings()
+    init_keys(keys_dir(settings))
+    signer = ImpersonatingSigner(
+        ready_engine(settings.resolved_database_url), load_signing_keys(keys_dir(settings))
+    )
+    token = signer.person_token(user_id, name, list(grants))
+    session_file.save(session_file.StoredSession(token=token), session_file_path)
+    forget_credentials()
+    return user_id
+
+
+def act_as_shorthand(session_file_path: Path, words: list[str]) -> list[str]:
+    """Tests' shorthand ``--as USER:ROLE[:DEPARTMENT][:NAME]`` (not a CLI option): sign
+    the CLI in as that person with a real session and drop the words; without it, sign
+    the CLI out. Returns the remaining words."""
+    from cli.actor import forget_credentials
+
+    words = list(words)
+    if "--as" not in words:
+        session_file_path.unlink(missing_ok=True)
+        forget_credentials()
+        return words
+    at = words.index("--as")
+    person = words[at + 1]
+    del words[at : at + 2]
+    user, role, *rest = person.split(":")
+    department = rest[0] if rest and rest[0] else None
+    name = rest[1] if len(rest) > 1 and rest[1] else user
+    sign_in_cli(
+        session_file_path, f"{role}:{department}" if department else role, user_id=user, name=name
+    )
+    return words

@@ -32,6 +32,8 @@ from domain.calendar_sources import (
 )
 from domain.timezone import cst_date, end_of_day, start_of_day
 from runtime.settings import get_settings
+from tests.harness import sign_in_cli
+from trust.credentials import Credentials
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_2027 = REPO / "docs" / "calendar-2027.example.json"
@@ -455,16 +457,20 @@ def runner() -> CliRunner:
 
 
 @pytest.fixture
-def no_facade(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Behave as if client.facade did not exist (None in sys.modules blocks the import)."""
-    monkeypatch.setitem(sys.modules, "client.facade", None)
+def admin(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An administrator signed in for the CLI (loading a calendar needs one)."""
+    session = tmp_path / "session.json"
+    monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(session))
+    return sign_in_cli(session, "administrator", user_id="cal-admin")
 
 
-def _fake_facade(monkeypatch: pytest.MonkeyPatch, result: int | Exception) -> list[CalendarData]:
-    calls: list[CalendarData] = []
+def _fake_facade(monkeypatch: pytest.MonkeyPatch, result: int | Exception) -> list[Credentials]:
+    """The broadcast stands in for Temporal here; tests/test_calendar_reload.py runs it
+    against a real server."""
+    calls: list[Credentials] = []
 
-    async def broadcast_calendar_reload(calendar: CalendarData) -> int:
-        calls.append(calendar)
+    async def broadcast_calendar_reload(credentials: Credentials) -> int:
+        calls.append(credentials)
         if isinstance(result, Exception):
             raise result
         return result
@@ -526,21 +532,37 @@ def test_cli_due_bad_input(data_dir: Path, runner: CliRunner, args: list[str], n
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_cli_load_then_due_is_official(data_dir: Path, runner: CliRunner, no_facade: None) -> None:
+def test_cli_load_then_due_is_official(
+    data_dir: Path, runner: CliRunner, admin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_facade(monkeypatch, 0)
     assert runner.invoke(app, ["calendar", "due", "2026-12-20", "10"]).stdout.endswith(
         "provisional\n"
     )
     result = runner.invoke(app, ["calendar", "load", str(EXAMPLE_2027)])
     assert result.exit_code == 0, result.output
     assert "Loaded 2027: 29 holidays, 6 make-up working days" in result.stdout
-    assert "will pick up" in result.stdout
+    assert "Notified 0 running case(s)" in result.stdout
     saved = data_dir / "calendars" / "2027.json"
     assert load_schedule_file(saved) == load_schedule_file(EXAMPLE_2027)
     result = runner.invoke(app, ["calendar", "due", "2026-12-20", "10"])
     assert result.stdout == "2027-01-04\n"
 
 
-def test_cli_load_bad_file(data_dir: Path, runner: CliRunner, tmp_path: Path) -> None:
+def test_cli_load_needs_an_administrator(
+    data_dir: Path, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = tmp_path / "session.json"
+    monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(session))
+    calls = _fake_facade(monkeypatch, 0)
+    sign_in_cli(session, "coordinator", user_id="cal-coordinator")
+    result = runner.invoke(app, ["calendar", "load", str(EXAMPLE_2027)])
+    assert result.exit_code == 2
+    assert "administrator" in result.stderr
+    assert not (data_dir / "calendars" / "2027.json").exists() and not calls
+
+
+def test_cli_load_bad_file(data_dir: Path, runner: CliRunner, tmp_path: Path, admin: str) -> None:
     bad = tmp_path / "2027.json"
     bad.write_text(_with(workdays=["2027-02-03"]), encoding="utf-8")
     result = runner.invoke(app, ["calendar", "load", str(bad)])
@@ -550,19 +572,18 @@ def test_cli_load_bad_file(data_dir: Path, runner: CliRunner, tmp_path: Path) ->
 
 
 def test_cli_load_notifies_running_cases(
-    data_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, admin: str
 ) -> None:
     calls = _fake_facade(monkeypatch, 3)
     result = runner.invoke(app, ["calendar", "load", str(EXAMPLE_2027)])
     assert result.exit_code == 0, result.output
     assert "Notified 3 running case(s)" in result.stdout
-    [calendar] = calls
-    assert calendar.years[2027].official
-    assert "example" in calendar.years[2027].source.lower()
+    [credentials] = calls
+    assert credentials.actor.user_id == admin and credentials.grant.label() == "administrator"
 
 
 def test_cli_load_temporal_unreachable(
-    data_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, admin: str
 ) -> None:
     _fake_facade(monkeypatch, RuntimeError("Failed client connect: connection refused"))
     result = runner.invoke(app, ["calendar", "load", str(EXAMPLE_2027)])
@@ -572,7 +593,7 @@ def test_cli_load_temporal_unreachable(
 
 
 def test_cli_load_does_not_hide_facade_bugs(
-    data_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, admin: str
 ) -> None:
     _fake_facade(monkeypatch, KeyError("bug"))
     result = runner.invoke(app, ["calendar", "load", str(EXAMPLE_2027)])
@@ -629,7 +650,9 @@ def test_cli_due_subprocess_any_server_time_zone(tmp_path: Path, tz: str) -> Non
     assert result.stdout == "2026-10-13\n"
 
 
-def test_cli_load_subprocess_temporal_unreachable(tmp_path: Path) -> None:
+def test_cli_load_subprocess_temporal_unreachable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Exit 3, not a crash at interpreter shutdown (temporalio/sdk-python#300), every time."""
     pytest.importorskip("client.facade")
     script = Path(sys.executable).parent / "onechain"
@@ -638,12 +661,17 @@ def test_cli_load_subprocess_temporal_unreachable(tmp_path: Path) -> None:
         if script.exists()
         else [sys.executable, "-c", "from cli.app import main; main()"]
     )
-    from runtime.keys import init_keys
-
-    init_keys(tmp_path / "data" / "keys")  # a set-up machine: only Temporal is missing
+    session = tmp_path / "session.json"
+    monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        sign_in_cli(session, "administrator", user_id="cal-admin")
+    finally:
+        get_settings.cache_clear()
     env = {
         **os.environ,
         "ONECHAIN_DATA_DIR": str(tmp_path / "data"),
+        "ONECHAIN_SESSION_FILE": str(session),
         "TEMPORAL_ADDRESS": "127.0.0.1:1",  # nothing listens on port 1
     }
     for _ in range(3):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from pathlib import Path
 
+from temporalio.testing import WorkflowEnvironment
+
+from client.facade import CaseDesk
 from domain.calendar import YearSchedule
-from domain.calendar_sources import build_calendar, save_schedule
+from domain.calendar_sources import save_schedule
+from domain.roles import Actor, Role
 from domain.timezone import CST
-from tests.harness import CaseDriver
+from tests.harness import COORDINATOR, CaseDriver, session_signer, worker_for
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 
 # A 2027 schedule (test data, not the official notice): New Year 1–3 Jan, Spring
@@ -22,25 +27,42 @@ SCHEDULE_2027 = YearSchedule(
 )
 
 
+ADMIN = Actor(user_id="admin-cal", name="日历管理员", role=Role.ADMINISTRATOR)
+
+
 async def test_loading_a_schedule_recomputes_running_cases(
-    driver: CaseDriver, tmp_path: Path
+    dev_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
-    # Accepted Mon 14 Dec 2026: the statutory 45 working days reach into Feb 2027.
-    case_no = await driver.start(
-        "kindergarten", KINDERGARTEN_FORM, received_at=datetime(2026, 12, 14, 9, tzinfo=CST)
-    )
-    before = await driver.wait_for_tasks(case_no)
-    assert before.statutory.provisional
+    async with worker_for(dev_env.client, calendars_dir=tmp_path) as task_queue:
+        driver = CaseDriver(dev_env.client, task_queue)
+        # Accepted Mon 14 Dec 2026: the statutory 45 working days reach into Feb 2027.
+        case_no = await driver.start(
+            "kindergarten", KINDERGARTEN_FORM, received_at=datetime(2026, 12, 14, 9, tzinfo=CST)
+        )
+        before = await driver.wait_for_tasks(case_no)
+        assert before.statutory.provisional
 
-    save_schedule(tmp_path, SCHEDULE_2027)
-    driver.desk.calendars_dir = tmp_path
-    signalled = await driver.desk.broadcast_calendar_reload(build_calendar(tmp_path, 2025, 2029))
-    assert signalled >= 1
+        # The schedule is in the worker's store; a coordinator's signal changes nothing.
+        save_schedule(tmp_path, SCHEDULE_2027)
+        as_coordinator = CaseDesk(
+            dev_env.client, task_queue=task_queue, credentials=session_signer().sign(COORDINATOR)
+        )
+        assert await as_coordinator.broadcast_calendar_reload() >= 1
+        await asyncio.sleep(0.5)
+        assert (await driver.state(case_no)).statutory.due_on == before.statutory.due_on
 
-    after = await driver.state(case_no)
-    assert not after.statutory.provisional
-    # 15–31 Dec: 13; 4–29 Jan: 33; Sun 31 Jan (make-up): 34; 1–5 Feb: 39; 6–12 Feb off;
-    # 15–19 Feb: 44; Sat 20 Feb (make-up): 45.
-    assert after.statutory.due_on == date(2027, 2, 20)
-    assert after.statutory.due_on != before.statutory.due_on
-    assert after.events[-1].kind == "calendar_reloaded"
+        as_admin = CaseDesk(
+            dev_env.client, task_queue=task_queue, credentials=session_signer().sign(ADMIN)
+        )
+        assert await as_admin.broadcast_calendar_reload() >= 1
+        after = before
+        for _ in range(100):
+            after = await driver.state(case_no)
+            if not after.statutory.provisional:
+                break
+            await asyncio.sleep(0.05)
+        assert not after.statutory.provisional
+        # 15–31 Dec: 13; 4–29 Jan: 33; Sun 31 Jan (make-up): 34; 1–5 Feb: 39; 6–12 Feb off;
+        # 15–19 Feb: 44; Sat 20 Feb (make-up): 45.
+        assert after.statutory.due_on == date(2027, 2, 20)
+        assert after.events[-1].kind == "calendar_reloaded"

@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +20,11 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from cli import output
+from cli.actor import forget_credentials
 from cli.app import app
 from domain.case import CaseStatus
 from runtime.settings import get_settings
-from tests.harness import CaseDriver
+from tests.harness import CaseDriver, sign_in_cli
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 
 runner = CliRunner()
@@ -70,21 +72,46 @@ def wide_terminal(width: int = 240) -> Iterator[None]:
 
 
 @pytest.fixture
-async def cli(dev_env: WorkflowEnvironment, driver: CaseDriver) -> AsyncIterator[CaseDriver]:
+async def cli(
+    dev_env: WorkflowEnvironment, driver: CaseDriver, tmp_path: Path
+) -> AsyncIterator[CaseDriver]:
     """The driver's worker and task queue, with the CLI pointed at them."""
     with (
         environment(
             TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
             ONECHAIN_TASK_QUEUE=driver.desk.task_queue,
-            ONECHAIN_AS=None,
+            ONECHAIN_SESSION_FILE=str(tmp_path / "session.json"),
+            ONECHAIN_API_KEY=None,
         ),
         wide_terminal(),
     ):
         yield driver
 
 
+def sign_in_as(person: str | None) -> None:
+    """Sign the CLI in as ``USER:ROLE[:DEPARTMENT][:NAME]`` (a real session with a signed
+    token, as `onechain login` leaves it), or sign it out for None."""
+    path = Path(os.environ["ONECHAIN_SESSION_FILE"])
+    if person is None:
+        path.unlink(missing_ok=True)
+        forget_credentials()
+        return
+    user, role, *rest = person.split(":")
+    department = rest[0] if rest and rest[0] else None
+    name = rest[1] if len(rest) > 1 else user
+    sign_in_cli(path, f"{role}:{department}" if department else role, user_id=user, name=name)
+
+
 async def invoke(*args: str) -> Result:
-    return await asyncio.to_thread(runner.invoke, app, list(args))
+    """Run one command; ``--as PERSON`` (test shorthand, not a CLI option) signs in first."""
+    words = list(args)
+    person = None
+    if "--as" in words:
+        at = words.index("--as")
+        person = words[at + 1]
+        del words[at : at + 2]
+    sign_in_as(person)
+    return await asyncio.to_thread(runner.invoke, app, words)
 
 
 async def ok(*args: str) -> Result:
@@ -201,11 +228,12 @@ async def test_show_then_decide(cli: CaseDriver) -> None:
     )
     assert "must list the missing items" in result.stderr
     result = await refused(2, "case", "decide", case_no, education, "--verdict", "approve")
-    assert "--as" in result.stderr
+    assert "未登录" in result.stderr and "onechain login" in result.stderr
     result = await refused(
-        2, "case", "decide", case_no, education, "--verdict", "approve", "--as", "x:wizard"
-    )
-    assert "unknown role" in result.stderr
+        2, "case", "decide", case_no, education, "--verdict", "approve",
+        "--role", "reviewer:education", "--as", COORD,
+    )  # fmt: skip
+    assert "你没有这个角色" in result.stderr
     result = await refused(2, "cases", "show", "NO-SUCH-CASE")
     assert "not found" in result.stderr
     result = await refused(2, "case", "urge", "NO-SUCH-CASE", "T1", "--as", COORD)

@@ -21,7 +21,15 @@ from domain.calendar import YearSchedule
 from domain.calendar_sources import save_schedule
 from domain.case import CaseState, SuspensionKind
 from domain.timezone import CST
-from tests.harness import CLERK, COORDINATOR, DEFAULT_APPLICANT, CaseDriver, worker_for
+from tests.harness import (
+    CLERK,
+    COORDINATOR,
+    DEFAULT_APPLICANT,
+    LONG_SESSION,
+    CaseDriver,
+    signed_desk,
+    worker_for,
+)
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 
 SCHEDULE_2030 = YearSchedule(
@@ -41,8 +49,8 @@ def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 @pytest.fixture
 async def desk(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[CaseDesk]:
     save_schedule(tmp_path, SCHEDULE_2030)
-    async with worker_for(skipping_env.client) as task_queue:
-        yield CaseDesk(skipping_env.client, task_queue=task_queue, calendars_dir=tmp_path)
+    async with worker_for(skipping_env.client, calendars_dir=tmp_path) as task_queue:
+        yield signed_desk(skipping_env.client, task_queue, LONG_SESSION)
 
 
 async def sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from cli import output
 from cli.app import app
 from domain.actions import workflow_id_for
 from runtime.settings import get_settings
-from tests.harness import CaseDriver
+from tests.harness import CaseDriver, act_as_shorthand, sign_in_cli
 
 runner = CliRunner()
 CLERK = "clerk1:window_clerk:window:窗口张三"
@@ -194,19 +195,25 @@ def write_csv(path: Path, rows: list[dict | None], encoding: str) -> Path:
 
 @pytest.fixture
 async def cli(
-    dev_env: WorkflowEnvironment, driver: CaseDriver, monkeypatch: pytest.MonkeyPatch
+    dev_env: WorkflowEnvironment,
+    driver: CaseDriver,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> AsyncIterator[CaseDriver]:
     """The driver's worker and task queue, with the CLI pointed at them."""
     monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
     monkeypatch.setenv("ONECHAIN_TASK_QUEUE", driver.desk.task_queue)
-    monkeypatch.delenv("ONECHAIN_AS", raising=False)
+    monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
+    monkeypatch.delenv("ONECHAIN_API_KEY", raising=False)
     get_settings.cache_clear()
     yield driver
     get_settings.cache_clear()
 
 
 async def invoke(*args: str) -> Result:
-    return await asyncio.to_thread(runner.invoke, app, list(args))
+    """``--as PERSON`` signs the CLI in first (see ``act_as_shorthand``)."""
+    words = act_as_shorthand(Path(os.environ["ONECHAIN_SESSION_FILE"]), list(args))
+    return await asyncio.to_thread(runner.invoke, app, words)
 
 
 async def import_json(*args: str, code: int) -> dict[str, Any]:
@@ -511,14 +518,17 @@ async def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(
         writer = csv.writer(handle)
         writer.writerow(headers)
         writer.writerows([r.get(h, "") for h in headers] for r in rows)
+    session = tmp_path / "session.json"
+    sign_in_cli(session, "window_clerk:window", user_id="clerk1", name="窗口张三")
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "ONECHAIN_SESSION_FILE": str(session),
         # No worker polls this queue: the cases are only started, never run.
         "ONECHAIN_TASK_QUEUE": f"import-{uuid.uuid4().hex[:6]}",
     }
     command = [str(Path(sys.executable).parent / "onechain"), "import", str(path)]
-    command += ["--as", CLERK, "--json", "--concurrency", "4"]
+    command += ["--json", "--concurrency", "4"]
 
     process = await asyncio.create_subprocess_exec(
         *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE

@@ -35,17 +35,20 @@ from temporalio.worker import Replayer
 from typer.testing import CliRunner
 
 from cli.app import app
-from client.facade import CaseDesk
+from client.facade import CaseDesk, CaseError
 from domain.case import Applicant, CaseStatus
+from readmodel.database import ready_engine
 from runtime.codec import KEY_ID_METADATA, PayloadKeyError
 from runtime.connect import data_converter
 from runtime.devserver import wait_until_serving
-from runtime.keys import init_keys, load_payload_keys, rotate
-from tests.harness import CaseDriver
+from runtime.keys import init_keys, load_payload_keys, load_signing_keys, rotate
+from tests.harness import CLERK, CaseDriver, reviewer, sign_in_cli
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 from tests.test_chains_more import RESTAURANT_FORM
 from tests.test_cli_cases import environment
+from trust.signer import ImpersonatingSigner
 from worker import build_worker, workflow_runner
+from workflows import registry
 from workflows.case_workflow import CaseWorkflow
 
 
@@ -102,7 +105,12 @@ def up_process(tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
     data = tmp_path / "data"
     port = free_port()
     queue = f"sealed-{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "ONECHAIN_DATA_DIR": str(data), "ONECHAIN_TASK_QUEUE": queue}
+    env = {
+        **os.environ,
+        "ONECHAIN_DATA_DIR": str(data),
+        "ONECHAIN_TASK_QUEUE": queue,
+        "ONECHAIN_DIRECTORY_REFRESH_SECONDS": "0.2",
+    }
     env.pop("ONECHAIN_KEYS_DIR", None)
     log = (tmp_path / "up.stderr").open("wb")
     process = subprocess.Popen(
@@ -151,6 +159,30 @@ async def projected_licences(db: Path, case_no: str, timeout: float = 30.0) -> i
         await asyncio.sleep(0.2)
 
 
+async def started_once_people_are_known(
+    driver: CaseDriver, applicant: Applicant, timeout: float = 30.0
+) -> str:
+    """Start the case once `up`'s worker has read the people registered above (its
+    user directory refreshes from the database every ONECHAIN_DIRECTORY_REFRESH_SECONDS)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await driver.start("restaurant", RESTAURANT_FORM, applicant=applicant)
+        except CaseError as refused:
+            if "unknown user" not in str(refused) or loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def worker_running(log: Path, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while "worker running" not in log.read_text(errors="replace"):
+        assert loop.time() < deadline, log.read_text(errors="replace")
+        await asyncio.sleep(0.2)
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -160,13 +192,22 @@ async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
 ) -> None:
     data, address, queue = up_process
     await wait_until_serving(address, timeout=60)
+    await worker_running(tmp_path / "up.stderr")  # it has made the read model by now
     assert "created keys p-" in (tmp_path / "up.stderr").read_text()  # said once
-    converter = data_converter(data / "keys")  # the keys `up` made for its data folder
+    # Seal with the keys `up` made for its data folder, and sign as people its worker
+    # knows (registered in its read model, tokens signed with its signing key).
+    converter = data_converter(data / "keys")
     client = await Client.connect(address, data_converter=converter)
+    signer = ImpersonatingSigner(
+        ready_engine(f"sqlite:///{data / 'readmodel.sqlite3'}"), load_signing_keys(data / "keys")
+    )
     driver = CaseDriver(client, queue)
+    driver.desk = CaseDesk(client, task_queue=queue, credentials=signer)
+    for actor in [CLERK, *(reviewer(d) for d in registry.get_chain("restaurant").departments)]:
+        signer.register(actor)
     applicant = person()
 
-    case_no = await driver.start("restaurant", RESTAURANT_FORM, applicant=applicant)
+    case_no = await started_once_people_are_known(driver, applicant)
     outcome = await asyncio.wait_for(driver.run_to_end(case_no), timeout=120)
     assert outcome.status is CaseStatus.APPROVED and outcome.licences
     assert await projected_licences(data / "readmodel.sqlite3", case_no) == len(outcome.licences)
@@ -186,7 +227,12 @@ async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
     state = await driver.state(case_no)
     assert state.applicant.name == applicant.name
     assert applicant.id_number not in state.applicant.id_masked
-    with environment(TEMPORAL_ADDRESS=address, ONECHAIN_DATA_DIR=str(data)):
+    with environment(
+        TEMPORAL_ADDRESS=address,
+        ONECHAIN_DATA_DIR=str(data),
+        ONECHAIN_SESSION_FILE=str(tmp_path / "session.json"),
+    ):
+        sign_in_cli(tmp_path / "session.json", "coordinator", user_id="sealed-coord")
         shown = await asyncio.to_thread(
             CliRunner().invoke, app, ["cases", "show", case_no, "--json"]
         )

@@ -5,6 +5,7 @@ the applicant's completion notice), through the CLI and through the class."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +15,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from cli.actor import forget_credentials
 from cli.app import app
 from domain.case import Applicant, CaseStatus
 from readmodel.database import read_session, ready_engine
@@ -21,7 +23,7 @@ from readmodel.queries import case_events
 from runtime.settings import get_settings
 from simulator.engine import Simulator, load_open_tasks
 from simulator.policy import Choice, Policy
-from tests.harness import CaseDriver
+from tests.harness import CaseDriver, session_signer
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 
 runner = CliRunner()
@@ -118,8 +120,27 @@ async def cli(
     monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
     monkeypatch.setenv("ONECHAIN_TASK_QUEUE", driver.desk.task_queue)
     get_settings.cache_clear()
+    # `onechain simulate` runs as a service account with its API key, as a batch job would.
+    monkeypatch.setenv("ONECHAIN_API_KEY", simulator_key())
+    forget_credentials()
     yield driver
+    forget_credentials()
     get_settings.cache_clear()
+
+
+@functools.cache
+def simulator_key() -> str:
+    from simulator.demo_people import simulator_grants
+    from trust.accounts import add_user
+
+    return add_user(
+        session_signer()._engine,
+        user_id=f"sim-{uuid.uuid4().hex[:6]}",
+        name="部门模拟器（测试）",
+        grants=simulator_grants(),
+        service=True,
+        by="test",
+    )
 
 
 async def test_simulate_once_decides_as_the_seed_says(cli: CaseDriver) -> None:

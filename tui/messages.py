@@ -17,6 +17,15 @@ DEFAULT_LANGUAGE = "zh"
 ZH: dict[str, str] = {
     # app, header, navigation
     "app.title": "一链办理 · 协调台",
+    "login.title": "登录 · 一链办理协调台",
+    "login.user": "用户名",
+    "login.password": "密码",
+    "login.new_password": "新密码（至少 10 个字符）",
+    "login.role": "以哪个角色工作",
+    "login.submit": "登录",
+    "login.cancel": "取消",
+    "login.missing": "请输入用户名和密码",
+    "login.choose_role": "你有多个角色，请选择一个",
     "app.acting_as": "{name}（{role}{department}）",
     "conn.ok": "Temporal 已连接",
     "conn.connecting": "正在连接 Temporal…",
@@ -304,6 +313,15 @@ ZH: dict[str, str] = {
 
 EN: dict[str, str] = {
     "app.title": "onechain · coordinators' console",
+    "login.title": "Sign in · onechain console",
+    "login.user": "User id",
+    "login.password": "Password",
+    "login.new_password": "New password (at least 10 characters)",
+    "login.role": "Role to work in",
+    "login.submit": "Sign in",
+    "login.cancel": "Cancel",
+    "login.missing": "Enter your user id and password",
+    "login.choose_role": "You hold several roles: choose one",
     "app.acting_as": "{name} ({role}{department})",
     "conn.ok": "Temporal connected",
     "conn.connecting": "Connecting to Temporal…",

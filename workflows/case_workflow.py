@@ -21,6 +21,9 @@ with workflow.unsafe.imports_passed_through():
     from domain import deadlines
     from domain.actions import (
         ActionResult,
+        Admission,
+        AdmissionResult,
+        AdmitCase,
         CalendarReload,
         Decide,
         DecideOnBehalf,
@@ -30,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
         Reassign,
         RecordSupplement,
         Rectify,
+        ReloadCalendarRequest,
+        ReloadCalendarResult,
         ReportApplicantEvent,
         StartCase,
         StartSpecialProcedure,
@@ -64,11 +69,18 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.roles import SYSTEM_ACTOR
     from domain.timezone import cst_date, end_of_day
+    from trust.credentials import credential_headers
     from workflows import registry
     from workflows import search_attributes as sa
     from workflows.steps import CaseContext, StepRejected
 
 PROJECTION_TIMEOUT = timedelta(seconds=30)
+#: Cases started from here on are admitted by the worker (verified acceptor; version,
+#: limits and calendar from the worker's registry and store), not by the start input.
+ADMISSION_PATCH = "admission-by-worker"
+#: Calendar reloads load the schedules from the store after checking the sender.
+CALENDAR_STORE_PATCH = "calendar-reload-from-store"
+YEARS_BEFORE, YEARS_AFTER = 1, 3
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 LICENCE_TIMEOUT = timedelta(seconds=60)
 
@@ -103,54 +115,101 @@ class CaseWorkflow:
         self._withdrawal: Withdraw | None = None
         self._notifications: list[asyncio.Task[None]] = []
         self._search_attributes: dict[str, Any] = {}
-        if start.calendar is not None:
-            self._file = self._new_file(start.calendar)
+        self._admission: Admission | None = None
 
     # ---------------------------------------------------------------- set-up
-    def _new_file(self, calendar: CalendarData) -> CaseFile:
+    async def _admit(self, start: StartCase) -> Admission:
+        """Who accepted the case and what it starts with, decided by the worker."""
+        if workflow.patched(ADMISSION_PATCH):
+            token, grant = credential_headers(workflow.info().headers)
+            result = await workflow.execute_local_activity(
+                "admit_case",
+                AdmitCase(start=start, token=token, grant=grant),
+                result_type=AdmissionResult,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+            )
+            if result.admission is None:
+                raise ApplicationError(
+                    f"受理被拒（case start refused）：{result.refusal}",
+                    type="StartRefused",
+                    non_retryable=True,
+                )
+            return result.admission
+        return await self._legacy_admission(start)
+
+    async def _legacy_admission(self, start: StartCase) -> Admission:
+        """Cases started before the worker admitted them pinned everything in the input."""
+        assert start.limits is not None and start.accepted_by is not None
+        calendar = start.calendar
+        if calendar is None:
+            year = cst_date(start.received_at).year
+            calendar = await workflow.execute_local_activity(
+                "load_calendar",
+                CalendarRequest(first_year=year - YEARS_BEFORE, last_year=year + YEARS_AFTER),
+                result_type=CalendarData,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+            )
+        return Admission(
+            accepted_by=start.accepted_by,
+            applicant=start.applicant,
+            chain_version=start.chain_version or 1,
+            limits=start.limits,
+            warning_fraction=start.warning_fraction or 0.2,
+            calendar=calendar,
+            form=start.form,
+        )
+
+    @property
+    def admission(self) -> Admission:
+        if self._admission is None:
+            raise ApplicationError("case is still starting", type="CaseStarting")
+        return self._admission
+
+    def _new_file(self, admission: Admission) -> CaseFile:
         start = self._start
+        limits = admission.limits
         chain = registry.get_chain(start.chain)
         now = workflow.now()
-        work_calendar = WorkCalendar(calendar)
+        work_calendar = WorkCalendar(admission.calendar)
         accepted_on = cst_date(start.received_at)
         state = CaseState(
             case_no=start.case_no,
             chain=chain.code,
-            chain_name=start.limits.chain_name,
-            chain_version=start.chain_version,
+            chain_name=limits.chain_name,
+            chain_version=admission.chain_version,
             applicant=ApplicantView(
-                kind=start.applicant.kind,
-                name=start.applicant.name,
-                id_masked=mask_id_number(start.applicant.id_number),
-                phone_masked=mask_phone(start.applicant.phone),
+                kind=admission.applicant.kind,
+                name=admission.applicant.name,
+                id_masked=mask_id_number(admission.applicant.id_number),
+                phone_masked=mask_phone(admission.applicant.phone),
             ),
             received_at=start.received_at,
             accepted_on=accepted_on,
             promised=deadlines.new_clock(
                 work_calendar,
                 started_on=accepted_on,
-                limit_days=start.limits.promised_days,
-                department_count=start.limits.department_count,
-                warning_fraction=start.warning_fraction,
+                limit_days=limits.promised_days,
+                department_count=limits.department_count,
+                warning_fraction=admission.warning_fraction,
                 today=cst_date(now),
             ),
             statutory=deadlines.new_clock(
                 work_calendar,
                 started_on=accepted_on,
-                limit_days=start.limits.statutory_days,
-                department_count=start.limits.department_count,
-                warning_fraction=start.warning_fraction,
+                limit_days=limits.statutory_days,
+                department_count=limits.department_count,
+                warning_fraction=admission.warning_fraction,
                 today=cst_date(now),
             ),
         )
-        file = CaseFile(state, calendar, start.warning_fraction)
-        file.on_supplement_missed = start.limits.on_supplement_missed
+        file = CaseFile(state, admission.calendar, admission.warning_fraction)
+        file.on_supplement_missed = limits.on_supplement_missed
         file.record(
             "received",
-            start.accepted_by,
-            f"收件：{start.limits.chain_name}",
+            admission.accepted_by,
+            f"收件：{limits.chain_name}",
             now,
-            data={"chain_version": start.chain_version},
+            data={"chain_version": admission.chain_version},
         )
         return file
 
@@ -163,15 +222,8 @@ class CaseWorkflow:
     # ------------------------------------------------------------------- run
     @workflow.run
     async def run(self, start: StartCase) -> CaseOutcome:
-        if self._file is None:
-            accepted_year = cst_date(start.received_at).year
-            calendar = await workflow.execute_local_activity(
-                "load_calendar",
-                CalendarRequest(first_year=accepted_year - 1, last_year=accepted_year + 3),
-                result_type=CalendarData,
-                start_to_close_timeout=PROJECTION_TIMEOUT,
-            )
-            self._file = self._new_file(calendar)
+        self._admission = await self._admit(start)
+        self._file = self._new_file(self._admission)
         await self._intake(start)
         projector = asyncio.create_task(self._project_loop())
         clock = asyncio.create_task(self._clock_loop())
@@ -199,7 +251,8 @@ class CaseWorkflow:
 
     async def _intake(self, start: StartCase) -> None:
         """受理: assess the one set of materials, reusing the applicant's e-licences."""
-        specs = start.limits.materials
+        limits = self.admission.limits
+        specs = limits.materials
         wanted = sorted(
             {m.e_licence for m in specs if m.e_licence and m.code not in start.materials}
         )
@@ -208,7 +261,7 @@ class CaseWorkflow:
             found = await workflow.execute_local_activity(
                 "find_elicences",
                 ELicenceQuery(
-                    holder_id=start.applicant.id_number,
+                    holder_id=self.admission.applicant.id_number,
                     types=wanted,
                     on=cst_date(start.received_at),
                 ),
@@ -221,8 +274,8 @@ class CaseWorkflow:
             start.materials,
             start.commitments,
             licences,
-            allow_incomplete=start.limits.allow_incomplete,
-            supplement_days=start.limits.supplement_days,
+            allow_incomplete=limits.allow_incomplete,
+            supplement_days=limits.supplement_days,
             now=workflow.now(),
         )
         self._changed()
@@ -232,10 +285,11 @@ class CaseWorkflow:
 
     async def _run_flow(self, start: StartCase) -> None:
         chain = registry.get_chain(start.chain)
-        form = chain.form.model_validate(start.form)
-        context: CaseContext[Any] = CaseContext(self, form, start.applicant, start.materials)
+        admission = self.admission
+        form = chain.form.model_validate(admission.form)
+        context: CaseContext[Any] = CaseContext(self, form, admission.applicant, start.materials)
         self._record_acceptance()
-        flow = asyncio.create_task(chain.flow_for(start.chain_version)(context))
+        flow = asyncio.create_task(chain.flow_for(admission.chain_version)(context))
         await workflow.wait_condition(lambda: flow.done() or self._stopping())
         if not flow.done():
             flow.cancel()
@@ -305,13 +359,14 @@ class CaseWorkflow:
                 decided_on=cst_date(now),
             )
             self._notifications.append(asyncio.create_task(self._publish(task, publication)))
+        limits = self.admission.limits
         if state.status is CaseStatus.APPROVED:
-            file.open_verifications(start.limits.materials, start.limits.verification_days, now)
-        file.set_rating_window(start.limits.rating_window_days, now)
+            file.open_verifications(limits.materials, limits.verification_days, now)
+        file.set_rating_window(limits.rating_window_days, now)
         self._changed()
         assert state.rating_until is not None
         # A window of 0 days means this deployment takes no ratings through the case.
-        takes_ratings = start.limits.rating_window_days > 0
+        takes_ratings = limits.rating_window_days > 0
         rating_closes = end_of_day(state.rating_until) if takes_ratings else workflow.now()
         while True:
             await self._revoke_if_verification_failed(start)
@@ -352,7 +407,7 @@ class CaseWorkflow:
             "revoke_licences",
             Revocation(
                 case_no=state.case_no,
-                holder_id=start.applicant.id_number,
+                holder_id=self.admission.applicant.id_number,
                 holder_name=state.applicant.name,
                 licence_numbers=[lic.number for lic in state.licences],
                 reason=event.reason,
@@ -412,7 +467,7 @@ class CaseWorkflow:
             "issue_licences",
             IssueLicences(
                 licences=[
-                    LicenceRecord(**lic.model_dump(), holder_id=self._start.applicant.id_number)
+                    LicenceRecord(**lic.model_dump(), holder_id=self.admission.applicant.id_number)
                     for lic in issued
                 ]
             ),
@@ -640,11 +695,32 @@ class CaseWorkflow:
         self._act(lambda: self.file.check_withdraw(action))
 
     @workflow.signal
-    def reload_calendar(self, reload: CalendarReload) -> None:
-        """Fire-and-forget from `onechain calendar load`: recompute due dates."""
+    async def reload_calendar(self, reload: CalendarReload) -> None:
+        """Fire-and-forget from `onechain calendar load`: recompute due dates from the
+        calendar store, if a signed-in administrator sent it."""
         if self._file is None or self.file.state.status is not CaseStatus.RUNNING:
             return
-        self.file.reload_calendar(reload.calendar, workflow.now())
+        if workflow.patched(CALENDAR_STORE_PATCH):
+            year = cst_date(self._start.received_at).year
+            result = await workflow.execute_local_activity(
+                "reload_calendar_from_store",
+                ReloadCalendarRequest(
+                    token=reload.token,
+                    grant=reload.grant,
+                    first_year=year - YEARS_BEFORE,
+                    last_year=year + YEARS_AFTER,
+                ),
+                result_type=ReloadCalendarResult,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+            )
+            calendar = result.calendar
+            if calendar is None or self.file.state.status is not CaseStatus.RUNNING:
+                return
+        elif reload.calendar is not None:
+            calendar = reload.calendar
+        else:
+            return
+        self.file.reload_calendar(calendar, workflow.now())
         self._changed()
 
     @workflow.query

@@ -1,0 +1,80 @@
+"""The worker's own word on what a case starts with and who may change its calendar.
+
+Local activities, so their answers land in history and replay never consults the user
+directory, the keys, the chain registry's current state or the calendar store again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio import activity
+
+from domain.actions import (
+    Admission,
+    AdmissionResult,
+    AdmitCase,
+    ReloadCalendarRequest,
+    ReloadCalendarResult,
+)
+from domain.calendar_sources import build_calendar
+from domain.roles import Role
+from trust.directory import DirectoryUnavailable
+from trust.tokens import InvalidToken
+from trust.verifier import IdentityVerifier, NotPermitted
+from workflows.admission import InvalidApplication, check_acceptor, checked_start, pinned_limits
+
+logger = logging.getLogger(__name__)
+
+#: Years around the acceptance year a case's calendar snapshot covers.
+YEARS_BEFORE, YEARS_AFTER = 1, 3
+
+
+@dataclass
+class AdmissionActivities:
+    """Bound to the worker's identity verifier, calendar folder and warning setting."""
+
+    verifier: IdentityVerifier
+    calendars_dir: Path
+    warning_fraction: float
+
+    @activity.defn(name="admit_case")
+    def admit_case(self, request: AdmitCase) -> AdmissionResult:
+        """Verify the acceptor's session, re-check the application against this worker's
+        chain registry, and pin version, limits and calendar from the worker's side."""
+        try:
+            acceptor = self.verifier.verify(request.token, request.grant, datetime.now(UTC))
+            check_acceptor(acceptor)
+            chain, start = checked_start(request.start)
+        except (InvalidToken, NotPermitted, DirectoryUnavailable, InvalidApplication) as refused:
+            logger.info("case start refused case_no=%s: %s", request.start.case_no, refused)
+            return AdmissionResult(refusal=str(refused))
+        year = start.received_at.year
+        calendar = build_calendar(self.calendars_dir, year - YEARS_BEFORE, year + YEARS_AFTER)
+        return AdmissionResult(
+            admission=Admission(
+                accepted_by=acceptor,
+                applicant=start.applicant,
+                chain_version=chain.version,
+                limits=pinned_limits(chain),
+                warning_fraction=self.warning_fraction,
+                calendar=calendar,
+                form=start.form,
+            )
+        )
+
+    @activity.defn(name="reload_calendar_from_store")
+    def reload_calendar_from_store(self, request: ReloadCalendarRequest) -> ReloadCalendarResult:
+        """The loaded schedules, if the sender is a signed-in administrator."""
+        try:
+            actor = self.verifier.verify(request.token, request.grant, datetime.now(UTC))
+            if actor.role is not Role.ADMINISTRATOR:
+                raise NotPermitted(f"只有系统管理员可以重载日历（not {actor.role.value}）")
+        except (InvalidToken, NotPermitted, DirectoryUnavailable) as refused:
+            logger.warning("calendar reload refused: %s", refused)
+            return ReloadCalendarResult(refusal=str(refused))
+        calendar = build_calendar(self.calendars_dir, request.first_year, request.last_year)
+        return ReloadCalendarResult(calendar=calendar)

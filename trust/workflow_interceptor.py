@@ -1,0 +1,137 @@
+"""The engine side of proven identity: a worker interceptor that verifies the session
+token of every Update **before** the Update's own validator and hands the workflow's
+role rules the verified actor, whatever actor the client put in the payload.
+
+* Validator (runs once, when the Update arrives; never on replay): verify signature,
+  key id, expiry at ``workflow.now()``, and the user directory (enabled, session not
+  ended, grant held). A refusal raises, so the Update is rejected with nothing written
+  to history.
+* Handler (runs on first execution and on every replay): takes the actor from the
+  token already accepted — without keys, clock or directory — so replay is
+  deterministic even after keys rotate or the person is disabled.
+* Signals: the token and grant are copied from the headers into the signal's model
+  (fields ``token``/``grant``) for the workflow to verify in an activity, whatever the
+  client wrote there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    HandleSignalInput,
+    HandleUpdateInput,
+    Interceptor,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+
+from domain.roles import Actor
+from readmodel.audit import AuditEntry
+from trust.credentials import credential_headers
+from trust.directory import DirectoryUnavailable
+from trust.tokens import InvalidToken
+from trust.verifier import IdentityVerifier, NotPermitted, replayed_actor
+
+UNAUTHENTICATED = "Unauthenticated"
+
+
+class IdentityInterceptor(Interceptor):
+    """Add to a worker (``Worker(..., interceptors=[IdentityInterceptor(verifier)])``)."""
+
+    def __init__(
+        self,
+        verifier: IdentityVerifier,
+        audit: Callable[[AuditEntry], None] | None = None,
+    ) -> None:
+        self._verifier = verifier
+        self._audit = audit
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        verifier, audit = self._verifier, self._audit
+
+        class _Bound(_VerifyingInbound):
+            _identity_verifier = verifier
+            _audit_refusal = staticmethod(audit) if audit else None
+
+        return _Bound
+
+
+def _with_actor(args: Sequence[Any], actor: Actor) -> Sequence[Any]:
+    if not args or not hasattr(args[0], "actor"):
+        return args
+    return [args[0].model_copy(update={"actor": actor}), *args[1:]]
+
+
+class _VerifyingInbound(WorkflowInboundInterceptor):
+    _identity_verifier: IdentityVerifier
+    _audit_refusal: Callable[[AuditEntry], None] | None = None
+
+    def handle_update_validator(self, input: HandleUpdateInput) -> None:
+        token, grant = credential_headers(input.headers)
+        try:
+            actor = self._identity_verifier.verify(token, grant, workflow.now())
+        except NotPermitted as refused:  # a real token: the person is on record
+            self._record_refusal(input, token, grant, str(refused))
+            raise ApplicationError(str(refused), type=UNAUTHENTICATED, non_retryable=True) from None
+        except (InvalidToken, DirectoryUnavailable) as refused:
+            raise ApplicationError(str(refused), type=UNAUTHENTICATED, non_retryable=True) from None
+        input.args = _with_actor(input.args, actor)
+        try:
+            super().handle_update_validator(input)
+        except ApplicationError as refused:
+            self._record_refusal(input, token, grant, refused.message, actor)
+            raise
+
+    def _record_refusal(
+        self,
+        input: HandleUpdateInput,
+        token: str | None,
+        grant: str | None,
+        why: str,
+        actor: Actor | None = None,
+    ) -> None:
+        """Audit a refused action of a signed-in person (validators never run on replay,
+        so this happens once per refusal)."""
+        if self._audit_refusal is None or not token:
+            return
+        if actor is None:
+            try:
+                actor = replayed_actor(token, grant)
+            except Exception:
+                return
+        action = input.args[0] if input.args else None
+        self._audit_refusal(
+            AuditEntry(
+                at=workflow.now(),
+                kind="refused",
+                actor_id=actor.user_id,
+                actor_name=actor.name,
+                actor_role=grant or actor.role.value,
+                case_no=workflow.info().workflow_id.removeprefix("case-"),
+                summary=f"{input.update} 被拒绝：{why}",
+                reason=str(getattr(action, "reason", ""))[:500],
+                data={"update": input.update, "update_id": input.id},
+            )
+        )
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        token, grant = credential_headers(input.headers)
+        if token:  # histories from before proven identity carry none; their validator ran then
+            input.args = _with_actor(input.args, replayed_actor(token, grant))
+        return await super().handle_update_handler(input)
+
+    async def handle_signal(self, input: HandleSignalInput) -> None:
+        token, grant = credential_headers(input.headers)
+        if input.args and hasattr(input.args[0], "token"):
+            model = input.args[0]
+            input.args = [
+                model.model_copy(update={"token": token, "grant": grant}),
+                *input.args[1:],
+            ]
+        await super().handle_signal(input)

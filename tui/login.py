@@ -1,0 +1,136 @@
+"""Sign-in for the console (登录): shown when there is no valid session.
+
+A small app of its own that runs before the console: it asks for the user id and
+password (and a new password at a first sign-in, and the role when the person holds
+several), signs in through the callback it is given (``trust.accounts.login`` behind
+``cli.tui``) and returns the session to keep. Nothing here decides who may sign in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Button, Input, Label, Select, Static
+
+from tui.messages import Catalog
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """What the console continues with: the token and the role chosen."""
+
+    token: str
+    grant: str
+    grants: tuple[str, ...]
+
+
+class SignInRefused(Exception):
+    """The sign-in failed; the message is shown as it is. ``needs_new_password`` asks
+    for a new password (a one-time password was used)."""
+
+    def __init__(self, message: str, needs_new_password: bool = False) -> None:
+        super().__init__(message)
+        self.needs_new_password = needs_new_password
+
+
+#: (user id, password, new password or None) → (token, grants held)
+SignIn = Callable[[str, str, str | None], tuple[str, list[str]]]
+
+
+class LoginApp(App[SignedIn | None]):
+    """登录 — the console's sign-in."""
+
+    CSS = """
+    Screen { align: center middle; }
+    #login { width: 60; height: auto; border: round $accent; padding: 1 2; }
+    #login Input, #login Select { margin-bottom: 1; }
+    #error { color: $error; height: auto; }
+    .hidden { display: none; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "quit_login", "login.cancel")]
+
+    def __init__(self, sign_in: SignIn, *, lang: str = "zh", user_id: str = "") -> None:
+        super().__init__()
+        self.catalog = Catalog(lang)
+        self._sign_in = sign_in
+        self._user_id = user_id
+        self._session: tuple[str, list[str]] | None = None
+        self.title = self.catalog.t("login.title")
+
+    def compose(self) -> ComposeResult:
+        t = self.catalog.t
+        with Vertical(id="login"):
+            yield Label(t("login.title"), classes="dialog-title")
+            yield Input(value=self._user_id, placeholder=t("login.user"), id="user")
+            yield Input(placeholder=t("login.password"), password=True, id="password")
+            yield Input(
+                placeholder=t("login.new_password"),
+                password=True,
+                id="new-password",
+                classes="hidden",
+            )
+            yield Select[str]([], prompt=t("login.role"), id="role", classes="hidden")
+            yield Static("", id="error")
+            yield Button(t("login.submit"), variant="primary", id="submit")
+
+    def on_mount(self) -> None:
+        target = "#password" if self._user_id else "#user"
+        self.query_one(target, Input).focus()
+
+    def _error(self, text: str) -> None:
+        self.query_one("#error", Static).update(Text(text))
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#submit")
+    def submit(self) -> None:
+        if self._session is not None:
+            self._finish_with_role()
+            return
+        user = self.query_one("#user", Input).value.strip()
+        password = self.query_one("#password", Input).value
+        new_box = self.query_one("#new-password", Input)
+        new_password = new_box.value if not new_box.has_class("hidden") else None
+        if not user or not password:
+            self._error(self.catalog.t("login.missing"))
+            return
+        try:
+            token, grants = self._sign_in(user, password, new_password)
+        except SignInRefused as refused:
+            self._error(str(refused))
+            if refused.needs_new_password:
+                new_box.remove_class("hidden")
+                new_box.focus()
+            return
+        if len(grants) == 1:
+            self.exit(SignedIn(token=token, grant=grants[0], grants=tuple(grants)))
+            return
+        self._session = (token, grants)
+        roles = self.query_one("#role", Select)
+        roles.set_options([(g, g) for g in grants])
+        roles.remove_class("hidden")
+        roles.focus()
+        self._error(self.catalog.t("login.choose_role"))
+
+    def _finish_with_role(self) -> None:
+        assert self._session is not None
+        token, grants = self._session
+        choice = self.query_one("#role", Select).value
+        if not isinstance(choice, str):
+            self._error(self.catalog.t("login.choose_role"))
+            return
+        self.exit(SignedIn(token=token, grant=choice, grants=tuple(grants)))
+
+    @on(Select.Changed, "#role")
+    def _role_chosen(self) -> None:
+        if self._session is not None and isinstance(self.query_one("#role", Select).value, str):
+            self._finish_with_role()
+
+    def action_quit_login(self) -> None:
+        self.exit(None)
