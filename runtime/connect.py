@@ -9,13 +9,16 @@ are sealed the same way everywhere.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, ClientConfig, Plugin
+from temporalio.common import HeaderCodecBehavior
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
-from temporalio.envconfig import ClientConfig
+from temporalio.envconfig import ClientConfig as EnvClientConfig
+from temporalio.service import ConnectConfig, ServiceClient
 
 from runtime.codec import SealingCodec
 from runtime.keys import keys_dir as configured_keys_dir
@@ -40,9 +43,35 @@ def data_converter(keys_dir: Path | None = None) -> DataConverter:
     )
 
 
+class SealedHeaders(Plugin):
+    """Seal Temporal headers with the payload codec too.
+
+    Session tokens travel in headers, and the headers of an Update or a start are kept
+    in the case's history; in clear, anyone who can read a history (the Web UI, the
+    SQLite file) could copy a token and act as its owner until it expires. Every
+    onechain client carries this plugin, and workers get it from the client they are
+    built with, so both sides seal and open headers alike; a header that is not sealed
+    (a bare client) passes through the codec unchanged.
+    """
+
+    def configure_client(self, config: ClientConfig) -> ClientConfig:
+        config["header_codec_behavior"] = HeaderCodecBehavior.CODEC
+        return config
+
+    async def connect_service_client(
+        self, config: ConnectConfig, next: Callable[[ConnectConfig], Awaitable[ServiceClient]]
+    ) -> ServiceClient:
+        return await next(config)
+
+
+def client_plugins() -> list[Plugin]:
+    """The plugins every onechain client is built with (the test harness too)."""
+    return [SealedHeaders()]
+
+
 def connect_options() -> dict[str, Any]:
     """Connection keyword arguments from envconfig, defaulting to the local dev server."""
-    options: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    options: dict[str, Any] = dict(EnvClientConfig.load_client_connect_config())
     options.setdefault("target_host", DEFAULT_ADDRESS)
     if not options.get("target_host"):
         options["target_host"] = DEFAULT_ADDRESS
@@ -54,4 +83,6 @@ async def connect() -> Client:
     converter = data_converter()
     options = connect_options()
     target = options.pop("target_host")
-    return await Client.connect(target, data_converter=converter, **options)
+    return await Client.connect(
+        target, data_converter=converter, plugins=client_plugins(), **options
+    )

@@ -37,7 +37,7 @@ from domain.materials import Commitment
 from domain.roles import Actor, Role
 from readmodel.database import ready_engine
 from runtime.binaries import find_binary
-from runtime.connect import data_converter
+from runtime.connect import client_plugins, data_converter
 from runtime.keys import init_keys, keys_dir, load_lookup_key, load_signing_keys
 from runtime.settings import get_settings
 from trust.signer import ImpersonatingSigner
@@ -103,6 +103,7 @@ async def start_dev_env() -> WorkflowEnvironment:
     return await _started_twice_at_most(
         lambda: WorkflowEnvironment.start_local(
             data_converter=converter,
+            plugins=client_plugins(),
             dev_server_existing_path=_binary("temporal"),
             search_attributes=sa.ALL_KEYS,
         )
@@ -114,6 +115,7 @@ async def start_time_skipping_env() -> WorkflowEnvironment:
     env = await _started_twice_at_most(
         lambda: WorkflowEnvironment.start_time_skipping(
             data_converter=converter,
+            plugins=client_plugins(),
             test_server_existing_path=_binary("temporal-test-server"),
         )
     )

@@ -17,6 +17,7 @@ import pytest
 from temporalio.client import Client
 
 from domain.case import CaseStatus
+from runtime.connect import client_plugins
 from runtime.devserver import start_dev_server, stop_dev_server, wait_until_serving
 from tests.harness import CaseDriver, sealing_converter
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
@@ -78,7 +79,9 @@ async def test_killed_worker_and_restarted_server_lose_and_repeat_nothing(
     server = start_dev_server(db_file, port=server_port, headless=True)
     try:
         await wait_until_serving(address, server)
-        client = await Client.connect(address, data_converter=sealing_converter())
+        client = await Client.connect(
+            address, data_converter=sealing_converter(), plugins=client_plugins()
+        )
         driver = CaseDriver(client, "durability")
         workers.append(Worker(address, "durability", tmp_path / "worker1.log"))
 
@@ -101,7 +104,10 @@ async def test_killed_worker_and_restarted_server_lose_and_repeat_nothing(
         server = start_dev_server(db_file, port=server_port, headless=True)
         await wait_until_serving(address, server)
         driver = CaseDriver(
-            await Client.connect(address, data_converter=sealing_converter()), "durability"
+            await Client.connect(
+                address, data_converter=sealing_converter(), plugins=client_plugins()
+            ),
+            "durability",
         )
 
         state = await driver.wait_for_tasks(case_no, timeout=60)

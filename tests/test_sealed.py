@@ -39,7 +39,7 @@ from client.facade import CaseDesk, CaseError
 from domain.case import Applicant, CaseStatus
 from readmodel.database import ready_engine
 from runtime.codec import KEY_ID_METADATA, PayloadKeyError
-from runtime.connect import data_converter
+from runtime.connect import client_plugins, data_converter
 from runtime.devserver import wait_until_serving
 from runtime.keys import init_keys, load_payload_keys, load_signing_keys, rotate
 from tests.harness import CLERK, CaseDriver, reviewer, sign_in_cli
@@ -80,6 +80,23 @@ def leaks(data: bytes, applicant: Applicant) -> list[str]:
 
 def history_bytes(history: WorkflowHistory) -> bytes:
     return History(events=history.events).SerializeToString() + history.to_json().encode()
+
+
+def sealed_and_clear_headers(history: WorkflowHistory) -> dict[str, list[str]]:
+    """Header fields of the start and of every Update, by whether they are sealed."""
+    found: dict[str, list[str]] = {"sealed": [], "clear": []}
+    for event in history.events:
+        if event.HasField("workflow_execution_started_event_attributes"):
+            fields = event.workflow_execution_started_event_attributes.header.fields
+        elif event.HasField("workflow_execution_update_accepted_event_attributes"):
+            request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+            fields = request.input.header.fields
+        else:
+            continue
+        for name, payload in fields.items():
+            sealed = payload.metadata.get("encoding") == b"binary/encrypted"
+            found["sealed" if sealed else "clear"].append(name)
+    return found
 
 
 def files_bytes(folder: Path, prefix: str) -> bytes:
@@ -197,7 +214,7 @@ async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
     # Seal with the keys `up` made for its data folder, and sign as people its worker
     # knows (registered in its read model, tokens signed with its signing key).
     converter = data_converter(data / "keys")
-    client = await Client.connect(address, data_converter=converter)
+    client = await Client.connect(address, data_converter=converter, plugins=client_plugins())
     signer = ImpersonatingSigner(
         ready_engine(f"sqlite:///{data / 'readmodel.sqlite3'}"), load_signing_keys(data / "keys")
     )
@@ -215,6 +232,9 @@ async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
     # Sealed: not in the history's bytes, not in the dev server's SQLite files.
     history = await driver.desk.handle(case_no).fetch_history()
     assert leaks(history_bytes(history), applicant) == []
+    # Session tokens travel in headers, which history keeps: sealed too.
+    headers = sealed_and_clear_headers(history)
+    assert headers["sealed"] and not headers["clear"]
     temporal_files = files_bytes(data, "temporal.sqlite3")
     assert case_no.encode() in temporal_files  # the scan reads the real history rows
     assert leaks(temporal_files, applicant) == []
@@ -255,7 +275,10 @@ async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
 def client_with(env: WorkflowEnvironment, converter: DataConverter) -> Client:
     """Another client on the same connection, sealing with other keys."""
     return Client(
-        env.client.service_client, namespace=env.client.namespace, data_converter=converter
+        env.client.service_client,
+        namespace=env.client.namespace,
+        data_converter=converter,
+        plugins=client_plugins(),
     )
 
 
