@@ -734,8 +734,16 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     try:
         client = env.client
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-        desk = CaseDesk(client, task_queue=task_queue)
-        desk.calendar_for(time.gmtime().tm_year)  # build the calendar snapshot once, up front
+        # Every action is signed, as in production: the clerk and reviewers the bench
+        # acts as are registered and given tokens from the temp folder's signing key.
+        from activities.projection import read_model_engine
+        from runtime.keys import load_signing_keys
+        from trust.signer import ImpersonatingSigner
+
+        signer = ImpersonatingSigner(
+            read_model_engine(), load_signing_keys(keys_dir(get_settings()))
+        )
+        desk = CaseDesk(client, task_queue=task_queue, credentials=signer)
 
         async with build_worker(client, task_queue):
             log("1/3 one case, decisions one at a time")
