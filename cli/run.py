@@ -55,6 +55,10 @@ _UI_CODEC_HELP = (
 )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _stop_event() -> asyncio.Event:
     """An event set on SIGINT/SIGTERM, so shutdown runs in order instead of a traceback."""
     stop = asyncio.Event()
@@ -132,6 +136,9 @@ def server(
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
     typer.echo(f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}", err=True)
+    # The server runs in its own session (Ctrl-C reaches us only): stop it in order on
+    # SIGTERM too, or a `kill` / service manager would leave it running.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = process.wait()
     except KeyboardInterrupt:
