@@ -19,8 +19,9 @@ from temporalio.client import Client
 from domain.case import CaseStatus
 from runtime.connect import client_plugins
 from runtime.devserver import start_dev_server, stop_dev_server, wait_until_serving
-from tests.harness import CaseDriver, sealing_converter
+from tests.harness import CLERK, CaseDriver, reviewer, sealing_converter, session_signer
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
+from workflows import registry
 
 
 def free_port() -> int:
@@ -83,6 +84,14 @@ async def test_killed_worker_and_restarted_server_lose_and_repeat_nothing(
             address, data_converter=sealing_converter(), plugins=client_plugins()
         )
         driver = CaseDriver(client, "durability")
+        # The worker processes read the people from the database when they start: register
+        # everyone this case will act as first (a later registration reaches them only
+        # at their next directory refresh).
+        for actor in [
+            CLERK,
+            *(reviewer(d) for d in registry.get_chain("kindergarten").departments),
+        ]:
+            session_signer().register(actor)
         workers.append(Worker(address, "durability", tmp_path / "worker1.log"))
 
         case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
