@@ -49,14 +49,16 @@ if str(ROOT) not in sys.path:
 
 
 def write_rows(path: Path, n: int, prefix: str) -> None:
-    """``n`` valid rows over the four chains, Chinese headers, UTF-8 with BOM."""
+    """``n`` valid rows over every registered chain, Chinese headers, UTF-8 with BOM."""
     from datetime import UTC, datetime, timedelta
 
-    from simulator.demo import CHAIN_ABBREVIATIONS, COMMON_HEADERS, demo_row
+    import chains as _chains  # noqa: F401  (registers the chains)
+    from simulator.demo import COMMON_HEADERS, demo_row
+    from workflows import registry
 
     rng = random.Random(42)
     now = datetime.now(UTC)
-    chains = list(CHAIN_ABBREVIATIONS)
+    chains = [c.code for c in registry.all_chains()]
     rows = []
     for i in range(n):
         chain = chains[i % len(chains)]

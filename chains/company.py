@@ -28,16 +28,67 @@ from workflows.steps import CaseContext
 class CompanyForm(BaseModel):
     """The one application form (企业开办"一表通")."""
 
-    company_name: str = Field(min_length=4, max_length=100, description="企业名称")
+    company_name: str = Field(
+        min_length=4,
+        max_length=100,
+        description="企业名称",
+        examples=[
+            "济宁市彩虹文化传媒有限公司",
+            "济宁市运河五金机电有限公司",
+            "济宁市孔孟科技有限公司",
+            "济宁市微湖商贸有限公司",
+        ],
+    )
     company_type: Literal["limited_liability", "joint_stock", "sole_proprietorship"] = Field(
         default="limited_liability",
         description="企业类型：有限责任公司 / 股份有限公司 / 个人独资企业",
     )
-    address: str = Field(min_length=2, max_length=200, description="住所（经营场所）")
-    registered_capital_wan: float = Field(ge=0, le=10_000_000, description="注册资本（万元）")
-    business_scope: str = Field(min_length=2, max_length=2000, description="经营范围")
-    employees: int = Field(default=0, ge=0, le=100_000, description="拟参保职工人数")
-    bank: str = Field(min_length=2, max_length=100, description="开户银行")
+    address: str = Field(
+        min_length=2,
+        max_length=200,
+        description="住所（经营场所）",
+        examples=[
+            "济宁市梁山县崇文大道 33 号",
+            "济宁市任城区建设路 66 号",
+            "济宁市邹城市太白楼路 12 号",
+            "济宁市泗水县洸河路 5 号",
+        ],
+    )
+    registered_capital_wan: float = Field(
+        ge=0,
+        le=10_000_000,
+        description="注册资本（万元）",
+        examples=[500, 100, 50, 1000],
+    )
+    business_scope: str = Field(
+        min_length=2,
+        max_length=2000,
+        description="经营范围",
+        examples=[
+            "餐饮管理；食品销售；企业管理咨询",
+            "五金产品、机电设备销售",
+            "软件开发；信息技术咨询服务",
+            "日用百货销售；五金产品零售",
+        ],
+    )
+    employees: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="拟参保职工人数",
+        examples=[5, 0, 12, 39],
+    )
+    bank: str = Field(
+        min_length=2,
+        max_length=100,
+        description="开户银行",
+        examples=[
+            "中国建设银行济宁分行",
+            "中国工商银行济宁分行",
+            "济宁银行",
+            "中国农业银行济宁分行",
+        ],
+    )
     needs_invoices: bool = Field(default=True, description="同时申领发票")
 
     @field_validator("company_name")

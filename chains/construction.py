@@ -45,15 +45,47 @@ ACCEPTANCE = ("natural_resources", "fire", "civil_defence", "quality", "archives
 class ConstructionForm(BaseModel):
     """The one application form (一张表单)."""
 
-    project_name: str = Field(min_length=2, max_length=200, description="项目名称")
+    project_name: str = Field(
+        min_length=2,
+        max_length=200,
+        description="项目名称",
+        examples=[
+            "泉林学校项目",
+            "济宁高新区智能制造产业园一期",
+            "阳光花园项目",
+            "金色商业综合体项目",
+        ],
+    )
     project_code: str = Field(
         pattern=r"^\d{4}-\d{6}-\d{2}-\d{2}-\d{6}$",
         description="投资项目统一代码（如 2026-370811-47-01-000123）",
+        examples=[
+            "2026-370828-47-01-764879",
+            "2026-370871-34-03-000123",
+            "2026-370811-47-01-000456",
+            "2026-370883-47-01-102938",
+        ],
     )
-    address: str = Field(min_length=2, max_length=200, description="建设地点")
-    land_area_m2: float = Field(gt=0, description="用地面积（平方米）")
-    floor_area_m2: float = Field(gt=0, description="总建筑面积（平方米）")
-    investment_wan: float = Field(gt=0, description="总投资（万元）")
+    address: str = Field(
+        min_length=2,
+        max_length=200,
+        description="建设地点",
+        examples=[
+            "济宁市金乡县吴泰闸路以东",
+            "济宁高新区崇文大道 1 号",
+            "济宁市任城区琵琶山路以西",
+            "济宁市邹城市太白楼路以南",
+        ],
+    )
+    land_area_m2: float = Field(
+        gt=0, description="用地面积（平方米）", examples=[41500, 66000, 12000, 28000]
+    )
+    floor_area_m2: float = Field(
+        gt=0, description="总建筑面积（平方米）", examples=[74700, 120000, 18000, 50400]
+    )
+    investment_wan: float = Field(
+        gt=0, description="总投资（万元）", examples=[65300, 50000, 8000, 21000]
+    )
 
 
 chain = Chain(

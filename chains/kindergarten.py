@@ -17,11 +17,30 @@ from workflows.steps import CaseContext
 class KindergartenForm(BaseModel):
     """The one application form (一张表单)."""
 
-    school_name: str = Field(min_length=2, max_length=100, description="幼儿园名称")
-    address: str = Field(min_length=2, max_length=200, description="办学地址")
-    floor_area_m2: float = Field(gt=0, description="建筑面积（平方米）")
-    planned_classes: int = Field(ge=1, le=60, description="计划班级数")
-    planned_children: int = Field(ge=1, le=2000, description="计划招生人数")
+    school_name: str = Field(
+        min_length=2,
+        max_length=100,
+        description="幼儿园名称",
+        examples=["济宁市启明幼儿园", "济宁市阳光幼儿园", "济宁市春苗幼儿园", "济宁市育才幼儿园"],
+    )
+    address: str = Field(
+        min_length=2,
+        max_length=200,
+        description="办学地址",
+        examples=[
+            "济宁市汶上县仙营路 25 号",
+            "济宁市任城区古槐路 1 号",
+            "济宁市兖州区建设路 66 号",
+            "济宁市嘉祥县红星路 12 号",
+        ],
+    )
+    floor_area_m2: float = Field(
+        gt=0, description="建筑面积（平方米）", examples=[1100, 1800, 2400, 3200]
+    )
+    planned_classes: int = Field(ge=1, le=60, description="计划班级数", examples=[8, 6, 9, 12])
+    planned_children: int = Field(
+        ge=1, le=2000, description="计划招生人数", examples=[200, 180, 270, 360]
+    )
     has_canteen: bool = Field(default=True, description="是否自办食堂")
 
 

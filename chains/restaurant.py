@@ -35,14 +35,36 @@ LARGE_SEATS = 100
 class RestaurantForm(BaseModel):
     """The one application form (一张表单)."""
 
-    shop_name: str = Field(min_length=2, max_length=100, description="店铺名称（字号）")
-    address: str = Field(min_length=2, max_length=200, description="经营场所地址")
-    floor_area_m2: float = Field(gt=0, le=100_000, description="营业面积（平方米）")
-    seats: int = Field(ge=0, le=5_000, description="就餐座位数")
+    shop_name: str = Field(
+        min_length=2,
+        max_length=100,
+        description="店铺名称（字号）",
+        examples=["董记鲁菜馆", "老王水饺馆", "孔府家宴", "运河羊肉汤馆"],
+    )
+    address: str = Field(
+        min_length=2,
+        max_length=200,
+        description="经营场所地址",
+        examples=[
+            "济宁市曲阜市运河路 204 号",
+            "济宁市任城区红星路 8 号",
+            "济宁市曲阜市鼓楼大街 9 号",
+            "济宁市微山县湖滨路 77 号",
+        ],
+    )
+    floor_area_m2: float = Field(
+        gt=0, le=100_000, description="营业面积（平方米）", examples=[60, 120, 260, 450]
+    )
+    seats: int = Field(ge=0, le=5_000, description="就餐座位数", examples=[20, 40, 90, 160])
     existing_business_licence: bool = Field(
         default=False, description="已取得营业执照（仅新增餐饮经营，不再办理主体登记）"
     )
-    signboard_text: str = Field(min_length=1, max_length=50, description="门头牌匾文字")
+    signboard_text: str = Field(
+        min_length=1,
+        max_length=50,
+        description="门头牌匾文字",
+        examples=["董记鲁菜馆", "老王水饺", "孔府家宴", "运河羊肉汤"],
+    )
     signboard_complex: bool = Field(
         default=False,
         description="门头牌匾情形复杂（楼顶、超大面积、外挑、亮化等，需现场勘查）",

@@ -23,6 +23,7 @@ from cli import (
     simulate,
     users,
 )
+from cli import db as db_command
 from cli import tui as tui_command
 from cli.codec_server import codec_server
 from cli.output import EXIT_CODES_HELP
@@ -43,6 +44,7 @@ app.add_typer(audit.app, name="audit")
 app.command(name="login", help=users.login.__doc__)(users.login)
 app.command(name="logout", help=users.logout.__doc__)(users.logout)
 app.command(name="whoami", help=users.whoami.__doc__)(users.whoami)
+app.add_typer(db_command.app, name="db")
 app.command(name="report")(report.report)
 app.command(name="reconcile")(reconcile.reconcile)
 app.command(help=run.up.__doc__)(run.up)

@@ -47,7 +47,9 @@ EXIT_UNREACHABLE = 3
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """One line on stderr and a non-zero exit: scripts check the code, humans read the line."""
-    typer.echo(f"error: {message}", err=True)
+    from domain.text import visible
+
+    typer.echo(f"error: {visible(message)}", err=True)  # may quote the loaded file
     raise typer.Exit(code)
 
 

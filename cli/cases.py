@@ -32,6 +32,7 @@ from cli.output import (
     guarded,
     message,
     run,
+    styled,
     table,
 )
 from domain.case import CaseState, CaseStatus, Clock, SuspensionKind, Task, Verdict, WarningLevel
@@ -52,7 +53,7 @@ case_app = typer.Typer(
     no_args_is_help=True,
 )
 
-WARNING_MARKUP = {"red": "[red]red[/]", "yellow": "[yellow]yellow[/]", "none": ""}
+WARNING_MARKUP = {"red": styled("red", "red"), "yellow": styled("yellow", "yellow"), "none": ""}
 A = TypeVar("A", bound=BaseModel)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -187,14 +188,9 @@ class DaysLeft:
 
     def of(self, clock: Clock | None) -> int | None:
         """None when there is no running limit; a stopped clock counts as resuming today."""
-        from domain.calendar import Pause
+        from domain.deadlines import days_left
 
-        if clock is None or not clock.running:
-            return None
-        pauses = [
-            p if p.end is not None else Pause(start=p.start, end=self.today) for p in clock.pauses
-        ]
-        return self.calendar.days_left(self.today, clock.due_on, pauses)
+        return days_left(self.calendar, clock, self.today)
 
 
 def _stopped(clock: Clock | None) -> bool:
@@ -270,7 +266,10 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
 
     applicant = state.applicant
     accepted = state.accepted_on.isoformat() if state.accepted_on else "not accepted yet"
-    message(f"[bold]{state.case_no}[/]  {state.chain_name} ({state.chain} v{state.chain_version})")
+    message(
+        styled(state.case_no, "bold"),
+        f"  {state.chain_name} ({state.chain} v{state.chain_version})",
+    )
     message(f"status: {state.status.value}   stage: {state.stage}")
     message(
         f"applicant: {applicant.name}  {applicant.id_masked}  {applicant.phone_masked}".rstrip()
@@ -285,7 +284,7 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
         extra = f" (+{clock.extension_days} extension)" if clock.extension_days else ""
         message(f"{label} due: {_due_text(clock)}{extra}{left}")
     if running and case_warning is not WarningLevel.NONE:
-        message(f"card: {WARNING_MARKUP[case_warning.value]}")
+        message("card: ", WARNING_MARKUP[case_warning.value])
     if state.concluded_at:
         reason = f" — {state.outcome_reason}" if state.outcome_reason else ""
         message(f"concluded: {_when(state.concluded_at)}{reason}")

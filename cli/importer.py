@@ -37,6 +37,7 @@ from cli.output import (
     table,
 )
 from domain.roles import Actor, Role
+from runtime.sdk_logging import sdk_logs_to_stderr
 
 EXIT_INTERRUPTED = 130
 #: Problems shown in the terminal; --errors-out and --json always have all of them.
@@ -96,8 +97,8 @@ def import_file(
         typer.Option(
             "--errors-out",
             metavar="FILE",
-            help="Write rejected rows with a 'reason' column to this CSV (UTF-8 with BOM), "
-            "ready to fix and import again.",
+            help="Write rejected rows with a 'reason' column to this CSV (UTF-8 with BOM; "
+            "XLSX if FILE ends in .xlsx), ready to fix and import again.",
         ),
     ] = None,
     concurrency: Annotated[
@@ -115,6 +116,40 @@ def import_file(
         str | None,
         typer.Option("--role", help=ROLE_HELP + " Cases are accepted by a window clerk."),
     ] = None,
+    max_file_mb: Annotated[
+        float | None,
+        typer.Option(
+            metavar="MB",
+            help="Refuse a bigger file [default: 50, or ONECHAIN_IMPORT_MAX_FILE_MB].",
+            show_default=False,
+        ),
+    ] = None,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Refuse a file with more rows [default: 100000, or ONECHAIN_IMPORT_MAX_ROWS].",
+            show_default=False,
+        ),
+    ] = None,
+    max_cell_chars: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Reject a row with a longer cell "
+            "[default: 4000, or ONECHAIN_IMPORT_MAX_CELL_CHARS].",
+            show_default=False,
+        ),
+    ] = None,
+    max_unpacked_mb: Annotated[
+        float | None,
+        typer.Option(
+            metavar="MB",
+            help="Refuse an XLSX that unpacks to more "
+            "[default: 200, or ONECHAIN_IMPORT_MAX_UNPACKED_MB].",
+            show_default=False,
+        ),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="One JSON document on stdout; no progress bar.")
     ] = False,
@@ -126,10 +161,21 @@ def import_file(
     existing). Ctrl-C stops after the starts in flight (exit 130); run again to finish.
     """
     from importing.columns import HeaderError, build_vocabulary, resolve_headers
+    from importing.limits import ImportLimits
     from importing.readers import UnreadableFile, read_file
     from importing.validate import check_sheet, resolve_chain
 
     began = time.perf_counter()
+    sdk_logs_to_stderr()  # stdout carries the table or the JSON document, nothing else
+    try:
+        limits = ImportLimits.from_environment(
+            max_file_mb=max_file_mb,
+            max_rows=max_rows,
+            max_cell_chars=max_cell_chars,
+            max_unpacked_mb=max_unpacked_mb,
+        )
+    except ValueError as error:
+        fail(f"import limits: {error}", EXIT_USAGE)
     actor = _actor(role, dry_run)
     vocabulary = build_vocabulary()
     default_chain = None
@@ -139,13 +185,13 @@ def import_file(
         except ValueError as error:
             fail(f"--chain: {error}", EXIT_USAGE)
     try:
-        sheet = read_file(file, encoding=encoding)
+        sheet = read_file(file, encoding=encoding, limits=limits)
         layout = resolve_headers(
             sheet.headers, chain_given=default_chain is not None, vocabulary=vocabulary
         )
     except (UnreadableFile, HeaderError) as error:
         fail(f"{file}: {error}", EXIT_USAGE)
-    checked = check_sheet(sheet, layout, actor=actor, default_chain=default_chain)
+    checked = check_sheet(sheet, layout, actor=actor, default_chain=default_chain, limits=limits)
     valid = checked.valid_rows
     if not json_out:
         _show_check(file, checked)
@@ -163,9 +209,9 @@ def import_file(
         rejected_rows.sort(key=lambda pair: pair[0].number)
     written = None
     if errors_out is not None:
-        from importing.errorfile import write_errors_csv
+        from importing.errorfile import write_errors
 
-        written = write_errors_csv(errors_out, sheet, rejected_rows)
+        written = write_errors(errors_out, sheet, rejected_rows, limits)
 
     summary = _summary(checked, report, dry_run, time.perf_counter() - began)
     if json_out:
@@ -185,6 +231,11 @@ def import_file(
                     {"row": r.row, "case_no": r.case_no, "reason": r.reason}
                     for r in (report.rejected if report else [])
                 ],
+                "uncertain": [
+                    {"row": r.row, "case_no": r.case_no}
+                    for r in (report.results if report else [])
+                    if r.outcome == "uncertain"
+                ],
                 "errors_out": str(errors_out) if errors_out else None,
             }
         )
@@ -194,9 +245,14 @@ def import_file(
             note(f"{written} rejected row(s) written to {errors_out}")
 
     if report is not None and report.unreachable:
+        uncertain = (
+            f", {report.uncertain} row(s) sent without an answer (Temporal may hold them)"
+            if report.uncertain
+            else ""
+        )
         fail(
             f"Temporal unreachable: {report.unreachable}; {report.not_attempted} row(s) not "
-            "attempted — run the same import again",
+            f"attempted{uncertain} — run the same import again",
             EXIT_UNREACHABLE,
         )
     if report is not None and report.interrupted:
@@ -325,6 +381,8 @@ def _summary(checked: Any, report: Any, dry_run: bool, seconds: float) -> dict[s
         "refused": refused,
         "rejected": invalid + refused,
         "not_attempted": report.not_attempted if report else 0,
+        "uncertain": report.uncertain if report else 0,
+        "retried": report.retried if report else 0,
         "elapsed_s": round(seconds, 3),
         "start_phase_s": round(report.seconds, 3) if report else 0.0,
         "rate_per_s": round(report.rate, 1) if report else 0.0,
@@ -355,6 +413,8 @@ def _show_result(report: Any, summary: dict[str, Any], dry_run: bool) -> None:
             ],
             ["not attempted", summary["not_attempted"]],
         ]
+        if summary["uncertain"]:
+            rows.append(["uncertain (no answer)", summary["uncertain"]])
     rows.append(["elapsed", f"{summary['elapsed_s']:.2f} s"])
     if not dry_run:
         rows.append(

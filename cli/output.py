@@ -1,6 +1,12 @@
 """All CLI output goes through here: human tables by default, JSON for scripts,
 errors as one line on stderr with a documented exit code.
 
+Everything printed is text, never markup or terminal control: table cells and
+messages go out as ``rich.text.Text`` (a name like ``[/bold]`` or ``[link=…]`` is shown
+as typed), control characters are written out visibly (``domain.text.visible``), and
+JSON escapes them. Styling is the code's, never the data's: pass a ``Text`` with a style
+(``styled``) where a cell should be coloured.
+
 Exit codes (also in ``onechain --help``): 0 ok, 1 some records rejected,
 2 bad usage or unreadable file, 3 Temporal or the database unreachable.
 Set ``ONECHAIN_DEBUG=1`` to see the full traceback of an error.
@@ -23,6 +29,11 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from cli.safe_text import safe
+from cli.safe_text import styled as styled  # re-exported for the commands' styled cells
+from domain.text import unsafe_character, visible
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -57,31 +68,45 @@ def _plain(value: Any) -> Any:
 
 
 def emit_json(data: Any) -> None:
-    """One JSON document on stdout (UTF-8, Chinese unescaped)."""
-    typer.echo(json.dumps(_plain(data), ensure_ascii=False, indent=2))
+    """One JSON document on stdout (UTF-8, Chinese unescaped; control characters,
+    bidi controls and lone surrogates escaped as ``\\uXXXX``, still valid JSON)."""
+    typer.echo(_json_safe(json.dumps(_plain(data), ensure_ascii=False, indent=2)))
+
+
+def _json_safe(document: str) -> str:
+    # json.dumps already escapes C0 inside strings, so a line break here is the
+    # indentation's. Every other such character sits inside a string, where a \uXXXX
+    # escape means the same character.
+    if unsafe_character(document.replace("\n", "")) is None:
+        return document
+    return "".join(
+        f"\\u{ord(c):04x}" if c != "\n" and unsafe_character(c) is not None else c for c in document
+    )
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    grid = Table(title=title, show_lines=False, header_style="bold")
+    """A table; every cell is shown as text (see :func:`safe`)."""
+    grid = Table(title=safe(title) if title else None, show_lines=False, header_style="bold")
     for column in columns:
-        grid.add_column(column)
+        grid.add_column(safe(column))
     for row in rows:
-        grid.add_row(*("" if cell is None else str(_plain(cell)) for cell in row))
+        grid.add_row(*(safe(cell) for cell in row))
     stdout.print(grid)
 
 
-def message(text: str) -> None:
-    stdout.print(text, highlight=False)
+def message(*parts: Any) -> None:
+    """One line on stdout; ``parts`` (text or styled ``Text``) are joined as they are."""
+    stdout.print(Text.assemble(*(safe(p) for p in parts)), highlight=False)
 
 
-def note(text: str) -> None:
+def note(*parts: Any) -> None:
     """Progress and side remarks: stderr, so ``--json`` output stays clean."""
-    stderr.print(text, highlight=False)
+    stderr.print(Text.assemble(*(safe(p) for p in parts)), highlight=False)
 
 
 def fail(text: str, code: int = EXIT_USAGE) -> NoReturn:
     """One clear line on stderr, then exit with ``code``."""
-    typer.echo(f"error: {text}", err=True)
+    typer.echo(f"error: {visible(text)}", err=True)
     raise typer.Exit(code)
 
 
@@ -104,6 +129,7 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
         from sqlalchemy.exc import OperationalError
 
         from client.facade import CaseError, CaseNotFound, InvalidApplication
+        from readmodel.errors import ReadModelError
 
         try:
             return fn(*args, **kwargs)
@@ -116,6 +142,8 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
                 fail(str(error), EXIT_USAGE)
             if isinstance(error, CaseError):
                 fail(str(error), EXIT_REJECTED)
+            if isinstance(error, ReadModelError):  # bad URL, no driver, schema behind/ahead
+                fail(str(error), EXIT_UNREACHABLE if error.unreachable else EXIT_USAGE)
             if isinstance(error, OperationalError):
                 if "no such column" in str(error.orig) or "no such table" in str(error.orig):
                     fail(
@@ -132,4 +160,9 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; the Temporal SDK's own log lines go to stderr, so
+    stdout holds only what the command prints (``--json`` stays JSON under faults)."""
+    from runtime.sdk_logging import sdk_logs_to_stderr
+
+    sdk_logs_to_stderr()
     return asyncio.run(coro)

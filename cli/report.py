@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.output import EXIT_USAGE, emit_json, fail, guarded, message, note, table
+from domain.text import spreadsheet_value
 from runtime.settings import get_settings
 
 if TYPE_CHECKING:
@@ -97,7 +98,11 @@ def report(
             with csv_file.open("w", newline="", encoding="utf-8-sig") as handle:
                 writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
                 writer.writeheader()
-                writer.writerows(csv_rows(result))
+                # Names come from chains and departments; still never a live formula.
+                writer.writerows(
+                    {key: spreadsheet_value(value) for key, value in row.items()}
+                    for row in csv_rows(result)
+                )
         except OSError as error:
             fail(f"--csv {csv_file}: {error.strerror or error}", EXIT_USAGE)
         note(f"wrote {csv_file}")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.db import require_read_model
 from runtime.settings import get_settings
 from trust.credentials import Credentials
 
@@ -106,6 +107,7 @@ def worker(
     from runtime.private_files import owner_only_umask
 
     owner_only_umask()
+    require_read_model(say=_say)
     asyncio.run(_run_worker_until_stopped(task_queue or get_settings().task_queue))
 
 
@@ -122,8 +124,9 @@ def server(
     """
     from runtime.devserver import DevServerError, start_dev_server, stop_dev_server
 
+    _prepare_embedded_data()  # keys first: a read-model upgrade may need the lookup key
+    require_read_model(say=_say)
     settings = get_settings()
-    _prepare_embedded_data()
     try:
         process = start_dev_server(
             settings.temporal_db_file,
@@ -314,6 +317,12 @@ def up(
     Creates the data folder's keys if they are missing; data files are owner-only.
     """
     _prepare_embedded_data()
+    # The embedded default's SQLite file belongs to this machine: upgrade it in place.
+    # A configured database is shared; its upgrade is an operator's step.
+    require_read_model(
+        upgrade_behind=get_settings().database_url is None,
+        say=lambda line: _say(f"onechain up: {line}"),
+    )
     demo_credentials, tui_credentials = _embedded_identities(demo=demo, tui=not no_tui, role=role)
     codec = ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT")
     asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials, codec))

@@ -4,8 +4,10 @@ It lists open tasks from the read model and decides them through the facade as t
 departments' reviewers would (mostly approve, some returns for supplement with
 plausible missing items, a few rejections), leaves some alone until they are overdue
 so yellow and red cards happen, records returned items and missing materials as the
-window after a while, and reports the applicant's completion notice for construction
-cases. The same ``--seed`` decides every task part the same way.
+window after a while, and reports the applicant's events (e.g. a construction
+project's completion notice). It works on every registered chain alike;
+``--demo-cases N`` first starts N demo cases of each (forms built from each chain's
+form model). The same ``--seed`` decides every task part the same way.
 
 Exit codes: 0 ok (stopped with Ctrl-C or after --once), 2 bad usage, 3 Temporal or
 the read model unreachable.
@@ -20,18 +22,18 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import EXIT_USAGE, emit_json, fail, guarded, message, note, table
+from cli.output import EXIT_USAGE, emit_json, fail, guarded, message, note, styled, table
 from domain.timezone import CST
 
 WHAT_STYLE = {
-    "approve": "[green]同意[/]",
-    "return": "[yellow]退回补正[/]",
-    "reject": "[red]不同意[/]",
-    "supplement": "[cyan]录入补正[/]",
-    "materials": "[cyan]补齐材料[/]",
-    "event": "[cyan]申请人告知[/]",
-    "refused": "[dim]refused[/]",
-    "timeout": "[dim]timeout[/]",
+    "approve": styled("同意", "green"),
+    "return": styled("退回补正", "yellow"),
+    "reject": styled("不同意", "red"),
+    "supplement": styled("录入补正", "cyan"),
+    "materials": styled("补齐材料", "cyan"),
+    "event": styled("申请人告知", "cyan"),
+    "refused": styled("refused", "dim"),
+    "timeout": styled("timeout", "dim"),
 }
 
 
@@ -98,6 +100,15 @@ def simulate(
     json_out: Annotated[
         bool, typer.Option("--json", help="No action lines; a JSON summary at the end.")
     ] = False,
+    demo_cases: Annotated[
+        int,
+        typer.Option(
+            metavar="PER_CHAIN",
+            min=0,
+            help="First start this many demo cases of every registered chain (forms built "
+            "from each chain's form model; DEMO-… numbers, existing ones skipped).",
+        ),
+    ] = 0,
 ) -> None:
     """Decide open tasks as the departments would (demo and load), until Ctrl-C."""
     from simulator.policy import Policy
@@ -116,6 +127,7 @@ def simulate(
             case_prefix=case_prefix,
             poll=poll,
             quiet=json_out,
+            demo_cases=demo_cases,
         )
     )
     if json_out:
@@ -125,7 +137,9 @@ def simulate(
         table("Simulator summary", ["action", "count"], [[k, v] for k, v in counts.items()])
 
 
-async def _simulate(policy: Any, *, quiet: bool, once: bool, poll: float, **options: Any) -> Any:
+async def _simulate(
+    policy: Any, *, quiet: bool, once: bool, poll: float, demo_cases: int, **options: Any
+) -> Any:
     from client.facade import CaseDesk
     from runtime.connect import connect
     from simulator.engine import Simulator
@@ -136,12 +150,23 @@ async def _simulate(policy: Any, *, quiet: bool, once: bool, poll: float, **opti
         at = log.at.astimezone(CST).strftime("%H:%M:%S")
         what = WHAT_STYLE.get(log.what, log.what)
         message(
-            f"{at} {log.case_no} {log.task_id} {department_name(log.actor)} {what} {log.detail}"
+            f"{at} {log.case_no} {log.task_id} {department_name(log.actor)} ",
+            what,
+            f" {log.detail}",
         )
 
     from cli.actor import acting_for_each
 
     desk = CaseDesk(await connect(), credentials=acting_for_each())
+    if demo_cases:
+        from simulator.demo import seed_demo
+
+        seeded = await seed_demo(desk, per_chain=demo_cases)
+        if not quiet:
+            note(
+                f"demo: {seeded.started} case(s) started, {seeded.existing} already there "
+                f"({len(seeded.results)} demo cases over every chain)"
+            )
     simulator = Simulator(desk, policy, on_action=None if quiet else show, **options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

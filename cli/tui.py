@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.db import require_read_model
 from cli.output import EXIT_USAGE, fail
 from trust.credentials import Credentials
 
@@ -38,6 +39,7 @@ def tui(
         fail(f"--lang {language!r}: expected one of {', '.join(LANGUAGES)}", EXIT_USAGE)
     if start not in ("overview", "cases", "departments"):
         fail(f"--start {start!r}: expected overview, cases or departments", EXIT_USAGE)
+    require_read_model(say=lambda line: typer.echo(line, err=True))
     credentials = console_credentials(role, language)
     if credentials is None:
         raise typer.Exit(0)

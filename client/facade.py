@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -48,7 +48,7 @@ from domain.actions import (
     Withdraw,
     workflow_id_for,
 )
-from domain.case import Applicant, CaseOutcome, CaseState
+from domain.case import Applicant, CaseOutcome, CaseState, check_applicant_text
 from domain.materials import Commitment
 from domain.roles import Actor
 from runtime.settings import get_settings
@@ -103,6 +103,9 @@ class InvalidApplication(CaseError):
 class CaseRequest(BaseModel):
     """What a window (or an import row) submits to start a case."""
 
+    # Errors name the field and the rule, never the input: it holds personal data.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     case_no: str
     chain: str
     applicant: Applicant
@@ -115,6 +118,14 @@ class CaseRequest(BaseModel):
         description="only picks credentials when the desk acts for several people (tests, "
         "the simulator); the worker records the acceptor from the verified token",
     )
+
+    @field_validator("applicant")
+    @classmethod
+    def _applicant_is_plain_text(cls, applicant: Applicant) -> Applicant:
+        """New applications only (not ``Applicant`` itself: stored histories replay as
+        they were): a plausible name, no control characters (domain/text.py)."""
+        check_applicant_text(applicant)
+        return applicant
 
 
 class CaseExecution(BaseModel):
@@ -142,6 +153,28 @@ def _with_credentials_interceptor(client: Client) -> Client:
     return Client(**config)
 
 
+def prepare_start(request: CaseRequest) -> StartCase:
+    """Check the request against its chain (the worker checks again) and build the
+    start input. Nothing the worker decides (version, limits, calendar, acceptor)
+    is sent."""
+    try:
+        start = StartCase(
+            case_no=request.case_no,
+            chain=request.chain,
+            applicant=request.applicant,
+            form=request.form,
+            materials=request.materials,
+            commitments=request.commitments,
+            received_at=request.received_at or datetime.now(UTC),
+        )
+    except ValidationError as invalid:
+        raise InvalidApplication(invalid.errors()[0]["msg"]) from None
+    try:
+        return admission.checked_start(start)[1]
+    except admission.InvalidApplication as invalid:
+        raise InvalidApplication(str(invalid)) from None
+
+
 class CaseDesk:
     """Start cases, act on them, read them — as the signed-in person the credentials
     prove; the worker checks them again and records who acted from the token alone."""
@@ -166,25 +199,8 @@ class CaseDesk:
 
     # ---------------------------------------------------------------- start
     def prepare(self, request: CaseRequest) -> StartCase:
-        """Check the request against its chain (the worker checks again) and build the
-        start input. Nothing the worker decides (version, limits, calendar, acceptor)
-        is sent."""
-        try:
-            start = StartCase(
-                case_no=request.case_no,
-                chain=request.chain,
-                applicant=request.applicant,
-                form=request.form,
-                materials=request.materials,
-                commitments=request.commitments,
-                received_at=request.received_at or datetime.now(UTC),
-            )
-        except ValidationError as invalid:
-            raise InvalidApplication(invalid.errors()[0]["msg"]) from None
-        try:
-            return admission.checked_start(start)[1]
-        except admission.InvalidApplication as invalid:
-            raise InvalidApplication(str(invalid)) from None
+        """See :func:`prepare_start` (kept on the desk for callers that have one)."""
+        return prepare_start(request)
 
     async def start_case(self, request: CaseRequest) -> WorkflowHandle[Any, CaseOutcome]:
         """Start a case accepted by the signed-in person."""

@@ -177,16 +177,27 @@ class WorkCalendar:
                 count += 1
         return count
 
-    def days_left(self, today: date, due: date, pauses: Sequence[Pause] = ()) -> int:
-        """Working days left to act, counting today when it is a working day.
+    def days_left(
+        self,
+        today: date,
+        due: date,
+        pauses: Sequence[Pause] = (),
+        *,
+        started_on: date | None = None,
+    ) -> int:
+        """Working days left (剩余, DOMAIN rule 9): the counted working days from the later
+        of ``today`` and the day after ``started_on`` (the acceptance day never counts),
+        through the due day. A 15-day limit shows 15 on the acceptance day and 1 on the
+        due day; after the due day, minus the working days late.
 
-        1 on the due day itself, 0 or less once the due day has passed (negative:
-        how many working days late).
+        Screens call :func:`domain.deadlines.days_left` with a clock, which passes its
+        start day; without ``started_on`` today counts when it is a working day.
         """
         if today <= due:
+            first = today if started_on is None else max(today, started_on + timedelta(days=1))
             # At least 1 while not late, even when the due day itself does not count
             # (a limit of 0 accepted online on a holiday is due that same day).
-            return max(1, self.working_days_between(today - timedelta(days=1), due, pauses))
+            return max(1, self.working_days_between(first - timedelta(days=1), due, pauses))
         return -self.working_days_between(due, today, pauses)
 
     def warning_day(

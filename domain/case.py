@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from domain.calendar import Pause
 from domain.materials import Acceptance, Commitment, MaterialState, MaterialStatus, MissingNotice
 from domain.roles import Actor
+from domain.text import check_name, check_plain_text
 
 
 class CaseStatus(StrEnum):
@@ -207,6 +208,19 @@ class Applicant(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     id_number: str = Field(min_length=1, max_length=32)
     phone: str = ""
+
+
+def check_applicant_text(applicant: Applicant) -> None:
+    """``ValueError`` naming the field when a new applicant's name is implausible or a
+    name or phone carries control characters (the desk and the import call this)."""
+    try:
+        check_name(applicant.name)
+    except ValueError as error:
+        raise ValueError(f"applicant name: {error}") from None
+    try:
+        check_plain_text(applicant.phone)
+    except ValueError as error:
+        raise ValueError(f"applicant phone: {error}") from None
 
 
 class ApplicantView(BaseModel):

@@ -110,6 +110,17 @@ def fire_due(clock: Clock, now: datetime) -> list[ClockEvent]:
     return fired
 
 
+def days_left(calendar: WorkCalendar, clock: Clock | None, today: date) -> int | None:
+    """The working days left on ``clock`` that every screen shows (剩余, DOMAIN rule 9):
+    counted from the later of today and the day after the clock started, through the
+    due day; stopped days do not count, and a clock stopped now counts as resuming
+    today. None when there is no running limit."""
+    if clock is None or not clock.running:
+        return None
+    closed = [p if p.end is not None else Pause(start=p.start, end=today) for p in clock.pauses]
+    return calendar.days_left(today, clock.due_on, closed, started_on=clock.started_on)
+
+
 def warning_level(clock: Clock | None) -> WarningLevel:
     if clock is None or not clock.running:
         return WarningLevel.NONE

@@ -1,11 +1,12 @@
-"""The column reference of ``docs/import-format.md``, generated from the chains' form
-models so it cannot drift: ``tests/test_import_docs.py`` fails when the file is out of
-date, and ``python -m importing.docs`` rewrites the generated part in place.
+"""The column reference of ``docs/import-format.md``, generated from the registered
+chains' form models so it cannot drift. ``onechain chains docs`` rewrites the generated
+part in place (with every other file that depends on the set of chains, see
+:mod:`docsgen`); ``onechain chains docs --check``, run by the tests, fails when it is
+out of date.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from importing.columns import COMMON_COLUMNS, FormField, form_fields
 from workflows import registry
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "import-format.md"
-BEGIN = "<!-- BEGIN GENERATED: python -m importing.docs -->"
+BEGIN = "<!-- BEGIN GENERATED: onechain chains docs -->"
 END = "<!-- END GENERATED -->"
 KINDS = {
     "str": "text",
@@ -127,25 +128,7 @@ def generated_section(text: str) -> str:
 
 
 def render(text: str) -> str:
+    """``text`` (the doc) with its generated part rebuilt from the registry."""
     start = text.index(BEGIN) + len(BEGIN)
     end = text.index(END, start)
     return text[:start] + "\n\n" + columns_markdown() + "\n" + text[end:]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Rewrite the generated part of docs/import-format.md; ``--check`` only compares."""
-    args = sys.argv[1:] if argv is None else argv
-    text = DOC_PATH.read_text(encoding="utf-8")
-    fresh = render(text)
-    if "--check" in args:
-        if fresh != text:
-            print(f"{DOC_PATH} is out of date: run python -m importing.docs", file=sys.stderr)
-            return 1
-        return 0
-    DOC_PATH.write_text(fresh, encoding="utf-8")
-    print(f"updated {DOC_PATH}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

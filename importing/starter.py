@@ -5,9 +5,16 @@ is either started or not, never half. The case number is the workflow key, so a 
 that was started before (by an earlier run of the same file, or by anyone) comes back
 as *already exists* and nothing is started twice.
 
-Stopping (Ctrl-C, or Temporal becoming unreachable) lets the starts in flight finish,
+Stopping (Ctrl-C, or Temporal staying unreachable) lets the starts in flight finish,
 attempts nothing more, and reports the rest as *not attempted*; running the same file
 again finishes them.
+
+**The count is Temporal's.** A start whose reply is lost (the server or the network
+went away after Temporal accepted it) is retried for up to ``RECONNECT_WINDOW``; the
+retry then meets the case this run started and gets *already exists*. Such a row
+counts as *started* when the case's workflow began after this run did (its start time,
+from ``describe``), so the summary says what Temporal holds. A row whose outcome is
+still unknown when the window closes is *uncertain*, never silently *not attempted*.
 """
 
 from __future__ import annotations
@@ -16,12 +23,17 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 from client.facade import CaseAlreadyExists, CaseError, CaseRequest
 
 DEFAULT_CONCURRENCY = 16
+#: How long a start is retried while Temporal does not answer.
+RECONNECT_WINDOW = 30.0
+#: Clock difference tolerated between this machine and the Temporal server.
+CLOCK_SKEW = timedelta(seconds=5)
 
 
 class Outcome(StrEnum):
@@ -29,6 +41,7 @@ class Outcome(StrEnum):
     EXISTS = "already_exists"
     REJECTED = "rejected"
     NOT_ATTEMPTED = "not_attempted"
+    UNCERTAIN = "uncertain"  # sent, no answer: Temporal may or may not hold the case
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class StartResult:
     case_no: str
     outcome: Outcome
     reason: str = ""
+    retried: bool = False  # Temporal stopped answering at least once for this row
 
 
 @dataclass
@@ -66,14 +80,39 @@ class StartReport:
         return self.count(Outcome.NOT_ATTEMPTED)
 
     @property
+    def uncertain(self) -> int:
+        return self.count(Outcome.UNCERTAIN)
+
+    @property
+    def retried(self) -> int:
+        """Rows answered after Temporal had stopped answering for them."""
+        return sum(1 for r in self.results if r.retried and r.outcome is not Outcome.UNCERTAIN)
+
+    @property
     def rate(self) -> float:
         """Rows answered (started, existing or rejected) per second of the start phase."""
-        done = len(self.results) - self.not_attempted
+        done = len(self.results) - self.not_attempted - self.uncertain
         return done / self.seconds if self.seconds > 0 else 0.0
 
 
 class Starter(Protocol):
     async def start_case(self, request: CaseRequest) -> Any: ...
+
+
+async def started_since(desk: Starter, case_no: str, since: datetime) -> bool:
+    """Whether case ``case_no`` began at or after ``since`` (i.e. this run started it).
+
+    A desk without ``handle`` (a test double) or a failed look-up answers True: the
+    run did send this start, and its reply was lost."""
+    handle = getattr(desk, "handle", None)
+    if handle is None:
+        return True
+    try:
+        described = await handle(case_no).describe()
+    except Exception:
+        return True
+    began = described.start_time
+    return began is None or began >= since - CLOCK_SKEW
 
 
 def is_unreachable(error: BaseException) -> bool:
@@ -95,11 +134,13 @@ async def start_cases(
     concurrency: int = DEFAULT_CONCURRENCY,
     stop: asyncio.Event | None = None,
     on_result: Callable[[StartResult], None] | None = None,
+    reconnect_window: float = RECONNECT_WINDOW,
 ) -> StartReport:
     """Start ``(row, request)`` items, at most ``concurrency`` at a time.
 
     ``stop`` (set by a signal handler, or by a test) ends the run after the starts in
-    flight. An unreachable Temporal sets it too. Results come in row order.
+    flight. Temporal unreachable for longer than ``reconnect_window`` seconds sets it
+    too. Results come in row order.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
@@ -108,6 +149,8 @@ async def start_cases(
     results: dict[int, StartResult] = {}
     semaphore = asyncio.Semaphore(concurrency)
     in_flight: set[asyncio.Task[None]] = set()
+    run_began = datetime.now(UTC)
+    loop = asyncio.get_running_loop()
 
     def record(result: StartResult) -> None:
         results[result.row] = result
@@ -115,26 +158,52 @@ async def start_cases(
             on_result(result)
 
     async def start_one(row: int, request: CaseRequest) -> None:
+        sent = False  # a start went out and its answer was lost
+        outage_began: float | None = None
+        delay = 0.2
         try:
-            await desk.start_case(request)
-        except CaseAlreadyExists:
-            record(StartResult(row, request.case_no, Outcome.EXISTS, "already exists"))
-        except CaseError as refused:
-            record(StartResult(row, request.case_no, Outcome.REJECTED, str(refused)))
-        except asyncio.CancelledError:
-            record(StartResult(row, request.case_no, Outcome.NOT_ATTEMPTED, "interrupted"))
-            raise
-        except Exception as error:
-            if is_unreachable(error):
-                if not report.unreachable:
-                    report.unreachable = str(error) or type(error).__name__
-                stop.set()
-                record(StartResult(row, request.case_no, Outcome.NOT_ATTEMPTED, "unreachable"))
-            else:
-                reason = f"{type(error).__name__}: {error}"
-                record(StartResult(row, request.case_no, Outcome.REJECTED, reason))
-        else:
-            record(StartResult(row, request.case_no, Outcome.STARTED))
+            while True:
+                try:
+                    await desk.start_case(request)
+                except CaseAlreadyExists:
+                    if sent and await started_since(desk, request.case_no, run_began):
+                        reason = "started; the first reply was lost"
+                        record(StartResult(row, request.case_no, Outcome.STARTED, reason, True))
+                    else:
+                        reason = "already exists"
+                        record(StartResult(row, request.case_no, Outcome.EXISTS, reason, sent))
+                except CaseError as refused:
+                    record(StartResult(row, request.case_no, Outcome.REJECTED, str(refused)))
+                except asyncio.CancelledError:
+                    outcome = Outcome.UNCERTAIN if sent else Outcome.NOT_ATTEMPTED
+                    record(StartResult(row, request.case_no, outcome, "interrupted"))
+                    raise
+                except Exception as error:
+                    if not is_unreachable(error):
+                        reason = f"{type(error).__name__}: {error}"
+                        record(StartResult(row, request.case_no, Outcome.REJECTED, reason))
+                        return
+                    sent = True
+                    now = loop.time()
+                    outage_began = outage_began if outage_began is not None else now
+                    if now - outage_began < reconnect_window:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 2.0)
+                        continue
+                    if not report.unreachable:
+                        report.unreachable = str(error) or type(error).__name__
+                    stop.set()
+                    record(
+                        StartResult(
+                            row,
+                            request.case_no,
+                            Outcome.UNCERTAIN,
+                            "no answer from Temporal; it may hold the case",
+                        )
+                    )
+                else:
+                    record(StartResult(row, request.case_no, Outcome.STARTED, retried=sent))
+                return
         finally:
             semaphore.release()
 

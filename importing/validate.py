@@ -7,15 +7,22 @@ same rules the facade applies (chain known, applicant id check characters, the c
 form model), plus what only a file can get wrong: dates, phone numbers, materials,
 case numbers repeated inside the file.
 
+Before any of that, every cell is checked for what no application carries
+(``_precheck``): more characters than the cell limit, control characters, an XLSX
+formula, or a value of the wrong type (a JSON object where a name belongs, ``true``
+where a number belongs, an Excel date in a name column). Such a cell is one problem
+naming its row and column; nothing is coerced silently.
+
 Ids and phone numbers in problems are masked (``domain.masking``).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,9 +34,11 @@ from domain.ids import InvalidId, check_applicant_id
 from domain.masking import mask_id_number, mask_phone
 from domain.materials import Commitment
 from domain.roles import Actor
+from domain.text import check_name, describe_unsafe
 from domain.timezone import CST
 from importing.columns import Column, FormField, Layout, normalise_header
-from importing.readers import RawRow, Sheet, cell_text, is_blank
+from importing.limits import ImportLimits, over_limit
+from importing.readers import FileFormat, Formula, RawRow, Sheet, cell_text, is_blank
 from workflows import registry
 from workflows.chain import Chain
 
@@ -266,6 +275,95 @@ def _pydantic_reason(error: dict[str, Any], chain: str) -> str:
     return message.removeprefix("Value error, ")
 
 
+# --------------------------------------------------------------------- types
+
+#: What each common column takes: "text", "text_or_list" (materials), "date".
+COMMON_KINDS = {
+    "received_at": "date",
+    "materials": "text_or_list",
+    "commitments": "text_or_list",
+}
+_EXPECTED = {
+    "text": "text",
+    "str": "text",
+    "text_or_list": "text or a list of text",
+    "date": "a date/time",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "yes/no",
+    "choice": "one of the listed choices (text)",
+}
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {cell_text(value)}"
+    if isinstance(value, datetime | date):
+        return "a date"
+    if isinstance(value, time):
+        return "a time of day"
+    return f"a {type(value).__name__}"
+
+
+def type_problem(value: Any, kind: str, file_format: FileFormat) -> str | None:
+    """Why ``value`` does not fit a column of ``kind``, or None. Text always fits (the
+    parsers judge it); other JSON or Excel types only where they mean that kind."""
+    if value is None or isinstance(value, str):
+        return None
+    expected = f"expected {_EXPECTED.get(kind, kind)}, got {_got(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return expected
+    if isinstance(value, bool):
+        return None if kind == "bool" else expected
+    if isinstance(value, int | float):
+        if kind in ("int", "float"):
+            return None
+        if kind == "bool" and value in (0, 1):
+            return None
+        # Excel stores typed digits (a phone, a case number) as numbers; JSON says what
+        # it means, so there a number where text belongs is refused.
+        if (
+            file_format == "xlsx"
+            and kind in ("text", "str", "text_or_list")
+            and float(value).is_integer()
+        ):
+            return None
+        if file_format == "jsonl" and kind in ("text", "str"):
+            return expected + " (write it in quotes)"
+        return expected
+    if isinstance(value, datetime | date) and not isinstance(value, time):
+        return None if kind == "date" else expected
+    if isinstance(value, list):
+        if kind == "text_or_list" and all(isinstance(v, str) for v in value):
+            return None
+        if kind == "text_or_list":
+            return "expected text or a list of text, got a list holding other values"
+        return expected
+    return expected
+
+
+def _texts_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts_in(v)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (k, *_texts_in(v))]
+    return []
+
+
+def _cell_chars(value: Any) -> int:
+    return (
+        sum(len(t) for t in _texts_in(value)) if not isinstance(value, Formula) else len(value.text)
+    )
+
+
 # ---------------------------------------------------------------------- rows
 
 
@@ -279,8 +377,12 @@ class RowChecker:
         actor: Actor,
         default_chain: str | None = None,
         now: datetime | None = None,
+        file_format: FileFormat = "csv",
+        limits: ImportLimits | None = None,
     ) -> None:
         self.layout = layout
+        self.file_format = file_format
+        self.limits = limits or ImportLimits()
         self.actor = actor
         self.default_chain = default_chain
         self.now = now or datetime.now(UTC)
@@ -300,16 +402,71 @@ class RowChecker:
         column = next(c for c in COMMON_COLUMNS if c.name == name)
         return column.label_zh if self.layout.chinese else column.name
 
+    def _precheck(self, raw: RawRow, problems: list[Problem]) -> RawRow:
+        """Cell limit, control characters, formulas and types of the common columns;
+        returns the row with the refused cells blanked for the checks that follow."""
+        values = list(raw.values)
+        limit = self.limits.max_cell_chars
+        for column in self.layout.columns:
+            value = values[column.index]
+            if is_blank(value):
+                continue
+            reason: str | None = None
+            chars = _cell_chars(value)
+            if chars > limit:
+                reason = over_limit(
+                    "this cell", f"{chars:,} characters", f"{limit:,}", "max_cell_chars"
+                )
+            elif isinstance(value, Formula):
+                reason = "a formula; the import takes values only (copy, then paste as values)"
+            elif column.common is not None:
+                kind = COMMON_KINDS.get(column.common, "text")
+                reason = type_problem(value, kind, self.file_format)
+            if reason is None:
+                reason = next(
+                    (r for t in _texts_in(value) if (r := describe_unsafe(t)) is not None), None
+                )
+            if reason is not None:
+                shown = "" if chars > limit else _shown(column.common or "", value)
+                header = column.header.strip() or f"(column {column.index + 1})"
+                problems.append(Problem(raw.number, header, reason, shown))
+                values[column.index] = ""
+        if raw.extra:
+            longest = max(_cell_chars(v) for v in raw.extra)
+            if longest > limit:
+                problems.append(
+                    Problem(
+                        raw.number,
+                        "(extra cells)",
+                        over_limit(
+                            "a cell", f"{longest:,} characters", f"{limit:,}", "max_cell_chars"
+                        ),
+                    )
+                )
+        return replace(raw, values=values)
+
     def check(self, raw: RawRow) -> CheckedRow:
         row = CheckedRow(raw)
+        problems = row.problems
+        if raw.problem:
+            problems.append(Problem(raw.number, "(row)", raw.problem))
+            return row
+        cleaned = self._precheck(raw, problems)
+        first = len(problems)
+        refused = {p.column for p in problems}
+        self._check(cleaned, row)
+        # A refused cell was blanked: drop the follow-ups ("required") for its column.
+        problems[first:] = [p for p in problems[first:] if p.column not in refused]
+        if problems:
+            row.request = None
+        return row
+
+    def _check(self, raw: RawRow, row: CheckedRow) -> None:
         problems = row.problems
 
         def problem(name: str, reason: str, value: Any = "") -> None:
             problems.append(Problem(raw.number, self._header(name), reason, _shown(name, value)))
 
-        if raw.problem:
-            problems.append(Problem(raw.number, "(row)", raw.problem))
-            return row
         if raw.extra:
             problems.append(
                 Problem(
@@ -354,8 +511,11 @@ class RowChecker:
         name = cell_text(self._cell(raw, "applicant_name")).strip()
         if not name:
             problem("applicant_name", "required")
-        elif len(name) > 100:
-            problem("applicant_name", f"at most 100 characters, got {len(name)}")
+        else:
+            try:
+                check_name(name)
+            except ValueError as error:
+                problem("applicant_name", str(error))  # a name is personal data
 
         kind = self._kind(raw, chain, problem)
         id_cell = self._cell(raw, "id_number")
@@ -419,8 +579,39 @@ class RowChecker:
             form = self._form(raw, chain, problems)
 
         if problems or chain is None or kind is None:
-            return row
-        row.request = CaseRequest(
+            return
+        try:
+            row.request = self._request(
+                case_no,
+                chain,
+                kind,
+                name,
+                id_number,
+                phone,
+                form,
+                materials,
+                commitments,
+                received_at,
+            )
+        except ValidationError as invalid:  # the desk's own checks, should the above miss one
+            for error in invalid.errors():
+                reason = _pydantic_reason(dict(error), chain.code)
+                problems.append(Problem(raw.number, "(row)", reason))
+
+    def _request(
+        self,
+        case_no: str,
+        chain: Chain,
+        kind: str,
+        name: str,
+        id_number: str,
+        phone: str,
+        form: dict[str, Any],
+        materials: list[str],
+        commitments: list[str],
+        received_at: datetime | None,
+    ) -> CaseRequest:
+        return CaseRequest(
             case_no=case_no,
             chain=chain.code,
             applicant=Applicant(kind=kind, name=name, id_number=id_number, phone=phone),  # type: ignore[arg-type]
@@ -439,7 +630,6 @@ class RowChecker:
             received_at=received_at,
             accepted_by=self.actor,
         )
-        return row
 
     def _kind(self, raw: RawRow, chain: Chain | None, problem: Any) -> str | None:
         cell = self._cell(raw, "applicant_kind")
@@ -487,6 +677,12 @@ class RowChecker:
             if not filled:
                 continue
             column, value = filled[0]
+            wrong_type = type_problem(value, spec.kind, self.file_format)
+            if wrong_type is not None:
+                problems.append(
+                    Problem(raw.number, column.header, wrong_type, _truncate(cell_text(value)))
+                )
+                continue
             for other, other_value in filled[1:]:
                 if cell_text(other_value).strip() != cell_text(value).strip():
                     problems.append(
@@ -506,7 +702,7 @@ class RowChecker:
                 continue
             data[name] = prepared
         try:
-            model = chain.form.model_validate(data)
+            model = chain.validate_form(data)
         except ValidationError as invalid:
             known = {p.column for p in problems if p.row == raw.number}
             for error in invalid.errors():
@@ -560,7 +756,15 @@ def check_sheet(
     actor: Actor,
     default_chain: str | None = None,
     now: datetime | None = None,
+    limits: ImportLimits | None = None,
 ) -> CheckedFile:
     """Check every row of ``sheet``; nothing is started here."""
-    checker = RowChecker(layout, actor=actor, default_chain=default_chain, now=now)
+    checker = RowChecker(
+        layout,
+        actor=actor,
+        default_chain=default_chain,
+        now=now,
+        file_format=sheet.format,
+        limits=limits,
+    )
     return CheckedFile(sheet=sheet, layout=layout, rows=[checker.check(raw) for raw in sheet.rows])

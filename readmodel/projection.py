@@ -103,6 +103,20 @@ def _insert_ignoring(dialect: str, model: type[SQLModel], *key: str) -> Any:
     return _insert(dialect, model).on_conflict_do_nothing(index_elements=list(key))
 
 
+@cache
+def _insert_if_new(dialect: str, model: type[SQLModel], *key: str) -> Any:
+    """``_insert_ignoring`` that returns the key of a row it inserted and nothing for a
+    row it skipped: how to tell "new" from "already there" on every driver (psycopg
+    reports ``rowcount`` -1 here, so counting rows would call every retry new)."""
+    table = table_of(model)
+    return _insert_ignoring(dialect, model, *key).returning(*(table.c[k] for k in key))
+
+
+def _inserted(session: Session, model: type[SQLModel], key: tuple[str, ...], values: Any) -> bool:
+    stmt = _insert_if_new(_dialect(session), model, *key)
+    return session.exec(stmt, params=values).first() is not None
+
+
 def _case_values(case: CaseRow) -> dict[str, Any]:
     values = case.model_dump()
     values["warning_rank"] = warning_rank(case.warning)
@@ -195,8 +209,8 @@ def project(engine: Engine, batch: ProjectionBatch) -> None:
 
 def record_notification(session: Session, notification: Notification) -> bool:
     """Store a sent notification once per (case_no, seq, kind); True if it was new."""
-    stmt = _insert_ignoring(_dialect(session), NotificationRecord, "case_no", "seq", "kind")
-    return bool(session.exec(stmt, params=notification.model_dump()).rowcount)
+    key = ("case_no", "seq", "kind")
+    return _inserted(session, NotificationRecord, key, notification.model_dump())
 
 
 def store_licences(
@@ -208,10 +222,8 @@ def store_licences(
     issued, identifies that licence for good. The holder's id is stored only as its
     keyed hash (``readmodel.holders``).
     """
-    stmt = _insert_ignoring(_dialect(session), LicenceStoreRecord, "number")
-    # One statement per row: executemany's rowcount is not reliable on every driver.
     return sum(
-        session.exec(stmt, params=_licence_row(licence, lookup_key)).rowcount
+        _inserted(session, LicenceStoreRecord, ("number",), _licence_row(licence, lookup_key))
         for licence in licences
     )
 
@@ -224,9 +236,8 @@ def _licence_row(licence: LicenceRecord, lookup_key: bytes) -> dict[str, Any]:
 
 def record_publication(session: Session, publication: Publication, published_at: datetime) -> bool:
     """Publish a decision once per case (七天双公示); True when it is new."""
-    stmt = _insert_ignoring(_dialect(session), PublicationRecord, "case_no")
     values = {**publication.model_dump(), "published_at": published_at}
-    return bool(session.exec(stmt, params=values).rowcount)
+    return _inserted(session, PublicationRecord, ("case_no",), values)
 
 
 def revoke_licences(session: Session, revocation: Revocation, *, lookup_key: bytes) -> int:

@@ -1,9 +1,13 @@
-"""Demo data for ``onechain up --demo``: a few dozen realistic cases for every chain,
-started through the importer's own code (the rows are what an import file would hold),
-then the department simulator in the same process until Ctrl-C.
+"""Demo data for ``onechain up --demo``: a few dozen realistic cases for every
+registered chain, started through the importer's own code (the rows are what an import
+file would hold), then the department simulator in the same process until Ctrl-C.
 
-Case numbers are fixed (``DEMO-KG-001`` …), so running the demo again starts nothing
-twice: existing cases are skipped. Some cases were "received" days ago, so yellow and
+Every row is built from the chain's own declaration: its form model (examples,
+choices, defaults, bounds), its materials and its applicant kind. A new chain gets demo
+cases, a row in the sample import file and a place in ``simulate`` without a line here.
+
+Case numbers are fixed (``DEMO-KINDERGARTEN-001`` …), so running the demo again starts
+nothing twice: existing cases are skipped. Some cases were "received" days ago, so yellow and
 red cards appear soon; a few lack a key material, so 一次告知 and the window's
 supplement show up too.
 """
@@ -14,26 +18,24 @@ import asyncio
 import random
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from domain.roles import Actor, Role
 from simulator import people
+from simulator.actors import DEMO_CLERK
+
+if TYPE_CHECKING:
+    from workflows.chain import Chain
 
 DEMO_SEED = 2026
 CASES_PER_CHAIN = 9
 PREFIX = "DEMO"
-CHAIN_ABBREVIATIONS = {
-    "kindergarten": "KG",
-    "restaurant": "RS",
-    "company": "CO",
-    "construction": "CN",
-}
 #: Days before now the demo cases were received: mostly recent, a few old enough that
-#: their promised limits are near or past.
+#: their promised limits are near or past (scaled up for chains with long limits).
 RECEIVED_DAYS_AGO = (0, 0, 0, 1, 1, 2, 3, 4, 6, 8, 12, 18)
-DEMO_CLERK = Actor(
-    user_id="demo-window", name="窗口（演示）", role=Role.WINDOW_CLERK, department="window"
-)
+#: The sample import file's cases are received from this day on, one day apart, over
+#: at most SAMPLE_SPREAD_DAYS days (so however many chains, none is in the future).
+SAMPLE_RECEIVED = datetime(2026, 11, 17, 9, 30)
+SAMPLE_SPREAD_DAYS = 4
 COMMON_HEADERS = [
     "案件编号",
     "事项",
@@ -45,67 +47,48 @@ COMMON_HEADERS = [
     "材料",
     "告知承诺",
 ]
-APPLICANT_INDUSTRIES = {
-    "kindergarten": ("教育咨询", "教育科技", "文化传媒"),
-    "restaurant": ("餐饮管理", "食品", "商贸"),
-    "construction": ("建设工程", "房地产开发", "置业"),
-}
-SCOPES = (
-    "餐饮管理；食品销售；企业管理咨询",
-    "软件开发；信息技术咨询服务",
-    "日用百货销售；五金产品零售",
-    "教育咨询服务（不含涉许可审批的教育培训活动）",
-)
+APPLICANT_KINDS = {"person": ("个人",), "organisation": ("单位",), "either": ("个人", "单位")}
 
 
-def _form(chain: str, rng: random.Random) -> tuple[dict[str, Any], str]:
-    """Form cells (Chinese headers) and the applicant kind for one demo row."""
-    if chain == "kindergarten":
-        classes = rng.randrange(3, 13)
-        return {
-            "幼儿园名称": f"济宁市{rng.choice(people.BRANDS)}幼儿园",
-            "办学地址": people.address(rng),
-            "建筑面积": rng.randrange(900, 3600, 50),
-            "计划班级数": classes,
-            "计划招生人数": classes * rng.choice((25, 30, 30, 35)),
-            "是否自办食堂": "是" if rng.random() < 0.8 else "否",
-        }, "单位"
-    if chain == "restaurant":
-        area = rng.choice((45, 60, 80, 120, 180, 260, 320, 450, 600))
-        surname = rng.choice(people.SURNAMES)
-        shop = f"{surname}记{rng.choice(people.DISHES)}"
-        return {
-            "店铺名称": shop,
-            "经营场所地址": people.address(rng),
-            "营业面积": area,
-            "就餐座位数": max(8, area // 3),
-            "已取得营业执照": "否" if rng.random() < 0.8 else "是",
-            "门头牌匾文字": shop,
-            "门头牌匾情形复杂": "是" if rng.random() < 0.25 else "否",
-        }, rng.choice(("个人", "个人", "单位"))
-    if chain == "company":
-        return {
-            "企业名称": people.company_name(rng),
-            "企业类型": rng.choice(("有限责任公司", "有限责任公司", "个人独资企业")),
-            "住所": people.address(rng),
-            "注册资本": rng.choice((10, 50, 100, 200, 500, 1000)),
-            "经营范围": rng.choice(SCOPES),
-            "拟参保职工人数": rng.randrange(0, 40),
-            "开户银行": rng.choice(people.BANKS),
-            "同时申领发票": "是" if rng.random() < 0.85 else "否",
-        }, rng.choice(("个人", "个人", "个人", "单位"))
-    if chain == "construction":
-        division = rng.choice(people.DIVISIONS)
-        land = rng.randrange(8_000, 60_000, 500)
-        return {
-            "项目名称": f"{rng.choice(people.BRANDS)}{rng.choice(('花园', '产业园', '学校', '商业综合体'))}项目",
-            "投资项目统一代码": f"2026-{division[0]}-47-01-{rng.randrange(1, 999_999):06d}",
-            "建设地点": f"济宁市{division[1]}{rng.choice(people.STREETS)}以东",
-            "用地面积": land,
-            "总建筑面积": int(land * rng.choice((1.2, 1.8, 2.5))),
-            "总投资": rng.randrange(3_000, 80_000, 100),
-        }, "单位"
-    raise LookupError(f"no demo data for chain {chain}")
+def _registry() -> Any:
+    import chains  # noqa: F401  (registers the chains)
+    from workflows import registry
+
+    return registry
+
+
+def demo_case_prefix(chain: str) -> str:
+    """``DEMO-KINDERGARTEN``: the demo cases of one chain, from its code alone."""
+    return f"{PREFIX}-{chain.upper()}"
+
+
+def form_cells(chain: Chain, rng: random.Random) -> dict[str, Any]:
+    """Form cells of one row, keyed by the Chinese header the import docs give each
+    field, with values built from the chain's form model (its examples, choices,
+    defaults and bounds: :func:`workflows.form_samples.demo_values`)."""
+    from importing.columns import COMMON_COLUMNS, IGNORED_HEADERS, form_fields, normalise_header
+    from workflows.form_samples import demo_values
+
+    taken = IGNORED_HEADERS | {
+        normalise_header(alias)
+        for column in COMMON_COLUMNS
+        for alias in (column.name, column.label_zh, *column.aliases)
+    }
+    values = demo_values(chain.form, rng)
+    cells: dict[str, Any] = {}
+    for spec in form_fields(chain):
+        value = values.get(spec.name)
+        if value is None:
+            continue
+        if spec.kind == "bool":
+            value = "是" if value else "否"
+        elif spec.kind == "choice":
+            value = spec.choices.get(str(value), value)
+        # A label that is also a common column (e.g. 申请人) cannot fill the field: use
+        # the field's own name there.
+        header = spec.name if normalise_header(spec.label) in taken else spec.label
+        cells[header] = value
+    return cells
 
 
 def demo_row(
@@ -118,16 +101,13 @@ def demo_row(
     all_materials: bool = False,
 ) -> dict[str, Any]:
     """One row, keyed by the Chinese headers an import file would use."""
-    import chains  # noqa: F401
-    from workflows import registry
-
-    spec = registry.get_chain(chain)
-    form, kind = _form(chain, rng)
+    spec = _registry().get_chain(chain)
+    form = form_cells(spec, rng)
+    kind = rng.choice(APPLICANT_KINDS[spec.applicant_kind])
     if kind == "个人":
         name, id_number = people.person_name(rng), people.resident_id(rng)
     else:
-        industry = rng.choice(APPLICANT_INDUSTRIES.get(chain, people.INDUSTRIES))
-        name, id_number = people.company_name(rng, industry), people.credit_code(rng)
+        name, id_number = people.company_name(rng), people.credit_code(rng)
     materials = [m.name for m in spec.materials if m.key or all_materials or rng.random() < 0.7]
     commitments = [
         m.name
@@ -151,6 +131,31 @@ def demo_row(
     }
 
 
+def _headers(rows: list[dict[str, Any]]) -> list[str]:
+    headers: list[str] = list(COMMON_HEADERS)
+    for row in rows:
+        headers += [h for h in row if h not in headers]
+    return headers
+
+
+def sample_rows() -> tuple[list[str], list[dict[str, Any]]]:
+    """Headers and rows of ``docs/samples/import-sample.csv``: one complete case per
+    registered chain, the same every time (fixed seed and dates)."""
+    rng = random.Random(DEMO_SEED)
+    received = SAMPLE_RECEIVED.replace(tzinfo=_cst())
+    rows = [
+        demo_row(
+            chain.code,
+            rng,
+            case_no=f"JN-2026-{number:06d}",
+            received_at=received + timedelta(days=(number - 1) % SAMPLE_SPREAD_DAYS),
+            all_materials=True,
+        )
+        for number, chain in enumerate(_registry().all_chains(), start=1)
+    ]
+    return _headers(rows), rows
+
+
 def _cst() -> Any:
     from domain.timezone import CST
 
@@ -164,27 +169,24 @@ def demo_rows(
     now = now or datetime.now(UTC)
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
-    for chain, abbreviation in CHAIN_ABBREVIATIONS.items():
+    for chain in _registry().all_chains():
+        stretch = max(1, chain.promised_days // 20)  # long chains: older cases
         for i in range(1, per_chain + 1):
-            days = rng.choice(RECEIVED_DAYS_AGO)
-            if chain == "construction":
-                days *= 2
+            days = rng.choice(RECEIVED_DAYS_AGO) * stretch
             received = (now - timedelta(days=days)).astimezone(_cst())
             received = received.replace(hour=rng.randrange(8, 12), minute=rng.randrange(60))
             if received > now:
                 received -= timedelta(days=1)
             rows.append(
                 demo_row(
-                    chain,
+                    chain.code,
                     rng,
-                    case_no=f"{PREFIX}-{abbreviation}-{i:03d}",
+                    case_no=f"{demo_case_prefix(chain.code)}-{i:03d}",
                     received_at=received,
                     complete_materials=rng.random() > 0.12,
                 )
             )
-    headers: list[str] = list(COMMON_HEADERS)
-    for row in rows:
-        headers += [h for h in row if h not in headers]
+    headers = _headers(rows)
     return headers, rows
 
 

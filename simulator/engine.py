@@ -32,7 +32,7 @@ from client.facade import CaseDesk, CaseError
 from domain.actions import Decide, RecordSupplement, ReportApplicantEvent
 from domain.case import Verdict
 from domain.departments import department_name
-from domain.roles import Actor, Role
+from simulator.actors import WINDOW, reviewer
 from simulator.policy import Choice, Policy
 
 #: Task kinds a department decides (approve / return / reject).
@@ -51,23 +51,11 @@ NO_RETURN_KINDS = frozenset({"verification"})
 ACTION_TIMEOUT = 15.0
 MAX_TRIES = 3  # attempts of one action that the workflow refuses
 TASKS_PER_TICK = 500  # rows read per page
-WINDOW = Actor(
-    user_id="sim-window", name="综合窗口（模拟）", role=Role.WINDOW_CLERK, department="window"
-)
 VERDICTS = {
     Choice.APPROVE: Verdict.APPROVE,
     Choice.RETURN: Verdict.RETURN,
     Choice.REJECT: Verdict.REJECT,
 }
-
-
-def reviewer(department: str) -> Actor:
-    return Actor(
-        user_id=f"sim-{department}",
-        name=f"{department_name(department)}审查员（模拟）"[:64],
-        role=Role.REVIEWER,
-        department=department,
-    )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Shared fixtures: real Temporal servers from the wheels, a fresh task queue per test.
+"""Shared fixtures: real Temporal servers from the wheels, a fresh task queue per test,
+and a real PostgreSQL (the ``pgserver`` wheel) beside SQLite for read-model tests.
 
 The read model, calendar files and keystore go to a temporary data folder for the
 whole session (set before anything reads the settings).
@@ -13,10 +14,15 @@ _DATA_DIR = tempfile.mkdtemp(prefix="onechain-test-")
 os.environ["ONECHAIN_DATA_DIR"] = _DATA_DIR
 os.environ.pop("ONECHAIN_DATABASE_URL", None)
 
-from collections.abc import AsyncIterator  # noqa: E402
+import shutil  # noqa: E402
+import uuid  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from tests.harness import CaseDriver, start_dev_env, start_time_skipping_env, worker_for  # noqa: E402
@@ -63,3 +69,66 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL 16 from the ``pgserver`` wheel, started once per session on a
+    temporary folder (unix socket, no port) and deleted at the end; yields its URL.
+
+    Durability is traded for speed (``fsync``/``synchronous_commit`` off): tests never
+    survive a power cut anyway. Where it cannot start, the PostgreSQL variants of the
+    tests are skipped with the reason (shown by ``-ra``), never silently.
+    """
+    try:
+        with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set"
+            warnings.simplefilter("ignore")
+            import pgserver  # type: ignore[import-untyped]
+    except ImportError as error:
+        pytest.skip(f"PostgreSQL tests need the pgserver wheel (test extras): {error}")
+    folder, server = "", None
+    failure: Exception | None = None
+    for _attempt in (1, 2):  # a loaded machine may miss pg_ctl's 10 s start timeout once
+        folder = tempfile.mkdtemp(prefix="onechain-pg-")
+        try:
+            with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set"
+                warnings.simplefilter("ignore")
+                server = pgserver.get_server(folder, cleanup_mode="delete")
+            break
+        except Exception as error:
+            failure = error
+            shutil.rmtree(folder, ignore_errors=True)
+    if server is None:
+        pytest.skip(f"pgserver could not start PostgreSQL on this machine: {failure!r}")
+    url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("ALTER SYSTEM SET fsync = off"))
+        connection.execute(text("ALTER SYSTEM SET synchronous_commit = off"))
+        connection.execute(text("SELECT pg_reload_conf()"))
+    admin.dispose()
+    try:
+        yield url
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of a fresh, EMPTY read-model database: a SQLite file, or a new database on
+    the session's PostgreSQL (dropped afterwards, whoever is still connected)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"
+        return
+    server_url = request.getfixturevalue("postgres_server")
+    name = f"readmodel_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -298,3 +298,68 @@ def act_as_shorthand(session_file_path: Path, words: list[str]) -> list[str]:
         session_file_path, f"{role}:{department}" if department else role, user_id=user, name=name
     )
     return words
+
+
+# ------------------------------------------------------------- applicants for chain tests
+def fresh_applicant(
+    kind: Literal["person", "organisation"] = "organisation", name: str | None = None
+) -> Applicant:
+    """A new applicant with a valid id (resident id or credit code) no other test uses,
+    so e-licences issued in other tests never count for it."""
+    import random
+
+    from simulator import people
+
+    rng = random.Random(uuid.uuid4().int)
+    if kind == "person":
+        return Applicant(
+            kind="person", name=name or people.person_name(rng), id_number=people.resident_id(rng)
+        )
+    return Applicant(
+        kind="organisation",
+        name=name or people.company_name(rng),
+        id_number=people.credit_code(rng),
+    )
+
+
+async def applicant_holding(
+    driver: CaseDriver,
+    licence: str,
+    *,
+    kind: Literal["person", "organisation"] = "organisation",
+    name: str | None = None,
+) -> Applicant:
+    """A fresh applicant who holds ``licence`` as a valid e-licence: a registered chain
+    that issues it runs a case for them (on a form that takes the issuing branch) until
+    the licence is issued. Derived from the registry, so it works for any chain."""
+    from workflows.flow_analysis import form_issuing
+
+    for chain in registry.all_chains():
+        form = form_issuing(chain, licence)
+        if form is None:
+            continue
+        who = kind if chain.applicant_kind == "either" else chain.applicant_kind
+        applicant = fresh_applicant(who, name)  # type: ignore[arg-type]
+        case_no = await driver.start(chain.code, form, applicant=applicant)
+        for _ in range(40):
+            state = await driver.wait_for_tasks(case_no)
+            if any(lic.type == licence for lic in state.licences):
+                return applicant
+            if state.status is not CaseStatus.RUNNING or not await driver.approve_open(case_no):
+                break
+        raise AssertionError(f"chain {chain.code} did not issue {licence} in case {case_no}")
+    raise LookupError(f"no registered chain issues a licence {licence!r}")
+
+
+async def approve_until(
+    driver: CaseDriver, case_no: str, done: Callable[[CaseState], bool], *, rounds: int = 20
+) -> CaseState:
+    """Approve open tasks round by round until ``done(state)`` (unlike ``run_to_end``
+    it stops early, e.g. when the case waits for the applicant)."""
+    for _ in range(rounds):
+        state = await driver.wait_for_tasks(case_no)
+        if done(state):
+            return state
+        if not await driver.approve_open(case_no):
+            raise AssertionError(f"stuck: nothing to approve, open {state.open_tasks}")
+    raise AssertionError("condition not reached")

@@ -154,7 +154,7 @@ def test_pause_covers() -> None:
 @pytest.mark.parametrize(
     ("today", "left"),
     [
-        ("2026-09-30", 6),  # acceptance day: counts itself although the limit does not
+        ("2026-09-30", 5),  # acceptance day: never counts (rule 9: the limit itself)
         ("2026-10-05", 5),  # holiday: all five still ahead
         ("2026-10-10", 3),  # 调休 Saturday counts itself: 10-10, 10-12, 10-13
         ("2026-10-11", 2),  # Sunday: 10-12, 10-13
@@ -165,7 +165,39 @@ def test_pause_covers() -> None:
     ],
 )
 def test_days_left(cal: WorkCalendar, today: str, left: int) -> None:
-    assert cal.days_left(D(today), D("2026-10-13")) == left
+    # A 5-day limit accepted on 09-30 is due 10-13 (National Day in between).
+    assert cal.days_left(D(today), D("2026-10-13"), started_on=D("2026-09-30")) == left
+
+
+@pytest.mark.parametrize("start", ["2026-09-30", "2026-10-03", "2026-11-13", "2026-12-31"])
+@pytest.mark.parametrize("limit", [0, 1, 5, 15, 20])
+def test_days_left_is_the_limit_on_acceptance_day_and_1_on_the_due_day(
+    cal: WorkCalendar, start: str, limit: int
+) -> None:
+    """DOMAIN rule 9, through the one function every screen uses."""
+    from domain.deadlines import days_left, new_clock
+
+    clock = new_clock(
+        cal,
+        started_on=D(start),
+        limit_days=limit,
+        department_count=1,
+        warning_fraction=0.2,
+        today=D(start),
+    )
+    assert days_left(cal, clock, D(start)) == max(1, limit)
+    assert days_left(cal, clock, clock.due_on) == 1
+    # Every day in between: one less per counted working day; the yellow card shows
+    # exactly from the day on which no more than the threshold is left.
+    day, previous = D(start), max(1, limit)
+    while day < clock.due_on:
+        day += timedelta(days=1)
+        left = days_left(cal, clock, day)
+        assert left in (previous, previous - 1)
+        if limit:
+            assert (left <= clock.warn_at_days_left) == (day >= clock.warning_on), day
+        previous = left
+    assert days_left(cal, clock, clock.due_on + timedelta(days=1)) <= 0
 
 
 def test_days_left_skips_paused_days(cal: WorkCalendar) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from domain.actions import EndSpecialProcedure, ReportApplicantEvent, StartSpecialProcedure
 from domain.case import (
@@ -16,7 +15,7 @@ from domain.case import (
     TaskStatus,
     Verdict,
 )
-from tests.harness import CLERK, COORDINATOR, CaseDriver
+from tests.harness import CLERK, COORDINATOR, CaseDriver, approve_until
 
 RESTAURANT_FORM = {
     "shop_name": "老王家常菜",
@@ -64,20 +63,6 @@ def departments_of(tasks: list[Task]) -> list[str]:
 
 async def outcome_of(driver: CaseDriver, case_no: str) -> CaseOutcome:
     return await asyncio.wait_for(driver.desk.outcome(case_no), timeout=30)
-
-
-async def approve_until(
-    driver: CaseDriver, case_no: str, done: Callable[[CaseState], bool], *, rounds: int = 20
-) -> CaseState:
-    """Approve open tasks round by round until ``done(state)`` (unlike ``run_to_end``
-    it stops early, e.g. when the case waits for the applicant)."""
-    for _ in range(rounds):
-        state = await driver.wait_for_tasks(case_no)
-        if done(state):
-            return state
-        if not await driver.approve_open(case_no):
-            raise AssertionError(f"stuck: nothing to approve, open {state.open_tasks}")
-    raise AssertionError("condition not reached")
 
 
 # ------------------------------------------------------------- restaurant

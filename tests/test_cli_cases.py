@@ -577,13 +577,14 @@ async def test_reconcile_needs_temporal(cli: CaseDriver) -> None:
 
 
 async def test_intake_and_aftercare_actions(cli: CaseDriver) -> None:
+    from tests.harness import fresh_applicant
     from tests.test_chains_more import COMPANY_FORM, RESTAURANT_FORM
-    from tests.test_intake import fresh_organisation, without
+    from tests.test_intake import without
 
     waiting = await cli.start(
         "restaurant",
         RESTAURANT_FORM,
-        applicant=fresh_organisation(),
+        applicant=fresh_applicant(),
         materials=without("premises_proof"),
     )
     state = await cli.wait_for_tasks(waiting)
@@ -597,7 +598,7 @@ async def test_intake_and_aftercare_actions(cli: CaseDriver) -> None:
     await ok("case", "supply-materials", waiting, "--item", "premises_proof", "--as", CLERK)
     assert (await show(waiting))["acceptance"] == "accepted"
 
-    done = await cli.start("company", COMPANY_FORM, applicant=fresh_organisation("测试公司"))
+    done = await cli.start("company", COMPANY_FORM, applicant=fresh_applicant(name="测试公司"))
     result = await refused(1, "case", "rate", done, "--score", "5", "--as", CLERK)
     assert "not concluded yet" in result.stderr
     await cli.run_to_end(done)

@@ -1,6 +1,6 @@
 """``onechain report`` and ``reporting.performance``: the figures on a read model with
-known cases, the CLI's outputs (tables, JSON, CSV) and its bad-input exits, and one
-real case through a dev server into the report."""
+known cases (SQLite and PostgreSQL), the CLI's outputs (tables, JSON, CSV) and its
+bad-input exits, and one real case through a dev server into the report."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from cli.app import app
 from domain.calendar import CalendarData, WorkCalendar
 from domain.projection import CaseRow, EventRow, ProjectionBatch, TaskRow
 from domain.timezone import CST
-from readmodel.database import make_engine, read_session, ready_engine
+from readmodel.database import make_engine, read_session, ready_engine, reset_engines
 from readmodel.projection import project
 from reporting.performance import ChainLimits, build_report, csv_rows
 from tests.harness import CaseDriver
@@ -183,10 +183,11 @@ def fill(engine: Engine) -> None:
 
 
 @pytest.fixture
-def engine() -> Iterator[Engine]:
-    engine = make_engine("sqlite://")
+def engine(database_url: str) -> Iterator[Engine]:
+    """The known cases in a fresh read model, on SQLite and on PostgreSQL."""
     from readmodel.database import create_schema
 
+    engine = make_engine(database_url)
     create_schema(engine)
     fill(engine)
     yield engine
@@ -248,12 +249,12 @@ def test_period_and_chain_filters(engine: Engine) -> None:
 
 
 @pytest.fixture
-def report_db(tmp_path: Path) -> Iterator[Path]:
-    """A read-model file with the known cases, as the configured database."""
-    url = f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"
-    fill(ready_engine(url))
-    with environment(ONECHAIN_DATABASE_URL=url):
+def report_db(database_url: str, tmp_path: Path) -> Iterator[Path]:
+    """A read model with the known cases as the configured database (SQLite, PostgreSQL)."""
+    fill(ready_engine(database_url))
+    with environment(ONECHAIN_DATABASE_URL=database_url):
         yield tmp_path
+    reset_engines()
 
 
 def test_cli_report_json_csv_and_tables(report_db: Path) -> None:

@@ -23,11 +23,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
+import chains  # noqa: F401  (registers the chains)
 from cli import output
 from cli.app import app
 from domain.actions import workflow_id_for
 from runtime.settings import get_settings
 from tests.harness import CaseDriver, act_as_shorthand, sign_in_cli
+from workflows import registry
 
 runner = CliRunner()
 CLERK = "clerk1:window_clerk:window:窗口张三"
@@ -70,6 +72,9 @@ PERSON_ID = "370828199707268356"
 BAD_PERSON_ID = "370828199707268357"  # last character changed: MOD 11-2 check fails
 ORG_ID = "9137081112DD272HDL"
 ORG_ID_2 = "91370827JXEB97R5NW"
+#: A chain name no deployment registers (checked below), for the "unknown chain" rows.
+UNKNOWN_CHAIN = "我要开火星基地"
+assert all(UNKNOWN_CHAIN not in (c.code, c.name_zh) for c in registry.all_chains())
 
 
 def row(case_no: str, chain: str, name: str, kind: str, id_number: str, **cells: Any) -> dict:
@@ -133,7 +138,7 @@ def messy_rows(prefix: str) -> list[dict | None]:
         None,  # row 3: blank, skipped but counted
         row(f"{prefix}-02", "restaurant", "王伟", "个人", PERSON_ID, **RESTAURANT),
         row(f"{prefix}-03", "restaurant", "李娜", "个人", BAD_PERSON_ID, **RESTAURANT),  # row 5
-        row(f"{prefix}-04", "我要开药店", "张强", "个人", PERSON_ID),  # row 6: unknown chain
+        row(f"{prefix}-04", UNKNOWN_CHAIN, "张强", "个人", PERSON_ID),  # row 6: unknown chain
         row(f"{prefix}-01", "company", "刘洋", "个人", PERSON_ID, **COMPANY),  # row 7: repeat
         row(f"{prefix}-05", "企业开办", "陈静", "个人", PERSON_ID, **COMPANY),
         None,  # row 9
@@ -471,7 +476,7 @@ async def test_unreadable_file_and_bad_usage(cli: CaseDriver, tmp_path: Path) ->
     result = await invoke("import", str(no_id), "--dry-run")
     assert result.exit_code == 2 and "证件号码 (id_number)" in result.stderr
     sample = Path(__file__).resolve().parent.parent / "docs" / "samples" / "import-sample.csv"
-    wrong = await invoke("import", str(sample), "--chain", "pharmacy", "--dry-run")
+    wrong = await invoke("import", str(sample), "--chain", UNKNOWN_CHAIN, "--dry-run")
     assert wrong.exit_code == 2 and "unknown chain" in wrong.stderr
     reviewer = await invoke("import", str(sample), "--as", "r1:reviewer:fire")
     assert reviewer.exit_code == 2 and "window clerk" in reviewer.stderr
@@ -490,7 +495,8 @@ async def test_unreachable_temporal_exits_3(
     sample = Path(__file__).resolve().parent.parent / "docs" / "samples" / "import-sample.csv"
     result = await invoke("import", str(sample), "--as", CLERK)
     assert result.exit_code == 3, result.output
-    assert "unreachable" in result.stderr and "4 row(s) not attempted" in result.stderr
+    rows = len(registry.all_chains())  # the sample has one row per chain
+    assert "unreachable" in result.stderr and f"{rows} row(s) not attempted" in result.stderr
 
 
 async def test_ctrl_c_stops_cleanly_and_a_rerun_finishes(

@@ -7,28 +7,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from stdnum.cn import uscc
 
 from client.facade import ActionRejected, InvalidApplication
 from domain.actions import Decide, Rate, Rectify, SupplyMaterials, Urge
-from domain.case import Applicant, CaseStatus, TaskKind, TaskStatus, Verdict
+from domain.case import CaseStatus, TaskKind, TaskStatus, Verdict
 from domain.materials import Acceptance, Commitment, MaterialState
 from domain.timezone import CST, cst_date
 from readmodel.database import read_session, ready_engine
 from readmodel.queries import credit_records, licences_for_holder, publication
 from runtime.settings import get_settings
-from tests.harness import CLERK, COORDINATOR, CaseDriver, reviewer, session_lookup_key
+from tests.harness import (
+    CLERK,
+    COORDINATOR,
+    CaseDriver,
+    fresh_applicant,
+    reviewer,
+    session_lookup_key,
+)
 from tests.test_chains_more import COMPANY_FORM, RESTAURANT_FORM
 
 ALL_RESTAURANT = CaseDriver.all_materials("restaurant")
-
-
-def fresh_organisation(name: str = "济宁市老王餐饮有限公司") -> Applicant:
-    """A new applicant (valid credit code) so e-licences of other tests never match."""
-    import uuid
-
-    body = "91370800" + uuid.uuid4().hex[:9].upper().translate(str.maketrans("IOSVZ", "12345"))
-    return Applicant(kind="organisation", name=name, id_number=body + uscc.calc_check_digit(body))
 
 
 def without(*codes: str) -> list[str]:
@@ -45,7 +43,7 @@ async def test_missing_key_material_one_notice_no_clock_until_the_last_key_item(
     case_no = await driver.start(
         "restaurant",
         RESTAURANT_FORM,
-        applicant=fresh_organisation(),
+        applicant=fresh_applicant(),
         materials=without("premises_proof", "staff_health"),
     )
     state = await driver.wait_for_tasks(case_no)
@@ -82,7 +80,7 @@ async def test_incomplete_case_is_reviewed_but_issued_only_after_the_supplement(
     case_no = await driver.start(
         "restaurant",
         RESTAURANT_FORM,
-        applicant=fresh_organisation(),
+        applicant=fresh_applicant(),
         materials=without("staff_health"),
     )
     state = await driver.wait_for_tasks(case_no)
@@ -106,7 +104,7 @@ async def test_incomplete_case_is_reviewed_but_issued_only_after_the_supplement(
 
 
 async def test_commitment_licence_is_revoked_by_a_failed_verification(driver: CaseDriver) -> None:
-    applicant = fresh_organisation()
+    applicant = fresh_applicant()
     case_no = await driver.start(
         "restaurant",
         RESTAURANT_FORM,
@@ -183,7 +181,7 @@ async def _eventually_revoked(holder_id: str) -> None:
 async def test_restaurant_never_asks_for_the_business_licence_a_company_case_issued(
     driver: CaseDriver,
 ) -> None:
-    applicant = fresh_organisation("济宁市运河五金机电有限公司")
+    applicant = fresh_applicant(name="济宁市运河五金机电有限公司")
     company = await driver.start("company", COMPANY_FORM, applicant=applicant)
     outcome = await driver.run_to_end(company)
     business_licence = next(lic for lic in outcome.licences if lic.type == "business_licence")
@@ -204,7 +202,7 @@ async def test_restaurant_never_asks_for_the_business_licence_a_company_case_iss
     stranger = await driver.start(
         "restaurant",
         {**RESTAURANT_FORM, "existing_business_licence": True},
-        applicant=fresh_organisation("另一家公司"),
+        applicant=fresh_applicant(name="另一家公司"),
         materials=without("entity_proof"),
     )
     state = await driver.wait_for_tasks(stranger)
@@ -220,7 +218,7 @@ async def test_notice_later_than_five_working_days_counts_as_accepted_on_receipt
     case_no = await driver.start(
         "restaurant",
         RESTAURANT_FORM,
-        applicant=fresh_organisation(),
+        applicant=fresh_applicant(),
         materials=without("premises_proof"),
         received_at=received,
     )
@@ -253,7 +251,9 @@ async def test_unknown_materials_and_commitments_are_refused_at_the_window(
 
 
 async def test_decision_is_published_and_one_rating_opens_rectification(driver: CaseDriver) -> None:
-    case_no = await driver.start("company", COMPANY_FORM, applicant=fresh_organisation("测试公司"))
+    case_no = await driver.start(
+        "company", COMPANY_FORM, applicant=fresh_applicant(name="测试公司")
+    )
     with pytest.raises(ActionRejected, match="not concluded yet"):
         await driver.wait_for_tasks(case_no)
         await driver.desk.act(case_no, Rate(actor=CLERK, score=5))
@@ -288,7 +288,7 @@ async def test_decision_is_published_and_one_rating_opens_rectification(driver: 
 async def test_a_department_cannot_ask_again_for_a_material_already_received(
     driver: CaseDriver,
 ) -> None:
-    case_no = await driver.start("restaurant", RESTAURANT_FORM, applicant=fresh_organisation())
+    case_no = await driver.start("restaurant", RESTAURANT_FORM, applicant=fresh_applicant())
     state = await driver.wait_for_tasks(case_no)
     task = next(t for t in state.open_tasks if t.kind is TaskKind.REVIEW)
     department = task.departments[0]
@@ -305,3 +305,41 @@ async def test_a_department_cannot_ask_again_for_a_material_already_received(
                 missing_items=["premises_proof"],
             ),
         )
+
+
+async def test_an_e_licence_one_chain_issues_replaces_the_paper_in_every_chain_naming_it(
+    driver: CaseDriver,
+) -> None:
+    """For every material some chain lets an e-licence replace, when another chain
+    issues that licence: its holder is never asked for the paper. Derived from the
+    registry (harness ``applicant_holding``), so a new chain is covered at once."""
+    from tests.harness import applicant_holding
+    from workflows import registry
+    from workflows.form_samples import sample_values
+
+    issued = {lic.code for chain in registry.all_chains() for lic in chain.licences}
+    pairs = [
+        (chain, material)
+        for chain in registry.all_chains()
+        for material in chain.materials
+        if material.e_licence in issued
+    ]
+    assert pairs, "no chain names an e-licence another chain issues"
+    checked = 0
+    for chain, material in pairs[:2]:  # two are enough to prove the helper on a real server
+        holder = await applicant_holding(
+            driver, material.e_licence, kind="organisation", name="济宁市运河持证有限公司"
+        )
+        if chain.applicant_kind not in ("either", holder.kind):
+            continue
+        case_no = await driver.start(
+            chain.code,
+            sample_values(chain.form),
+            applicant=holder,
+            materials=[m.code for m in chain.materials if m.code != material.code],
+        )
+        state = await driver.wait_for_tasks(case_no)
+        found = next(m for m in state.materials if m.code == material.code)
+        assert found.state is MaterialState.E_LICENCE, (chain.code, material.code)
+        checked += 1
+    assert checked

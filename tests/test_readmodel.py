@@ -1,4 +1,5 @@
-"""The SQL read model against real SQLite files: idempotency, ordering, concurrency."""
+"""The SQL read model against a real SQLite file and a real PostgreSQL (every test that
+takes ``engine`` or ``configured_db`` runs on both): idempotency, ordering, concurrency."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from domain.projection import (
     LicenceRecord,
     Notification,
     ProjectionBatch,
+    Publication,
+    Revocation,
     TaskRow,
 )
 from readmodel.database import (
@@ -33,15 +36,26 @@ from readmodel.database import (
     reset_engines,
     write_session,
 )
-from readmodel.projection import _case_upsert, _insert_ignoring, apply_batch, project
+from readmodel.projection import (
+    _case_upsert,
+    _insert_ignoring,
+    apply_batch,
+    project,
+    record_notification,
+    record_publication,
+    revoke_licences,
+    store_licences,
+)
 from readmodel.queries import (
     case_events,
     case_tasks,
     count_cases,
+    credit_records,
     get_case,
     licences_for_holder,
     list_cases,
     notifications,
+    publication,
 )
 from readmodel.tables import (
     CaseRecord,
@@ -141,21 +155,27 @@ def batch(
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    """A fresh read model with the schema, on SQLite and on PostgreSQL."""
+    engine = make_engine(database_url)
     create_schema(engine)
     yield engine
     engine.dispose()
 
 
-def test_pragmas_and_schema(engine: Engine) -> None:
+def test_schema(engine: Engine) -> None:
+    tables = set(inspect(engine).get_table_names())
+    assert {"cases", "case_departments", "tasks", "events", "notifications", "licences"} <= tables
+    create_schema(engine)  # a second run is harmless
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
-    tables = set(inspect(engine).get_table_names())
-    assert {"cases", "case_departments", "tasks", "events", "notifications", "licences"} <= tables
-    create_schema(engine)  # a second run is harmless
+    engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -351,9 +371,10 @@ def test_concurrent_writers_do_not_lock_or_lose_updates(engine: Engine) -> None:
 
 
 @pytest.fixture
-def configured_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """Point the settings at a fresh SQLite file, as the worker would see it."""
-    monkeypatch.setenv("ONECHAIN_DATABASE_URL", f"sqlite:///{tmp_path / 'activity.sqlite3'}")
+def configured_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """Point the settings at a fresh, empty database, as the worker would see it (its
+    first activity creates the schema)."""
+    monkeypatch.setenv("ONECHAIN_DATABASE_URL", database_url)
     get_settings.cache_clear()
     reset_engines()
     engine = make_engine(get_settings().resolved_database_url)
@@ -412,3 +433,66 @@ def test_notify_and_issue_licences_activities(configured_db: Engine) -> None:
         assert [lic.type for lic in food] == ["food"]
         stored = s.connection().exec_driver_sql("SELECT * FROM licences").fetchall()
         assert stored and "91110101MA0000000X" not in repr(stored).upper()
+
+
+#: Any 32 bytes do for the stores' own tests; activities use the keystore's.
+KEY = b"k" * 32
+
+
+def test_stores_say_whether_a_row_is_new(engine: Engine) -> None:
+    """Retried activities must learn "already stored" on every driver (psycopg's
+    rowcount is -1 for these statements, so the stores ask RETURNING instead)."""
+    note = Notification(
+        case_no="A-1", seq=1, kind="warning", recipients=["fire"], message="m", at=T0
+    )
+    licence = LicenceRecord(
+        case_no="A-1",
+        type="food",
+        name="食品经营许可证",
+        number="JY1",
+        department="market",
+        holder_name="老王面馆",
+        holder_id="92370811MA3C000001",
+        issued_on=date(2025, 4, 1),
+    )
+    second = licence.model_copy(update={"number": "JY2"})
+    decision = Publication(
+        case_no="A-1",
+        chain="restaurant",
+        decision="approved",
+        holder_name="老王面馆",
+        departments=["market"],
+        licence_numbers=["JY1"],
+        decided_on=date(2025, 4, 1),
+    )
+    revocation = Revocation(
+        case_no="A-1",
+        holder_id=licence.holder_id,
+        holder_name=licence.holder_name,
+        licence_numbers=["JY2"],
+        reason="核查不实",
+        revoked_on=date(2025, 5, 1),
+    )
+    firsts, agains = [], []
+    for outcomes in (firsts, agains):
+        with write_session(engine) as s:
+            outcomes.append(record_notification(s, note))
+            outcomes.append(store_licences(s, [licence, second], lookup_key=KEY))
+            outcomes.append(record_publication(s, decision, T0))
+            outcomes.append(revoke_licences(s, revocation, lookup_key=KEY))
+    assert firsts == [True, 2, True, 1]
+    assert agains == [False, 0, False, 0]
+    with read_session(engine) as s:
+        assert len(notifications(s, "A-1")) == 1
+        assert [
+            (lic.number, lic.status)
+            for lic in licences_for_holder(s, licence.holder_id, lookup_key=KEY)
+        ] == [
+            ("JY1", "valid"),
+            ("JY2", "revoked"),
+        ]
+        assert [c.kind for c in credit_records(s, licence.holder_id, lookup_key=KEY)] == [
+            "false_commitment"
+        ]
+        published = publication(s, "A-1")
+        assert published is not None and published.published_at == T0

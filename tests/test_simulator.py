@@ -25,6 +25,7 @@ from simulator.engine import Simulator, load_open_tasks
 from simulator.policy import Choice, Policy
 from tests.harness import CaseDriver, session_signer
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
+from workflows import registry
 
 runner = CliRunner()
 KINDERGARTEN_MATERIALS = [
@@ -294,7 +295,41 @@ async def test_slow_parts_wait_and_demo_seeding_is_idempotent(driver: CaseDriver
     sim = Simulator(driver.desk, Policy(seed=1, slow=1.0), rate_per_min=0, case_prefix=pfx)
     assert await sim.tick() == 0 and sim.stats.left_slow == 4
 
+    demo_cases = 2 * len(registry.all_chains())
     first = await seed_demo(driver.desk, per_chain=2)
-    assert first.started + first.existing == 8 and not first.rejected
+    assert first.started + first.existing == demo_cases and not first.rejected
     again = await seed_demo(driver.desk, per_chain=2)
-    assert again.started == 0 and again.existing == 8
+    assert again.started == 0 and again.existing == demo_cases
+
+
+async def test_demo_seeds_and_the_simulator_drives_a_chain_registered_at_run_time(
+    driver: CaseDriver,
+) -> None:
+    """A new chain needs no demo code: ``seed_demo`` builds its cases from its form
+    model and the simulator decides its steps like any other chain's."""
+    from simulator.demo import demo_case_prefix, seed_demo
+    from tests.extra_chain import extra_chain, registered
+
+    with registered(extra_chain):
+        report = await seed_demo(driver.desk, per_chain=1)
+        assert not report.rejected
+        assert report.started + report.existing == len(registry.all_chains())
+        pfx = demo_case_prefix(extra_chain.code)
+        case_no = f"{pfx}-001"
+        sim = Simulator(
+            driver.desk,
+            Policy(seed=5, approve=1.0, return_share=0.0, slow=0.0),
+            rate_per_min=0,
+            supplement_after=0,
+            complete_after=0,
+            case_prefix=pfx,
+        )
+
+        async def concluded() -> bool:
+            await sim.tick()
+            return (await driver.state(case_no)).status is not CaseStatus.RUNNING
+
+        await until(concluded, timeout=90)
+        state = await driver.state(case_no)
+        assert state.status is CaseStatus.APPROVED
+        assert [lic.type for lic in state.licences] == ["venue_permit"]

@@ -311,3 +311,35 @@ async def test_disabled_user_cannot_log_in(driver: CaseDriver) -> None:
         )
     with read_session(engine) as session:
         assert store.get_user(session, user_id).password_hash.startswith("$argon2id$")
+
+
+async def test_actions_and_refusals_of_signed_in_people_are_audited(driver: CaseDriver) -> None:
+    from sqlmodel import select
+
+    from readmodel.audit import AuditRecord, verify_chain
+
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    task_id, department = await open_part(driver, case_no)
+    await driver.decide(case_no, task_id, department)
+    with pytest.raises(Exception, match="may not"):  # a coordinator deciding: the rules refuse
+        await driver.desk.act(case_no, _decide(COORDINATOR, task_id))
+    engine = session_signer()._engine
+
+    def audited() -> list[AuditRecord]:
+        with read_session(engine) as session:
+            return list(session.exec(select(AuditRecord).where(AuditRecord.case_no == case_no)))
+
+    rows: list[AuditRecord] = []
+    for _ in range(100):
+        rows = audited()
+        if any(r.kind == "refused" for r in rows) and any(r.kind == "decided" for r in rows):
+            break
+        await asyncio.sleep(0.05)
+    refused = [r for r in rows if r.kind == "refused"]
+    assert refused and refused[0].actor_id == COORDINATOR.user_id
+    assert "may not" in refused[0].summary
+    decided = [r for r in rows if r.kind == "decided"]
+    assert decided[0].actor_id == reviewer(department).user_id
+    assert rows[0].kind == "received" and rows[0].actor_id == CLERK.user_id
+    with read_session(engine) as session:
+        assert verify_chain(session).problems == []

@@ -52,6 +52,11 @@ def parse_grants(labels: Sequence[str], *, service: bool) -> list[str]:
             grant = Grant.parse(label)
         except ValueError as error:
             raise AccountError(f"role {label!r}: {error}") from None
+        if grant.department is not None and grant.department not in known_departments():
+            raise AccountError(
+                f"role {label!r}: unknown department {grant.department!r} "
+                "(see `onechain departments list`)"
+            )
         if grant.role is Role.SYSTEM and not service:
             raise AccountError("role system is only for service accounts (--service)")
         if grant.label() not in grants:
@@ -59,6 +64,13 @@ def parse_grants(labels: Sequence[str], *, service: bool) -> list[str]:
     if not grants:
         raise AccountError("give at least one role, e.g. --role coordinator")
     return grants
+
+
+def known_departments() -> set[str]:
+    """Department codes a grant may name."""
+    from domain.departments import DEPARTMENTS
+
+    return set(DEPARTMENTS)
 
 
 def _check_user_id(user_id: str) -> None:

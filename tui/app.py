@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from cli.safe_text import plain
 from domain.case import CaseState
 from domain.roles import Actor
 from domain.timezone import cst_date
@@ -138,7 +139,9 @@ class OneChainApp(App[None]):
         """The read model did not answer: say so and keep what is on screen; the
         next refresh tries again."""
         self.notify(
-            self.catalog.t("readmodel.error", message=str(error).splitlines()[0]), severity="error"
+            plain(self.catalog.t("readmodel.error", message=str(error).splitlines()[0])),
+            severity="error",
+            markup=False,
         )
 
     def _tick(self) -> None:
@@ -284,13 +287,17 @@ class OneChainApp(App[None]):
         try:
             state = await self.desk.state(case_no)
         except CaseError as error:
-            self.notify(str(error), severity="error")
+            self.notify(plain(error), severity="error", markup=False)
             return
         except Exception as error:
             if not is_connection_error(error):
                 raise
             self.connection_failed()
-            self.notify(self.catalog.t("form.unreachable", message=str(error)), severity="error")
+            self.notify(
+                plain(self.catalog.t("form.unreachable", message=str(error))),
+                severity="error",
+                markup=False,
+            )
             return
         self._open_form(act, state)
 
@@ -301,7 +308,9 @@ class OneChainApp(App[None]):
         if outcome is None:
             return
         t = self.catalog.t
-        self.notify(t("done", action=t(f"act.{outcome.act}"), message=outcome.message))
+        self.notify(
+            plain(t("done", action=t(f"act.{outcome.act}"), message=outcome.message)), markup=False
+        )
         self.refresh_views()
         if outcome.notice:
             self.push_screen(NoticeScreen(t("notice.title"), outcome.notice))

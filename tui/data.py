@@ -72,6 +72,7 @@ class CaseListRow:
     due_on: date | None
     provisional: bool
     warning: str
+    accepted_on: date | None = None  # the acceptance day never counts in days left
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ _LIST_COLUMNS = (
     CaseRecord.due_on,
     CaseRecord.provisional,
     CaseRecord.warning,
+    CaseRecord.accepted_on,
 )
 
 
@@ -162,6 +164,7 @@ def list_page(engine: Engine, flt: CaseFilter, offset: int = 0, limit: int = 100
                 due_on=r.next_due_on if r.status == "running" else None,
                 provisional=bool(r.provisional),
                 warning=r.warning,
+                accepted_on=r.accepted_on,
             )
             for r in session.exec(stmt).all()
         ]

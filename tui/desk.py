@@ -12,8 +12,9 @@ from datetime import date, timedelta
 from typing import Protocol, runtime_checkable
 
 from domain.actions import Action, ActionResult
-from domain.calendar import Pause, WorkCalendar
-from domain.case import CaseState
+from domain.calendar import WorkCalendar
+from domain.case import CaseState, Clock
+from domain.deadlines import days_left
 
 
 @runtime_checkable
@@ -74,6 +75,11 @@ class DayCounter:
         data = build_calendar(get_settings().calendars_dir, today.year - 1, today.year + 3)
         return cls(WorkCalendar(data))
 
-    def left(self, today: date, due: date, pauses: list[Pause] | None = None) -> int:
-        closed = [p if p.end is not None else Pause(start=p.start, end=today) for p in pauses or []]
-        return self.calendar.days_left(today, due, closed)
+    def left(self, today: date, due: date, *, started_on: date | None = None) -> int:
+        """Days left to a due date from a list row (no clock at hand): counted from the
+        later of today and the day after ``started_on`` (the acceptance day)."""
+        return self.calendar.days_left(today, due, started_on=started_on)
+
+    def of(self, today: date, clock: Clock | None) -> int | None:
+        """Days left on a clock: the one rule (:func:`domain.deadlines.days_left`)."""
+        return days_left(self.calendar, clock, today)

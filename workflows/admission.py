@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain.actions import PinnedLimits, StartCase
-from domain.case import Applicant
+from domain.case import Applicant, check_applicant_text
 from domain.ids import InvalidId, check_applicant_id
 from domain.roles import Actor, Role
 from workflows import registry
@@ -35,6 +35,10 @@ def check_acceptor(actor: Actor) -> None:
 
 
 def checked_applicant(chain: Chain, applicant: Applicant) -> Applicant:
+    try:
+        check_applicant_text(applicant)
+    except ValueError as implausible:
+        raise InvalidApplication(str(implausible)) from None
     if chain.applicant_kind not in ("either", applicant.kind):
         raise InvalidApplication(
             f"chain {chain.code} takes applicants of kind {chain.applicant_kind}, "
@@ -49,7 +53,7 @@ def checked_applicant(chain: Chain, applicant: Applicant) -> Applicant:
 
 def checked_form(chain: Chain, form: dict[str, Any]) -> dict[str, Any]:
     try:
-        return chain.form.model_validate(form).model_dump(mode="json")
+        return chain.validate_form(form).model_dump(mode="json")
     except ValidationError as invalid:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'form'}: {err['msg']}"

@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from domain.materials import MaterialSpec
+from domain.text import describe_unsafe
 
 if TYPE_CHECKING:
     from workflows.steps import CaseContext
@@ -130,8 +131,46 @@ class Chain:
             for m in self.materials
         ]
 
+    def validate_form(self, data: Any) -> BaseModel:
+        """The chain's form model from ``data``, refusing control characters in any text.
+
+        The desk and the import call this for new applications; ``ValidationError`` as
+        the form model raises it, so callers report both kinds of problem the same way.
+        A running case's stored form is never re-checked (replay stays as it was).
+        """
+        model = self.form.model_validate(data)
+        errors: list[Any] = []
+        for name, value in model:
+            for loc, text in _texts((name,), value):
+                reason = describe_unsafe(text)
+                if reason is not None:
+                    errors.append(
+                        {
+                            "type": "value_error",
+                            "loc": loc,
+                            "input": text,
+                            "ctx": {"error": ValueError(reason)},
+                        }
+                    )
+        if errors:
+            raise ValidationError.from_exception_data(self.form.__name__, errors)
+        return model
+
     def material(self, code: str) -> Material:
         for material in self.materials:
             if material.code == code:
                 return material
         raise LookupError(f"chain {self.code} declares no material {code!r}")
+
+
+def _texts(loc: tuple[Any, ...], value: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """Every text inside a form value, with where it sits (lists and nested models)."""
+    if isinstance(value, str):
+        return [(loc, value)]
+    if isinstance(value, BaseModel):
+        return [found for name, inner in value for found in _texts((*loc, name), inner)]
+    if isinstance(value, dict):
+        return [found for key, inner in value.items() for found in _texts((*loc, key), inner)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [found for i, inner in enumerate(value) for found in _texts((*loc, i), inner)]
+    return []

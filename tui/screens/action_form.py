@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
+from cli.safe_text import safe
 from domain.actions import (
     Action,
     Decide,
@@ -109,7 +110,7 @@ class ActionForm(ConsoleModal):
         act, t = self.act, self.t
         title = t("form.title", action=t(f"act.{act}"), case_no=self.case_no)
         with Vertical(classes="dialog", id="action-form"):
-            yield Label(title, classes="dialog-title")
+            yield Label(safe(title), classes="dialog-title")
             yield Static(t(f"act.help.{act}"), classes="dim")
             with VerticalScroll(id="form-fields"):
                 if act in TASK_ACTS:
@@ -315,7 +316,7 @@ class ActionForm(ConsoleModal):
     # -------------------------------------------------------------- submit
     def show_error(self, text: str) -> None:
         error = self.query_one("#form-error", Static)
-        error.update(text)
+        error.update(safe(text))
         error.set_class(bool(text), "-shown")
 
     @on(Input.Submitted)

@@ -12,11 +12,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
+from cli.safe_text import safe
 from domain.actions import Reassign, Urge
 from domain.departments import DEPARTMENTS
 from tui.desk import is_connection_error
 from tui.permissions import Act, tasks_for
 from tui.screens.base import ConsoleModal
+from tui.widgets.safe_table import SafeDataTable
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,10 @@ class BulkForm(ConsoleModal):
                 classes="dialog-title",
             )
             yield Static(
-                ", ".join(self.case_numbers[:12]) + (" …" if len(self.case_numbers) > 12 else ""),
+                safe(
+                    ", ".join(self.case_numbers[:12])
+                    + (" …" if len(self.case_numbers) > 12 else "")
+                ),
                 classes="dim",
             )
             if self.act is Act.REASSIGN:
@@ -121,7 +126,7 @@ class BulkResultScreen(ConsoleModal):
                 self.t("bulk.title", action=self.t(f"act.bulk_{self.request.act}")),
                 classes="dialog-title",
             )
-            yield DataTable(id="bulk-table", cursor_type="row")
+            yield SafeDataTable(id="bulk-table", cursor_type="row")
             yield Static("", id="bulk-summary")
             with Horizontal(classes="buttons"):
                 yield Button(self.t("notice.close"), id="close", variant="primary")

@@ -13,12 +13,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
 
+from cli.safe_text import safe, styled
 from domain.case import CaseState, CaseStatus, Task
 from domain.timezone import CST
 from tui.desk import is_connection_error
 from tui.permissions import KEYS, Act, applicable, may
 from tui.screens.base import ConsoleScreen
 from tui.widgets.cells import days_left_cell, deadline_bar, warning_cell
+from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
 
 
@@ -46,20 +48,20 @@ class CaseScreen(ConsoleScreen):
         yield Static(t("case.loading", case_no=self.case_no), id="case-header")
         with TabbedContent(id="case-tabs"):
             with TabPane(t("case.tab.tasks"), id="tab-tasks"):
-                yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+                yield SafeDataTable(id="tasks", cursor_type="row", zebra_stripes=True)
             with TabPane(t("case.tab.clock"), id="tab-clock"), VerticalScroll():
                 yield Label(t("case.suspensions"), classes="section")
-                yield DataTable(id="suspensions", cursor_type="row")
+                yield SafeDataTable(id="suspensions", cursor_type="row")
                 yield Label(t("case.extensions"), classes="section")
-                yield DataTable(id="extensions", cursor_type="row")
+                yield SafeDataTable(id="extensions", cursor_type="row")
             with TabPane(t("case.tab.materials"), id="tab-materials"), VerticalScroll():
                 yield Static("", id="materials-note", classes="dim")
-                yield DataTable(id="materials", cursor_type="row")
+                yield SafeDataTable(id="materials", cursor_type="row")
                 yield Static("", id="notice")
             with TabPane(t("case.tab.licences"), id="tab-licences"):
-                yield DataTable(id="licences", cursor_type="row")
+                yield SafeDataTable(id="licences", cursor_type="row")
             with TabPane(t("case.tab.timeline"), id="tab-timeline"):
-                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+                yield SafeDataTable(id="timeline", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -104,7 +106,7 @@ class CaseScreen(ConsoleScreen):
             state = await desk.state(self.case_no)
         except CaseError as error:
             self.query_one("#case-header", Static).update(
-                Text(self.t("case.error", message=str(error)), style="bold red")
+                styled(self.t("case.error", message=str(error)), "bold red")
             )
             return
         except Exception as error:
@@ -130,6 +132,10 @@ class CaseScreen(ConsoleScreen):
     def _header(self, state: CaseState, today: date) -> Table:
         c, t = self.catalog, self.t
         grid = Table.grid(padding=(0, 2), expand=True)
+
+        def add_row(*cells: object) -> None:  # case data is text, never markup
+            grid.add_row(*(safe(cell) for cell in cells))
+
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(ratio=1)
         grid.add_column(style="bold", no_wrap=True)
@@ -142,31 +148,29 @@ class CaseScreen(ConsoleScreen):
         acceptance_text = (
             c.enum("acceptance", acceptance) if acceptance else t("acceptance.accepted")
         )
-        grid.add_row(t("case.case_no"), state.case_no, t("case.status"), status)
-        grid.add_row(
+        add_row(t("case.case_no"), state.case_no, t("case.status"), status)
+        add_row(
             t("case.chain"),
             f"{c.chain(state.chain)} v{state.chain_version}",
             t("case.stage"),
             state.stage,
         )
-        grid.add_row(
-            t("case.applicant"), state.applicant.name, t("case.id"), state.applicant.id_masked
-        )
+        add_row(t("case.applicant"), state.applicant.name, t("case.id"), state.applicant.id_masked)
         accepted_on = getattr(state, "accepted_on", None)
-        grid.add_row(
+        add_row(
             t("case.acceptance"),
             f"{acceptance_text} {accepted_on.isoformat() if accepted_on else ''}",
             t("case.due"),
             self._next_due(state, today),
         )
-        grid.add_row(
+        add_row(
             t("case.promised"),
             self._limit(state.promised),
             t("case.statutory"),
             self._limit(state.statutory),
         )
         if state.concluded_at is not None:
-            grid.add_row(
+            add_row(
                 t("case.outcome"),
                 f"{state.concluded_at.astimezone(CST):%Y-%m-%d %H:%M}  {state.outcome_reason}",
                 "",
@@ -207,7 +211,7 @@ class CaseScreen(ConsoleScreen):
             t.clock for t in state.open_tasks if t.clock and t.clock.running
         ]
         clock = min(clocks, key=lambda k: k.due_on)
-        left = self.console.days.left(today, clock.due_on, clock.pauses)
+        left = self.console.days.of(today, clock)
         text = Text(
             clock.due_on.isoformat() + (self.t("provisional") if clock.provisional else "") + "  "
         )
@@ -245,7 +249,7 @@ class CaseScreen(ConsoleScreen):
             due = clock.due_on.isoformat() + (c.t("provisional.mark") if clock.provisional else "")
             warning = self._clock_warning(clock) if task.is_open else "none"
             if task.is_open:
-                left = self.console.days.left(today, clock.due_on, clock.pauses)
+                left = self.console.days.of(today, clock)
                 left_cell = days_left_cell(c, left, warning)
                 bar = deadline_bar(left, clock.limit_days + clock.extension_days, warning)
         return [
@@ -328,16 +332,16 @@ class CaseScreen(ConsoleScreen):
                     m.e_licence or "",
                     key=m.code,
                 )
-        lines: list[str] = []
+        lines: list[Text] = []
         notice = getattr(state, "notice", None)
         if notice is not None:
-            lines.append(f"[b]{t('case.notice')}[/b]\n{notice.text}")
+            lines.append(Text.assemble(styled(t("case.notice"), "bold"), "\n", safe(notice.text)))
         returned = [task for task in state.open_tasks if task.missing_items]
         if returned:
-            lines.append(f"[b]{t('case.missing_items')}[/b]")
+            lines.append(styled(t("case.missing_items"), "bold"))
             for task in returned:
-                lines.append(f"{task.id} {task.name}：{'、'.join(task.missing_items)}")
-        self.query_one("#notice", Static).update("\n".join(lines))
+                lines.append(safe(f"{task.id} {task.name}：{'、'.join(task.missing_items)}"))
+        self.query_one("#notice", Static).update(Text("\n").join(lines))
 
     def _licences(self, state: CaseState) -> None:
         table = self.query_one("#licences", DataTable)

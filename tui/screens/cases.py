@@ -13,10 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Input, Static
 
+from cli.safe_text import safe
 from tui.data import SORTS, CaseFilter, CaseListRow, Page, filter_choices, list_page
 from tui.permissions import BULK, KEYS, Act, may
 from tui.screens.base import ConsoleScreen
 from tui.widgets.cells import days_left_cell, short_list, warning_cell
+from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
 
 #: Urgency first, so an 80-column terminal still shows what matters; wider ones show all.
@@ -69,7 +71,7 @@ class CasesScreen(ConsoleScreen):
         yield StatusBar("screen.cases", id="status")
         yield Input(placeholder=self.t("cases.search"), id="search", classes="hidden")
         yield Static(self.t("cases.loading"), id="cases-summary")
-        yield DataTable(id="cases", cursor_type="row", zebra_stripes=True)
+        yield SafeDataTable(id="cases", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -121,7 +123,7 @@ class CasesScreen(ConsoleScreen):
         running = row.status == "running"
         left = None
         if running and row.due_on is not None:
-            left = self.console.days.left(today, row.due_on)
+            left = self.console.days.left(today, row.due_on, started_on=row.accepted_on)
         due = row.due_on.isoformat() if row.due_on else ""
         if due and row.provisional:
             due += self.t("provisional.mark")
@@ -177,7 +179,7 @@ class CasesScreen(ConsoleScreen):
         text += "   " + self.t("cases.sort", sort=self.t(f"sort.{flt.sort}"))
         if self.marked:
             text += "   " + self.t("bulk.marked", count=len(self.marked))
-        self.query_one("#cases-summary", Static).update(text)
+        self.query_one("#cases-summary", Static).update(safe(text))
 
     def set_filter(self, flt: CaseFilter) -> None:
         self.filter = flt

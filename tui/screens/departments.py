@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from tui.data import DepartmentLoad, department_loads
 from tui.screens.base import ConsoleScreen
+from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
 
 COLUMNS = ("department", "open", "yellow", "red", "returned", "cases")
@@ -28,7 +29,7 @@ class DepartmentsScreen(ConsoleScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar("screen.departments", id="status")
         yield Static(self.t("dept.hint"), classes="dim", id="dept-hint")
-        yield DataTable(id="departments", cursor_type="row", zebra_stripes=True)
+        yield SafeDataTable(id="departments", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

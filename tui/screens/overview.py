@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 from tui.data import Overview, overview
 from tui.screens.base import ConsoleScreen
 from tui.widgets.chart import DailyChart
+from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
 
 CHART_DAYS = 14
@@ -45,10 +46,10 @@ class OverviewScreen(ConsoleScreen):
             with Grid(id="overview-grid"):
                 with Vertical(classes="panel"):
                     yield Label(t("overview.by_chain"), classes="section")
-                    yield DataTable(id="by-chain", cursor_type="row", zebra_stripes=True)
+                    yield SafeDataTable(id="by-chain", cursor_type="row", zebra_stripes=True)
                 with Vertical(classes="panel"):
                     yield Label(t("overview.by_department"), classes="section")
-                    yield DataTable(id="by-department", cursor_type="row")
+                    yield SafeDataTable(id="by-department", cursor_type="row")
                 with Vertical(classes="panel chart-panel"):
                     yield Label(t("overview.chart", days=CHART_DAYS), classes="section")
                     yield Static(t("overview.legend"), classes="legend")

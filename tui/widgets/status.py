@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.widgets import Static
 
+from domain.text import visible
+
 if TYPE_CHECKING:
     from tui.app import OneChainApp
 
@@ -40,7 +42,7 @@ class StatusBar(Static):
         text = Text()
         text.append(f" {t('app.title')} ", style="bold")
         text.append(f"│ {t(self.screen_key)} ", style="bold")
-        text.append(f"│ {acting} ")
+        text.append(f"│ {visible(acting)} ")
         state = app.connection
         if state == "ok":
             text.append(f"│ ● {t('conn.ok')}", style="green")

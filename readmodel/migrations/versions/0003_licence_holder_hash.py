@@ -12,8 +12,8 @@ schema change and a warning comment; with rows in these tables run ``onechain db
 upgrade`` on a connected machine instead. The downgrade restores the columns but not
 the ids (a keyed hash cannot be reversed): those rows get an empty ``holder_id``.
 
-Revision ID: 0002_licence_holder_hash
-Revises: 0001_baseline
+Revision ID: 0003_licence_holder_hash
+Revises: 0002_people_sessions_audit
 Create Date: 2026-12-02
 """
 
@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
-revision: str = "0002_licence_holder_hash"
-down_revision: str | None = "0001_baseline"
+revision: str = "0003_licence_holder_hash"
+down_revision: str | None = "0002_people_sessions_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -176,7 +176,7 @@ def upgrade() -> None:
         _swap(table, "holder_id", "holder_hash")
     if context.is_offline_mode():
         op.execute(
-            "-- onechain 0002: holder ids are NOT converted in --sql mode (the lookup key is "
+            "-- onechain 0003: holder ids are NOT converted in --sql mode (the lookup key is "
             "never printed). If licences or credit_records have rows, run `onechain db "
             "upgrade` instead, or those holders can no longer be found."
         )
