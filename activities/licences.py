@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 
 from temporalio import activity
 
@@ -13,8 +14,16 @@ from readmodel.database import read_session, write_session
 from readmodel.projection import revoke_licences as revoke_in_store
 from readmodel.projection import store_licences
 from readmodel.queries import valid_licences
+from runtime.keys import keys_dir, load_lookup_key
+from runtime.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+
+@cache
+def lookup_key() -> bytes:
+    """The keystore's HMAC key for holder hashes, read once per worker process."""
+    return load_lookup_key(keys_dir(get_settings()))
 
 
 @activity.defn(name="issue_licences")
@@ -24,7 +33,7 @@ def issue_licences(request: IssueLicences) -> None:
     Logs case numbers and counts only: licences carry the holder's id.
     """
     with write_session(read_model_engine()) as session:
-        stored = store_licences(session, request.licences)
+        stored = store_licences(session, request.licences, lookup_key=lookup_key())
     cases = sorted({licence.case_no for licence in request.licences})
     logger.info(
         "licences stored=%d of %d case_no=%s", stored, len(request.licences), ",".join(cases)
@@ -35,7 +44,9 @@ def issue_licences(request: IssueLicences) -> None:
 def find_elicences(query: ELicenceQuery) -> ELicenceList:
     """The holder's valid e-licences of the wanted types (数据跑路: never ask twice)."""
     with read_session(read_model_engine()) as session:
-        records = valid_licences(session, query.holder_id, query.types, query.on)
+        records = valid_licences(
+            session, query.holder_id, query.types, query.on, lookup_key=lookup_key()
+        )
     return ELicenceList(
         licences=[
             ELicence(
@@ -56,5 +67,5 @@ def find_elicences(query: ELicenceQuery) -> ELicenceList:
 def revoke_licences(revocation: Revocation) -> None:
     """Revoke after a failed verification and mark the holder's credit record."""
     with write_session(read_model_engine()) as session:
-        changed = revoke_in_store(session, revocation)
+        changed = revoke_in_store(session, revocation, lookup_key=lookup_key())
     logger.info("licences revoked=%d case_no=%s", changed, revocation.case_no)

@@ -124,9 +124,16 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
     write_rows(csv_path, n, prefix)
     log(f"{n} rows written to {csv_path} ({csv_path.stat().st_size / 1e6:.1f} MB)")
 
+    # The embedded default's keys in the temp data folder: the worker here and the
+    # `onechain import` subprocess seal payloads with them.
+    from runtime.connect import data_converter
+    from runtime.keys import init_keys, keys_dir
+    from runtime.settings import get_settings
+
+    init_keys(keys_dir(get_settings()))
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keys_dir(get_settings())),
         search_attributes=sa.ALL_KEYS,
         dev_server_database_filename=str(workdir / "temporal.sqlite3"),
         dev_server_extra_args=[

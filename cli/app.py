@@ -10,9 +10,22 @@ import sys
 
 import typer
 
-from cli import audit, calendar, cases, chains, importer, reconcile, report, run, simulate, users
+from cli import (
+    audit,
+    calendar,
+    cases,
+    chains,
+    importer,
+    keys,
+    reconcile,
+    report,
+    run,
+    simulate,
+    users,
+)
 from cli import db as db_command
 from cli import tui as tui_command
+from cli.codec_server import codec_server
 from cli.output import EXIT_CODES_HELP
 
 app = typer.Typer(
@@ -25,6 +38,7 @@ app.add_typer(calendar.app, name="calendar")
 app.add_typer(chains.app, name="chains")
 app.add_typer(cases.app, name="cases")
 app.add_typer(cases.case_app, name="case")
+app.add_typer(keys.app, name="keys")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.command(name="login", help=users.login.__doc__)(users.login)
@@ -43,6 +57,7 @@ app.command(name="simulate", help=simulate.simulate.__doc__, epilog=EXIT_CODES_H
     simulate.simulate
 )
 app.command(name="tui", help=tui_command.tui.__doc__)(tui_command.tui)
+app.command(name="codec-server", help=codec_server.__doc__)(codec_server)
 
 
 def _exit_code(code: object) -> int:

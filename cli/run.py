@@ -17,8 +17,8 @@ from cli.db import require_read_model
 from runtime.settings import get_settings
 from trust.credentials import Credentials
 
-EXIT_UNREACHABLE = 3
 EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -28,6 +28,36 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _say(line: str) -> None:
     typer.echo(line, err=True)
+
+
+def _prepare_embedded_data() -> None:
+    """The embedded default's data folder: owner-only files (the dev server child
+    inherits the umask), and its keys, made once and said so."""
+    from runtime.keys import KeystoreError, init_keys, keys_dir
+    from runtime.private_files import make_private_dir, owner_only_umask
+
+    settings = get_settings()
+    owner_only_umask()
+    make_private_dir(settings.data_dir)
+    directory = keys_dir(settings)
+    try:
+        created = init_keys(directory)
+    except (KeystoreError, OSError) as error:
+        raise _fail(f"cannot set up the keys in {directory}: {error}", EXIT_USAGE) from None
+    if created:
+        _say(
+            f"created keys {', '.join(created)} in {directory} (embedded default; keep it private)"
+        )
+
+
+_UI_CODEC_HELP = (
+    "Codec server the Web UI decodes payloads with, e.g. http://127.0.0.1:8888 "
+    "(run `onechain codec-server`); default $ONECHAIN_UI_CODEC_ENDPOINT."
+)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop_event() -> asyncio.Event:
@@ -47,10 +77,14 @@ async def _run_worker_until_stopped(
 ) -> None:
     """Run a worker until ``stop`` is set (by default: until SIGINT/SIGTERM)."""
     from runtime.connect import connect
+    from runtime.keys import KeystoreError, keys_dir, load_lookup_key
     from worker import build_worker
 
     try:
+        load_lookup_key(keys_dir(get_settings()))  # refuse now, not at the first licence
         client = await connect()
+    except KeystoreError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
     except Exception as error:
         raise _fail(f"cannot reach Temporal: {error}", EXIT_UNREACHABLE) from None
     stop = stop or _stop_event()
@@ -65,7 +99,14 @@ def worker(
         str | None, typer.Option(help="Task queue (default: ONECHAIN_TASK_QUEUE or 'onechain').")
     ] = None,
 ) -> None:
-    """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile."""
+    """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile.
+
+    It needs the payload and lookup keys (keys folder or ONECHAIN_PAYLOAD_KEYS /
+    ONECHAIN_LOOKUP_KEY) and never creates them: `onechain keys init` does.
+    """
+    from runtime.private_files import owner_only_umask
+
+    owner_only_umask()
     require_read_model(say=_say)
     asyncio.run(_run_worker_until_stopped(task_queue or get_settings().task_queue))
 
@@ -75,19 +116,32 @@ def server(
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 8233,
     ip: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     headless: Annotated[bool, typer.Option(help="No web UI.")] = False,
+    ui_codec_endpoint: Annotated[str | None, typer.Option(help=_UI_CODEC_HELP)] = None,
 ) -> None:
-    """Run the embedded Temporal dev server (SQLite in the data folder) in the foreground."""
+    """Run the embedded Temporal dev server (SQLite in the data folder) in the foreground.
+
+    Creates the data folder's keys if they are missing (embedded default).
+    """
     from runtime.devserver import DevServerError, start_dev_server, stop_dev_server
 
+    _prepare_embedded_data()  # keys first: a read-model upgrade may need the lookup key
     require_read_model(say=_say)
     settings = get_settings()
     try:
         process = start_dev_server(
-            settings.temporal_db_file, ip=ip, port=port, ui_port=ui_port, headless=headless
+            settings.temporal_db_file,
+            ip=ip,
+            port=port,
+            ui_port=ui_port,
+            headless=headless,
+            ui_codec_endpoint=ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT"),
         )
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
     typer.echo(f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}", err=True)
+    # The server runs in its own session (Ctrl-C reaches us only): stop it in order on
+    # SIGTERM too, or a `kill` / service manager would leave it running.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = process.wait()
     except KeyboardInterrupt:
@@ -139,6 +193,7 @@ async def _up(
     headless: bool,
     demo: Any = None,
     tui_credentials: Credentials | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> None:
     import os
 
@@ -158,6 +213,7 @@ async def _up(
             ui_port=ui_port,
             headless=headless,
             log_file=settings.data_dir / "temporal.log",
+            ui_codec_endpoint=ui_codec_endpoint,
         )
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
@@ -194,12 +250,9 @@ def _embedded_identities(
     """
     from readmodel.accounts import list_users
     from readmodel.database import read_session, ready_engine
-    from runtime.keys import init_keys, keys_dir, load_signing_keys
+    from runtime.keys import keys_dir, load_signing_keys
 
-    settings = get_settings()
-    made = init_keys(keys_dir(settings))
-    if made:
-        _say(f"onechain up: created keys {', '.join(made)} in {keys_dir(settings)} (owner-only)")
+    settings = get_settings()  # the keys are made by _prepare_embedded_data
     engine = ready_engine(settings.resolved_database_url)
     keys = load_signing_keys(keys_dir(settings))
     if demo:
@@ -255,12 +308,15 @@ def up(
         str | None,
         typer.Option("--role", help="The console's role, if you hold several."),
     ] = None,
+    ui_codec_endpoint: Annotated[str | None, typer.Option(help=_UI_CODEC_HELP)] = None,
 ) -> None:
     """Start the embedded default: the Temporal dev server, a worker and the console.
 
     Running it again resumes the same data (data/temporal.sqlite3, data/readmodel.sqlite3).
     With --demo: demo cases (DEMO-…) and the department simulator as well.
+    Creates the data folder's keys if they are missing; data files are owner-only.
     """
+    _prepare_embedded_data()
     # The embedded default's SQLite file belongs to this machine: upgrade it in place.
     # A configured database is shared; its upgrade is an operator's step.
     require_read_model(
@@ -268,5 +324,6 @@ def up(
         say=lambda line: _say(f"onechain up: {line}"),
     )
     demo_credentials, tui_credentials = _embedded_identities(demo=demo, tui=not no_tui, role=role)
-    asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials))
+    codec = ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT")
+    asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials, codec))
     sys.stdout.flush()

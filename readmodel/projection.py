@@ -40,6 +40,7 @@ from domain.projection import (
 from readmodel.audit import AuditEntry
 from readmodel.audit import append as append_audit
 from readmodel.database import write_session
+from readmodel.holders import holder_hash
 from readmodel.tables import (
     NO_DUE_DATE,
     CaseDepartmentRecord,
@@ -212,16 +213,25 @@ def record_notification(session: Session, notification: Notification) -> bool:
     return _inserted(session, NotificationRecord, key, notification.model_dump())
 
 
-def store_licences(session: Session, licences: Iterable[LicenceRecord]) -> int:
+def store_licences(
+    session: Session, licences: Iterable[LicenceRecord], *, lookup_key: bytes
+) -> int:
     """Store issued licences once per number; returns how many were new.
 
     A second licence with a known number is ignored, not merged: a number, once
-    issued, identifies that licence for good.
+    issued, identifies that licence for good. The holder's id is stored only as its
+    keyed hash (``readmodel.holders``).
     """
     return sum(
-        _inserted(session, LicenceStoreRecord, ("number",), licence.model_dump())
+        _inserted(session, LicenceStoreRecord, ("number",), _licence_row(licence, lookup_key))
         for licence in licences
     )
+
+
+def _licence_row(licence: LicenceRecord, lookup_key: bytes) -> dict[str, Any]:
+    row = licence.model_dump(exclude={"holder_id"})
+    row["holder_hash"] = holder_hash(lookup_key, licence.holder_id)
+    return row
 
 
 def record_publication(session: Session, publication: Publication, published_at: datetime) -> bool:
@@ -230,7 +240,7 @@ def record_publication(session: Session, publication: Publication, published_at:
     return _inserted(session, PublicationRecord, ("case_no",), values)
 
 
-def revoke_licences(session: Session, revocation: Revocation) -> int:
+def revoke_licences(session: Session, revocation: Revocation, *, lookup_key: bytes) -> int:
     """Mark the licences revoked (an e-licence that no longer counts) and leave the
     holder's credit mark, both idempotently; returns how many licences changed."""
     changed = 0
@@ -248,7 +258,7 @@ def revoke_licences(session: Session, revocation: Revocation) -> int:
     session.exec(
         stmt,
         params={
-            "holder_id": revocation.holder_id,
+            "holder_hash": holder_hash(lookup_key, revocation.holder_id),
             "holder_name": revocation.holder_name,
             "case_no": revocation.case_no,
             "kind": "false_commitment",

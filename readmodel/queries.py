@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_
 from sqlmodel import Session, col, select
 
+from readmodel.holders import holder_hash
 from readmodel.tables import (
     CaseDepartmentRecord,
     CaseRecord,
@@ -177,10 +178,13 @@ def notifications(session: Session, case_no: str | None = None) -> list[Notifica
 
 
 def licences_for_holder(
-    session: Session, holder_id: str, type: str | None = None
+    session: Session, holder_id: str, type: str | None = None, *, lookup_key: bytes
 ) -> list[LicenceStoreRecord]:
-    """The licences issued to a holder (optionally of one type), oldest first."""
-    stmt = select(LicenceStoreRecord).where(LicenceStoreRecord.holder_id == holder_id)
+    """The licences issued to a holder (optionally of one type), oldest first; found
+    by the keyed hash of ``holder_id`` (the store keeps no ids)."""
+    stmt = select(LicenceStoreRecord).where(
+        LicenceStoreRecord.holder_hash == holder_hash(lookup_key, holder_id)
+    )
     if type is not None:
         stmt = stmt.where(LicenceStoreRecord.type == type)
     stmt = stmt.order_by(col(LicenceStoreRecord.issued_on), col(LicenceStoreRecord.number))
@@ -188,7 +192,7 @@ def licences_for_holder(
 
 
 def valid_licences(
-    session: Session, holder_id: str, types: Collection[str], on: date
+    session: Session, holder_id: str, types: Collection[str], on: date, *, lookup_key: bytes
 ) -> list[LicenceStoreRecord]:
     """The holder's licences of these types that count on ``on``: issued by then, not
     expired, not revoked (a later case reuses them instead of asking again)."""
@@ -196,7 +200,7 @@ def valid_licences(
         return []
     stmt = (
         select(LicenceStoreRecord)
-        .where(LicenceStoreRecord.holder_id == holder_id)
+        .where(LicenceStoreRecord.holder_hash == holder_hash(lookup_key, holder_id))
         .where(col(LicenceStoreRecord.type).in_(list(types)))
         .where(LicenceStoreRecord.status == "valid")
         .where(LicenceStoreRecord.issued_on <= on)
@@ -208,8 +212,11 @@ def valid_licences(
     return list(session.exec(stmt).all())
 
 
-def credit_records(session: Session, holder_id: str) -> list[CreditRecord]:
-    stmt = select(CreditRecord).where(CreditRecord.holder_id == holder_id)
+def credit_records(session: Session, holder_id: str, *, lookup_key: bytes) -> list[CreditRecord]:
+    """The holder's credit marks, found by the keyed hash of ``holder_id``."""
+    stmt = select(CreditRecord).where(
+        CreditRecord.holder_hash == holder_hash(lookup_key, holder_id)
+    )
     return list(session.exec(stmt).all())
 
 

@@ -8,8 +8,8 @@ columns, plus one helper table (``CaseDepartmentRecord``) where a list must be
 filtered with an index.
 
 Personal data: cases carry the applicant's name and a *masked* id only. The
-e-licence store is the exception: it must be searchable by the holder's id, so it
-keeps ``holder_id`` in clear (the store's purpose; protect the database accordingly).
+e-licence store and credit records must be searchable by the holder's id, so they
+keep ``holder_hash``, a keyed hash of it (``readmodel.holders``), never the id itself.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class LicenceStoreRecord(SQLModel, table=True):
     """The e-licence store (电子证照库): one row per issued licence, unique by number."""
 
     __tablename__ = "licences"
-    __table_args__ = (Index("ix_licences_holder_type", "holder_id", "type"),)
+    __table_args__ = (Index("ix_licences_holder_type", "holder_hash", "type"),)
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=64, unique=True)
@@ -196,7 +196,8 @@ class LicenceStoreRecord(SQLModel, table=True):
     name: str = Field(max_length=200)
     department: str = Field(max_length=64)
     holder_name: str = Field(max_length=200)
-    holder_id: str = Field(max_length=64)
+    #: ``readmodel.holders.holder_hash`` of the holder's id (the id is not stored).
+    holder_hash: str = Field(max_length=64)
     issued_on: date
     valid_to: date | None = None
     status: str = Field(default="valid", max_length=16)  # valid / revoked
@@ -226,7 +227,8 @@ class CreditRecord(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("case_no", "kind"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    holder_id: str = Field(max_length=64, index=True)
+    #: ``readmodel.holders.holder_hash`` of the holder's id (the id is not stored).
+    holder_hash: str = Field(max_length=64, index=True)
     holder_name: str = Field(max_length=200)
     case_no: str = Field(max_length=64)
     kind: str = Field(max_length=32)  # false_commitment

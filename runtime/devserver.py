@@ -12,6 +12,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from runtime.binaries import find_binary
+from runtime.private_files import make_private_dir
 from workflows import search_attributes as sa
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
@@ -60,6 +61,7 @@ def dev_server_command(
     port: int = 7233,
     ui_port: int = 8233,
     headless: bool = False,
+    ui_codec_endpoint: str | None = None,
 ) -> list[str]:
     command = [
         temporal_binary(),
@@ -78,6 +80,8 @@ def dev_server_command(
     for pragma in SQLITE_PRAGMAS:
         command += ["--sqlite-pragma", pragma]
     command += ["--headless"] if headless else ["--ui-port", str(ui_port)]
+    if ui_codec_endpoint and not headless:
+        command += ["--ui-codec-endpoint", ui_codec_endpoint]
     return command
 
 
@@ -89,6 +93,7 @@ def start_dev_server(
     ui_port: int = 8233,
     headless: bool = False,
     log_file: Path | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the dev server in the background; fails early if the port is taken."""
     if port_in_use(ip, port):
@@ -99,10 +104,17 @@ def start_dev_server(
         raise DevServerError(
             f"UI port {ip}:{ui_port} is already in use (try --ui-port or --headless)"
         )
-    db_file.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(db_file.parent)
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
-        dev_server_command(db_file, ip=ip, port=port, ui_port=ui_port, headless=headless),
+        dev_server_command(
+            db_file,
+            ip=ip,
+            port=port,
+            ui_port=ui_port,
+            headless=headless,
+            ui_codec_endpoint=ui_codec_endpoint,
+        ),
         stdout=output,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches us, and we stop the server in order

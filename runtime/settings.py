@@ -16,10 +16,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONECHAIN_", extra="ignore")
 
     data_dir: Path = Path("data")
+    #: Where the keystore lives (see ``runtime.keys``); default ``<data_dir>/keys``.
+    keys_dir: Path | None = None
     database_url: str | None = None
     task_queue: str = "onechain"
     warning_fraction: float = 0.2
-    keys_dir: Path | None = None
     session_hours: float = 8.0
     directory_refresh_seconds: float = 2.0
 

@@ -1,8 +1,8 @@
 """Shared fixtures: real Temporal servers from the wheels, a fresh task queue per test,
 and a real PostgreSQL (the ``pgserver`` wheel) beside SQLite for read-model tests.
 
-The read model and calendar files go to a temporary data folder for the whole
-session (set before anything reads the settings).
+The read model, calendar files and keystore go to a temporary data folder for the
+whole session (set before anything reads the settings).
 """
 
 from __future__ import annotations
@@ -31,6 +31,17 @@ from tests.harness import CaseDriver, start_dev_env, start_time_skipping_env, wo
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return Path(_DATA_DIR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_keystore() -> Path:
+    """The session's keys (payload, lookup, signing) in the test data folder, made once,
+    as ``onechain up`` makes them for the embedded default."""
+    from runtime.keys import init_keys
+
+    directory = Path(_DATA_DIR) / "keys"
+    init_keys(directory)
+    return directory
 
 
 @pytest.fixture(scope="session")

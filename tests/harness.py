@@ -26,7 +26,7 @@ from typing import Any, Literal
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from client.facade import CaseDesk, CaseRequest
@@ -37,7 +37,8 @@ from domain.materials import Commitment
 from domain.roles import Actor, Role
 from readmodel.database import ready_engine
 from runtime.binaries import find_binary
-from runtime.keys import init_keys, keys_dir, load_signing_keys
+from runtime.connect import client_plugins, data_converter
+from runtime.keys import init_keys, keys_dir, load_lookup_key, load_signing_keys
 from runtime.settings import get_settings
 from trust.signer import ImpersonatingSigner, signer_from_settings
 from workflows import registry
@@ -82,10 +83,27 @@ async def _started_twice_at_most(
         return await start()
 
 
+def sealing_converter() -> DataConverter:
+    """The production data converter (payloads sealed), with the session's keystore in
+    the test data folder: created on first use, the same keys for every test."""
+    directory = keys_dir(get_settings())
+    init_keys(directory)
+    return data_converter(directory)
+
+
+def session_lookup_key() -> bytes:
+    """The HMAC key the workers of this test session hash holders' ids with."""
+    directory = keys_dir(get_settings())
+    init_keys(directory)
+    return load_lookup_key(directory)
+
+
 async def start_dev_env() -> WorkflowEnvironment:
+    converter = sealing_converter()
     return await _started_twice_at_most(
         lambda: WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
+            plugins=client_plugins(),
             dev_server_existing_path=_binary("temporal"),
             search_attributes=sa.ALL_KEYS,
         )
@@ -93,9 +111,11 @@ async def start_dev_env() -> WorkflowEnvironment:
 
 
 async def start_time_skipping_env() -> WorkflowEnvironment:
+    converter = sealing_converter()
     env = await _started_twice_at_most(
         lambda: WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
+            plugins=client_plugins(),
             test_server_existing_path=_binary("temporal-test-server"),
         )
     )

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.case import CaseStatus
+from runtime.connect import client_plugins
 from runtime.devserver import start_dev_server, stop_dev_server, wait_until_serving
-from tests.harness import CaseDriver
+from tests.harness import CLERK, CaseDriver, reviewer, sealing_converter, session_signer
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
+from workflows import registry
 
 
 def free_port() -> int:
@@ -79,8 +80,18 @@ async def test_killed_worker_and_restarted_server_lose_and_repeat_nothing(
     server = start_dev_server(db_file, port=server_port, headless=True)
     try:
         await wait_until_serving(address, server)
-        client = await Client.connect(address, data_converter=pydantic_data_converter)
+        client = await Client.connect(
+            address, data_converter=sealing_converter(), plugins=client_plugins()
+        )
         driver = CaseDriver(client, "durability")
+        # The worker processes read the people from the database when they start: register
+        # everyone this case will act as first (a later registration reaches them only
+        # at their next directory refresh).
+        for actor in [
+            CLERK,
+            *(reviewer(d) for d in registry.get_chain("kindergarten").departments),
+        ]:
+            session_signer().register(actor)
         workers.append(Worker(address, "durability", tmp_path / "worker1.log"))
 
         case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
@@ -102,7 +113,10 @@ async def test_killed_worker_and_restarted_server_lose_and_repeat_nothing(
         server = start_dev_server(db_file, port=server_port, headless=True)
         await wait_until_serving(address, server)
         driver = CaseDriver(
-            await Client.connect(address, data_converter=pydantic_data_converter), "durability"
+            await Client.connect(
+                address, data_converter=sealing_converter(), plugins=client_plugins()
+            ),
+            "durability",
         )
 
         state = await driver.wait_for_tasks(case_no, timeout=60)

@@ -16,7 +16,14 @@ from domain.timezone import CST, cst_date
 from readmodel.database import read_session, ready_engine
 from readmodel.queries import credit_records, licences_for_holder, publication
 from runtime.settings import get_settings
-from tests.harness import CLERK, COORDINATOR, CaseDriver, fresh_applicant, reviewer
+from tests.harness import (
+    CLERK,
+    COORDINATOR,
+    CaseDriver,
+    fresh_applicant,
+    reviewer,
+    session_lookup_key,
+)
 from tests.test_chains_more import COMPANY_FORM, RESTAURANT_FORM
 
 ALL_RESTAURANT = CaseDriver.all_materials("restaurant")
@@ -162,8 +169,8 @@ async def _eventually_revoked(holder_id: str) -> None:
 
     for _ in range(50):
         with read_model() as session:
-            licences = licences_for_holder(session, holder_id)
-            credit = credit_records(session, holder_id)
+            licences = licences_for_holder(session, holder_id, lookup_key=session_lookup_key())
+            credit = credit_records(session, holder_id, lookup_key=session_lookup_key())
         if licences and all(lic.status == "revoked" for lic in licences) and credit:
             assert credit[0].kind == "false_commitment"
             return

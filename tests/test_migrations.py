@@ -30,6 +30,7 @@ from cli.app import app
 from domain.projection import LicenceRecord, ProjectionBatch
 from readmodel.database import create_schema, make_engine, read_session, ready_engine, reset_engines
 from readmodel.errors import SchemaAhead, SchemaBehind, UnknownSchema
+from readmodel.holders import holder_hash
 from readmodel.projection import project, store_licences
 from readmodel.queries import (
     case_events,
@@ -53,6 +54,7 @@ from readmodel.schema import (
 )
 from readmodel.tables import UTCDateTime
 from runtime.settings import get_settings
+from tests.harness import session_lookup_key
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PREALEMBIC_SQLITE = FIXTURES / "prealembic_readmodel.sqlite3"
@@ -246,9 +248,15 @@ def test_prealembic_database_keeps_every_row_through_db_upgrade(
     assert "recognised a read model made before migrations" in result.stdout
 
     after = all_rows(engine)
+    # 0003: a holder's id is kept as its keyed hash, and no longer stored.
+    key = session_lookup_key()
+    for table in ("licences", "credit_records"):
+        for row in before[table]:
+            row["holder_hash"] = holder_hash(key, row.pop("holder_id"))
     for table, rows in before.items():
         kept = [{k: row[k] for k in rows[0]} for row in after[table]]
         assert kept == rows, f"rows of {table} changed"
+    assert not any("holder_id" in row for t in ("licences", "credit_records") for row in after[t])
     current = json.loads(onechain("db", "current", "--json").stdout)
     assert (current["revision"], current["state"]) == (head_revision(), "current")
 
@@ -260,9 +268,9 @@ def test_prealembic_database_keeps_every_row_through_db_upgrade(
         assert [c.case_no for c in list_cases(session, department="fire")] == ["KG-2026-0001"]
         assert [t.task_id for t in case_tasks(session, "KG-2026-0001")] == ["T1", "T2"]
         assert len(case_events(session, "RS-2026-0001")) == 3
-        held = licences_for_holder(session, "92370811MA3C000001")
+        held = licences_for_holder(session, "92370811MA3C000001", lookup_key=key)
         assert sorted(lic.status for lic in held) == ["revoked", "valid"]
-        assert len(credit_records(session, "92370811MA3C000001")) == 1
+        assert len(credit_records(session, "92370811MA3C000001", lookup_key=key)) == 1
         assert notifications(session, "KG-2026-0001")[0].recipients == ["education", "supervisor"]
         published = publication(session, "RS-2026-0001")
         assert published is not None and published.licence_numbers == ["JY13708110000001"]
@@ -285,7 +293,7 @@ def test_prealembic_database_keeps_every_row_through_db_upgrade(
         issued_on=date(2026, 4, 1),
     )
     with read_session(engine) as session, session.begin():
-        assert store_licences(session, [licence]) == 1  # the id sequence carried on
+        assert store_licences(session, [licence], lookup_key=key) == 1  # the id sequence carried on
     with read_session(engine) as session:
         assert get_case(session, "KG-2026-0001").stage == "联合验收"  # type: ignore[union-attr]
     engine.dispose()

@@ -66,6 +66,7 @@ from readmodel.tables import (
     table_of,
 )
 from runtime.settings import get_settings
+from tests.harness import session_lookup_key
 
 T0 = datetime(2025, 3, 3, 1, 30, tzinfo=UTC)
 
@@ -190,8 +191,12 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
 def test_tables_mirror_the_projection_models(
     row_model: type[BaseModel], table_model: type[SQLModel]
 ) -> None:
-    """A field added to a domain row must get a column, or projecting it would fail."""
-    assert set(row_model.model_fields) <= set(table_of(table_model).c.keys())
+    """A field added to a domain row must get a column, or projecting it would fail
+    (a holder's id is stored as its keyed hash, never as itself)."""
+    stored_as = {"holder_id": "holder_hash"}
+    fields = {stored_as.get(name, name) for name in row_model.model_fields}
+    assert fields <= set(table_of(table_model).c.keys())
+    assert "holder_id" not in table_of(table_model).c
 
 
 def test_upserts_render_for_postgresql() -> None:
@@ -418,11 +423,20 @@ def test_notify_and_issue_licences_activities(configured_db: Engine) -> None:
             ("overdue", ["fire"]),
         ]
         assert notifications(s, "other") == []
-        held = licences_for_holder(s, "91110101MA0000000X")
+        key = session_lookup_key()
+        held = licences_for_holder(s, "91110101MA0000000X", lookup_key=key)
         assert [lic.number for lic in held] == ["JY11101012025001", "教民1101012025000001"]
-        assert [lic.type for lic in licences_for_holder(s, "91110101MA0000000X", "food")] == [
-            "food"
-        ]
+        # however the id is typed; and another id finds nothing
+        assert len(licences_for_holder(s, " 91110101ma0000000x", lookup_key=key)) == 2
+        assert licences_for_holder(s, "91110101MA0000000Y", lookup_key=key) == []
+        food = licences_for_holder(s, "91110101MA0000000X", "food", lookup_key=key)
+        assert [lic.type for lic in food] == ["food"]
+        stored = s.connection().exec_driver_sql("SELECT * FROM licences").fetchall()
+        assert stored and "91110101MA0000000X" not in repr(stored).upper()
+
+
+#: Any 32 bytes do for the stores' own tests; activities use the keystore's.
+KEY = b"k" * 32
 
 
 def test_stores_say_whether_a_row_is_new(engine: Engine) -> None:
@@ -463,17 +477,22 @@ def test_stores_say_whether_a_row_is_new(engine: Engine) -> None:
     for outcomes in (firsts, agains):
         with write_session(engine) as s:
             outcomes.append(record_notification(s, note))
-            outcomes.append(store_licences(s, [licence, second]))
+            outcomes.append(store_licences(s, [licence, second], lookup_key=KEY))
             outcomes.append(record_publication(s, decision, T0))
-            outcomes.append(revoke_licences(s, revocation))
+            outcomes.append(revoke_licences(s, revocation, lookup_key=KEY))
     assert firsts == [True, 2, True, 1]
     assert agains == [False, 0, False, 0]
     with read_session(engine) as s:
         assert len(notifications(s, "A-1")) == 1
-        assert [(lic.number, lic.status) for lic in licences_for_holder(s, licence.holder_id)] == [
+        assert [
+            (lic.number, lic.status)
+            for lic in licences_for_holder(s, licence.holder_id, lookup_key=KEY)
+        ] == [
             ("JY1", "valid"),
             ("JY2", "revoked"),
         ]
-        assert [c.kind for c in credit_records(s, licence.holder_id)] == ["false_commitment"]
+        assert [c.kind for c in credit_records(s, licence.holder_id, lookup_key=KEY)] == [
+            "false_commitment"
+        ]
         published = publication(s, "A-1")
         assert published is not None and published.published_at == T0

@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from domain.case import CaseStatus
-from tests.harness import CaseDriver
+from tests.harness import CaseDriver, sealing_converter
 from worker import build_worker, workflow_runner
 from workflows import registry
 from workflows.case_workflow import CaseWorkflow
@@ -87,7 +86,7 @@ async def replay(history: WorkflowHistory, *, raise_on_failure: bool = True):
     replayer = Replayer(
         workflows=[CaseWorkflow],
         workflow_runner=workflow_runner(),
-        data_converter=pydantic_data_converter,
+        data_converter=sealing_converter(),
     )
     return await replayer.replay_workflow(history, raise_on_replay_failure=raise_on_failure)
 

@@ -1,0 +1,32 @@
+"""Owner-only data: the data folder 0700, every file in it 0600.
+
+The data folder holds the Temporal SQLite file (every case's history), the read
+model (names, masked ids, e-licences) and the keystore. On a shared machine other
+users must not read them, so the processes that create them (``up``, ``server``,
+``worker``) set an owner-only umask before anything is written — the dev server
+child process inherits it — and the folder is created 0700.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+OWNER_ONLY_UMASK = 0o077
+
+
+def owner_only_umask() -> int:
+    """From now on this process (and its children) create files 0600 / folders 0700;
+    returns the previous umask."""
+    return os.umask(OWNER_ONLY_UMASK)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` 0700 (parents too); an existing folder of ours is narrowed to
+    its owner, but never a shared sticky folder such as ``/tmp``."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    shared = info.st_mode & stat.S_ISVTX or info.st_uid != os.getuid()
+    if info.st_mode & 0o077 and not shared:
+        path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
