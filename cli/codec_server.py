@@ -34,8 +34,10 @@ def codec_server(
     """Serve Temporal's codec-server protocol (POST /decode, /encode) with this
     machine's payload keys, so the Web UI shows case data instead of ciphertext.
 
-    Without --insecure-local every request is refused (401/403): sign-in for the codec
-    server is not wired yet. Point the UI at it with
+    Only signed-in people whose role works with applicants' personal data (window clerk,
+    coordinator, supervisor, administrator) may decode: each request carries their session
+    token (`Authorization: Bearer ...`, e.g. from `onechain whoami --token`); 401/403
+    otherwise. Point the UI at it with
     `onechain up --ui-codec-endpoint http://127.0.0.1:8888` (or the UI's codec setting).
     """
     from runtime.codec import SealingCodec
@@ -43,7 +45,6 @@ def codec_server(
         CodecServer,
         allow_local_insecure,
         is_loopback,
-        refuse_everyone,
     )
     from runtime.keys import KeystoreError, keys_dir, load_payload_keys
     from runtime.settings import get_settings
@@ -55,13 +56,26 @@ def codec_server(
     except KeystoreError as error:
         fail(str(error), EXIT_USAGE)
     origins = ui_origin or [DEFAULT_UI_ORIGIN, "http://localhost:8233"]
-    authorize = allow_local_insecure if insecure_local else refuse_everyone
+    if insecure_local:
+        authorize = allow_local_insecure
+    else:
+        from trust.codec_access import signed_in_reader
+        from worker import identity_verifier
+
+        try:
+            authorize = signed_in_reader(identity_verifier())
+        except KeystoreError as error:
+            fail(str(error), EXIT_USAGE)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:
         server = CodecServer((host, port), codec, authorize, origins)
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror or error}", EXIT_UNREACHABLE)
-    mode = "INSECURE: anyone on this machine may decode" if insecure_local else "refusing all"
+    mode = (
+        "INSECURE: anyone on this machine may decode"
+        if insecure_local
+        else "signed-in window clerks, coordinators, supervisors and administrators"
+    )
     note(f"codec server on {server.url} ({mode}); UI origins: {', '.join(origins)}")
     try:
         server.serve_forever()

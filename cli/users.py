@@ -345,7 +345,13 @@ def logout() -> None:
 
 
 @guarded
-def whoami(as_json: JsonOption = False) -> None:
+def whoami(
+    as_json: JsonOption = False,
+    token: Annotated[
+        bool,
+        typer.Option("--token", help="Print only the session token (for the codec server)."),
+    ] = False,
+) -> None:
     """Who this shell is signed in as, with which roles, until when."""
     import os
 
@@ -362,6 +368,11 @@ def whoami(as_json: JsonOption = False) -> None:
         if stored is None:
             fail("未登录：请先运行 onechain login（not signed in）", EXIT_USAGE)
         claims, grant = read_claims(stored.token), stored.grant
+    if token:
+        from cli.actor import cli_credentials
+
+        typer.echo(cli_credentials(grant).token)
+        return
     info = {
         "user_id": claims.sub,
         "name": claims.name,

@@ -9,9 +9,9 @@ carries no credentials, so preflights are answered for the configured UI origins
 and never authorised; every POST is.
 
 Who may see personal data is not decided here: the server takes an ``authorize``
-callable (``Authorization`` header → refusal message, or None to allow). The default
-refuses everything; ``allow_local_insecure`` lets every caller decode and is only
-accepted on a loopback address.
+callable (``Authorization`` header → refusal message, or None to allow):
+``trust.codec_access.signed_in_reader`` checks session tokens; ``allow_local_insecure``
+lets every caller decode and is only accepted on a loopback address.
 
 Standard library only (``http.server`` in threads): the codec is synchronous and fast,
 requests are small and few (one per history page the UI shows), so a web framework
@@ -39,15 +39,6 @@ Authorize = Callable[[str | None], str | None]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
-NO_SIGN_IN_YET = (
-    "this codec server has no sign-in wired yet and refuses everyone; for a single-user "
-    "machine start it with --insecure-local"
-)
-
-
-def refuse_everyone(authorization: str | None) -> str | None:
-    """The default until sign-in is wired: nobody may decode."""
-    return NO_SIGN_IN_YET
 
 
 def allow_local_insecure(authorization: str | None) -> str | None:

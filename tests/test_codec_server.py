@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from cli.app import app
 from runtime.codec import SealingCodec
-from runtime.codec_server import NO_SIGN_IN_YET, Authorize, CodecServer, refuse_everyone
+from runtime.codec_server import Authorize, CodecServer
 from runtime.keys import init_keys, load_payload_keys, rotate
 
 UI = "http://127.0.0.1:8233"
@@ -177,12 +177,34 @@ def test_a_rotated_key_still_decodes_old_payloads(keys_dir: Path) -> None:
         assert status == 200 and decoded_values(body) == [{"name": SECRET_NAME}]
 
 
-def test_the_default_refuses_everyone_until_sign_in_is_wired(keys_dir: Path) -> None:
-    for running in serve(keys_dir, refuse_everyone):
-        document = sealed_document(keys_dir, {"name": SECRET_NAME})
-        for headers in ({}, {"Authorization": "Bearer anything"}):
-            status, _, body = request(f"{running.url}/decode", body=document, headers=headers)
-            assert status in (401, 403) and body == {"error": NO_SIGN_IN_YET}
+def test_only_signed_in_people_with_a_personal_data_role_decode(keys_dir: Path) -> None:
+    """The server's real check: session tokens verified like every action."""
+    from domain.roles import Actor, Role
+    from tests.harness import session_signer
+    from trust.codec_access import signed_in_reader
+    from trust.directory import shared_directory
+    from trust.verifier import IdentityVerifier
+
+    signer = session_signer()
+    verifier = IdentityVerifier(
+        signer._keys.public_keys, shared_directory(signer._engine, refresh_seconds=2.0)
+    )
+    coordinator = signer.sign(Actor(user_id="codec-coord", name="协调员", role=Role.COORDINATOR))
+    reviewer = signer.sign(
+        Actor(user_id="codec-rev", name="审查员", role=Role.REVIEWER, department="fire")
+    )
+    document = sealed_document(keys_dir, {"name": SECRET_NAME})
+    for running in serve(keys_dir, signed_in_reader(verifier)):
+        url = f"{running.url}/decode"
+        allowed = request(
+            url, body=document, headers={"Authorization": f"Bearer {coordinator.token}"}
+        )
+        assert allowed[0] == 200 and decoded_values(allowed[2]) == [{"name": SECRET_NAME}]
+        assert request(url, body=document)[0] == 401
+        refused = request(url, body=document, headers={"Authorization": f"Bearer {reviewer.token}"})
+        assert refused[0] == 403 and SECRET_NAME not in json.dumps(refused[2], ensure_ascii=False)
+        garbage = request(url, body=document, headers={"Authorization": "Bearer x.y.z"})
+        assert garbage[0] == 403
 
 
 def test_insecure_local_is_refused_on_a_public_address() -> None:
@@ -190,4 +212,4 @@ def test_insecure_local_is_refused_on_a_public_address() -> None:
     assert result.exit_code == 2
     assert "--insecure-local only binds a loopback address" in result.stderr
     help_text = CliRunner().invoke(app, ["codec-server", "--help"]).stdout
-    assert "--insecure-local" in help_text and "refused" in help_text
+    assert "--insecure-local" in help_text and "signed-in" in help_text
