@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from domain.case import CaseState
-    from domain.projection import ProjectionBatch
+    from domain.projection import DerivedRecords, ProjectionBatch
 
 CASE_WORKFLOWS = "WorkflowType = 'CaseWorkflow'"
 #: Case-row columns that change on every write and say nothing about the case.
@@ -51,6 +51,7 @@ class Execution:
 class Fetched:
     executions: list[Execution]
     states: dict[str, CaseState] = field(default_factory=dict)
+    derived: dict[str, DerivedRecords] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
     skipped: list[Execution] = field(default_factory=list)
 
@@ -75,6 +76,7 @@ async def fetch(task_queue: str | None, concurrency: int) -> Fetched:
         async with gate:
             try:
                 fetched.states[execution.case_no] = await desk.state(execution.case_no)
+                fetched.derived[execution.case_no] = await desk.derived_records(execution.case_no)
             except Exception as error:
                 fetched.unreadable[execution.case_no] = f"{type(error).__name__}: {error}"
 
@@ -160,6 +162,32 @@ def compare(session: Session, batch: ProjectionBatch) -> CaseDiff:
     return diff
 
 
+# ------------------------------------------------------------ rebuilding derived tables
+def restore_all_derived(engine: Any, fetched: Fetched, *, dry_run: bool) -> dict[str, int]:
+    """Rebuild e-licences, revocations, publications and notifications from what each
+    case says it wrote; counts the rows that were missing (nothing written on a dry run)."""
+    from sqlmodel import Session
+
+    from activities.licences import lookup_key
+    from readmodel.projection import restore_derived
+
+    totals = {"licences": 0, "revoked": 0, "publications": 0, "notifications": 0}
+    if not fetched.derived:
+        return totals
+    key = lookup_key()
+    with Session(engine) as session:
+        for case_no in sorted(fetched.derived):
+            for kind, count in restore_derived(
+                session, fetched.derived[case_no], lookup_key=key
+            ).items():
+                totals[kind] += count
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    return totals
+
+
 # -------------------------------------------------------------------------- command
 @guarded
 def reconcile(
@@ -202,6 +230,7 @@ def reconcile(
         if diff.changed and not dry_run:
             project(engine, batch)
         diffs.append(diff)
+    restored = restore_all_derived(engine, fetched, dry_run=dry_run)
     known = {e.case_no for e in fetched.executions}
     with read_session(engine) as session:
         stored = session.exec(select(CaseRecord.case_no)).all()
@@ -221,6 +250,7 @@ def reconcile(
         "skipped_other_queues": len(fetched.skipped),
         "only_in_read_model": orphans,
         "written": 0 if dry_run else len(changed),
+        "restored": restored,
     }
     if as_json:
         emit_json(summary)
@@ -249,6 +279,13 @@ def reconcile(
             f"{summary['unchanged']} unchanged"
             + (" — dry run, nothing written" if dry_run else f"; {summary['written']} rewritten")
         )
+        if any(restored.values()):
+            message(
+                ("would restore" if dry_run else "restored")
+                + f": {restored['licences']} e-licence(s), {restored['revoked']} revocation(s), "
+                f"{restored['publications']} publication(s), "
+                f"{restored['notifications']} notification(s)"
+            )
         if fetched.skipped:
             note(
                 f"{len(fetched.skipped)} case(s) on other task queues were not queried "

@@ -50,6 +50,7 @@ from domain.actions import (
 )
 from domain.case import Applicant, CaseOutcome, CaseState, check_applicant_text
 from domain.materials import Commitment
+from domain.projection import DerivedRecords
 from domain.roles import Actor
 from runtime.settings import get_settings
 from trust.client_interceptor import CredentialsInterceptor
@@ -287,6 +288,17 @@ class CaseDesk:
             if loop.time() > deadline:
                 raise CaseError(f"case {case_no} is still starting: no worker has admitted it yet")
             await asyncio.sleep(0.05)
+
+    async def derived_records(self, case_no: str) -> DerivedRecords:
+        """What the case wrote outside its own rows (licences, publication, ...)."""
+        try:
+            return await self.handle(case_no).query(
+                CaseWorkflow.derived_records, rpc_timeout=QUERY_TIMEOUT
+            )
+        except WorkflowQueryFailedError as failed:
+            raise CaseError(f"case {case_no}: {failed}") from None
+        except RPCError as error:
+            raise self._rpc_error(case_no, error) from None
 
     async def start_refusal(self, case_no: str) -> str | None:
         """Why the worker refused to start this case, or None if it did not."""

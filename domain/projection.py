@@ -140,3 +140,16 @@ class Revocation(BaseModel):
     licence_numbers: list[str]
     reason: str
     revoked_on: date
+
+
+class DerivedRecords(BaseModel):
+    """What a case wrote outside its own rows — the e-licences it issued (with the holder's
+    id, which the read model keeps only as a keyed hash), their revocation, its
+    publication and the notifications sent — so ``reconcile`` can rebuild those tables
+    from Temporal too. Returned by a Query (sealed by the payload codec in transit)."""
+
+    licences: list[LicenceRecord] = Field(default_factory=list)
+    revocation: Revocation | None = None
+    publication: Publication | None = None
+    published_at: datetime | None = None
+    notifications: list[Notification] = Field(default_factory=list)

@@ -30,6 +30,7 @@ from sqlmodel import Session, SQLModel, select
 
 from domain.projection import (
     CaseRow,
+    DerivedRecords,
     EventRow,
     LicenceRecord,
     Notification,
@@ -267,3 +268,24 @@ def revoke_licences(session: Session, revocation: Revocation, *, lookup_key: byt
         },
     )
     return changed
+
+
+def restore_derived(
+    session: Session, records: DerivedRecords, *, lookup_key: bytes
+) -> dict[str, int]:
+    """Write what a case wrote outside its own rows, idempotently (``reconcile``): its
+    e-licences, their revocation, its publication and the notifications sent. Returns
+    how many rows were new of each kind."""
+    counts = {
+        "licences": store_licences(session, records.licences, lookup_key=lookup_key),
+        "revoked": 0,
+        "publications": 0,
+        "notifications": sum(record_notification(session, n) for n in records.notifications),
+    }
+    if records.revocation is not None:
+        counts["revoked"] = revoke_licences(session, records.revocation, lookup_key=lookup_key)
+    if records.publication is not None and records.published_at is not None:
+        counts["publications"] = int(
+            record_publication(session, records.publication, records.published_at)
+        )
+    return counts

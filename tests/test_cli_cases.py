@@ -579,6 +579,58 @@ async def test_reconcile_rebuilds_the_read_model(cli: CaseDriver) -> None:
     _tamper("GHOST-1")
 
 
+async def test_reconcile_restores_licences_publications_and_notifications(
+    cli: CaseDriver,
+) -> None:
+    """A lost read model loses no e-licence: reconcile rebuilds it from the cases, so the
+    next case of the same applicant still finds the licence the system issued."""
+    from sqlalchemy import text
+
+    from activities.licences import lookup_key
+    from readmodel.database import read_session, ready_engine
+    from readmodel.queries import valid_licences
+    from tests.harness import fresh_applicant
+    from tests.test_chains_more import COMPANY_FORM
+
+    applicant = fresh_applicant("organisation")
+    case_no = await cli.start("company", COMPANY_FORM, applicant=applicant)
+    outcome = await cli.run_to_end(case_no)
+    issued = {lic.type for lic in outcome.licences}
+    assert issued
+    engine = ready_engine(get_settings().resolved_database_url)
+
+    def held() -> set[str]:
+        with read_session(engine) as session:
+            rows = valid_licences(
+                session, applicant.id_number, sorted(issued), date.today(), lookup_key=lookup_key()
+            )
+            return {r.type for r in rows}
+
+    def counted(table: str) -> int:
+        with engine.connect() as db:
+            return db.execute(
+                text(f"SELECT COUNT(*) FROM {table} WHERE case_no = :c"), {"c": case_no}
+            ).scalar_one()
+
+    for _ in range(100):  # the publication follows the conclusion
+        if held() == issued and counted("publications") == 1:
+            break
+        await asyncio.sleep(0.1)
+    notifications = counted("notifications")
+    with engine.begin() as db:  # the derived tables are lost
+        for table in ("licences", "publications", "notifications"):
+            db.execute(text(f"DELETE FROM {table} WHERE case_no = :c"), {"c": case_no})
+    assert held() == set() and counted("publications") == 0
+
+    dry = json.loads((await ok("reconcile", "--dry-run", "--json")).stdout)
+    assert dry["restored"]["licences"] >= len(issued) and held() == set()
+    await ok("reconcile")
+    assert held() == issued
+    assert counted("publications") == 1 and counted("notifications") == notifications
+    again = json.loads((await ok("reconcile", "--json")).stdout)
+    assert again["restored"] == {"licences": 0, "revoked": 0, "publications": 0, "notifications": 0}
+
+
 async def test_reconcile_needs_temporal(cli: CaseDriver) -> None:
     with environment(TEMPORAL_ADDRESS="127.0.0.1:1"):
         result = await refused(3, "reconcile")

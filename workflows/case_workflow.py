@@ -59,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.masking import mask_id_number, mask_phone
     from domain.materials import ACCEPTANCE_ZH
     from domain.projection import (
+        DerivedRecords,
         ELicenceList,
         ELicenceQuery,
         IssueLicences,
@@ -116,6 +117,8 @@ class CaseWorkflow:
         self._notifications: list[asyncio.Task[None]] = []
         self._search_attributes: dict[str, Any] = {}
         self._admission: Admission | None = None
+        # What this case wrote outside its own read-model rows (see derived_records).
+        self._derived = DerivedRecords()
 
     # ---------------------------------------------------------------- set-up
     async def _admit(self, start: StartCase) -> Admission:
@@ -390,6 +393,8 @@ class CaseWorkflow:
             retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1)),
         )
         self.file.publication_done(task, workflow.now())
+        self._derived.publication = publication
+        self._derived.published_at = workflow.now()
         self._changed()
 
     async def _revoke_if_verification_failed(self, start: StartCase) -> None:
@@ -403,18 +408,18 @@ class CaseWorkflow:
             return
         event = self.file.revoke(failed[0], workflow.now())
         self._changed()
-        await workflow.execute_activity(
-            "revoke_licences",
-            Revocation(
-                case_no=state.case_no,
-                holder_id=self.admission.applicant.id_number,
-                holder_name=state.applicant.name,
-                licence_numbers=[lic.number for lic in state.licences],
-                reason=event.reason,
-                revoked_on=cst_date(workflow.now()),
-            ),
-            start_to_close_timeout=LICENCE_TIMEOUT,
+        revocation = Revocation(
+            case_no=state.case_no,
+            holder_id=self.admission.applicant.id_number,
+            holder_name=state.applicant.name,
+            licence_numbers=[lic.number for lic in state.licences],
+            reason=event.reason,
+            revoked_on=cst_date(workflow.now()),
         )
+        await workflow.execute_activity(
+            "revoke_licences", revocation, start_to_close_timeout=LICENCE_TIMEOUT
+        )
+        self._derived.revocation = revocation
 
     # -------------------------------------------------- engine API for steps
     async def wait(self, condition: Callable[[], bool]) -> None:
@@ -463,16 +468,16 @@ class CaseWorkflow:
                     valid_to=_valid_to(cst_date(now), licence_type.valid_years),
                 )
             )
+        records = [
+            LicenceRecord(**lic.model_dump(), holder_id=self.admission.applicant.id_number)
+            for lic in issued
+        ]
         await workflow.execute_activity(
             "issue_licences",
-            IssueLicences(
-                licences=[
-                    LicenceRecord(**lic.model_dump(), holder_id=self.admission.applicant.id_number)
-                    for lic in issued
-                ]
-            ),
+            IssueLicences(licences=records),
             start_to_close_timeout=LICENCE_TIMEOUT,
         )
+        self._derived.licences.extend(records)
         state.licences.extend(issued)
         self.file.record(
             "licences_issued",
@@ -500,6 +505,7 @@ class CaseWorkflow:
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=5)),
         )
+        self._derived.notifications.append(notification)
 
     async def _project_loop(self) -> None:
         """Batch every change of one workflow task into one local-activity write."""
@@ -726,3 +732,9 @@ class CaseWorkflow:
     @workflow.query
     def state(self) -> CaseState:
         return self.file.state
+
+    @workflow.query
+    def derived_records(self) -> DerivedRecords:
+        """E-licences, revocation, publication and notifications this case wrote, for
+        rebuilding those tables (``onechain reconcile``)."""
+        return self._derived
