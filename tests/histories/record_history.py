@@ -1,10 +1,15 @@
 """Record the history of a finished case of a shipped chain, for replay tests.
 
-Run after adding a chain (or a new flow version) and commit the JSON:
+Run after adding a chain (or a new flow version, or an engine change that needs a
+``workflow.patched`` guard) and commit the JSON:
 
-    python -m tests.histories.record_history kindergarten
+    python -m tests.histories.record_history kindergarten [NAME]
 
-The replay test then fails if anyone edits that version's flow in place.
+The replay test then fails if anyone edits that version's flow, or the engine path the
+history took, in place. Histories are recorded unsealed (no payload codec): the test
+keys are made afresh for every run, and unsealed payloads replay through the codec.
+``kindergarten_v1.json`` predates worker admission (legacy start input);
+``kindergarten_v1_admitted.json`` has the admission, signed actions and derived records.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("ONECHAIN_DATA_DIR", tempfile.mkdtemp(prefix="onechain-record-"))
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from domain.actions import Decide, Extend, RecordSupplement, Urge
 from domain.case import Verdict
@@ -40,11 +48,14 @@ FORMS = {
 }
 
 
-async def record(chain: str) -> Path:
+async def record(chain: str, name: str) -> Path:
     env = await start_dev_env()
+    config = env.client.config()
+    config.update(data_converter=pydantic_data_converter, plugins=[])
+    client = Client(**config)  # unsealed: see the module notes
     try:
-        async with worker_for(env.client) as task_queue:
-            driver = CaseDriver(env.client, task_queue)
+        async with worker_for(client) as task_queue:
+            driver = CaseDriver(client, task_queue)
             case_no = await driver.start(chain, FORMS[chain], case_no=f"REC-{chain}")
             state = await driver.wait_for_tasks(case_no)
             first = state.open_tasks[0]
@@ -70,10 +81,11 @@ async def record(chain: str) -> Path:
             history = await driver.desk.handle(case_no).fetch_history()
     finally:
         await env.shutdown()
-    target = Path(__file__).parent / f"{chain}_v1.json"
+    target = Path(__file__).parent / f"{name}.json"
     target.write_text(history.to_json(), encoding="utf-8")
     return target
 
 
 if __name__ == "__main__":
-    print(asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "kindergarten")))
+    chain = sys.argv[1] if len(sys.argv) > 1 else "kindergarten"
+    print(asyncio.run(record(chain, sys.argv[2] if len(sys.argv) > 2 else f"{chain}_v1")))
