@@ -60,7 +60,7 @@ from workflows.case_workflow import CaseWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=15)
 #: How long ``state`` waits for a just-started case to be admitted by a worker.
-STARTING_WAIT = timedelta(seconds=10)
+STARTING_WAIT = timedelta(seconds=30)
 #: The workflow's answer to a Query before admission (``CaseWorkflow.file``).
 STILL_STARTING = "case is still starting"
 
