@@ -1,0 +1,215 @@
+"""Past one machine: two worker processes with two data folders, one dev server, one
+PostgreSQL. Cases spread over both; one worker is killed with SIGKILL in the middle;
+every case completes, the read model matches Temporal (reconcile changes nothing), and
+an e-licence issued by a case on one worker replaces the material for a case on the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from client.facade import CaseDesk
+from domain.case import CaseStatus, MaterialState
+from domain.roles import Actor, Role
+from readmodel.database import ready_engine
+from runtime.keys import keys_dir, load_signing_keys
+from runtime.settings import get_settings
+from tests.harness import CLERK, CaseDriver, applicant_holding, fresh_applicant, reviewer
+from trust.signer import ImpersonatingSigner
+from workflows import registry
+from workflows.flow_analysis import form_issuing
+from workflows.form_samples import sample_values
+
+CASES = int(os.environ.get("SO_CASES", "200"))
+ONECHAIN = str(Path(sys.executable).parent / "onechain")
+
+
+@pytest.fixture
+def shared_database(postgres_server: str) -> Iterator[str]:
+    """A fresh PostgreSQL database both 'machines' share."""
+    name = f"scale_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def machine(tmp_path: Path, name: str) -> Path:
+    """A machine's own data folder, with a copy of the deployment's keys."""
+    folder = tmp_path / name
+    folder.mkdir(mode=0o700)
+    shutil.copytree(keys_dir(get_settings()), folder / "keys")
+    return folder
+
+
+def start_worker(folder: Path, address: str, database: str, task_queue: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "ONECHAIN_DATA_DIR": str(folder),
+        "ONECHAIN_DATABASE_URL": database,
+        "ONECHAIN_TASK_QUEUE": task_queue,
+        "TEMPORAL_ADDRESS": address,
+    }
+    env.pop("ONECHAIN_KEYS_DIR", None)
+    log = (folder / "worker.log").open("w")
+    return subprocess.Popen(
+        [ONECHAIN, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+async def pollers(client: Client, task_queue: str) -> int:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return len(response.pollers)
+
+
+async def wait_for_pollers(client: Client, task_queue: str, count: int) -> None:
+    for _ in range(300):
+        if await pollers(client, task_queue) >= count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{count} worker(s) never polled {task_queue}")
+
+
+@pytest.fixture
+async def deployment(
+    dev_env: WorkflowEnvironment, shared_database: str, tmp_path: Path
+) -> AsyncIterator[tuple[CaseDriver, dict[str, Path], str]]:
+    engine = ready_engine(shared_database)  # the schema, made once by the operator
+    signer = ImpersonatingSigner(engine, load_signing_keys(keys_dir(get_settings())))
+    task_queue = f"scale-{uuid.uuid4().hex[:6]}"
+    driver = CaseDriver(dev_env.client, task_queue)
+    driver.desk = CaseDesk(dev_env.client, task_queue=task_queue, credentials=signer)
+    # The people exist before the workers start (workers read them every 2 s).
+    for department in {d for chain in registry.all_chains() for d in chain.departments}:
+        signer.register(reviewer(department))
+    signer.register(CLERK)
+    signer.register(Actor(user_id="coord1", name="协调李四", role=Role.COORDINATOR))
+    folders = {name: machine(tmp_path, name) for name in ("a", "b")}
+    address = dev_env.client.service_client.config.target_host
+    yield driver, folders, address
+    engine.dispose()
+
+
+async def test_two_workers_one_killed_every_case_completes_and_the_read_model_matches(
+    deployment: tuple[CaseDriver, dict[str, Path], str], shared_database: str
+) -> None:
+    driver, folders, address = deployment
+    client, task_queue = driver.client, driver.desk.task_queue
+    issuer, licence, consumer, material = _licence_pair()
+    workers = {"a": start_worker(folders["a"], address, shared_database, task_queue)}
+    try:
+        await wait_for_pollers(client, task_queue, 1)
+        # Machine A alone issues an e-licence ...
+        holder = await applicant_holding(driver, licence)
+
+        workers["b"] = start_worker(folders["b"], address, shared_database, task_queue)
+        await wait_for_pollers(client, task_queue, 2)
+        form = form_issuing(issuer, licence) or sample_values(issuer.form)
+        case_nos = [f"SO{uuid.uuid4().hex[:8].upper()}" for _ in range(CASES)]
+        gate = asyncio.Semaphore(24)
+
+        async def one(case_no: str) -> CaseStatus:
+            async with gate:
+                await driver.start(
+                    issuer.code,
+                    form,
+                    case_no=case_no,
+                    applicant=fresh_applicant(
+                        "organisation" if issuer.applicant_kind != "person" else "person"
+                    ),
+                )
+                return (await driver.run_to_end(case_no, max_rounds=40)).status
+
+        runs = [asyncio.create_task(one(c)) for c in case_nos]
+        while sum(r.done() for r in runs) < CASES // 2:
+            await asyncio.sleep(0.2)
+        if not os.environ.get("SO_NOKILL"):
+            workers["a"].send_signal(signal.SIGKILL)  # machine A dies mid-run
+            workers["a"].wait(timeout=10)
+        statuses = await asyncio.wait_for(asyncio.gather(*runs), timeout=600)
+        assert statuses.count(CaseStatus.APPROVED) == CASES
+        print(f"\n{CASES} cases completed across two workers, one killed half way")
+
+        # ... and a case run by machine B (A is dead) does not ask for it again.
+        needed = [m.code for m in consumer.materials if m.code != material.code]
+        case_no = await driver.start(
+            consumer.code, sample_values(consumer.form), applicant=holder, materials=needed
+        )
+        state = await driver.wait_for_tasks(case_no)
+        found = next(m for m in state.materials if m.code == material.code)
+        assert found.state is MaterialState.E_LICENCE
+
+        report = _reconcile(folders["b"], address, shared_database, task_queue)
+        mine = set(case_nos)
+        assert not mine & set(report["missing"]), "cases missing from the read model"
+        changed = {c: v for c, v in report["changed"].items() if c in mine}
+        print("CHANGED", len(changed), list(changed.items())[:3])
+        assert not changed, "read model differs from Temporal"
+        assert report["restored"] == {
+            "licences": 0,
+            "revoked": 0,
+            "publications": 0,
+            "notifications": 0,
+        }
+    finally:
+        for process in workers.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+
+
+def _licence_pair():  # type: ignore[no-untyped-def]
+    """A chain that issues an e-licence another chain accepts in place of a material."""
+    issuers = {lic.code: chain for chain in registry.all_chains() for lic in chain.licences}
+    for consumer in registry.all_chains():
+        for material in consumer.materials:
+            issuer = issuers.get(material.e_licence or "")
+            if issuer is not None and consumer.applicant_kind in ("either", "organisation"):
+                return issuer, material.e_licence, consumer, material
+    pytest.skip("no registered chain issues an e-licence another chain accepts")
+
+
+def _reconcile(folder: Path, address: str, database: str, task_queue: str) -> dict:
+    import json
+
+    env = {
+        **os.environ,
+        "ONECHAIN_DATA_DIR": str(folder),
+        "ONECHAIN_DATABASE_URL": database,
+        "ONECHAIN_TASK_QUEUE": task_queue,
+        "TEMPORAL_ADDRESS": address,
+    }
+    env.pop("ONECHAIN_KEYS_DIR", None)
+    result = subprocess.run(
+        [ONECHAIN, "reconcile", "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
