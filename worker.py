@@ -7,8 +7,8 @@ so that what is tested is what runs.
 from __future__ import annotations
 
 import asyncio
+import functools
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -17,9 +17,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 import chains  # noqa: F401  (registers every chain)
 from activities import ALL_ACTIVITIES
-from activities.admission import AdmissionActivities
+from activities.admission import AdmissionActivities, CalendarSource
 from activities.calendar import load_calendar
 from activities.projection import read_model_engine
+from readmodel.calendar_store import calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.settings import get_settings
 from trust.audit_log import shared_recorder
@@ -68,20 +69,20 @@ def build_worker(
     *,
     max_concurrent_activities: int = 32,
     verifier: IdentityVerifier | None = None,
-    calendars_dir: Path | None = None,
+    calendars: CalendarSource | None = None,
     **options: Any,
 ) -> Worker:
     """The production worker; ``options`` pass through to :class:`Worker` (tests use
     ``max_cached_workflows=0`` to force a replay on every workflow task).
 
     Every Update is verified by :class:`IdentityInterceptor` before its validator; case
-    starts and calendar reloads are admitted by :class:`AdmissionActivities`.
+    starts and calendar reloads are admitted by :class:`AdmissionActivities`, with the
+    office's schedules from the shared database unless ``calendars`` says otherwise.
     """
     settings = get_settings()
     verifier = verifier or identity_verifier()
-    admission = AdmissionActivities(
-        verifier, calendars_dir or settings.calendars_dir, settings.warning_fraction
-    )
+    calendars = calendars or functools.partial(calendar_from_store, read_model_engine())
+    admission = AdmissionActivities(verifier, calendars, settings.warning_fraction)
     return Worker(
         client,
         task_queue=task_queue,

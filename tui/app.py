@@ -116,7 +116,7 @@ class OneChainApp(App[None]):
     @property
     def days(self) -> DayCounter:
         if self._days is None:
-            self._days = DayCounter.for_today(self.today())
+            self._days = DayCounter.for_today(self.today(), self.engine)
         return self._days
 
     def on_mount(self) -> None:
