@@ -91,7 +91,7 @@ def _legacy_schedules() -> list[dict[str, object]]:
             "workdays": [d.isoformat() for d in sorted(s.workdays)],
             "source": s.source,
             "loaded_at": _now(),
-            "loaded_by": f"imported from {folder / f'{s.year}.json'}"[:64],
+            "loaded_by": f"imported from {s.year}.json",
         }
         for s in schedules.values()
     ]
