@@ -12,6 +12,7 @@ import typer
 
 from cli import audit, calendar, cases, chains, importer, reconcile, report, run, simulate, users
 from cli import db as db_command
+from cli import departments as departments_command
 from cli import tui as tui_command
 from cli.output import EXIT_CODES_HELP
 
@@ -31,6 +32,7 @@ app.command(name="login", help=users.login.__doc__)(users.login)
 app.command(name="logout", help=users.logout.__doc__)(users.logout)
 app.command(name="whoami", help=users.whoami.__doc__)(users.whoami)
 app.add_typer(db_command.app, name="db")
+app.add_typer(departments_command.app, name="departments")
 app.command(name="report")(report.report)
 app.command(name="reconcile")(reconcile.reconcile)
 app.command(help=run.up.__doc__)(run.up)

@@ -71,6 +71,7 @@ def report(
     from domain.timezone import cst_date
     from readmodel.calendar_store import calendar_from_store
     from readmodel.database import read_session, ready_engine
+    from readmodel.departments import DepartmentNames
     from reporting.performance import CSV_COLUMNS, ChainLimits, build_report, csv_rows
     from workflows import registry
 
@@ -93,6 +94,9 @@ def report(
         first, last = _years(session, start, end, today)
         calendar = WorkCalendar(calendar_from_store(engine, first - 1, last + 1))
         result = build_report(session, calendar, limits, start=start, end=end, chain=chain)
+    names = DepartmentNames.of(engine)  # the office's names, not the code's
+    for figures in result.departments:
+        figures.name = names(figures.department)
     if csv_file is not None:
         try:
             with csv_file.open("w", newline="", encoding="utf-8-sig") as handle:

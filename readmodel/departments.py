@@ -100,6 +100,11 @@ def rename_department(engine: Engine, code: str, name: str, by: str) -> tuple[st
         return old, name
 
 
+def load_names(engine: Engine) -> dict[str, str]:
+    with read_session(engine) as session:
+        return {r.code: r.name for r in list_departments(session)}
+
+
 def department_codes(engine: Engine) -> set[str]:
     """The codes chains may name (``chains check`` checks against these)."""
     with read_session(engine) as session:
@@ -117,11 +122,7 @@ class DepartmentNames:
 
     @classmethod
     def of(cls, engine: Engine) -> DepartmentNames:
-        def load() -> dict[str, str]:
-            with read_session(engine) as session:
-                return {r.code: r.name for r in list_departments(session)}
-
-        return cls(load)
+        return cls(lambda: load_names(engine))
 
     def __call__(self, code: str) -> str:
         if self._names is None:

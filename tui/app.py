@@ -91,7 +91,9 @@ class OneChainApp(App[None]):
         days: DayCounter | None = None,
     ) -> None:
         super().__init__()
-        self.catalog = Catalog(lang)
+        from readmodel.departments import DepartmentNames
+
+        self.catalog = Catalog(lang, DepartmentNames.of(engine))
         localize_bindings(self, self.catalog)
         self.engine = engine
         self.actor = actor
