@@ -13,6 +13,7 @@ import typer
 from cli import audit, calendar, cases, chains, importer, reconcile, report, run, simulate, users
 from cli import db as db_command
 from cli import departments as departments_command
+from cli import doctor as doctor_command
 from cli import tui as tui_command
 from cli.output import EXIT_CODES_HELP
 
@@ -45,6 +46,7 @@ app.command(name="simulate", help=simulate.simulate.__doc__, epilog=EXIT_CODES_H
     simulate.simulate
 )
 app.command(name="tui", help=tui_command.tui.__doc__)(tui_command.tui)
+app.command(name="doctor", help=doctor_command.doctor.__doc__)(doctor_command.doctor)
 
 
 def _exit_code(code: object) -> int:
