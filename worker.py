@@ -7,11 +7,14 @@ so that what is tested is what runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -99,6 +102,28 @@ def build_worker(
         interceptors=[IdentityInterceptor(verifier, shared_recorder(read_model_engine()).record)],
         **options,
     )
+
+
+@contextlib.asynccontextmanager
+async def serve_metrics(
+    sdk_runtime: Runtime | None, gauge_seconds: float = 30.0
+) -> AsyncIterator[None]:
+    """While the worker runs: the worker-side gauges on ``runtime``'s metrics endpoint
+    (the SDK's and the workflows' own metrics need nothing more than the runtime)."""
+    if sdk_runtime is None:
+        yield
+        return
+    from runtime.open_cases_gauge import report_open_cases
+
+    gauges = asyncio.create_task(
+        report_open_cases(sdk_runtime.metric_meter, read_model_engine(), gauge_seconds)
+    )
+    try:
+        yield
+    finally:
+        gauges.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gauges
 
 
 async def run_worker(task_queue: str | None = None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
 DEFAULT_ADDRESS = "localhost:7233"
 
@@ -21,8 +22,11 @@ def connect_options() -> dict[str, Any]:
     return options
 
 
-async def connect() -> Client:
-    """A client with the pydantic data converter every onechain payload needs."""
+async def connect(runtime: Runtime | None = None) -> Client:
+    """A client with the pydantic data converter every onechain payload needs;
+    ``runtime``: e.g. one serving metrics (``runtime.metrics``) for a worker."""
     options = connect_options()
     target = options.pop("target_host")
+    if runtime is not None:
+        options["runtime"] = runtime
     return await Client.connect(target, data_converter=pydantic_data_converter, **options)
