@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from cli.app import app
 from client.facade import ActionRejected
 from domain.actions import Decide
+from domain.calendar import CalendarData
+from domain.calendar_sources import calendar_from_schedules
 from domain.case import CaseStatus, Verdict
 from runtime.metrics import MetricsAddressError, check_bind_address, metrics_runtime
 from tests.harness import CaseDriver, reviewer, session_signer
@@ -116,3 +118,50 @@ def test_taken_port_is_refused_clearly() -> None:
         address = f"127.0.0.1:{taken.getsockname()[1]}"
         with pytest.raises(MetricsAddressError, match=f"cannot serve metrics on {address}"):
             metrics_runtime(address)
+
+
+async def test_warnings_and_overdue_are_counted_once_each(
+    skipping_env: WorkflowEnvironment,
+) -> None:
+    """On the time-skipping server: every warning and overdue event the case records
+    is counted exactly once on the endpoint (the clock loop runs through replays)."""
+    from tests.harness import LONG_SESSION, signed_desk
+    from tests.test_deadlines_timers import SCHEDULE_2030, cst, sleep_until, start_case
+    from worker import build_worker, serve_metrics
+
+    def calendars(first: int, last: int) -> CalendarData:
+        return calendar_from_schedules({2030: SCHEDULE_2030}, first, last)
+
+    address = f"127.0.0.1:{free_port()}"
+    runtime = metrics_runtime(address)
+    client = await Client.connect(
+        skipping_env.client.service_client.config.target_host,
+        namespace=skipping_env.client.namespace,
+        data_converter=pydantic_data_converter,
+        runtime=runtime,
+    )
+    session_signer()
+    task_queue = f"test-metrics-{uuid.uuid4().hex[:6]}"
+    # No workflow cache: every workflow task replays the whole history, so a counter
+    # that counted on replay would show it.
+    worker = build_worker(client, task_queue, calendars=calendars, max_cached_workflows=0)
+    async with worker, serve_metrics(runtime):
+        desk = signed_desk(skipping_env.client, task_queue, LONG_SESSION)
+        await start_case(skipping_env, desk, "MT-1")
+        await sleep_until(skipping_env, cst(2030, 11, 5))
+        state = await desk.state("MT-1")
+        text = await asyncio.to_thread(scrape, address)
+    fired = {
+        kind: sum(1 for e in state.events if e.kind == kind)
+        for kind in ("task_warning", "task_overdue", "case_warning", "case_overdue")
+    }
+    assert all(fired.values()), fired  # the case did run past every deadline
+    counted = {
+        kind: sum(
+            value(s)
+            for s in samples(text, "onechain_deadlines_fired")
+            if f'kind="{kind}"' in s and 'chain="kindergarten"' in s
+        )
+        for kind in fired
+    }
+    assert counted == fired
