@@ -7,19 +7,23 @@ so that what is tested is what runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import chains  # noqa: F401  (registers every chain)
 from activities import ALL_ACTIVITIES
-from activities.admission import AdmissionActivities
+from activities.admission import AdmissionActivities, CalendarSource
 from activities.calendar import load_calendar
 from activities.projection import read_model_engine
+from readmodel.calendar_store import calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.settings import get_settings
 from trust.audit_log import shared_recorder
@@ -68,20 +72,20 @@ def build_worker(
     *,
     max_concurrent_activities: int = 32,
     verifier: IdentityVerifier | None = None,
-    calendars_dir: Path | None = None,
+    calendars: CalendarSource | None = None,
     **options: Any,
 ) -> Worker:
     """The production worker; ``options`` pass through to :class:`Worker` (tests use
     ``max_cached_workflows=0`` to force a replay on every workflow task).
 
     Every Update is verified by :class:`IdentityInterceptor` before its validator; case
-    starts and calendar reloads are admitted by :class:`AdmissionActivities`.
+    starts and calendar reloads are admitted by :class:`AdmissionActivities`, with the
+    office's schedules from the shared database unless ``calendars`` says otherwise.
     """
     settings = get_settings()
     verifier = verifier or identity_verifier()
-    admission = AdmissionActivities(
-        verifier, calendars_dir or settings.calendars_dir, settings.warning_fraction
-    )
+    calendars = calendars or functools.partial(calendar_from_store, read_model_engine())
+    admission = AdmissionActivities(verifier, calendars, settings.warning_fraction)
     return Worker(
         client,
         task_queue=task_queue,
@@ -98,6 +102,28 @@ def build_worker(
         interceptors=[IdentityInterceptor(verifier, shared_recorder(read_model_engine()).record)],
         **options,
     )
+
+
+@contextlib.asynccontextmanager
+async def serve_metrics(
+    sdk_runtime: Runtime | None, gauge_seconds: float = 30.0
+) -> AsyncIterator[None]:
+    """While the worker runs: the worker-side gauges on ``runtime``'s metrics endpoint
+    (the SDK's and the workflows' own metrics need nothing more than the runtime)."""
+    if sdk_runtime is None:
+        yield
+        return
+    from runtime.open_cases_gauge import report_open_cases
+
+    gauges = asyncio.create_task(
+        report_open_cases(sdk_runtime.metric_meter, read_model_engine(), gauge_seconds)
+    )
+    try:
+        yield
+    finally:
+        gauges.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gauges
 
 
 async def run_worker(task_queue: str | None = None) -> None:

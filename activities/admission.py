@@ -2,14 +2,16 @@
 
 Local activities, so their answers land in history and replay never consults the user
 directory, the keys, the chain registry's current state or the calendar store again.
+The calendar comes from the shared database (``readmodel.calendar_store``), so every
+worker on every machine admits and reloads cases with the same schedules.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from temporalio import activity
 
@@ -20,7 +22,7 @@ from domain.actions import (
     ReloadCalendarRequest,
     ReloadCalendarResult,
 )
-from domain.calendar_sources import build_calendar
+from domain.calendar import CalendarData
 from domain.roles import Role
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
@@ -32,13 +34,16 @@ logger = logging.getLogger(__name__)
 #: Years around the acceptance year a case's calendar snapshot covers.
 YEARS_BEFORE, YEARS_AFTER = 1, 3
 
+#: ``(first_year, last_year) -> snapshot``: the worker's calendar source.
+CalendarSource = Callable[[int, int], CalendarData]
+
 
 @dataclass
 class AdmissionActivities:
-    """Bound to the worker's identity verifier, calendar folder and warning setting."""
+    """Bound to the worker's identity verifier, calendar source and warning setting."""
 
     verifier: IdentityVerifier
-    calendars_dir: Path
+    calendars: CalendarSource
     warning_fraction: float
 
     @activity.defn(name="admit_case")
@@ -53,7 +58,7 @@ class AdmissionActivities:
             logger.info("case start refused case_no=%s: %s", request.start.case_no, refused)
             return AdmissionResult(refusal=str(refused))
         year = start.received_at.year
-        calendar = build_calendar(self.calendars_dir, year - YEARS_BEFORE, year + YEARS_AFTER)
+        calendar = self.calendars(year - YEARS_BEFORE, year + YEARS_AFTER)
         return AdmissionResult(
             admission=Admission(
                 accepted_by=acceptor,
@@ -76,5 +81,5 @@ class AdmissionActivities:
         except (InvalidToken, NotPermitted, DirectoryUnavailable) as refused:
             logger.warning("calendar reload refused: %s", refused)
             return ReloadCalendarResult(refusal=str(refused))
-        calendar = build_calendar(self.calendars_dir, request.first_year, request.last_year)
+        calendar = self.calendars(request.first_year, request.last_year)
         return ReloadCalendarResult(calendar=calendar)

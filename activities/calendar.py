@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.projection import read_model_engine
 from domain.calendar import CalendarData, CalendarRequest
-from domain.calendar_sources import build_calendar
-from runtime.settings import get_settings
+from readmodel.calendar_store import calendar_from_store
 
 
 @activity.defn(name="load_calendar")
 def load_calendar(request: CalendarRequest) -> CalendarData:
-    return build_calendar(get_settings().calendars_dir, request.first_year, request.last_year)
+    """From the office's schedules in the shared database, as admission does."""
+    return calendar_from_store(read_model_engine(), request.first_year, request.last_year)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import Engine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -29,3 +31,16 @@ def project_case(batch: ProjectionBatch) -> None:
         project(read_model_engine(), batch)
     except ValueError as err:
         raise ApplicationError(str(err), type="InvalidProjectionBatch", non_retryable=True) from err
+    _record_lag(batch)
+
+
+PROJECTION_LAG = "onechain_projection_lag"
+
+
+def _record_lag(batch: ProjectionBatch) -> None:
+    """How long after the workflow changed the case its row was written (ms histogram
+    on the worker's metrics endpoint): the read model's staleness, as lists show it."""
+    lag = max(timedelta(0), datetime.now(UTC) - batch.case.updated_at)
+    activity.metric_meter().create_histogram_timedelta(
+        PROJECTION_LAG, "Time from a case change in the workflow to its read-model row.", "ms"
+    ).record(lag)

@@ -24,6 +24,8 @@ from cli import (
     users,
 )
 from cli import db as db_command
+from cli import departments as departments_command
+from cli import doctor as doctor_command
 from cli import tui as tui_command
 from cli.codec_server import codec_server
 from cli.output import EXIT_CODES_HELP
@@ -45,6 +47,7 @@ app.command(name="login", help=users.login.__doc__)(users.login)
 app.command(name="logout", help=users.logout.__doc__)(users.logout)
 app.command(name="whoami", help=users.whoami.__doc__)(users.whoami)
 app.add_typer(db_command.app, name="db")
+app.add_typer(departments_command.app, name="departments")
 app.command(name="report")(report.report)
 app.command(name="reconcile")(reconcile.reconcile)
 app.command(help=run.up.__doc__)(run.up)
@@ -58,6 +61,7 @@ app.command(name="simulate", help=simulate.simulate.__doc__, epilog=EXIT_CODES_H
 )
 app.command(name="tui", help=tui_command.tui.__doc__)(tui_command.tui)
 app.command(name="codec-server", help=codec_server.__doc__)(codec_server)
+app.command(name="doctor", help=doctor_command.doctor.__doc__)(doctor_command.doctor)
 
 
 def _exit_code(code: object) -> int:

@@ -4,8 +4,10 @@ Operators use it to answer "when is this due?" the same way the workflows do
 (DOMAIN.md time-limit rules) and to load the State Council's yearly notice, which
 turns provisional deadlines in that year into official ones (rule 8).
 
-Exit codes: 0 ok, 1 stored calendar data is damaged, 2 bad input, 3 Temporal
-unreachable while notifying running cases.
+Loaded schedules live in the shared database (``readmodel.calendar_store``), so
+every machine and every worker computes the same due dates.
+
+Exit codes: 0 ok, 2 bad input, 3 Temporal or the database unreachable.
 """
 
 from __future__ import annotations
@@ -14,21 +16,22 @@ import asyncio
 import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from domain.calendar import CalendarData, DueDate, Pause, WorkCalendar, YearSchedule
 from domain.calendar_sources import (
     ScheduleFileError,
-    build_calendar,
     describe_schedule,
     holiday_runs,
     load_schedule_file,
-    save_schedule,
 )
 from runtime.settings import get_settings
 from trust.credentials import Credentials
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(
     help="Working-day calendar: due dates, holiday schedules (节假日安排) and 调休.",
@@ -40,7 +43,6 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MIN_YEAR, _MAX_YEAR = 1950, 2200
 # Statutory limits are at most 45 + 15 working days; this only stops runaway loops.
 _MAX_DAYS = 1000
-EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 
@@ -76,12 +78,22 @@ def _parse_pause(text: str) -> Pause:
     return Pause(start=start, end=end)
 
 
-def _calendar(first_year: int, last_year: int) -> CalendarData:
-    """The calendar as the server would build it, or exit 1 if stored data is damaged."""
+def _engine() -> Engine:
+    """The shared database, or exit with why it cannot be used (3 when unreachable)."""
+    from readmodel.database import ready_engine
+    from readmodel.errors import ReadModelError
+
     try:
-        return build_calendar(get_settings().calendars_dir, first_year, last_year)
-    except ScheduleFileError as exc:
-        _fail(f"stored calendar data is damaged: {exc}", EXIT_DATA)
+        return ready_engine(get_settings().resolved_database_url)
+    except ReadModelError as error:
+        _fail(str(error), EXIT_UNREACHABLE if error.unreachable else EXIT_USAGE)
+
+
+def _calendar(first_year: int, last_year: int) -> CalendarData:
+    """The calendar exactly as the workers build it (the one calendar source)."""
+    from readmodel.calendar_store import calendar_from_store
+
+    return calendar_from_store(_engine(), first_year, last_year)
 
 
 def compute_due(start: date, days: int, pauses: list[Pause]) -> DueDate:
@@ -130,23 +142,26 @@ def load(
         Path, typer.Argument(help="Official schedule JSON (see docs/calendar-2027.example.json).")
     ],
 ) -> None:
-    """Check an official schedule file, keep it, and tell running cases to recompute
-    (an administrator's session is required)."""
+    """Check an official schedule file, keep it in the shared database, and tell running
+    cases to recompute (an administrator's session is required)."""
     from cli.actor import cli_credentials
     from cli.users import require_administrator
+    from readmodel.calendar_store import store_schedule
+    from readmodel.database import describe
 
-    require_administrator()
+    admin = require_administrator()
     credentials = cli_credentials("administrator")
     try:
         schedule = load_schedule_file(file)
     except ScheduleFileError as exc:
         _fail(str(exc))
-    target = save_schedule(get_settings().calendars_dir, schedule)
+    engine = _engine()
+    store_schedule(engine, schedule, by=admin)
     typer.echo(
         f"Loaded {schedule.year}: {len(schedule.holidays)} holidays, "
         f"{len(schedule.workdays)} make-up working days (调休) — {schedule.source}"
     )
-    typer.echo(f"Saved to {target}")
+    typer.echo(f"Saved in the shared database ({describe(engine.url)}) for every worker")
     notify_running_cases(schedule, credentials)
 
 

@@ -178,11 +178,13 @@ class DaysLeft:
 
     def __init__(self, state: CaseState, today: date) -> None:
         from domain.calendar import WorkCalendar
-        from domain.calendar_sources import build_calendar
+        from readmodel.calendar_store import calendar_from_store
+        from readmodel.database import ready_engine
 
         clocks = [state.promised, state.statutory] + [t.clock for t in state.tasks if t.clock]
         years = [today.year] + [c.due_on.year for c in clocks] + [c.started_on.year for c in clocks]
-        snapshot = build_calendar(get_settings().calendars_dir, min(years) - 1, max(years) + 1)
+        engine = ready_engine(get_settings().resolved_database_url)
+        snapshot = calendar_from_store(engine, min(years) - 1, max(years) + 1)
         self.calendar = WorkCalendar(snapshot)
         self.today = today
 

@@ -34,7 +34,6 @@ from cli.output import (
     stdout,
     table,
 )
-from domain.departments import department_name
 from workflows.chain import Chain
 from workflows.flow_analysis import (
     KIND_ZH,
@@ -75,6 +74,13 @@ def _days_text(step: Step) -> str:
     if step.days is not None and step.stops_case_clock:
         text += "，案件计时暂停"
     return text
+
+
+def department_name(code: str) -> str:
+    """The office's name for a department (database, else the code list)."""
+    from cli.departments import office_department_names
+
+    return office_department_names()(code)
 
 
 def _departments_text(codes: Sequence[str]) -> str:
@@ -311,6 +317,15 @@ def load_chain_file(path: Path) -> list[Chain]:
     return list({id(c): c for c in found}.values())
 
 
+def _office_department_codes() -> set[str]:
+    """The departments chains may name: the office's, from the shared database."""
+    from readmodel.database import ready_engine
+    from readmodel.departments import department_codes
+    from runtime.settings import get_settings
+
+    return department_codes(ready_engine(get_settings().resolved_database_url))
+
+
 @app.command()
 @guarded
 def check(
@@ -358,11 +373,12 @@ def check(
                 )
             targets += [(c.code, c, None) for c in loaded]
     known = known_e_licence_types()
+    departments = _office_department_codes()
     for name, chain, problem in targets:
         if chain is None:
             results.append(CheckResult(name, mistakes=[problem or "cannot load"]))
         else:
-            results.append(check_chain(chain, known))
+            results.append(check_chain(chain, known, departments))
     bad = any(r.mistakes for r in results)
     if as_json:
         emit_json(

@@ -68,9 +68,10 @@ def report(
     """
     import chains  # noqa: F401  (registers the chains)
     from domain.calendar import WorkCalendar
-    from domain.calendar_sources import build_calendar
     from domain.timezone import cst_date
+    from readmodel.calendar_store import calendar_from_store
     from readmodel.database import read_session, ready_engine
+    from readmodel.departments import DepartmentNames
     from reporting.performance import CSV_COLUMNS, ChainLimits, build_report, csv_rows
     from workflows import registry
 
@@ -91,8 +92,11 @@ def report(
         if chain is not None and chain not in limits and not _in_read_model(session, chain):
             fail(f"unknown chain {chain!r} (known: {', '.join(sorted(limits))})", EXIT_USAGE)
         first, last = _years(session, start, end, today)
-        calendar = WorkCalendar(build_calendar(settings.calendars_dir, first - 1, last + 1))
+        calendar = WorkCalendar(calendar_from_store(engine, first - 1, last + 1))
         result = build_report(session, calendar, limits, start=start, end=end, chain=chain)
+    names = DepartmentNames.of(engine)  # the office's names, not the code's
+    for figures in result.departments:
+        figures.name = names(figures.department)
     if csv_file is not None:
         try:
             with csv_file.open("w", newline="", encoding="utf-8-sig") as handle:

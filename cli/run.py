@@ -74,30 +74,55 @@ async def _run_worker_until_stopped(
     task_queue: str,
     stop: asyncio.Event | None = None,
     say: Callable[[str], None] = _say,
+    metrics: str | None = None,
 ) -> None:
-    """Run a worker until ``stop`` is set (by default: until SIGINT/SIGTERM)."""
+    """Run a worker until ``stop`` is set (by default: until SIGINT/SIGTERM); with
+    ``metrics`` (HOST:PORT) it serves Prometheus metrics there."""
     from runtime.connect import connect
     from runtime.keys import KeystoreError, keys_dir, load_lookup_key
-    from worker import build_worker
+    from worker import build_worker, serve_metrics
 
+    sdk_runtime = _metrics_runtime(metrics) if metrics else None
     try:
         load_lookup_key(keys_dir(get_settings()))  # refuse now, not at the first licence
-        client = await connect()
+        client = await connect(sdk_runtime)
     except KeystoreError as error:
         raise _fail(str(error), EXIT_USAGE) from None
     except Exception as error:
         raise _fail(f"cannot reach Temporal: {error}", EXIT_UNREACHABLE) from None
     stop = stop or _stop_event()
-    async with build_worker(client, task_queue):
+    async with build_worker(client, task_queue), serve_metrics(sdk_runtime):
         say(f"worker running on task queue {task_queue!r}")
+        if metrics:
+            say(f"metrics on http://{metrics}/metrics")
         await stop.wait()
     say("worker stopped")
+
+
+def _metrics_runtime(address: str) -> Any:
+    from runtime.metrics import MetricsAddressError, metrics_runtime
+
+    try:
+        return metrics_runtime(address)
+    except MetricsAddressError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
+
+
+MetricsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="Serve Prometheus metrics (Temporal SDK's and onechain's) at http://HOST:PORT/metrics.",
+    ),
+]
 
 
 def worker(
     task_queue: Annotated[
         str | None, typer.Option(help="Task queue (default: ONECHAIN_TASK_QUEUE or 'onechain').")
     ] = None,
+    metrics: MetricsOption = None,
 ) -> None:
     """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile.
 
@@ -108,7 +133,18 @@ def worker(
 
     owner_only_umask()
     require_read_model(say=_say)
-    asyncio.run(_run_worker_until_stopped(task_queue or get_settings().task_queue))
+    if metrics:
+        _check_metrics_address(metrics)
+    asyncio.run(_run_worker_until_stopped(task_queue or get_settings().task_queue, metrics=metrics))
+
+
+def _check_metrics_address(address: str) -> None:
+    from runtime.metrics import MetricsAddressError, check_bind_address
+
+    try:
+        check_bind_address(address)
+    except MetricsAddressError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
 
 
 def server(
@@ -156,6 +192,7 @@ async def _serve(
     demo: Any,
     tui_credentials: Credentials | None,
     log: Path,
+    metrics: str | None = None,
 ) -> None:
     """The worker (and the demo, when ``demo`` holds its credentials) in the background;
     the console in the foreground unless headless. Quitting the console, or Ctrl-C when
@@ -163,7 +200,7 @@ async def _serve(
     from simulator.demo import run_demo_alongside
 
     if tui_credentials is None:
-        worker = _run_worker_until_stopped(task_queue)
+        worker = _run_worker_until_stopped(task_queue, metrics=metrics)
         await (run_demo_alongside(worker, credentials=demo, say=_say) if demo else worker)
         return
     # While the console owns the terminal, progress lines go to a log file instead.
@@ -174,7 +211,7 @@ async def _serve(
             lines.flush()
 
         stop = asyncio.Event()
-        worker = _run_worker_until_stopped(task_queue, stop, to_log)
+        worker = _run_worker_until_stopped(task_queue, stop, to_log, metrics)
         background = asyncio.create_task(
             run_demo_alongside(worker, credentials=demo, say=to_log) if demo else worker
         )
@@ -194,6 +231,7 @@ async def _up(
     demo: Any = None,
     tui_credentials: Credentials | None = None,
     ui_codec_endpoint: str | None = None,
+    metrics: str | None = None,
 ) -> None:
     import os
 
@@ -232,6 +270,7 @@ async def _up(
             demo=demo,
             tui_credentials=tui_credentials,
             log=settings.data_dir / "up.log",
+            metrics=metrics,
         )
     finally:
         stop_dev_server(process)
@@ -309,6 +348,7 @@ def up(
         typer.Option("--role", help="The console's role, if you hold several."),
     ] = None,
     ui_codec_endpoint: Annotated[str | None, typer.Option(help=_UI_CODEC_HELP)] = None,
+    metrics: MetricsOption = None,
 ) -> None:
     """Start the embedded default: the Temporal dev server, a worker and the console.
 
@@ -325,5 +365,7 @@ def up(
     )
     demo_credentials, tui_credentials = _embedded_identities(demo=demo, tui=not no_tui, role=role)
     codec = ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT")
-    asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials, codec))
+    if metrics:
+        _check_metrics_address(metrics)
+    asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials, codec, metrics))
     sys.stdout.flush()

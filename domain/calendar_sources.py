@@ -3,17 +3,20 @@
 ``domain.calendar`` does the arithmetic on a frozen snapshot; this module builds
 that snapshot, in order of trust (DOMAIN.md rule 8):
 
-1. an official schedule file loaded by an operator (``onechain calendar load``),
-   saved as ``<calendars_dir>/<year>.json`` — it wins because it is the newest word
-   of the State Council and may correct a stale library;
+1. an official schedule loaded by an administrator (``onechain calendar load``),
+   kept in the shared database (``readmodel.calendar_store``) and handed in here as
+   a mapping — it wins because it is the newest word of the State Council and may
+   correct a stale library;
 2. the ``chinese_calendar`` package, which ships the official schedules it knew
    about when it was released (2004–2026 for 1.11);
 3. otherwise a *provisional* schedule from ``holidays``: statutory holidays only,
    no 调休, so every deadline computed from it is flagged provisional.
 
-It reads files and third-party libraries, so unlike ``domain.calendar`` it must
-not be imported from workflow code: activities or clients build the snapshot and
-hand it to workflows.
+It reads schedule files and third-party libraries, so unlike ``domain.calendar``
+it must not be imported from workflow code: activities or clients build the
+snapshot and hand it to workflows. ``<calendars_dir>/<year>.json`` files are how
+schedules were kept before they moved to the database; they are read only by the
+one-time import (revision ``0003``) and by :func:`build_calendar` for old callers.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -289,15 +292,23 @@ def saved_schedules(calendars_dir: Path | str) -> dict[int, YearSchedule]:
     return result
 
 
-def build_calendar(calendars_dir: Path | str, first_year: int, last_year: int) -> CalendarData:
-    """A snapshot for ``first_year``..``last_year``: saved file, else builtin, else provisional."""
+def calendar_from_schedules(
+    loaded: Mapping[int, YearSchedule], first_year: int, last_year: int
+) -> CalendarData:
+    """A snapshot for ``first_year``..``last_year``: a loaded official schedule, else
+    the builtin one, else a provisional one (see the module notes)."""
     if first_year > last_year:
         raise ValueError(f"first_year {first_year} is after last_year {last_year}")
-    saved = saved_schedules(calendars_dir)
     years: dict[int, YearSchedule] = {}
     for year in range(first_year, last_year + 1):
-        years[year] = saved.get(year) or builtin_schedule(year) or provisional_schedule(year)
+        years[year] = loaded.get(year) or builtin_schedule(year) or provisional_schedule(year)
     return CalendarData(years=years)
+
+
+def build_calendar(calendars_dir: Path | str, first_year: int, last_year: int) -> CalendarData:
+    """:func:`calendar_from_schedules` with the schedule files of ``calendars_dir``
+    (the pre-database store; the office's calendar is ``readmodel.calendar_store``)."""
+    return calendar_from_schedules(saved_schedules(calendars_dir), first_year, last_year)
 
 
 def describe_schedule(schedule: YearSchedule) -> str:

@@ -50,7 +50,13 @@ from readmodel.errors import SchemaAhead, SchemaBehind, UnknownSchema
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 #: Every module that defines read-model tables. Autogenerate and the test that the
 #: migrations' head equals the code compare against exactly these; add yours here.
-TABLE_MODULES = ("readmodel.tables", "readmodel.accounts", "readmodel.audit")
+TABLE_MODULES = (
+    "readmodel.tables",
+    "readmodel.accounts",
+    "readmodel.audit",
+    "readmodel.calendar_store",
+    "readmodel.departments",
+)
 #: The schema as it was before migrations; databases made then are stamped with it.
 BASELINE = "0001_baseline"
 UPGRADE_COMMAND = "onechain db upgrade"

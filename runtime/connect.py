@@ -18,6 +18,7 @@ from temporalio.common import HeaderCodecBehavior
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig as EnvClientConfig
+from temporalio.runtime import Runtime
 from temporalio.service import ConnectConfig, ServiceClient
 
 from runtime.codec import SealingCodec
@@ -78,11 +79,14 @@ def connect_options() -> dict[str, Any]:
     return options
 
 
-async def connect() -> Client:
-    """A client with the sealing data converter every onechain payload needs."""
+async def connect(runtime: Runtime | None = None) -> Client:
+    """A client with the sealing data converter every onechain payload needs;
+    ``runtime``: e.g. one serving metrics (``runtime.metrics``) for a worker."""
     converter = data_converter()
     options = connect_options()
     target = options.pop("target_host")
+    if runtime is not None:
+        options["runtime"] = runtime
     return await Client.connect(
         target, data_converter=converter, plugins=client_plugins(), **options
     )

@@ -133,7 +133,7 @@ async def start_time_skipping_env() -> WorkflowEnvironment:
 @asynccontextmanager
 async def worker_for(client: Client, **options: Any) -> AsyncIterator[str]:
     """Run the production worker on a fresh task queue; yields the queue name.
-    ``options`` go to ``build_worker`` (e.g. ``calendars_dir`` for a test's schedules)."""
+    ``options`` go to ``build_worker`` (e.g. ``calendars`` for a test's own schedules)."""
     from worker import build_worker
 
     session_signer()  # keys exist before the worker loads them

@@ -31,6 +31,8 @@ from domain.calendar_sources import (
     saved_schedules,
 )
 from domain.timezone import cst_date, end_of_day, start_of_day
+from readmodel.calendar_store import stored_schedules
+from readmodel.database import ready_engine
 from runtime.settings import get_settings
 from tests.harness import sign_in_cli
 from trust.credentials import Credentials
@@ -496,6 +498,11 @@ def admin(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> st
     return sign_in_cli(session, "administrator", user_id="cal-admin")
 
 
+def _stored() -> dict[int, YearSchedule]:
+    """The schedules in the configured (shared) database."""
+    return stored_schedules(ready_engine(get_settings().resolved_database_url))
+
+
 def _fake_facade(monkeypatch: pytest.MonkeyPatch, result: int | Exception) -> list[Credentials]:
     """The broadcast stands in for Temporal here; tests/test_calendar_reload.py runs it
     against a real server."""
@@ -575,8 +582,9 @@ def test_cli_load_then_due_is_official(
     assert result.exit_code == 0, result.output
     assert "Loaded 2027: 29 holidays, 6 make-up working days" in result.stdout
     assert "Notified 0 running case(s)" in result.stdout
-    saved = data_dir / "calendars" / "2027.json"
-    assert load_schedule_file(saved) == load_schedule_file(EXAMPLE_2027)
+    assert "shared database" in result.stdout
+    assert _stored()[2027] == load_schedule_file(EXAMPLE_2027)
+    assert not (data_dir / "calendars").exists()  # nothing in this machine's folder
     result = runner.invoke(app, ["calendar", "due", "2026-12-20", "10"])
     assert result.stdout == "2027-01-04\n"
 
@@ -591,7 +599,7 @@ def test_cli_load_needs_an_administrator(
     result = runner.invoke(app, ["calendar", "load", str(EXAMPLE_2027)])
     assert result.exit_code == 2
     assert "administrator" in result.stderr
-    assert not (data_dir / "calendars" / "2027.json").exists() and not calls
+    assert 2027 not in _stored() and not calls
 
 
 def test_cli_load_bad_file(data_dir: Path, runner: CliRunner, tmp_path: Path, admin: str) -> None:
@@ -600,7 +608,7 @@ def test_cli_load_bad_file(data_dir: Path, runner: CliRunner, tmp_path: Path, ad
     result = runner.invoke(app, ["calendar", "load", str(bad)])
     assert result.exit_code == 2
     assert str(bad) in result.stderr and "Wednesday" in result.stderr
-    assert not (data_dir / "calendars" / "2027.json").exists()
+    assert 2027 not in _stored()
 
 
 def test_cli_load_notifies_running_cases(
@@ -621,7 +629,7 @@ def test_cli_load_temporal_unreachable(
     result = runner.invoke(app, ["calendar", "load", str(EXAMPLE_2027)])
     assert result.exit_code == 3
     assert "Temporal is unreachable" in result.stderr
-    assert (data_dir / "calendars" / "2027.json").exists()
+    assert 2027 in _stored()
 
 
 def test_cli_load_does_not_hide_facade_bugs(
@@ -651,12 +659,31 @@ def test_cli_show_bad_year(data_dir: Path, runner: CliRunner) -> None:
     assert "YEAR 0 is outside" in result.stderr
 
 
-def test_cli_damaged_saved_file(data_dir: Path, runner: CliRunner) -> None:
+def test_cli_imports_a_schedule_file_left_by_an_older_version_once(
+    data_dir: Path, runner: CliRunner
+) -> None:
+    """An office upgraded from file storage keeps its loaded years: the new database
+    takes them from this machine's folder once, then never reads the folder again."""
+    save_schedule(data_dir / "calendars", load_schedule_file(EXAMPLE_2027))
+    result = runner.invoke(app, ["calendar", "due", "2026-12-20", "10"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "2027-01-04\n"
+    (data_dir / "calendars" / "2027.json").unlink()
+    assert runner.invoke(app, ["calendar", "due", "2026-12-20", "10"]).stdout == "2027-01-04\n"
+
+
+def test_cli_damaged_old_schedule_file_stops_the_import_and_says_which(
+    data_dir: Path, runner: CliRunner
+) -> None:
     (data_dir / "calendars").mkdir(parents=True)
     (data_dir / "calendars" / "2027.json").write_text("{", encoding="utf-8")
     result = runner.invoke(app, ["calendar", "due", "2026-09-30", "5"])
-    assert result.exit_code == 1
-    assert "2027.json" in result.stderr
+    assert result.exit_code == 2
+    assert "2027.json" in result.stderr and "move it out" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    (data_dir / "calendars" / "2027.json").unlink()  # moved aside: nothing was half done
+    result = runner.invoke(app, ["calendar", "due", "2026-09-30", "5"])
+    assert result.exit_code == 0 and result.stdout == "2026-10-13\n"
 
 
 @pytest.mark.parametrize("tz", ["UTC", "America/Los_Angeles", "Asia/Shanghai"])
@@ -719,4 +746,9 @@ def test_cli_load_subprocess_temporal_unreachable(
         assert result.returncode == 3, result.stderr
         assert "Temporal is unreachable" in result.stderr
         assert "Loaded 2027" in result.stdout
-    assert (tmp_path / "data" / "calendars" / "2027.json").exists()
+    monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        assert 2027 in _stored()
+    finally:
+        get_settings.cache_clear()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
-from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
 from client.facade import CaseDesk
-from domain.calendar import YearSchedule
-from domain.calendar_sources import save_schedule
+from domain.calendar import CalendarData, YearSchedule
+from domain.calendar_sources import calendar_from_schedules
 from domain.roles import Actor, Role
 from domain.timezone import CST
 from tests.harness import COORDINATOR, CaseDriver, session_signer, worker_for
@@ -30,10 +29,14 @@ SCHEDULE_2027 = YearSchedule(
 ADMIN = Actor(user_id="admin-cal", name="日历管理员", role=Role.ADMINISTRATOR)
 
 
-async def test_loading_a_schedule_recomputes_running_cases(
-    dev_env: WorkflowEnvironment, tmp_path: Path
-) -> None:
-    async with worker_for(dev_env.client, calendars_dir=tmp_path) as task_queue:
+async def test_loading_a_schedule_recomputes_running_cases(dev_env: WorkflowEnvironment) -> None:
+    # This worker's calendar store (tests/test_shared_calendar.py runs the real one).
+    loaded: dict[int, YearSchedule] = {}
+
+    def calendars(first: int, last: int) -> CalendarData:
+        return calendar_from_schedules(loaded, first, last)
+
+    async with worker_for(dev_env.client, calendars=calendars) as task_queue:
         driver = CaseDriver(dev_env.client, task_queue)
         # Accepted Mon 14 Dec 2026: the statutory 45 working days reach into Feb 2027.
         case_no = await driver.start(
@@ -43,7 +46,7 @@ async def test_loading_a_schedule_recomputes_running_cases(
         assert before.statutory.provisional
 
         # The schedule is in the worker's store; a coordinator's signal changes nothing.
-        save_schedule(tmp_path, SCHEDULE_2027)
+        loaded[2027] = SCHEDULE_2027
         as_coordinator = CaseDesk(
             dev_env.client, task_queue=task_queue, credentials=session_signer().sign(COORDINATOR)
         )

@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from client.facade import CaseDesk, CaseRequest
 from domain.actions import EndSpecialProcedure, Extend, StartSpecialProcedure
-from domain.calendar import YearSchedule
-from domain.calendar_sources import save_schedule
+from domain.calendar import CalendarData, YearSchedule
+from domain.calendar_sources import calendar_from_schedules
 from domain.case import CaseState, SuspensionKind
 from domain.timezone import CST
 from tests.harness import (
@@ -47,9 +46,11 @@ def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 
 
 @pytest.fixture
-async def desk(skipping_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[CaseDesk]:
-    save_schedule(tmp_path, SCHEDULE_2030)
-    async with worker_for(skipping_env.client, calendars_dir=tmp_path) as task_queue:
+async def desk(skipping_env: WorkflowEnvironment) -> AsyncIterator[CaseDesk]:
+    def calendars(first: int, last: int) -> CalendarData:  # 2030 loaded, for this worker only
+        return calendar_from_schedules({2030: SCHEDULE_2030}, first, last)
+
+    async with worker_for(skipping_env.client, calendars=calendars) as task_queue:
         yield signed_desk(skipping_env.client, task_queue, LONG_SESSION)
 
 

@@ -91,7 +91,9 @@ class OneChainApp(App[None]):
         days: DayCounter | None = None,
     ) -> None:
         super().__init__()
-        self.catalog = Catalog(lang)
+        from readmodel.departments import DepartmentNames
+
+        self.catalog = Catalog(lang, DepartmentNames.of(engine))
         localize_bindings(self, self.catalog)
         self.engine = engine
         self.actor = actor
@@ -116,7 +118,7 @@ class OneChainApp(App[None]):
     @property
     def days(self) -> DayCounter:
         if self._days is None:
-            self._days = DayCounter.for_today(self.today())
+            self._days = DayCounter.for_today(self.today(), self.engine)
         return self._days
 
     def on_mount(self) -> None:

@@ -181,11 +181,13 @@ class FilterChoices:
 def filter_choices(engine: Engine) -> FilterChoices:
     """The values the filter dialog offers (chains and stages as they occur)."""
     from domain.departments import DEPARTMENTS
+    from readmodel.departments import department_codes
 
     with read_session(engine) as session:
         chains = sorted(session.exec(select(CaseRecord.chain).distinct()).all())
         stages = sorted(session.exec(select(CaseRecord.stage).distinct()).all())
-    return FilterChoices(chains=chains, stages=stages, departments=list(DEPARTMENTS))
+    added = sorted(department_codes(engine) - set(DEPARTMENTS))  # the office's own
+    return FilterChoices(chains=chains, stages=stages, departments=[*DEPARTMENTS, *added])
 
 
 # ------------------------------------------------------------------ overview

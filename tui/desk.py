@@ -9,12 +9,15 @@ days left for lists.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from domain.actions import Action, ActionResult
 from domain.calendar import WorkCalendar
 from domain.case import CaseState, Clock
 from domain.deadlines import days_left
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @runtime_checkable
@@ -68,12 +71,11 @@ class DayCounter:
         self.calendar = calendar
 
     @classmethod
-    def for_today(cls, today: date) -> DayCounter:
-        from domain.calendar_sources import build_calendar
-        from runtime.settings import get_settings
+    def for_today(cls, today: date, engine: Engine) -> DayCounter:
+        """With the office's schedules from the shared database (as the workers)."""
+        from readmodel.calendar_store import calendar_from_store
 
-        data = build_calendar(get_settings().calendars_dir, today.year - 1, today.year + 3)
-        return cls(WorkCalendar(data))
+        return cls(WorkCalendar(calendar_from_store(engine, today.year - 1, today.year + 3)))
 
     def left(self, today: date, due: date, *, started_on: date | None = None) -> int:
         """Days left to a due date from a list row (no clock at hand): counted from the

@@ -9,6 +9,7 @@ checks both languages have the same keys).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 LANGUAGES = ("zh", "en")
@@ -627,11 +628,18 @@ CATALOGS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
 class Catalog:
     """The strings of one language."""
 
-    def __init__(self, lang: str = DEFAULT_LANGUAGE) -> None:
+    def __init__(
+        self,
+        lang: str = DEFAULT_LANGUAGE,
+        department_names: Callable[[str], str] | None = None,
+    ) -> None:
+        """``department_names``: the office's names (``readmodel.departments``); without
+        it, the code's list."""
         if lang not in CATALOGS:
             raise ValueError(f"unknown language {lang!r} (languages: {', '.join(LANGUAGES)})")
         self.lang = lang
         self._strings = CATALOGS[lang]
+        self._department_names = department_names
 
     def t(self, key: str, **values: Any) -> str:
         text = self._strings.get(key) or ZH.get(key) or key
@@ -642,9 +650,10 @@ class Catalog:
 
         if not code:
             return ""
+        office = self._department_names or department_name
         if self.lang == "en":
-            return DEPARTMENTS_EN.get(code, code)
-        return department_name(code)
+            return DEPARTMENTS_EN.get(code) or office(code)
+        return office(code)
 
     def departments(self, codes: list[str]) -> str:
         return ("、" if self.lang == "zh" else ", ").join(self.department(c) for c in codes)

@@ -17,6 +17,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
+from workflows import case_metrics
+
 with workflow.unsafe.imports_passed_through():
     from domain import deadlines
     from domain.actions import (
@@ -227,6 +229,7 @@ class CaseWorkflow:
     async def run(self, start: StartCase) -> CaseOutcome:
         self._admission = await self._admit(start)
         self._file = self._new_file(self._admission)
+        case_metrics.case_started(start.chain)
         await self._intake(start)
         projector = asyncio.create_task(self._project_loop())
         clock = asyncio.create_task(self._clock_loop())
@@ -237,6 +240,7 @@ class CaseWorkflow:
             await self._run_flow(start)
         self._conclude_stopped()
         self._changed()
+        case_metrics.case_concluded(start.chain, self.file.state.status.value)
         await self._aftercare(start)
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._closed = True
@@ -550,6 +554,8 @@ class CaseWorkflow:
         until a deadline changes (the updatable-timer pattern)."""
         while True:
             fired = self.file.fire_clocks(workflow.now())
+            for event in fired:
+                case_metrics.deadline_fired(self.file.state.chain, event.kind)
             if fired:
                 self._changed(clock=False)
             self._clock_changed = False
@@ -569,15 +575,18 @@ class CaseWorkflow:
     # -------------------------------------------------------------- actions
     def _act(self, check: Callable[[], None]) -> None:
         if self._withdrawal is not None:
+            case_metrics.action(self.file.state.chain, "refused")
             raise ApplicationError(
                 "the case is being withdrawn; no more actions", type="ActionRefused"
             )
         try:
             check()
         except ActionRefused as refused:
+            case_metrics.action(self.file.state.chain, "refused")
             raise _refuse(refused) from None
 
     def _done(self, seq: int, message: str) -> ActionResult:
+        case_metrics.action(self.file.state.chain, "done")
         self._changed()
         return ActionResult(seq=seq, message=message)
 

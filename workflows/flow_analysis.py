@@ -16,7 +16,7 @@ Pure: no I/O, no Typer or Rich; the CLI and the docs only present what this retu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -376,8 +376,16 @@ class CheckResult:
     explored: int = 0
 
 
-def check_chain(chain: Chain, known_e_licences: set[str] | None = None) -> CheckResult:
-    """Every mistake ``chains check`` reports for one chain, each a short sentence."""
+def check_chain(
+    chain: Chain,
+    known_e_licences: set[str] | None = None,
+    departments: Collection[str] = DEPARTMENTS,
+) -> CheckResult:
+    """Every mistake ``chains check`` reports for one chain, each a short sentence.
+
+    ``departments``: the codes chains may name; ``chains check`` passes the office's
+    (from the database), the default is the code's own list.
+    """
     result = CheckResult(chain.code)
     mistakes = result.mistakes
     known_e_licences = known_e_licences if known_e_licences is not None else known_e_licence_types()
@@ -385,14 +393,14 @@ def check_chain(chain: Chain, known_e_licences: set[str] | None = None) -> Check
     declared = set(chain.departments)
 
     for code in chain.departments:
-        if code not in DEPARTMENTS:
+        if code not in departments:
             mistakes.append(f"declares unknown department {code!r}")
     for code in _duplicates(chain.departments):
         mistakes.append(f"declares department {code!r} twice")
     for code in _duplicates(lic.code for lic in chain.licences):
         mistakes.append(f"declares licence {code!r} twice")
     for licence in chain.licences:
-        if licence.department not in DEPARTMENTS:
+        if licence.department not in departments:
             mistakes.append(
                 f"licence {licence.code!r} is issued by unknown department {licence.department!r}"
             )
@@ -413,7 +421,7 @@ def check_chain(chain: Chain, known_e_licences: set[str] | None = None) -> Check
             mistakes.append(f"material {material.code!r} has no name")
         verifier = getattr(material, "verifier", None)
         if verifier is not None:
-            if verifier not in DEPARTMENTS:
+            if verifier not in departments:
                 mistakes.append(
                     f"material {material.code!r} is verified by unknown department {verifier!r}"
                 )
@@ -455,7 +463,7 @@ def check_chain(chain: Chain, known_e_licences: set[str] | None = None) -> Check
             for step in steps_of(nodes):
                 for department in step.departments:
                     used_departments.add(department)
-                    if department not in DEPARTMENTS:
+                    if department not in departments:
                         problems[f"step {step.name!r} names unknown department {department!r}"] = (
                             None
                         )

@@ -1,0 +1,36 @@
+"""The read model reachable and its schema at this code's head revision.
+
+Looks only (``readmodel.schema.status_of``): doctor never creates or upgrades a schema.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from doctor.findings import Finding, fail, ok, warn
+from readmodel.database import describe
+from readmodel.errors import ReadModelError
+from readmodel.schema import UPGRADE_COMMAND, SchemaState, refusal, status_of
+
+
+def schema(engine: Engine) -> tuple[Finding, bool]:
+    """The finding, and whether the database can be read with this code's tables."""
+    where = describe(engine.url)
+    try:
+        status = status_of(engine)
+    except ReadModelError as error:
+        return fail("database", str(error)), False
+    if status.state is SchemaState.CURRENT:
+        return ok("database", f"{where}, schema at head ({status.head})"), True
+    if status.state is SchemaState.EMPTY:
+        return warn(
+            "database",
+            f"{where} is empty: the first worker or command creates the schema "
+            f"({status.head}), or run `{UPGRADE_COMMAND}` now",
+        ), False
+    if status.state is SchemaState.PRE_MIGRATIONS:
+        return fail(
+            "database", f"{where} was made before migrations: run `{UPGRADE_COMMAND}`"
+        ), False
+    error = refusal(status, engine)
+    return fail("database", str(error) if error else status.state.value), False

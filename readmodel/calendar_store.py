@@ -1,0 +1,74 @@
+"""The office's official holiday schedules, kept in the shared database.
+
+Every machine must compute the same due dates, so a schedule loaded by an
+administrator (``onechain calendar load``) is one row per year here, not a file in
+one machine's data folder. :func:`calendar_from_store` is the one calendar source:
+the worker's admission and reload activities, ``calendar show/due``, reports and the
+console all build their snapshot with it. Like users and sessions, these rows are
+the office's own records (not derived from Temporal): back them up with the database.
+
+Schedule files kept in ``<data>/calendars/`` by older versions are imported once by
+revision ``0004_calendars_departments`` (see its notes).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import JSON, Column, Engine, String
+from sqlmodel import Field, SQLModel, select
+
+from domain.calendar import CalendarData, YearSchedule
+from domain.calendar_sources import calendar_from_schedules
+from readmodel.database import read_session, write_session
+from readmodel.tables import UTCDateTime
+
+
+class CalendarScheduleRecord(SQLModel, table=True):
+    """One year's official schedule (节假日安排), as the State Council published it."""
+
+    __tablename__ = "calendar_schedules"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = Field(sa_column=Column(String, nullable=False))
+    loaded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    loaded_by: str = Field(default="", max_length=64)
+
+    def schedule(self) -> YearSchedule:
+        return YearSchedule(
+            year=self.year,
+            official=True,
+            holidays=[date.fromisoformat(d) for d in self.holidays],
+            workdays=[date.fromisoformat(d) for d in self.workdays],
+            source=self.source,
+        )
+
+
+def store_schedule(engine: Engine, schedule: YearSchedule, by: str) -> None:
+    """Keep ``schedule`` as its year's official schedule, replacing an older load."""
+    if not schedule.official:
+        raise ValueError(f"only official schedules are stored; {schedule.year} is provisional")
+    with write_session(engine) as session:
+        record = session.get(CalendarScheduleRecord, schedule.year) or CalendarScheduleRecord(
+            year=schedule.year, source="", loaded_at=datetime.now(UTC)
+        )
+        record.holidays = [d.isoformat() for d in sorted(schedule.holidays)]
+        record.workdays = [d.isoformat() for d in sorted(schedule.workdays)]
+        record.source = schedule.source
+        record.loaded_at = datetime.now(UTC)
+        record.loaded_by = by
+        session.add(record)
+
+
+def stored_schedules(engine: Engine) -> dict[int, YearSchedule]:
+    """Every loaded schedule, keyed by year."""
+    with read_session(engine) as session:
+        return {r.year: r.schedule() for r in session.exec(select(CalendarScheduleRecord))}
+
+
+def calendar_from_store(engine: Engine, first_year: int, last_year: int) -> CalendarData:
+    """The snapshot for ``first_year``..``last_year``: the office's loaded schedules,
+    else the builtin ones, else provisional (``domain.calendar_sources``)."""
+    return calendar_from_schedules(stored_schedules(engine), first_year, last_year)
