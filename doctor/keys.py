@@ -18,9 +18,9 @@ def signing_keys(directory: Path) -> Finding:
             f"{error} (every worker and client needs the same keys folder: ONECHAIN_KEYS_DIR)",
         )
     loose = [
-        p.name
-        for p in sorted(directory.glob("*.pem"))
-        if p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)
+        str(p.relative_to(directory))
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)
     ]
     if loose:
         return warn(

@@ -184,7 +184,7 @@ async def test_keys_missing_fail_and_readable_by_others_warn(
     init_keys(folder)
     found = by_check(await examine(replace(deployment, keys_dir=folder)))["keys"]
     assert found.level is Level.OK
-    for pem in folder.glob("*.pem"):
+    for pem in folder.rglob("*.pem"):
         pem.chmod(0o644)
     found = by_check(await examine(replace(deployment, keys_dir=folder)))["keys"]
     assert found.level is Level.WARN and "chmod 600" in found.message

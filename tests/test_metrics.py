@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -20,8 +19,9 @@ from domain.actions import Decide
 from domain.calendar import CalendarData
 from domain.calendar_sources import calendar_from_schedules
 from domain.case import CaseStatus, Verdict
+from runtime.connect import client_plugins
 from runtime.metrics import MetricsAddressError, check_bind_address, metrics_runtime
-from tests.harness import CaseDriver, reviewer, session_signer
+from tests.harness import CaseDriver, reviewer, sealing_converter, session_signer
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 from workflows import registry
 
@@ -53,7 +53,8 @@ async def test_worker_serves_sdk_and_onechain_metrics(dev_env: WorkflowEnvironme
     client = await Client.connect(
         dev_env.client.service_client.config.target_host,
         namespace=dev_env.client.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=sealing_converter(),
+        plugins=client_plugins(),
         runtime=runtime,
     )
     session_signer()
@@ -137,7 +138,8 @@ async def test_warnings_and_overdue_are_counted_once_each(
     client = await Client.connect(
         skipping_env.client.service_client.config.target_host,
         namespace=skipping_env.client.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=sealing_converter(),
+        plugins=client_plugins(),
         runtime=runtime,
     )
     session_signer()

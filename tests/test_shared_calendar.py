@@ -8,6 +8,7 @@ administrator loads 2027 on machine A, workers run on machines B and C.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -32,7 +33,7 @@ from readmodel.calendar_store import (
 )
 from readmodel.database import make_engine, read_session, ready_engine
 from readmodel.schema import ensure_schema, migrate
-from runtime.keys import init_keys, load_signing_keys
+from runtime.keys import keys_dir, load_signing_keys
 from runtime.settings import get_settings
 from tests.harness import CLERK, DEFAULT_APPLICANT, CaseDriver, sign_in_cli
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
@@ -105,8 +106,10 @@ class Office:
 
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
         self.root, self.monkeypatch, self.database_url = root, monkeypatch, database_url
+        # The deployment's keys, copied to where every machine reads them (the test
+        # server's clients seal payloads with the session's keys).
         self.keys = root / "shared-keys"
-        init_keys(self.keys)
+        shutil.copytree(keys_dir(get_settings()), self.keys)
 
     def machine(self, name: str) -> Path:
         folder = self.root / name
