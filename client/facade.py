@@ -28,24 +28,12 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import chains  # noqa: F401  (registers the chains the facade validates against)
+from domain.action_catalog import ACTIONS, spec_for
 from domain.actions import (
     Action,
     ActionResult,
     CalendarReload,
-    Decide,
-    DecideOnBehalf,
-    EndSpecialProcedure,
-    Extend,
-    Rate,
-    Reassign,
-    RecordSupplement,
-    Rectify,
-    ReportApplicantEvent,
     StartCase,
-    StartSpecialProcedure,
-    SupplyMaterials,
-    Urge,
-    Withdraw,
     workflow_id_for,
 )
 from domain.case import Applicant, CaseOutcome, CaseState, check_applicant_text
@@ -63,21 +51,8 @@ STARTING_WAIT = timedelta(seconds=10)
 #: The workflow's answer to a Query before admission (``CaseWorkflow.file``).
 STILL_STARTING = "case is still starting"
 
-UPDATE_FOR_ACTION: dict[type[Action], str] = {
-    DecideOnBehalf: "decide_on_behalf",
-    Decide: "decide",
-    Extend: "extend",
-    Reassign: "reassign",
-    Urge: "urge",
-    StartSpecialProcedure: "start_special_procedure",
-    EndSpecialProcedure: "end_special_procedure",
-    RecordSupplement: "record_supplement",
-    ReportApplicantEvent: "report_applicant_event",
-    Withdraw: "withdraw",
-    SupplyMaterials: "supply_materials",
-    Rate: "rate",
-    Rectify: "rectify",
-}
+#: The workflow Update each action is sent as (declared in ``domain.action_catalog``).
+UPDATE_FOR_ACTION: dict[type[Action], str] = {spec.model: spec.update for spec in ACTIONS}
 
 
 class CaseError(Exception):
@@ -232,7 +207,7 @@ class CaseDesk:
         """Send one action as the signed-in person. The request id makes a retried call
         apply only once. The actor in ``action`` is replaced by the one the credentials
         prove (the worker does the same from the verified token)."""
-        update = next(name for kind, name in UPDATE_FOR_ACTION.items() if isinstance(action, kind))
+        update = spec_for(action).update
         credentials = self.credentials_for(action.actor)
         request_id = action.request_id or uuid.uuid4().hex
         action = action.model_copy(update={"request_id": request_id, "actor": credentials.actor})
