@@ -24,7 +24,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import chains  # noqa: F401  (registers the chains the facade validates against)
@@ -53,6 +53,18 @@ STILL_STARTING = "case is still starting"
 
 #: The workflow Update each action is sent as (declared in ``domain.action_catalog``).
 UPDATE_FOR_ACTION: dict[type[Action], str] = {spec.model: spec.update for spec in ACTIONS}
+
+
+def refusal_text(cause: BaseException | None) -> str:
+    """The workflow's reason, with the reasons under it: a payload the worker could not
+    decode says "Failed decoding arguments" and, beneath, which field broke which rule."""
+    messages: list[str] = []
+    while cause is not None:
+        text = cause.message if isinstance(cause, FailureError) else str(cause)
+        if text and text not in messages:
+            messages.append(text)
+        cause = cause.cause if isinstance(cause, FailureError) else None
+    return ": ".join(messages) or "refused"
 
 
 class CaseError(Exception):
@@ -217,9 +229,7 @@ class CaseDesk:
                     update, action, id=request_id, result_type=ActionResult
                 )
         except WorkflowUpdateFailedError as failed:
-            cause = failed.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise ActionRejected(message) from None
+            raise ActionRejected(refusal_text(failed.cause)) from None
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND and await self._exists(case_no):
                 raise ActionRejected(f"case {case_no} is closed; no more actions") from None
