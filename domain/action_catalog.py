@@ -45,7 +45,7 @@ from domain.actions import (
     Urge,
     Withdraw,
 )
-from domain.roles import ROLE_NAMES_ZH, Actor, Role
+from domain.roles import Actor, Role
 
 
 class DepartmentRule(StrEnum):
@@ -138,9 +138,6 @@ class ActionSpec:
     def who(self) -> str:
         """The roles, e.g. ``coordinator, supervisor``."""
         return ", ".join(r.value for r in Role if r in self.roles)
-
-    def who_zh(self) -> str:
-        return "、".join(ROLE_NAMES_ZH[r] for r in Role if r in self.roles)
 
 
 TASK = Param("task_id", argument=True, metavar="TASK", help="Task id, e.g. T2 (see `cases show`).")
