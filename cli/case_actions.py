@@ -60,10 +60,33 @@ def _cli_type(info: FieldInfo, required: bool) -> Any:
     return _bare(annotation) if required else _bare(annotation) | None
 
 
+def _max_length(metadata: typing.Iterable[Any]) -> int | None:
+    for item in metadata:
+        found = _max_length(item.metadata) if isinstance(item, FieldInfo) else None
+        found = found or getattr(item, "max_length", None)
+        if found:
+            return found
+    return None
+
+
+def _limits(info: FieldInfo) -> str:
+    """The model's limits in words, e.g. "At most 500 characters." (issue 8)."""
+    most = _max_length(info.metadata)
+    if _is_list(info.annotation):
+        item = typing.get_args(info.annotation)[0]
+        each = (
+            _max_length(typing.get_args(item)[1:]) if typing.get_origin(item) is Annotated else None
+        )
+        parts = [f"at most {most}" if most else "", f"{each} characters each" if each else ""]
+        text = ", ".join(p for p in parts if p)
+        return f" ({text})" if text else ""
+    return f" (at most {most} characters)" if most and most > 64 else ""
+
+
 def _parameter(spec: ActionSpec, param: Param) -> inspect.Parameter:
     info = spec.model.model_fields[param.field]
     required = _required(param, info)
-    help_text = param.help or info.description or ""
+    help_text = (param.help or info.description or "") + _limits(info)
     if param.argument:
         marker: Any = typer.Argument(metavar=param.metavar, help=help_text)
     else:

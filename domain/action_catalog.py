@@ -45,7 +45,7 @@ from domain.actions import (
     Urge,
     Withdraw,
 )
-from domain.roles import Actor, Role
+from domain.roles import Role
 
 
 class DepartmentRule(StrEnum):
@@ -128,12 +128,6 @@ class ActionSpec:
         if role is Role.REVIEWER and self.department_rule is not DepartmentRule.NONE:
             return department_matches
         return True
-
-    def allows(self, actor: Actor, departments_in_play: set[str] | None = None) -> bool:
-        """Whether ``actor`` may act, where ``departments_in_play`` are the departments
-        the rule looks at (the deciding part, or the task's parts); None: unknown yet."""
-        matches = departments_in_play is None or (actor.department or "") in departments_in_play
-        return self.may(actor.role, matches)
 
     def who(self) -> str:
         """The roles, e.g. ``coordinator, supervisor``."""
