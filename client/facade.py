@@ -315,6 +315,11 @@ class CaseDesk:
         if error.status is RPCStatusCode.NOT_FOUND:
             return CaseNotFound(f"case {case_no} not found")
         if error.status is RPCStatusCode.FAILED_PRECONDITION:
+            if "Workflow Task in failed state" in error.message:
+                return CaseError(
+                    f"case {case_no} is not answering right now (its workflow task failed and "
+                    "is being retried); try again shortly"
+                )
             return ActionRejected(f"case {case_no} is closed: {error.message}")
         return error
 
