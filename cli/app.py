@@ -10,19 +10,8 @@ import sys
 
 import typer
 
-from cli import (
-    actions,
-    audit,
-    calendar,
-    cases,
-    chains,
-    importer,
-    reconcile,
-    report,
-    run,
-    simulate,
-    users,
-)
+from cli import actions as actions_command
+from cli import audit, calendar, cases, chains, importer, reconcile, report, run, simulate, users
 from cli import db as db_command
 from cli import tui as tui_command
 from cli.output import EXIT_CODES_HELP
@@ -37,7 +26,7 @@ app.add_typer(calendar.app, name="calendar")
 app.add_typer(chains.app, name="chains")
 app.add_typer(cases.app, name="cases")
 app.add_typer(cases.case_app, name="case")
-app.add_typer(actions.app, name="actions")
+app.add_typer(actions_command.app, name="actions")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.command(name="login", help=users.login.__doc__)(users.login)
