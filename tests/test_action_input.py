@@ -32,7 +32,7 @@ from domain.actions import (
     RecordSupplement,
     Urge,
 )
-from domain.case import Verdict
+from domain.case import CaseState, Verdict
 from tests.harness import COORDINATOR, CaseDriver, session_signer
 from tests.test_role_matrix import quiet_history_length, review_case
 from trust.credentials import acting_as
@@ -224,15 +224,23 @@ async def test_a_ten_megabyte_reason_is_refused(driver: CaseDriver) -> None:
         await handle.execute_update("urge", ok, id="after-hostile")
 
 
+def timeline_of(state: CaseState) -> list[tuple[int, str, str, str]]:
+    return [(e.seq, e.kind, e.summary, e.reason) for e in state.events]
+
+
 async def answering(driver: CaseDriver, case_no: str, timeout: float = 60.0) -> list[Any]:
-    """The case's timeline, once it answers Queries again."""
+    """The case's timeline (seq, kind, summary, reason), once it answers Queries again.
+
+    Not the instants: after its workflow task failed the case is replayed, and an event
+    recorded after a local activity in the same task may then show a time some
+    milliseconds off (``workflow.now()`` there is not the original's)."""
     from client.facade import CaseError
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            return (await driver.state(case_no)).events
+            return timeline_of(await driver.state(case_no))
         except CaseError as error:
             if "not answering" not in str(error) or loop.time() > deadline:
                 raise
@@ -252,7 +260,7 @@ async def test_a_three_megabyte_reason_is_refused_and_the_case_goes_on(driver: C
     case_no, task = await review_case(driver)
     handle = driver.desk.client.get_workflow_handle(f"case-{case_no}")
     await quiet_history_length(handle)
-    timeline = (await driver.state(case_no)).events
+    timeline = timeline_of(await driver.state(case_no))
     payload = valid_fields(spec_for_command("urge")) | {
         "task_id": task.id,
         "reason": "长" * (3 * 1024 * 1024 // 3),
