@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from cli import actions as actions_command
 from cli import (
     audit,
     calendar,
@@ -41,6 +42,7 @@ app.add_typer(chains.app, name="chains")
 app.add_typer(cases.app, name="cases")
 app.add_typer(cases.case_app, name="case")
 app.add_typer(keys.app, name="keys")
+app.add_typer(actions_command.app, name="actions")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.command(name="login", help=users.login.__doc__)(users.login)

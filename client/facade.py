@@ -24,28 +24,16 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import chains  # noqa: F401  (registers the chains the facade validates against)
+from domain.action_catalog import ACTIONS, spec_for
 from domain.actions import (
     Action,
     ActionResult,
     CalendarReload,
-    Decide,
-    DecideOnBehalf,
-    EndSpecialProcedure,
-    Extend,
-    Rate,
-    Reassign,
-    RecordSupplement,
-    Rectify,
-    ReportApplicantEvent,
     StartCase,
-    StartSpecialProcedure,
-    SupplyMaterials,
-    Urge,
-    Withdraw,
     workflow_id_for,
 )
 from domain.case import Applicant, CaseOutcome, CaseState, check_applicant_text
@@ -64,21 +52,20 @@ STARTING_WAIT = timedelta(seconds=30)
 #: The workflow's answer to a Query before admission (``CaseWorkflow.file``).
 STILL_STARTING = "case is still starting"
 
-UPDATE_FOR_ACTION: dict[type[Action], str] = {
-    DecideOnBehalf: "decide_on_behalf",
-    Decide: "decide",
-    Extend: "extend",
-    Reassign: "reassign",
-    Urge: "urge",
-    StartSpecialProcedure: "start_special_procedure",
-    EndSpecialProcedure: "end_special_procedure",
-    RecordSupplement: "record_supplement",
-    ReportApplicantEvent: "report_applicant_event",
-    Withdraw: "withdraw",
-    SupplyMaterials: "supply_materials",
-    Rate: "rate",
-    Rectify: "rectify",
-}
+#: The workflow Update each action is sent as (declared in ``domain.action_catalog``).
+UPDATE_FOR_ACTION: dict[type[Action], str] = {spec.model: spec.update for spec in ACTIONS}
+
+
+def refusal_text(cause: BaseException | None) -> str:
+    """The workflow's reason, with the reasons under it: a payload the worker could not
+    decode says "Failed decoding arguments" and, beneath, which field broke which rule."""
+    messages: list[str] = []
+    while cause is not None:
+        text = cause.message if isinstance(cause, FailureError) else str(cause)
+        if text and text not in messages:
+            messages.append(text)
+        cause = cause.cause if isinstance(cause, FailureError) else None
+    return ": ".join(messages) or "refused"
 
 
 class CaseError(Exception):
@@ -233,7 +220,7 @@ class CaseDesk:
         """Send one action as the signed-in person. The request id makes a retried call
         apply only once. The actor in ``action`` is replaced by the one the credentials
         prove (the worker does the same from the verified token)."""
-        update = next(name for kind, name in UPDATE_FOR_ACTION.items() if isinstance(action, kind))
+        update = spec_for(action).update
         credentials = self.credentials_for(action.actor)
         request_id = action.request_id or uuid.uuid4().hex
         action = action.model_copy(update={"request_id": request_id, "actor": credentials.actor})
@@ -243,9 +230,7 @@ class CaseDesk:
                     update, action, id=request_id, result_type=ActionResult
                 )
         except WorkflowUpdateFailedError as failed:
-            cause = failed.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise ActionRejected(message) from None
+            raise ActionRejected(refusal_text(failed.cause)) from None
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND and await self._exists(case_no):
                 raise ActionRejected(f"case {case_no} is closed; no more actions") from None
@@ -342,6 +327,11 @@ class CaseDesk:
         if error.status is RPCStatusCode.NOT_FOUND:
             return CaseNotFound(f"case {case_no} not found")
         if error.status is RPCStatusCode.FAILED_PRECONDITION:
+            if "Workflow Task in failed state" in error.message:
+                return CaseError(
+                    f"case {case_no} is not answering right now (its workflow task failed and "
+                    "is being retried); try again shortly"
+                )
             return ActionRejected(f"case {case_no} is closed: {error.message}")
         return error
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.calendar import CalendarData
 from domain.case import Applicant, SuspensionKind, Verdict
 from domain.materials import Commitment, MaterialSpec
 from domain.roles import Actor
+from domain.text import check_plain_text
 
 CASE_NO_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -107,23 +108,52 @@ class AdmissionResult(BaseModel):
     refusal: str | None = None
 
 
+# --- bad input (issue 8): what one action may carry. Decoding a payload checks these,
+# so a recorded history must fit them too (tests/test_versioning.py replays ours).
+REASON_MAX_CHARS = 500
+COMMENT_MAX_CHARS = 500
+ITEMS_MAX = 50
+ITEM_MAX_CHARS = 100
+ID_MAX_CHARS = 64
+
+#: Free text a person types (reasons, comments): one line, no control characters.
+Reason = Annotated[
+    str,
+    Field(max_length=REASON_MAX_CHARS, description="Why (recorded in the case's audit log)."),
+    AfterValidator(check_plain_text),
+]
+Comment = Annotated[str, Field(max_length=COMMENT_MAX_CHARS), AfterValidator(check_plain_text)]
+#: A task, suspension, department, officer or event code.
+Code = Annotated[str, Field(max_length=ID_MAX_CHARS), AfterValidator(check_plain_text)]
+#: One material or missing item, by name or code.
+Item = Annotated[
+    str, Field(min_length=1, max_length=ITEM_MAX_CHARS), AfterValidator(check_plain_text)
+]
+
+
 class Action(BaseModel):
-    """Common to every action: who acts and why."""
+    """Common to every action: who acts and why.
+
+    Errors name the field and the rule, never the input (it may be 10 MB, or hold what
+    an applicant said).
+    """
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     actor: Actor
-    reason: str = ""
-    request_id: str = ""
+    reason: Reason = ""
+    request_id: Code = ""
 
 
 class Decide(Action):
     """A department's decision on its part of a task (approve, reject, return for 补正)."""
 
-    task_id: str
+    task_id: Code
     verdict: Verdict
-    department: str | None = Field(
+    department: Code | None = Field(
         default=None, description="defaults to the acting reviewer's department"
     )
-    missing_items: list[str] = Field(default_factory=list)
+    missing_items: list[Item] = Field(default_factory=list, max_length=ITEMS_MAX)
 
     @model_validator(mode="after")
     def _return_lists_items(self) -> Decide:
@@ -139,15 +169,15 @@ class DecideOnBehalf(Decide):
 class Extend(Action):
     """Extend a task's limit, or the whole case's when ``task_id`` is None."""
 
-    task_id: str | None = None
-    days: int = Field(gt=0)
+    task_id: Code | None = None
+    days: int = Field(gt=0, le=366)
 
 
 class Reassign(Action):
-    task_id: str
-    department: str | None = Field(default=None, description="which part of a joint task")
-    to_assignee: str | None = None
-    to_department: str | None = None
+    task_id: Code
+    department: Code | None = Field(default=None, description="which part of a joint task")
+    to_assignee: Code | None = None
+    to_department: Code | None = None
 
     @model_validator(mode="after")
     def _has_target(self) -> Reassign:
@@ -157,12 +187,12 @@ class Reassign(Action):
 
 
 class Urge(Action):
-    task_id: str
-    department: str | None = None
+    task_id: Code
+    department: Code | None = None
 
 
 class StartSpecialProcedure(Action):
-    task_id: str
+    task_id: Code
     kind: SuspensionKind
 
     @field_validator("kind")
@@ -174,14 +204,14 @@ class StartSpecialProcedure(Action):
 
 
 class EndSpecialProcedure(Action):
-    suspension_id: str
+    suspension_id: Code
 
 
 class RecordSupplement(Action):
     """The window clerk records materials the applicant brought for a returned task."""
 
-    task_id: str
-    items: list[str] = Field(min_length=1)
+    task_id: Code
+    items: list[Item] = Field(min_length=1, max_length=ITEMS_MAX)
 
 
 class Withdraw(Action):
@@ -191,14 +221,14 @@ class Withdraw(Action):
 class ReportApplicantEvent(Action):
     """The applicant tells the window something the flow waits for (e.g. 竣工)."""
 
-    event: str = Field(min_length=1)
+    event: Code = Field(min_length=1)
 
 
 class SupplyMaterials(Action):
     """The window clerk records materials the applicant brought after the notice
     (一次告知) or under 容缺受理."""
 
-    items: list[str] = Field(min_length=1)
+    items: list[Item] = Field(min_length=1, max_length=ITEMS_MAX)
 
 
 class Rate(Action):
@@ -206,13 +236,13 @@ class Rate(Action):
     or sent by the rating platform."""
 
     score: int = Field(ge=1, le=5)
-    comment: str = ""
+    comment: Comment = ""
 
 
 class Rectify(Action):
     """The coordinator closes a rectification task (整改) with what was done."""
 
-    task_id: str
+    task_id: Code
 
 
 class CalendarReload(BaseModel):

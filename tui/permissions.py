@@ -1,23 +1,19 @@
 """Who may take which action: the one place the console decides what to offer.
 
-This mirrors the workflow's rules in ``domain/casefile.py`` (the ``check_*``
-methods) only to *hide* what a role may not do. The workflow still checks every
-action it receives; anything this module lets through that the workflow refuses
-is shown with the workflow's own message.
-
-* decide, return for supplement: a reviewer, for the reviewer's own department
-* approve / reject on behalf: a supervisor
-* extend, reassign, urge: a coordinator or a supervisor
-* start / end a special procedure: a coordinator, a supervisor, or a reviewer of
-  a department with a part in the task
-* record a supplement: a window clerk
-* withdraw: a window clerk or a coordinator
+Who may take an action is declared once, in ``domain/action_catalog.py`` (roles and
+the department rule); the role gate (``ROLES``, :func:`may`, :func:`offered`) and the
+keys (``KEYS``) are derived from it. The console only *hides* what a role may not do:
+the workflow still checks every action it receives (``domain/casefile.py``), and
+anything this module lets through that the workflow refuses is shown with the
+workflow's own message. Which tasks a form may target (:func:`tasks_for`,
+:func:`applicable`) is the console's own business and lives here.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from domain.action_catalog import console_forms
 from domain.case import CaseState, CaseStatus, SuspensionKind, Task, TaskKind, TaskStatus
 from domain.roles import Actor, Role
 
@@ -36,39 +32,19 @@ class Act(StrEnum):
     WITHDRAW = "withdraw"
 
 
-COORDINATING = frozenset({Role.COORDINATOR, Role.SUPERVISOR})
-
-ROLES: dict[Act, frozenset[Role]] = {
-    Act.DECIDE: frozenset({Role.REVIEWER}),
-    Act.RETURN: frozenset({Role.REVIEWER}),
-    Act.EXTEND: COORDINATING,
-    Act.REASSIGN: COORDINATING,
-    Act.URGE: COORDINATING,
-    Act.SPECIAL_START: COORDINATING | {Role.REVIEWER},
-    Act.SPECIAL_END: COORDINATING | {Role.REVIEWER},
-    Act.SUPPLEMENT: frozenset({Role.WINDOW_CLERK}),
-    Act.APPROVE_ON_BEHALF: frozenset({Role.SUPERVISOR}),
-    Act.REJECT_ON_BEHALF: frozenset({Role.SUPERVISOR}),
-    Act.WITHDRAW: frozenset({Role.WINDOW_CLERK, Role.COORDINATOR}),
-}
+#: Who may open each form: the roles declared for the action it sends.
+ROLES: dict[Act, frozenset[Role]] = {Act(form.act): spec.roles for spec, form in console_forms()}
 
 #: Actions that can be sent to several marked cases at once.
 BULK: tuple[Act, ...] = (Act.URGE, Act.REASSIGN)
 
-#: The key each action has on the case screen and in the case list.
-KEYS: dict[Act, str] = {
-    Act.DECIDE: "d",
-    Act.RETURN: "b",
-    Act.EXTEND: "e",
-    Act.REASSIGN: "r",
-    Act.URGE: "u",
-    Act.SPECIAL_START: "t",
-    Act.SPECIAL_END: "T",
-    Act.SUPPLEMENT: "m",
-    Act.APPROVE_ON_BEHALF: "a",
-    Act.REJECT_ON_BEHALF: "x",
-    Act.WITHDRAW: "w",
-}
+#: The key each action has on the case screen and in the case list (declared with it).
+KEYS: dict[Act, str] = {Act(form.act): form.key for _, form in console_forms()}
+
+if set(ROLES) != set(Act):
+    raise RuntimeError(
+        "tui.permissions.Act and the console forms in domain/action_catalog.py differ"
+    )
 
 #: Kinds a person may start by hand (a supplement stop starts with a return).
 MANUAL_SUSPENSIONS: tuple[SuspensionKind, ...] = tuple(

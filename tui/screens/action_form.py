@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
 from cli.safe_text import safe
+from domain.action_catalog import console_forms
 from domain.actions import (
     Action,
     Decide,
@@ -34,15 +35,8 @@ from tui.permissions import MANUAL_SUSPENSIONS, Act, open_special_procedures, ta
 from tui.screens.base import ConsoleModal
 from tui.screens.dialogs import ConfirmScreen
 
-NEEDS_REASON = {
-    Act.EXTEND,
-    Act.REASSIGN,
-    Act.SPECIAL_START,
-    Act.APPROVE_ON_BEHALF,
-    Act.REJECT_ON_BEHALF,
-    Act.WITHDRAW,
-    Act.RETURN,
-}
+#: Forms whose reason is required (declared with the action, domain/action_catalog.py).
+NEEDS_REASON = {Act(form.act) for _, form in console_forms() if form.reason_required}
 TASK_ACTS = {
     Act.DECIDE,
     Act.RETURN,
