@@ -10,7 +10,17 @@ import importlib
 
 from workflows import registry
 
-CHAIN_MODULES = ("kindergarten", "restaurant", "company", "construction")
+CHAIN_MODULES = (
+    "kindergarten",
+    "restaurant",
+    "company",
+    "construction",
+    "clinic",
+    "elderly_care",
+    "training_school",
+    "entertainment",
+    "swimming_venue",
+)
 
 
 def _register_all() -> None:
