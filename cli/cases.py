@@ -34,7 +34,7 @@ from cli.output import (
     table,
 )
 from domain.case import CaseState, CaseStatus, Clock, Task, WarningLevel
-from domain.departments import DEPARTMENTS, department_name
+from domain.departments import department_name
 from domain.materials import ACCEPTANCE_ZH
 from domain.timezone import CST, cst_date
 from runtime.settings import get_settings
@@ -75,8 +75,12 @@ def _check_chain(code: str) -> None:
 
 
 def _check_department(code: str) -> None:
-    if code not in DEPARTMENTS:
-        fail(f"unknown department {code!r} (known: {', '.join(DEPARTMENTS)})", EXIT_USAGE)
+    """The office's departments (database), as `onechain departments list` shows them."""
+    from readmodel.departments import department_codes
+
+    known = department_codes(_read_model())
+    if code not in known:
+        fail(f"unknown department {code!r} (known: {', '.join(sorted(known))})", EXIT_USAGE)
 
 
 @app.command("list")

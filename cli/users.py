@@ -234,7 +234,11 @@ def set_roles(user_id: UserArg, role: RolesOption) -> None:
             service = store.get_user(session, user_id).kind == store.SERVICE
         except store.UnknownUser as unknown:
             fail(str(unknown), EXIT_USAGE)
-    grants = _account_call(parse_grants, role, service=service)
+    from trust.accounts import office_departments
+
+    grants = _account_call(
+        parse_grants, role, service=service, departments=office_departments(_engine())
+    )
     _set(user_id, "user_roles_set", f"用户 {user_id} 的角色：{', '.join(grants)}", grants=grants)
 
 

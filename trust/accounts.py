@@ -44,15 +44,19 @@ class Session:
     claims: Claims
 
 
-def parse_grants(labels: Sequence[str], *, service: bool) -> list[str]:
-    """Validated, de-duplicated grant labels (``reviewer:fire``, ``coordinator`` ...)."""
+def parse_grants(
+    labels: Sequence[str], *, service: bool, departments: set[str] | None = None
+) -> list[str]:
+    """Validated, de-duplicated grant labels (``reviewer:fire``, ``coordinator`` ...);
+    departments named must be in ``departments`` (the office's, from the database)."""
+    known = departments if departments is not None else known_departments()
     grants: list[str] = []
     for label in labels:
         try:
             grant = Grant.parse(label)
         except ValueError as error:
             raise AccountError(f"role {label!r}: {error}") from None
-        if grant.department is not None and grant.department not in known_departments():
+        if grant.department is not None and grant.department not in known:
             raise AccountError(
                 f"role {label!r}: unknown department {grant.department!r} "
                 "(see `onechain departments list`)"
@@ -67,10 +71,18 @@ def parse_grants(labels: Sequence[str], *, service: bool) -> list[str]:
 
 
 def known_departments() -> set[str]:
-    """Department codes a grant may name."""
+    """The built-in department codes (when no database is at hand)."""
     from domain.departments import DEPARTMENTS
 
     return set(DEPARTMENTS)
+
+
+def office_departments(engine: Engine) -> set[str]:
+    """The office's department codes (the database's table, seeded with the built-in
+    list; ``onechain departments add``)."""
+    from readmodel.departments import department_codes
+
+    return department_codes(engine)
 
 
 def _check_user_id(user_id: str) -> None:
@@ -98,7 +110,7 @@ def add_user(
     name = name.strip()
     if not name or len(name) > 64:
         raise AccountError("name: 1-64 characters")
-    labels = parse_grants(grants, service=service)
+    labels = parse_grants(grants, service=service, departments=office_departments(engine))
     secret = service_key(user_id) if service else one_time_password()
     try:
         with write_session(engine) as session:

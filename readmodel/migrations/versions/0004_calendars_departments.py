@@ -55,6 +55,8 @@ DEPARTMENTS_AT_0003: dict[str, str] = {
     "quality": "工程质量监督站",
     "archives": "城建档案馆",
     "development": "发展改革委",
+    "culture_tourism": "文化和旅游局",
+    "sports": "体育局",
 }
 
 
