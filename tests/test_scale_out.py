@@ -44,7 +44,10 @@ from workflows import registry
 from workflows.flow_analysis import form_issuing
 from workflows.form_samples import sample_values
 
-CASES = int(os.environ.get("SO_CASES", "200"))
+#: Not in the default run: it is slow, and it reproduces a defect still open (see the
+#: module notes). Run it with ``./run.sh test -m scale_out``.
+pytestmark = pytest.mark.scale_out
+CASES = 200
 ONECHAIN = str(Path(sys.executable).parent / "onechain")
 
 
@@ -158,9 +161,8 @@ async def test_two_workers_one_killed_every_case_completes_and_the_read_model_ma
         runs = [asyncio.create_task(one(c)) for c in case_nos]
         while sum(r.done() for r in runs) < CASES // 2:
             await asyncio.sleep(0.2)
-        if not os.environ.get("SO_NOKILL"):
-            workers["a"].send_signal(signal.SIGKILL)  # machine A dies mid-run
-            workers["a"].wait(timeout=10)
+        workers["a"].send_signal(signal.SIGKILL)  # machine A dies mid-run
+        workers["a"].wait(timeout=10)
         statuses = await asyncio.wait_for(asyncio.gather(*runs), timeout=600)
         assert statuses.count(CaseStatus.APPROVED) == CASES
         print(f"\n{CASES} cases completed across two workers, one killed half way")
