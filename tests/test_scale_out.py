@@ -180,8 +180,7 @@ async def test_two_workers_one_killed_every_case_completes_and_the_read_model_ma
         mine = set(case_nos)
         assert not mine & set(report["missing"]), "cases missing from the read model"
         changed = {c: v for c, v in report["changed"].items() if c in mine}
-        print("CHANGED", len(changed), list(changed.items())[:3])
-        assert not changed, "read model differs from Temporal"
+        assert not changed, f"read model differs from Temporal: {list(changed.items())[:3]}"
         assert report["restored"] == {
             "licences": 0,
             "revoked": 0,
