@@ -88,10 +88,16 @@ def server(
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
     typer.echo(f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}", err=True)
+
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (systemd, docker, kill) stops the child too
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         code = process.wait()
     except KeyboardInterrupt:
         stop_dev_server(process)
+        typer.echo(f"Temporal dev server stopped (pid {process.pid})", err=True)
         code = 0
     raise typer.Exit(code)
 
@@ -125,9 +131,13 @@ async def _serve(
             run_demo_alongside(worker, credentials=demo, say=to_log) if demo else worker
         )
         from cli.tui import make_app
+        from tui.messages import Catalog
 
+        language = os.environ.get("ONECHAIN_LANG") or "zh"
+        app = make_app(tui_credentials, language)
+        app.confirm_quit = Catalog(language).t("quit.confirm")
         try:
-            await make_app(tui_credentials, os.environ.get("ONECHAIN_LANG") or "zh").run_async()
+            await app.run_async()
         finally:
             stop.set()
             await asyncio.gather(background, return_exceptions=True)
@@ -267,6 +277,10 @@ def up(
         upgrade_behind=get_settings().database_url is None,
         say=lambda line: _say(f"onechain up: {line}"),
     )
+    if not no_tui:  # before any Temporal client: no log line may cross the console
+        from runtime.console_logging import console_logs_to_file
+
+        console_logs_to_file(get_settings().data_dir / "up.log")
     demo_credentials, tui_credentials = _embedded_identities(demo=demo, tui=not no_tui, role=role)
     asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials))
     sys.stdout.flush()
