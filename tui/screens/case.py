@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -27,7 +28,7 @@ from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
 
 #: Capped widths in the task table, so a long task name cannot push the rest off.
-TASK_WIDTHS = {"name": 14, "department": 14, "assignee": 10}
+TASK_WIDTHS = {"name": 12, "department": 12, "assignee": 8}
 
 
 def _bindings() -> list[Binding]:
@@ -138,7 +139,7 @@ class CaseScreen(ConsoleScreen):
         self.refresh_bindings()
 
     # ------------------------------------------------------------ sections
-    def _header(self, state: CaseState, today: date) -> Table:
+    def _header(self, state: CaseState, today: date) -> Table | Group:
         c, t = self.catalog, self.t
         grid = Table.grid(padding=(0, 2), expand=True)
 
@@ -173,21 +174,13 @@ class CaseScreen(ConsoleScreen):
             self._overall_due(state, today),
         )
         if state.status is CaseStatus.RUNNING:
-            add_row(
-                t("case.holders"),
-                self._holders(state),
-                t("case.next_due"),
-                self._next_due(state, today),
-            )
+            add_row("", "", t("case.next_due"), self._next_due(state, today))
         add_row(
             t("case.promised"),
             self._limit(state.promised),
             t("case.statutory"),
             self._limit(state.statutory),
         )
-        why = self._late(state, today)
-        if why:
-            grid.add_row(styled(t("case.late"), "bold red"), safe(why), "", "")
         if state.concluded_at is not None:
             add_row(
                 t("case.outcome"),
@@ -195,7 +188,16 @@ class CaseScreen(ConsoleScreen):
                 "",
                 "",
             )
-        return grid
+        if state.status is not CaseStatus.RUNNING:
+            return grid
+        # Full width under the grid: who holds the case now, and why it is late.
+        lines = [
+            Text.assemble(styled(t("case.holders") + "：", "bold"), safe(self._holders(state)))
+        ]
+        why = self._late(state, today)
+        if why:
+            lines.append(Text.assemble(styled(t("case.late") + "：", "bold red"), safe(why)))
+        return Group(grid, *lines)
 
     def _limit(self, clock) -> Text:
         text = Text(

@@ -39,7 +39,7 @@ COLUMNS = (
 
 
 #: Fixed widths (cells) of the columns that could grow without bound.
-WIDTHS = {"holder": 22, "chain": 10, "stage": 10, "applicant": 16}
+WIDTHS = {"holder": 18, "chain": 8, "stage": 10, "applicant": 16}
 
 
 def action_bindings() -> list[Binding]:
@@ -186,8 +186,6 @@ class CasesScreen(ConsoleScreen):
         row = self.selected_row()
         lines: list[str] = []
         if row is not None and row.status == "running":
-            held = holder_line(self.catalog, row.holders)
-            lines.append(self.t("cases.holders", holders=held) if held else self.t("cases.nobody"))
             why = late_line(
                 self.catalog,
                 self.console.days,
@@ -195,9 +193,11 @@ class CasesScreen(ConsoleScreen):
                 row.holders,
                 row.promised_clock,
             )
-            if why:
+            if why:  # first: it is what the coordinator chases
                 lines.append(self.t("cases.why", why=why))
-        self.query_one("#case-detail", Static).update(safe("\n".join(lines)))
+            held = holder_line(self.catalog, row.holders)
+            lines.append(self.t("cases.holders", holders=held) if held else self.t("cases.nobody"))
+        self.query_one("#case-detail", Static).update(Text("\n").join(safe(x) for x in lines))
 
     @on(DataTable.RowHighlighted, "#cases")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
