@@ -87,13 +87,15 @@ def server(
         )
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
-    typer.echo(f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}", err=True)
 
     def terminated(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # SIGTERM (systemd, docker, kill) stops the child too
 
     signal.signal(signal.SIGTERM, terminated)
     try:
+        typer.echo(
+            f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}", err=True
+        )
         code = process.wait()
     except KeyboardInterrupt:
         stop_dev_server(process)
