@@ -396,3 +396,39 @@ def test_server_stopped_with_sigterm_stops_its_temporal_child(tmp_path: Path) ->
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def test_the_demo_simulator_leaves_some_late_cases_alone() -> None:
+    """``up --demo``: the simulator works through the demo, but not through every
+    late case: a newcomer ten minutes later still finds cases to chase."""
+    from datetime import UTC, datetime
+
+    from simulator.demo import cases_left_late, demo_rows
+    from simulator.engine import OpenTask, Simulator
+    from simulator.policy import Policy
+
+    left = cases_left_late()
+    _, rows = demo_rows()
+    numbers = {row["案件编号"] for row in rows}
+    assert left and left < numbers  # some, not all
+    simulator = Simulator(
+        None,  # type: ignore[arg-type]  (a left-alone case never reaches the desk)
+        Policy(),
+        rate_per_min=0,
+        engine=object(),
+        leave_alone=left.__contains__,
+    )
+    now = datetime.now(UTC)
+    task = OpenTask(
+        case_no=sorted(left)[0],
+        chain="",
+        task_id="T1",
+        kind="review",
+        name="",
+        status="open",
+        open_departments=("fire",),
+        started_at=now,
+        warning="red",
+    )
+    assert asyncio.run(simulator._handle(task, now, asyncio.Event())) == 0
+    assert simulator.stats.as_dict() == type(simulator.stats)().as_dict()
