@@ -9,13 +9,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.db import require_read_model
 from runtime.settings import get_settings
 from trust.credentials import Credentials
+
+if TYPE_CHECKING:
+    from runtime.watchdog import DevServerWatch
 
 EXIT_UNREACHABLE = 3
 EXIT_USAGE = 2
@@ -110,15 +113,24 @@ async def _serve(
     demo: Any,
     tui_credentials: Credentials | None,
     log: Path,
+    watch: DevServerWatch | None = None,
 ) -> None:
     """The worker (and the demo, when ``demo`` holds its credentials) in the background;
     the console in the foreground unless headless. Quitting the console, or Ctrl-C when
-    headless, stops everything."""
+    headless, stops everything. ``watch`` restarts the dev server if it dies."""
     from simulator.demo import run_demo_alongside
 
+    watching = asyncio.Event()
     if tui_credentials is None:
+        if watch is not None:
+            watcher = asyncio.create_task(watch.run(watching, _server_report(_say, log)))
         worker = _run_worker_until_stopped(task_queue)
-        await (run_demo_alongside(worker, credentials=demo, say=_say) if demo else worker)
+        try:
+            await (run_demo_alongside(worker, credentials=demo, say=_say) if demo else worker)
+        finally:
+            watching.set()
+            if watch is not None:
+                await asyncio.gather(watcher, return_exceptions=True)
         return
     # While the console owns the terminal, progress lines go to a log file instead.
     with log.open("a", encoding="utf-8") as lines:
@@ -137,12 +149,49 @@ async def _serve(
 
         language = os.environ.get("ONECHAIN_LANG") or "zh"
         app = make_app(tui_credentials, language)
-        app.confirm_quit = Catalog(language).t("quit.confirm")
+        catalog = Catalog(language)
+        app.confirm_quit = catalog.t("quit.confirm")
+        if watch is not None:
+
+            def tell_console(line: str, event: str, values: dict[str, Any]) -> None:
+                to_log(line)
+                severity = "information" if event == "server.restarted" else "error"
+                app.notify(
+                    catalog.t(event, log=log.parent / "temporal.log", **values),
+                    severity=severity,
+                    markup=False,
+                    timeout=15,
+                )
+
+            watcher = asyncio.create_task(watch.run(watching, _server_report(tell_console, log)))
         try:
             await app.run_async()
         finally:
             stop.set()
+            watching.set()
             await asyncio.gather(background, return_exceptions=True)
+            if watch is not None:
+                await asyncio.gather(watcher, return_exceptions=True)
+
+
+def _server_report(say: Callable[..., None], log: Path) -> Callable[[str, dict[str, Any]], None]:
+    """Words for the dev-server watchdog's events (the terminal and up.log are English)."""
+    temporal_log = log.parent / "temporal.log"
+
+    def report(event: str, values: dict[str, Any]) -> None:
+        line = {
+            "server.died": f"onechain up: the Temporal dev server exited (code {values.get('code')}); "
+            f"restarting it (its log: {temporal_log})",
+            "server.restarted": "onechain up: the Temporal dev server is running again",
+            "server.gone": f"onechain up: cannot restart the Temporal dev server: "
+            f"{values.get('message')}; quit and run `onechain up` again",
+        }[event]
+        if say is _say:
+            say(line)
+        else:
+            say(line, event, values)
+
+    return report
 
 
 async def _up(
@@ -163,16 +212,23 @@ async def _up(
 
     settings = get_settings()
     address = f"127.0.0.1:{port}"
-    try:
-        process = start_dev_server(
+
+    def start() -> Any:
+        return start_dev_server(
             settings.temporal_db_file,
             port=port,
             ui_port=ui_port,
             headless=headless,
             log_file=settings.data_dir / "temporal.log",
         )
+
+    try:
+        process = start()
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
+    from runtime.watchdog import DevServerWatch
+
+    watch = DevServerWatch(process, start, address)
     try:
         try:
             await wait_until_serving(address, process)
@@ -188,9 +244,10 @@ async def _up(
             demo=demo,
             tui_credentials=tui_credentials,
             log=settings.data_dir / "up.log",
+            watch=watch,
         )
     finally:
-        stop_dev_server(process)
+        stop_dev_server(watch.process)
         typer.echo("Temporal dev server stopped; run `onechain up` again to resume", err=True)
 
 

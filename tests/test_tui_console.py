@@ -432,3 +432,41 @@ def test_the_demo_simulator_leaves_some_late_cases_alone() -> None:
     )
     assert asyncio.run(simulator._handle(task, now, asyncio.Event())) == 0
     assert simulator.stats.as_dict() == type(simulator.stats)().as_dict()
+
+
+async def test_a_dead_dev_server_is_restarted_and_said_so(tmp_path: Path) -> None:
+    """``up``'s watchdog: the ``temporal`` child is killed; it is started again on
+    the same port and file, and each step is reported."""
+    from runtime.devserver import start_dev_server, stop_dev_server, wait_until_serving
+    from runtime.watchdog import DevServerWatch
+
+    port = _free_port()
+
+    def start() -> subprocess.Popen[bytes]:
+        return start_dev_server(tmp_path / "temporal.sqlite3", port=port, headless=True)
+
+    address = f"127.0.0.1:{port}"
+    watch = DevServerWatch(start(), start, address)
+    events: list[str] = []
+    stop = asyncio.Event()
+    try:
+        await wait_until_serving(address, watch.process)
+        first = watch.process
+        runner = asyncio.create_task(
+            watch.run(stop, lambda event, values: events.append(event), poll=0.2)
+        )
+        first.kill()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while "server.restarted" not in events and "server.gone" not in events:
+            assert loop.time() < deadline, events
+            await asyncio.sleep(0.1)
+        assert events == ["server.died", "server.restarted"]
+        assert watch.process is not first and watch.process.poll() is None
+        client = await wait_until_serving(address, watch.process)
+        assert await client.service_client.check_health()
+        stop.set()
+        await runner
+    finally:
+        stop.set()
+        stop_dev_server(watch.process)
