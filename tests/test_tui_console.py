@@ -92,6 +92,18 @@ async def until(pilot: Pilot, predicate: Any, timeout: float = 20.0) -> None:
         await pilot.pause(0.05)
 
 
+def screen_text(app: OneChainApp) -> str:
+    """What the terminal shows, as plain text."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
 def cases_screen(app: OneChainApp) -> CasesScreen:
     assert isinstance(app.screen, CasesScreen)
     return app.screen
@@ -470,3 +482,54 @@ async def test_a_dead_dev_server_is_restarted_and_said_so(tmp_path: Path) -> Non
     finally:
         stop.set()
         stop_dev_server(watch.process)
+
+
+# ------------------------------------------------------------------ clock
+async def test_list_and_case_page_agree_and_days_left_never_exceed_the_limit(
+    tmp_path: Path, days: DayCounter
+) -> None:
+    """The case the projection writes (a late step, a stopped step) shows the same
+    超 N in its list row as on its page, and no 剩余 above the step's limit."""
+    from datetime import UTC, datetime
+
+    from domain.casefile import CaseFile
+    from tui.clocks import capped_left, nearest
+    from tui.demo import sample_state
+    from tui.screens.case import CaseScreen
+
+    state = sample_state("JN-2026-99999", TODAY)
+    casefile = CaseFile(state, days.calendar.data, 0.2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite3'}")
+    create_schema(engine)
+    with write_session(engine) as session:
+        apply_batch(session, casefile.projection(0, datetime.now(UTC)))
+    app = app_for(engine, days)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = cases_screen(app)
+        table = screen.query_one("#cases", DataTable)
+        listed = str(table.get_cell(state.case_no, "left"))
+        clock = nearest([state.promised, *(t.clock for t in state.open_tasks)])
+        left = capped_left(days, TODAY, clock)
+        assert left is not None
+        assert listed.startswith(app.catalog.t("left.late", days=-left) if left <= 0 else str(left))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CaseScreen))
+        page = app.screen
+        assert isinstance(page, CaseScreen)
+        await until(pilot, lambda: page.state is not None)
+        await settle(pilot)
+        header = screen_text(app)
+        assert app.catalog.t("case.next_due") in header
+        assert listed.split("·")[0].strip() in header
+        for task in state.open_tasks:
+            if task.clock is not None and task.clock.running:
+                shown = capped_left(days, TODAY, task.clock)
+                assert shown is None or shown <= task.clock.limit_days + task.clock.extension_days
+        stopped = [
+            t for t in state.open_tasks if t.clock and any(p.end is None for p in t.clock.pauses)
+        ]
+        tasks = page.query_one("#tasks", DataTable)
+        for task in stopped:
+            assert app.catalog.t("stopped.mark") in str(tasks.get_cell(task.id, "left"))
+    engine.dispose()

@@ -625,7 +625,7 @@ DEPARTMENTS_EN: dict[str, str] = {
 # kept in one block so it merges apart from the forms' strings.
 ZH.update(
     {
-        "cases.col.holder": "在办（部门·经办人）",
+        "cases.col.holder": "在办部门·经办人",
         "cases.holders": "在办：{holders}",
         "cases.nobody": "在办：无部门在办",
         "cases.why": "超期原因：{why}",
@@ -657,7 +657,7 @@ ZH.update(
 )
 EN.update(
     {
-        "cases.col.holder": "Held by (department·officer)",
+        "cases.col.holder": "Held by",
         "cases.holders": "Held by: {holders}",
         "cases.nobody": "Held by: no department",
         "cases.why": "Late because: {why}",
