@@ -123,7 +123,8 @@ async def _serve(
     watching = asyncio.Event()
     if tui_credentials is None:
         if watch is not None:
-            watcher = asyncio.create_task(watch.run(watching, _server_report(_say, log)))
+            report = _server_report(lambda line, event, values: _say(line), log)
+            watcher = asyncio.create_task(watch.run(watching, report))
         worker = _run_worker_until_stopped(task_queue)
         try:
             await (run_demo_alongside(worker, credentials=demo, say=_say) if demo else worker)
@@ -174,8 +175,11 @@ async def _serve(
                 await asyncio.gather(watcher, return_exceptions=True)
 
 
-def _server_report(say: Callable[..., None], log: Path) -> Callable[[str, dict[str, Any]], None]:
-    """Words for the dev-server watchdog's events (the terminal and up.log are English)."""
+def _server_report(
+    say: Callable[[str, str, dict[str, Any]], None], log: Path
+) -> Callable[[str, dict[str, Any]], None]:
+    """Words for the dev-server watchdog's events (the terminal and up.log are English);
+    ``say`` gets the line, the event and its values (the console words its own)."""
     temporal_log = log.parent / "temporal.log"
 
     def report(event: str, values: dict[str, Any]) -> None:
@@ -186,10 +190,7 @@ def _server_report(say: Callable[..., None], log: Path) -> Callable[[str, dict[s
             "server.gone": f"onechain up: cannot restart the Temporal dev server: "
             f"{values.get('message')}; quit and run `onechain up` again",
         }[event]
-        if say is _say:
-            say(line)
-        else:
-            say(line, event, values)
+        say(line, event, values)
 
     return report
 

@@ -706,6 +706,7 @@ class Catalog:
             raise ValueError(f"unknown language {lang!r} (languages: {', '.join(LANGUAGES)})")
         self.lang = lang
         self._strings = CATALOGS[lang]
+        self._short: dict[str, str] = {}
 
     def t(self, key: str, **values: Any) -> str:
         text = self._strings.get(key) or ZH.get(key) or key
@@ -736,6 +737,9 @@ class Catalog:
     def chain_short(self, code: str) -> str:
         """The part of a chain's name that tells it from the others (我要开幼儿园 and
         我要开饭店 → 幼儿园, 饭店), for narrow columns."""
+        cached = self._short.get(code)
+        if cached is not None:
+            return cached
         import chains  # noqa: F401
         from workflows import registry
 
@@ -745,7 +749,8 @@ class Catalog:
         if self.lang == "en":  # cut at a word boundary
             shared = full.rfind(" ", 0, shared + 1) + 1 if shared else 0
         short = full[shared:].strip()
-        return short if len(short) >= 2 else full
+        self._short[code] = short if len(short) >= 2 else full
+        return self._short[code]
 
     def role(self, role: str) -> str:
         return self.t(f"role.{role}")
