@@ -206,11 +206,17 @@ def holdings(session: Any, case_numbers: list[str]) -> dict[str, list[Holding]]:
             TaskRecord.warning,
             TaskRecord.stopped,
             TaskRecord.clock,
+            TaskRecord.status,
+            TaskRecord.started_at,
         )
+        # By primary key only: with a status condition SQLite's planner picks the
+        # status index and reads every open task of every case (100 ms at 20,000).
         .where(col(TaskRecord.case_no).in_(case_numbers))
-        .where(col(TaskRecord.status).in_(OPEN_TASK_STATUSES))
-        .order_by(TaskRecord.case_no, TaskRecord.started_at, TaskRecord.task_id)
     ).all()
+    rows = sorted(
+        (r for r in rows if r.status in OPEN_TASK_STATUSES),
+        key=lambda r: (r.case_no, r.started_at, r.task_id),
+    )
     for r in rows:
         held.setdefault(r.case_no, []).append(
             Holding(
