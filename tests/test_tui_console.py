@@ -533,3 +533,39 @@ async def test_list_and_case_page_agree_and_days_left_never_exceed_the_limit(
         for task in stopped:
             assert app.catalog.t("stopped.mark") in str(tasks.get_cell(task.id, "left"))
     engine.dispose()
+
+
+# ------------------------------------------------------------- 80 columns
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_footer_fits_and_overdue_by_department_is_not_clipped(
+    engine: Engine, days: DayCounter, size: tuple[int, int]
+) -> None:
+    """At both sizes: ``:``, ``?`` and ``q`` are in every main screen's footer and no
+    key runs past the edge; the overdue-by-department table needs no sideways scroll
+    (its last column was hidden behind a scrollbar at 120 columns)."""
+    from textual.widgets._footer import FooterKey
+
+    from tui.screens.case import CaseScreen
+    from tui.screens.departments import DepartmentsScreen
+
+    app = app_for(engine, days, start="overview")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#by-department", DataTable)
+        assert table.row_count > 1
+        assert table.max_scroll_x == 0, (table.virtual_size, table.size)
+        for key, screen_type in (("2", CasesScreen), ("enter", CaseScreen), ("escape", None)):
+            await pilot.press(key)
+            await settle(pilot)
+            if screen_type is not None:
+                await until(pilot, lambda t=screen_type: isinstance(app.screen, t))
+                await settle(pilot)
+            keys = list(app.screen.query(FooterKey))
+            shown = {k.key for k in keys}
+            assert {"colon", "question_mark", "q"} <= shown, shown
+            assert all(k.region.right <= size[0] for k in keys if k.region.width)
+        await pilot.press("3")
+        await until(pilot, lambda: isinstance(app.screen, DepartmentsScreen))
+        await settle(pilot)
+        departments = app.screen.query_one("#departments", DataTable)
+        assert departments.max_scroll_x == 0
