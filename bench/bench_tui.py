@@ -9,6 +9,8 @@ reports, each as the median of ``--repeat`` runs:
 * search: from Enter (after ``/`` and a case number) to the one-row page on screen,
 * page: from ``]`` (next page) to that page on screen,
 * department filter: the list of cases waiting on one department (subquery),
+* open a case: from Enter on a row to the case page with its state (the Query is a
+  local stand-in here, so this is the UI's share of it),
 
 plus the read-model queries alone (``tui.data.list_page``) and the overview's and
 departments' aggregations, so UI cost and SQL cost can be told apart.
@@ -38,6 +40,7 @@ from readmodel.database import create_schema, make_engine
 from tui.app import OneChainApp
 from tui.data import CaseFilter, department_loads, list_page, overview
 from tui.demo import case_number, fill, sample_state
+from tui.screens.case import CaseScreen
 from tui.screens.cases import CasesScreen
 
 TODAY = date(2026, 5, 20)
@@ -62,6 +65,7 @@ async def measure_ui(engine, repeat: int, page_size: int, count: int) -> dict[st
         "search case number": [],
         "next page": [],
         "department filter": [],
+        "open a case": [],
     }
     for _ in range(repeat):
         await one_run(engine, page_size, case_number(min(12_345, count)), results)
@@ -141,6 +145,13 @@ async def one_run(engine, page_size: int, target: str, results: dict[str, list[f
             department,
             lambda: shown(department="fire") and screen().page.offset == 0,
         )
+        screen().query_one("#cases").focus()
+        await timed(
+            "open a case",
+            lambda: pilot.press("enter"),
+            lambda: isinstance(app.screen, CaseScreen) and app.screen.state is not None,
+        )
+        await pilot.press("escape")
 
 
 def measure_sql(engine, repeat: int, page_size: int) -> dict[str, list[float]]:

@@ -9,13 +9,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.db import require_read_model
 from runtime.settings import get_settings
 from trust.credentials import Credentials
+
+if TYPE_CHECKING:
+    from runtime.watchdog import DevServerWatch
 
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
@@ -54,10 +57,6 @@ _UI_CODEC_HELP = (
     "Codec server the Web UI decodes payloads with, e.g. http://127.0.0.1:8888 "
     "(run `onechain codec-server`); default $ONECHAIN_UI_CODEC_ENDPOINT."
 )
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _stop_event() -> asyncio.Event:
@@ -174,14 +173,19 @@ def server(
         )
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
-    typer.echo(f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}", err=True)
-    # The server runs in its own session (Ctrl-C reaches us only): stop it in order on
-    # SIGTERM too, or a `kill` / service manager would leave it running.
-    signal.signal(signal.SIGTERM, _interrupt)
+
+    def terminated(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (systemd, docker, kill) stops the child too
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
+        typer.echo(
+            f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}", err=True
+        )
         code = process.wait()
     except KeyboardInterrupt:
         stop_dev_server(process)
+        typer.echo(f"Temporal dev server stopped (pid {process.pid})", err=True)
         code = 0
     raise typer.Exit(code)
 
@@ -193,15 +197,25 @@ async def _serve(
     tui_credentials: Credentials | None,
     log: Path,
     metrics: str | None = None,
+    watch: DevServerWatch | None = None,
 ) -> None:
     """The worker (and the demo, when ``demo`` holds its credentials) in the background;
     the console in the foreground unless headless. Quitting the console, or Ctrl-C when
-    headless, stops everything."""
+    headless, stops everything. ``watch`` restarts the dev server if it dies."""
     from simulator.demo import run_demo_alongside
 
+    watching = asyncio.Event()
     if tui_credentials is None:
+        if watch is not None:
+            report = _server_report(lambda line, event, values: _say(line), log)
+            watcher = asyncio.create_task(watch.run(watching, report))
         worker = _run_worker_until_stopped(task_queue, metrics=metrics)
-        await (run_demo_alongside(worker, credentials=demo, say=_say) if demo else worker)
+        try:
+            await (run_demo_alongside(worker, credentials=demo, say=_say) if demo else worker)
+        finally:
+            watching.set()
+            if watch is not None:
+                await asyncio.gather(watcher, return_exceptions=True)
         return
     # While the console owns the terminal, progress lines go to a log file instead.
     with log.open("a", encoding="utf-8") as lines:
@@ -216,12 +230,53 @@ async def _serve(
             run_demo_alongside(worker, credentials=demo, say=to_log) if demo else worker
         )
         from cli.tui import make_app
+        from tui.messages import Catalog
 
+        language = os.environ.get("ONECHAIN_LANG") or "zh"
+        app = make_app(tui_credentials, language)
+        catalog = Catalog(language)
+        app.confirm_quit = catalog.t("quit.confirm")
+        if watch is not None:
+
+            def tell_console(line: str, event: str, values: dict[str, Any]) -> None:
+                to_log(line)
+                severity = "information" if event == "server.restarted" else "error"
+                app.notify(
+                    catalog.t(event, log=log.parent / "temporal.log", **values),
+                    severity=severity,
+                    markup=False,
+                    timeout=15,
+                )
+
+            watcher = asyncio.create_task(watch.run(watching, _server_report(tell_console, log)))
         try:
-            await make_app(tui_credentials, os.environ.get("ONECHAIN_LANG") or "zh").run_async()
+            await app.run_async()
         finally:
             stop.set()
+            watching.set()
             await asyncio.gather(background, return_exceptions=True)
+            if watch is not None:
+                await asyncio.gather(watcher, return_exceptions=True)
+
+
+def _server_report(
+    say: Callable[[str, str, dict[str, Any]], None], log: Path
+) -> Callable[[str, dict[str, Any]], None]:
+    """Words for the dev-server watchdog's events (the terminal and up.log are English);
+    ``say`` gets the line, the event and its values (the console words its own)."""
+    temporal_log = log.parent / "temporal.log"
+
+    def report(event: str, values: dict[str, Any]) -> None:
+        line = {
+            "server.died": f"onechain up: the Temporal dev server exited (code {values.get('code')}); "
+            f"restarting it (its log: {temporal_log})",
+            "server.restarted": "onechain up: the Temporal dev server is running again",
+            "server.gone": f"onechain up: cannot restart the Temporal dev server: "
+            f"{values.get('message')}; quit and run `onechain up` again",
+        }[event]
+        say(line, event, values)
+
+    return report
 
 
 async def _up(
@@ -244,8 +299,9 @@ async def _up(
 
     settings = get_settings()
     address = f"127.0.0.1:{port}"
-    try:
-        process = start_dev_server(
+
+    def start() -> Any:
+        return start_dev_server(
             settings.temporal_db_file,
             port=port,
             ui_port=ui_port,
@@ -253,8 +309,14 @@ async def _up(
             log_file=settings.data_dir / "temporal.log",
             ui_codec_endpoint=ui_codec_endpoint,
         )
+
+    try:
+        process = start()
     except DevServerError as error:
         raise _fail(str(error), EXIT_UNREACHABLE) from None
+    from runtime.watchdog import DevServerWatch
+
+    watch = DevServerWatch(process, start, address)
     try:
         try:
             await wait_until_serving(address, process)
@@ -271,9 +333,10 @@ async def _up(
             tui_credentials=tui_credentials,
             log=settings.data_dir / "up.log",
             metrics=metrics,
+            watch=watch,
         )
     finally:
-        stop_dev_server(process)
+        stop_dev_server(watch.process)
         typer.echo("Temporal dev server stopped; run `onechain up` again to resume", err=True)
 
 
@@ -363,6 +426,10 @@ def up(
         upgrade_behind=get_settings().database_url is None,
         say=lambda line: _say(f"onechain up: {line}"),
     )
+    if not no_tui:  # before any Temporal client: no log line may cross the console
+        from runtime.console_logging import console_logs_to_file
+
+        console_logs_to_file(get_settings().data_dir / "up.log")
     demo_credentials, tui_credentials = _embedded_identities(demo=demo, tui=not no_tui, role=role)
     codec = ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT")
     if metrics:

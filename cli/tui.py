@@ -40,6 +40,11 @@ def tui(
     if start not in ("overview", "cases", "departments"):
         fail(f"--start {start!r}: expected overview, cases or departments", EXIT_USAGE)
     require_read_model(say=lambda line: typer.echo(line, err=True))
+    from runtime.console_logging import console_logs_to_file
+    from runtime.settings import get_settings
+
+    # Before the first Temporal client: no log line may be written over the console.
+    console_logs_to_file(get_settings().data_dir / "console.log")
     credentials = console_credentials(role, language)
     if credentials is None:
         raise typer.Exit(0)

@@ -799,6 +799,7 @@ class CaseFile(IntakeRules, AftercareRules):
             updated_at=now,
             concluded_at=state.concluded_at,
             last_seq=len(state.events),
+            promised_clock=state.promised.model_dump(mode="json"),
         )
         tasks = [
             TaskRow(
@@ -820,6 +821,7 @@ class CaseFile(IntakeRules, AftercareRules):
                 warning=self.task_warning(t).value,
                 stopped=bool(t.clock and deadlines.has_open_pause(t.clock)),
                 extension_days=t.clock.extension_days if t.clock else 0,
+                clock=t.clock.model_dump(mode="json") if t.clock else None,
             )
             for t in state.tasks
         ]

@@ -8,6 +8,7 @@ batch is newer (``last_seq``), events are keyed by (case_no, seq).
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -36,6 +37,9 @@ class CaseRow(BaseModel):
     updated_at: datetime
     concluded_at: datetime | None
     last_seq: int
+    #: The promised limit's clock (``domain.case.Clock`` as JSON), so lists count days
+    #: left with the one rule (``deadlines.days_left``) and its stopped periods.
+    promised_clock: dict[str, Any] | None = None
 
 
 class TaskRow(BaseModel):
@@ -55,6 +59,8 @@ class TaskRow(BaseModel):
     warning: str
     stopped: bool
     extension_days: int
+    #: The task's clock as JSON (see ``CaseRow.promised_clock``); None without a limit.
+    clock: dict[str, Any] | None = None
 
 
 class EventRow(BaseModel):

@@ -106,6 +106,7 @@ class CaseRecord(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
     concluded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_seq: int
+    promised_clock: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     warning_rank: int = NO_WARNING_RANK
     due_sort: date = NO_DUE_DATE
 
@@ -147,6 +148,7 @@ class TaskRecord(SQLModel, table=True):
     warning: str = Field(max_length=16)
     stopped: bool = False
     extension_days: int = 0
+    clock: dict[str, Any] | None = Field(default=None, sa_type=JSON)
 
 
 class EventRecord(SQLModel, table=True):

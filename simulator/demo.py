@@ -9,7 +9,8 @@ cases, a row in the sample import file and a place in ``simulate`` without a lin
 Case numbers are fixed (``DEMO-KINDERGARTEN-001`` …), so running the demo again starts
 nothing twice: existing cases are skipped. Some cases were "received" days ago, so yellow and
 red cards appear soon; a few lack a key material, so 一次告知 and the window's
-supplement show up too.
+supplement show up too. Some of the old cases are never touched by the simulator
+(``cases_left_late``), so late cases stay on the console for whoever looks later.
 """
 
 from __future__ import annotations
@@ -190,6 +191,26 @@ def demo_rows(
     return headers, rows
 
 
+#: Of the demo cases received this many days ago or more (their cards come first), every
+#: other one is left alone by the simulator, so a newcomer still finds late cases to
+#: chase after the simulator has worked through the rest.
+LEFT_LATE_AFTER_DAYS = 6
+
+
+def cases_left_late(*, per_chain: int = CASES_PER_CHAIN) -> frozenset[str]:
+    """The demo cases the simulator never acts on (the same numbers every run)."""
+    now = datetime(2026, 1, 5, 12, tzinfo=UTC)  # any fixed day: only the offsets matter
+    _, rows = demo_rows(now=now, per_chain=per_chain)
+    old = [
+        row["案件编号"]
+        for row in rows
+        if now.astimezone(_cst()).replace(tzinfo=None)
+        - datetime.strptime(row["受理时间"], "%Y-%m-%d %H:%M")
+        >= timedelta(days=LEFT_LATE_AFTER_DAYS)
+    ]
+    return frozenset(old[::2])
+
+
 async def seed_demo(
     desk: Any, *, now: datetime | None = None, per_chain: int = CASES_PER_CHAIN
 ) -> Any:
@@ -269,6 +290,7 @@ async def _seed_and_simulate(say: Callable[[str], None], credentials: Any) -> No
         complete_after=180,
         case_prefix=f"{PREFIX}-",
         on_action=show,
+        leave_alone=cases_left_late().__contains__,
     )
     await simulator.run(asyncio.Event())
 

@@ -175,6 +175,7 @@ class Simulator:
         case_prefix: str | None = None,
         engine: Any = None,
         on_action: Callable[[ActionLog], None] | None = None,
+        leave_alone: Callable[[str], bool] | None = None,
     ) -> None:
         if rate_per_min < 0:
             raise ValueError("rate must be >= 0 (0 = no pacing)")
@@ -186,6 +187,8 @@ class Simulator:
         self.case_prefix = case_prefix
         self._engine = engine
         self.on_action = on_action
+        #: Cases no department acts on (the demo keeps some late cases late).
+        self.leave_alone = leave_alone
         self.stats = Stats()
         self._done: set[tuple[str, ...]] = set()
         self._refusals: Counter[tuple[str, ...]] = Counter()
@@ -233,6 +236,8 @@ class Simulator:
         return sent
 
     async def _handle(self, task: OpenTask, now: datetime, stop: asyncio.Event) -> int:
+        if self.leave_alone is not None and self.leave_alone(task.case_no):
+            return 0
         if task.status == "returned":
             since = (now - (task.returned_at or task.started_at)).total_seconds()
             key = (task.case_no, task.task_id, "supplement", str(task.returns))

@@ -330,10 +330,12 @@ async def test_bulk_reassign_reports_each_case(driver, engine) -> None:
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, BulkResultScreen))
         results = pilot.app.screen
         assert isinstance(results, BulkResultScreen)
-        await wait_for(pilot, lambda: len(results.results) == 2)
+        await wait_for(pilot, lambda: len(results.results) == 1)
         by_case = {r.case_no: r for r in results.results}
         assert by_case[numbers[0]].ok
-        assert not by_case[numbers[1]].ok  # withdrawn: refused, with the reason
+        # Withdrawn: left out before sending, and the coordinator is told so.
+        assert numbers[1] not in by_case
+        assert any(numbers[1] in str(n.message) for n in pilot.app._notifications)
     assert (await driver.state(numbers[0])).task("T2").parts[0].department == "urban"
 
 

@@ -144,3 +144,28 @@ def test_case_timeline_large(snap_compare: Any, engine: Engine, days: DayCounter
 
 def test_departments(snap_compare: Any, engine: Engine, days: DayCounter) -> None:
     assert snap_compare(app_for(engine, days, "departments"), run_before=settle)
+
+
+# 120×40, the other size a coordinator's terminal usually has (the ones above are 80×24).
+WIDE = (120, 40)
+
+
+def test_overview_120x40(snap_compare: Any, engine: Engine, days: DayCounter) -> None:
+    assert snap_compare(app_for(engine, days, "overview"), run_before=settle, terminal_size=WIDE)
+
+
+def test_cases_120x40(snap_compare: Any, engine: Engine, days: DayCounter) -> None:
+    assert snap_compare(app_for(engine, days, "cases"), run_before=settle, terminal_size=WIDE)
+
+
+def test_case_120x40(snap_compare: Any, engine: Engine, days: DayCounter) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(app_for(engine, days, "cases"), run_before=run_before, terminal_size=WIDE)
+
+
+def test_departments_120x40(snap_compare: Any, engine: Engine, days: DayCounter) -> None:
+    assert snap_compare(app_for(engine, days, "departments"), run_before=settle, terminal_size=WIDE)

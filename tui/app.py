@@ -36,7 +36,7 @@ from tui.screens.bulk import BulkForm, BulkRequest, BulkResult, BulkResultScreen
 from tui.screens.case import CaseScreen
 from tui.screens.cases import CasesScreen
 from tui.screens.departments import DepartmentsScreen
-from tui.screens.dialogs import HelpScreen, JumpScreen, NoticeScreen
+from tui.screens.dialogs import ConfirmScreen, HelpScreen, JumpScreen, NoticeScreen
 from tui.screens.overview import OverviewScreen
 
 SCREENS = ("overview", "cases", "departments")
@@ -66,6 +66,7 @@ class OneChainApp(App[None]):
         Binding("colon", "jump", "bind.jump"),
         Binding("question_mark", "help", "bind.help"),
         Binding("q", "quit", "bind.quit"),
+        Binding("ctrl+l", "redraw", "bind.redraw", show=False),
         Binding("1", "switch_mode('overview')", "bind.overview", show=False),
         Binding("2", "switch_mode('cases')", "bind.cases", show=False),
         Binding("3", "switch_mode('departments')", "bind.departments", show=False),
@@ -89,6 +90,8 @@ class OneChainApp(App[None]):
         page_size: int = 100,
         start: str = "overview",
         days: DayCounter | None = None,
+        screenshot_dir: Path | None = None,
+        confirm_quit: str | None = None,
     ) -> None:
         super().__init__()
         from readmodel.departments import DepartmentNames
@@ -106,6 +109,9 @@ class OneChainApp(App[None]):
         self.page_size = page_size
         self.start = start
         self._days = days
+        self._screenshot_dir = screenshot_dir
+        #: A question to ask before ``q`` quits (``up``: quitting stops its processes).
+        self.confirm_quit = confirm_quit
         self._last_probe = 0.0
         self.pending_filter: CaseFilter | None = None
         self.title = self.catalog.t("app.title")
@@ -129,6 +135,55 @@ class OneChainApp(App[None]):
             self.set_interval(
                 max(1.0, min(self.retry_seconds, self.ping_seconds or 5.0)), self._tick
             )
+
+    # ------------------------------------------------------------- terminal
+    def action_redraw(self) -> None:
+        """Ctrl+L: paint every cell again (after anything wrote over the screen)."""
+        screen = self.screen
+        screen.refresh(layout=True)
+        update = screen._compositor.render_update(full=True, screen_stack=self._background_screens)
+        self._display(screen, update)
+
+    async def action_quit(self) -> None:
+        """``q``: quit, after asking when quitting stops more than the console."""
+        if self.confirm_quit is None:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(self.confirm_quit), answered)
+
+    @property
+    def screenshot_dir(self) -> Path:
+        if self._screenshot_dir is None:
+            from runtime.settings import get_settings
+
+            self._screenshot_dir = get_settings().data_dir / "screenshots"
+        return self._screenshot_dir
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """The palette's "Screenshot": an SVG in the data folder, and where it is."""
+        folder = Path(path) if path else self.screenshot_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as error:
+            self.notify(
+                self.catalog.t("screenshot.failed", message=str(error)),
+                severity="error",
+                markup=False,
+            )
+            return None
+        self.notify(self.catalog.t("screenshot.saved", path=saved), markup=False, timeout=10)
+        return saved
 
     # ------------------------------------------------------------ connection
     def connection_failed(self) -> None:
@@ -186,7 +241,10 @@ class OneChainApp(App[None]):
         return next((s for s in self.screen_stack if isinstance(s, CasesScreen)), None)
 
     def show_department(self, department: str) -> None:
-        flt = CaseFilter(department=department)
+        self.show_cases(CaseFilter(department=department))
+
+    def show_cases(self, flt: CaseFilter) -> None:
+        """The Cases list filtered to ``flt`` (from an Overview card or row, a department)."""
         self.switch_mode("cases")
         screen = self.cases_screen()
         while self.screen is not screen and len(self.screen_stack) > 1:
@@ -333,7 +391,30 @@ class OneChainApp(App[None]):
         if not case_numbers:
             self.notify(self.catalog.t("bulk.no_marks"), severity="warning")
             return
+        self._bulk_open_cases(act, case_numbers)
 
+    @work(exclusive=True, group="bulk-check")
+    async def _bulk_open_cases(self, act: Act, case_numbers: list[str]) -> None:
+        """Warn about and leave out concluded cases before the form sends anything."""
+        import asyncio
+
+        from tui.data import case_statuses
+
+        statuses = await asyncio.to_thread(case_statuses, self.engine, case_numbers)
+        concluded = [n for n in case_numbers if statuses.get(n, "running") != "running"]
+        if concluded:
+            self.notify(
+                self.catalog.t("bulk.skipped", count=len(concluded), cases="、".join(concluded)),
+                severity="warning",
+                markup=False,
+            )
+        open_cases = [n for n in case_numbers if n not in concluded]
+        if not open_cases:
+            self.notify(self.catalog.t("bulk.all_concluded"), severity="warning")
+            return
+        self._bulk_form(act, open_cases)
+
+    def _bulk_form(self, act: Act, case_numbers: list[str]) -> None:
         def chosen(request: BulkRequest | None) -> None:
             if request is not None:
                 self.push_screen(BulkResultScreen(request))

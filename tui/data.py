@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, String, and_, case, cast, func, or_
 from sqlmodel import col, select
 
+from domain.case import Clock
 from domain.timezone import cst_date, start_of_day
 from readmodel.database import read_session
 from readmodel.tables import CaseDepartmentRecord, CaseRecord, TaskRecord
@@ -44,6 +45,11 @@ class CaseFilter:
     problems_only: bool = False
     search: str = ""
     sort: str = "urgency"
+    #: An Overview card: ``case_red``/``case_yellow`` (the case's own limit) or
+    #: ``task_red``/``task_yellow`` (a step's limit).
+    card: str | None = None
+    accepted_on: date | None = None
+    concluded_on: date | None = None
 
     @property
     def active(self) -> bool:
@@ -56,8 +62,25 @@ class CaseFilter:
                 self.warning,
                 self.problems_only,
                 self.search.strip(),
+                self.card,
+                self.accepted_on,
+                self.concluded_on,
             )
         )
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One open task of a case: who holds the case now, and until when."""
+
+    task_id: str
+    name: str
+    departments: list[str]
+    assignees: list[str]
+    due_on: date | None
+    warning: str
+    stopped: bool
+    clock: Clock | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +96,8 @@ class CaseListRow:
     provisional: bool
     warning: str
     accepted_on: date | None = None  # the acceptance day never counts in days left
+    promised_clock: Clock | None = None
+    holders: list[Holding] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,6 +120,23 @@ def _filters(flt: CaseFilter) -> list[Any]:
             filters.append(col(column) == value)
     if flt.problems_only:
         filters.append(col(CaseRecord.warning).in_(PROBLEM_WARNINGS))
+    if flt.card:
+        scope, _, level = flt.card.partition("_")
+        filters.append(col(CaseRecord.status) == "running")
+        if scope == "case":
+            filters.append(col(CaseRecord.case_warning) == level)
+        else:
+            carded = select(TaskRecord.case_no).where(
+                col(TaskRecord.status).in_(OPEN_TASK_STATUSES), col(TaskRecord.warning) == level
+            )
+            filters.append(col(CaseRecord.case_no).in_(carded))
+    if flt.accepted_on:
+        filters.append(col(CaseRecord.accepted_on) == flt.accepted_on)
+    if flt.concluded_on:
+        filters.append(col(CaseRecord.concluded_at) >= start_of_day(flt.concluded_on))
+        filters.append(
+            col(CaseRecord.concluded_at) < start_of_day(flt.concluded_on + timedelta(days=1))
+        )
     if flt.department:
         waiting = select(CaseDepartmentRecord.case_no).where(
             CaseDepartmentRecord.department == flt.department
@@ -133,7 +175,62 @@ _LIST_COLUMNS = (
     CaseRecord.provisional,
     CaseRecord.warning,
     CaseRecord.accepted_on,
+    CaseRecord.promised_clock,
 )
+
+
+def _clock(data: dict[str, Any] | None) -> Clock | None:
+    """A clock stored by the projection (None for rows written before it was)."""
+    if not data:
+        return None
+    try:
+        return Clock.model_validate(data)
+    except ValueError:
+        return None
+
+
+def holdings(session: Any, case_numbers: list[str]) -> dict[str, list[Holding]]:
+    """The open tasks of these cases (one page), by case number, in task order."""
+    held: dict[str, list[Holding]] = {}
+    if not case_numbers:
+        return held
+    rows = session.exec(
+        select(
+            TaskRecord.case_no,
+            TaskRecord.task_id,
+            TaskRecord.name,
+            TaskRecord.departments,
+            TaskRecord.open_departments,
+            TaskRecord.assignees,
+            TaskRecord.due_on,
+            TaskRecord.warning,
+            TaskRecord.stopped,
+            TaskRecord.clock,
+            TaskRecord.status,
+            TaskRecord.started_at,
+        )
+        # By primary key only: with a status condition SQLite's planner picks the
+        # status index and reads every open task of every case (100 ms at 20,000).
+        .where(col(TaskRecord.case_no).in_(case_numbers))
+    ).all()
+    rows = sorted(
+        (r for r in rows if r.status in OPEN_TASK_STATUSES),
+        key=lambda r: (r.case_no, r.started_at, r.task_id),
+    )
+    for r in rows:
+        held.setdefault(r.case_no, []).append(
+            Holding(
+                task_id=r.task_id,
+                name=r.name,
+                departments=list(r.open_departments or r.departments or []),
+                assignees=list(r.assignees or []),
+                due_on=r.due_on,
+                warning=r.warning,
+                stopped=bool(r.stopped),
+                clock=_clock(r.clock),
+            )
+        )
+    return held
 
 
 def list_page(engine: Engine, flt: CaseFilter, offset: int = 0, limit: int = 100) -> Page:
@@ -152,6 +249,8 @@ def list_page(engine: Engine, flt: CaseFilter, offset: int = 0, limit: int = 100
             .limit(limit)
             .offset(offset)
         )
+        found = session.exec(stmt).all()
+        held = holdings(session, [r.case_no for r in found if r.status == "running"])
         rows = [
             CaseListRow(
                 case_no=r.case_no,
@@ -165,8 +264,10 @@ def list_page(engine: Engine, flt: CaseFilter, offset: int = 0, limit: int = 100
                 provisional=bool(r.provisional),
                 warning=r.warning,
                 accepted_on=r.accepted_on,
+                promised_clock=_clock(r.promised_clock) if r.status == "running" else None,
+                holders=held.get(r.case_no, []),
             )
-            for r in session.exec(stmt).all()
+            for r in found
         ]
     return Page(rows=rows, total=total, offset=offset, limit=limit)
 
@@ -200,8 +301,20 @@ class ChainStageCount:
     red: int
 
 
+#: Where a card goes when its case waits on no department (at the window, on the
+#: applicant): shown as "no department" so every card is attributed somewhere.
+NOBODY = "-"
+
+
 @dataclass(frozen=True)
 class DepartmentLoad:
+    """One department's open steps and the cards it holds.
+
+    ``yellow``/``red`` count every card the department holds: its steps' own cards
+    (task rows) plus the case-level cards of the cases waiting on it (a case over its
+    promised limit is late at whoever holds it now).
+    """
+
     department: str
     open_tasks: int = 0
     yellow: int = 0
@@ -209,6 +322,8 @@ class DepartmentLoad:
     returned: int = 0
     cases: int = 0
     overdue_cases: int = 0
+    task_yellow: int = 0
+    task_red: int = 0
 
 
 @dataclass
@@ -299,17 +414,18 @@ def overview(engine: Engine, today: date, days: int = 14) -> Overview:
     result.concluded_today = result.concluded_per_day[-1]
     loads = department_loads(engine)
     result.overdue_by_department = sorted(
-        (d for d in loads if d.red or d.overdue_cases),
+        (d for d in loads if d.red or d.yellow or d.overdue_cases),
         key=lambda d: (-d.red, -d.overdue_cases, d.department),
     )
     return result
 
 
 def department_loads(engine: Engine) -> list[DepartmentLoad]:
-    """Each department's open steps, warnings, returns and waiting cases."""
+    """Each department's open steps, cards, returns and waiting cases."""
     open_tasks: Counter[str] = Counter()
-    yellow: Counter[str] = Counter()
-    red: Counter[str] = Counter()
+    task_yellow: Counter[str] = Counter()
+    task_red: Counter[str] = Counter()
+    case_cards: dict[str, Counter[str]] = {"yellow": Counter(), "red": Counter()}
     returned: Counter[str] = Counter()
     with read_session(engine) as session:
         # Grouped by the JSON text, so Python decodes one row per distinct set of
@@ -326,9 +442,9 @@ def department_loads(engine: Engine) -> list[DepartmentLoad]:
             for department in departments:
                 open_tasks[department] += count
                 if warning == "yellow":
-                    yellow[department] += count
+                    task_yellow[department] += count
                 elif warning == "red":
-                    red[department] += count
+                    task_red[department] += count
                 if status == "returned":
                     returned[department] += count
         waiting = dict(
@@ -346,17 +462,64 @@ def department_loads(engine: Engine) -> list[DepartmentLoad]:
                 .group_by(CaseDepartmentRecord.department)
             ).all()
         )
-    names = set(open_tasks) | set(waiting)
+        running = col(CaseRecord.status) == "running"
+        carded = col(CaseRecord.case_warning).in_(PROBLEM_WARNINGS)
+        for department, level, count in session.exec(
+            select(CaseDepartmentRecord.department, CaseRecord.case_warning, func.count())
+            .join(CaseRecord, col(CaseRecord.case_no) == col(CaseDepartmentRecord.case_no))
+            .where(running, carded)
+            .group_by(CaseDepartmentRecord.department, CaseRecord.case_warning)
+        ).all():
+            case_cards[level][department] += int(count)
+        held = select(CaseDepartmentRecord.case_no)
+        for level, count in session.exec(
+            select(CaseRecord.case_warning, func.count())
+            .where(running, carded, col(CaseRecord.case_no).not_in(held))
+            .group_by(CaseRecord.case_warning)
+        ).all():
+            case_cards[level][NOBODY] += int(count)
+        unheld_red = int(
+            session.exec(
+                select(func.count())
+                .select_from(CaseRecord)
+                .where(
+                    running,
+                    col(CaseRecord.warning) == "red",
+                    col(CaseRecord.case_no).not_in(held),
+                )
+            ).one()
+        )
+    if unheld_red:
+        overdue[NOBODY] = unheld_red
+    names = (
+        set(open_tasks) | set(waiting) | set(case_cards["red"]) | set(case_cards["yellow"])
+    ) | ({NOBODY} if unheld_red else set())
     loads = [
         DepartmentLoad(
             department=name,
             open_tasks=open_tasks[name],
-            yellow=yellow[name],
-            red=red[name],
+            yellow=task_yellow[name] + case_cards["yellow"][name],
+            red=task_red[name] + case_cards["red"][name],
             returned=returned[name],
             cases=int(waiting.get(name, 0)),
             overdue_cases=int(overdue.get(name, 0)),
+            task_yellow=task_yellow[name],
+            task_red=task_red[name],
         )
         for name in names
     ]
     return sorted(loads, key=lambda d: (-d.red, -d.yellow, -d.open_tasks, d.department))
+
+
+def case_statuses(engine: Engine, case_numbers: list[str]) -> dict[str, str]:
+    """Each case's status as the read model has it (bulk actions skip concluded ones)."""
+    if not case_numbers:
+        return {}
+    with read_session(engine) as session:
+        return dict(
+            session.exec(
+                select(CaseRecord.case_no, CaseRecord.status).where(
+                    col(CaseRecord.case_no).in_(case_numbers)
+                )
+            ).all()
+        )

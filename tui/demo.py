@@ -147,6 +147,14 @@ def sample_batches(count: int, today: date, seed: int = 7) -> Iterator[Projectio
             updated_at=updated,
             concluded_at=concluded_at,
             last_seq=2,
+            promised_clock=_clock(
+                accepted,
+                20,
+                next_due + timedelta(days=3),
+                warned=warning != "none",
+            ).model_dump(mode="json")
+            if running
+            else None,
         )
         tasks = [
             TaskRow(
@@ -157,15 +165,27 @@ def sample_batches(count: int, today: date, seed: int = 7) -> Iterator[Projectio
                 stage=stage,
                 departments=[dept],
                 open_departments=[dept] if running else [],
-                assignees=[],
+                assignees=[f"{'王李张'[index % 3]}经办"] if running and index % 2 else [],
                 status=("returned" if rng.random() < 0.05 else "open") if running else "approved",
                 started_at=_at(accepted, 10),
                 concluded_at=None if running else concluded_at,
                 due_on=next_due,
                 provisional=False,
                 warning=warning if n == 0 else "none",
-                stopped=False,
+                stopped=running and index % 13 == 0 and n == 0,
                 extension_days=0,
+                clock=_clock(
+                    accepted,
+                    5,
+                    next_due,
+                    warned=n == 0 and warning != "none",
+                    overdue=n == 0 and warning == "red",
+                    pauses=[Pause(start=today - timedelta(days=1))]
+                    if running and index % 13 == 0 and n == 0
+                    else [],
+                ).model_dump(mode="json")
+                if running
+                else None,
             )
             for n, dept in enumerate(open_departments or departments[:1])
         ]

@@ -505,7 +505,7 @@ EN: dict[str, str] = {
     "case.promised": "Promised limit",
     "case.statutory": "Statutory limit",
     "case.limit": "{days} working days · {due}{provisional}",
-    "case.due": "Next due",
+    "case.due": "Overall due",
     "case.outcome": "Concluded",
     "case.stopped": " (clock stopped)",
     "case.tab.tasks": "Tasks",
@@ -584,7 +584,81 @@ DEPARTMENTS_EN: dict[str, str] = {
     "development": "Development & reform",
 }
 
+# Issue 12 (who holds a case, the cursor, the clock display, the console's processes):
+# kept in one block so it merges apart from the forms' strings.
+ZH.update(
+    {
+        "cases.col.holder": "在办部门·经办人",
+        "cases.holders": "在办：{holders}",
+        "cases.nobody": "在办：无部门在办",
+        "cases.why": "超期原因：{why}",
+        "cases.cursor_gone": "{case_no} 已不在本页（办结、不再符合筛选或排序变化），光标在第 {row} 行",
+        "cases.first": "已是第一件",
+        "cases.last": "已是最后一件",
+        "hold.due": "至 {due}",
+        "stopped.mark": "·停",
+        "left.capped": "{days}",
+        "late.task": "{task} 超 {days} 个工作日",
+        "late.case": "整体时限超 {days} 个工作日",
+        "late.stopped": "（停止计时 {spans}）",
+        "case.next_due": "最近到期",
+        "case.holders": "在办",
+        "case.late": "超期原因",
+        "dept.col.overdue_cases": "超期案件",
+        "dept.nobody": "（无部门在办）",
+        "overview.hint": "Tab 切换 · 回车：打开对应的办件列表",
+        "bind.redraw": "重绘",
+        "screenshot.saved": "截图已保存：{path}",
+        "screenshot.failed": "截图保存失败：{message}",
+        "bulk.skipped": "{count} 件已办结，不发送：{cases}",
+        "bulk.all_concluded": "标记的案件都已办结，没有可发送的",
+        "quit.confirm": "退出将同时停止 Temporal 开发服务器、worker 和模拟器。确定退出吗？",
+        "server.died": "Temporal 开发服务器已退出（代码 {code}），正在重启；日志见 {log}",
+        "server.restarted": "Temporal 开发服务器已重启",
+        "server.gone": "Temporal 开发服务器无法重启：{message}。退出后运行 `onechain up` 重新启动",
+    }
+)
+EN.update(
+    {
+        "cases.col.holder": "Held by",
+        "cases.holders": "Held by: {holders}",
+        "cases.nobody": "Held by: no department",
+        "cases.why": "Late because: {why}",
+        "cases.cursor_gone": "{case_no} left this page (concluded, filtered out or re-sorted); cursor on row {row}",
+        "cases.first": "This is the first case",
+        "cases.last": "This is the last case",
+        "hold.due": "due {due}",
+        "stopped.mark": " stopped",
+        "left.capped": "{days}",
+        "late.task": "{task} {days} working days over",
+        "late.case": "the case's limit {days} working days over",
+        "late.stopped": " (clock stopped {spans})",
+        "case.next_due": "Next due",
+        "case.holders": "Held by",
+        "case.late": "Late because",
+        "dept.col.overdue_cases": "Overdue cases",
+        "dept.nobody": "(no department)",
+        "overview.hint": "Tab moves · Enter opens the matching cases",
+        "bind.redraw": "Redraw",
+        "screenshot.saved": "Screenshot saved: {path}",
+        "screenshot.failed": "Could not save the screenshot: {message}",
+        "bulk.skipped": "{count} concluded, not sent: {cases}",
+        "bulk.all_concluded": "Every marked case is concluded; nothing to send",
+        "quit.confirm": "Quitting also stops the Temporal dev server, the worker and the simulator. Quit?",
+        "server.died": "The Temporal dev server exited (code {code}); restarting it, log in {log}",
+        "server.restarted": "The Temporal dev server is running again",
+        "server.gone": "The Temporal dev server cannot be restarted: {message}. Quit and run `onechain up`",
+    }
+)
+
 CATALOGS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 class Catalog:
@@ -602,6 +676,7 @@ class Catalog:
         self.lang = lang
         self._strings = CATALOGS[lang]
         self._department_names = department_names
+        self._short: dict[str, str] = {}
 
     def t(self, key: str, **values: Any) -> str:
         text = self._strings.get(key) or ZH.get(key) or key
@@ -629,6 +704,24 @@ class Catalog:
         except LookupError:
             return code
         return chain.name_en if self.lang == "en" else chain.name_zh
+
+    def chain_short(self, code: str) -> str:
+        """The part of a chain's name that tells it from the others (我要开幼儿园 and
+        我要开饭店 → 幼儿园, 饭店), for narrow columns."""
+        cached = self._short.get(code)
+        if cached is not None:
+            return cached
+        import chains  # noqa: F401
+        from workflows import registry
+
+        full = self.chain(code)
+        others = [self.chain(c.code) for c in registry.all_chains() if c.code != code]
+        shared = max((_common_prefix(full, other) for other in others), default=0)
+        if self.lang == "en":  # cut at a word boundary
+            shared = full.rfind(" ", 0, shared + 1) + 1 if shared else 0
+        short = full[shared:].strip()
+        self._short[code] = short if len(short) >= 2 else full
+        return self._short[code]
 
     def role(self, role: str) -> str:
         return self.t(f"role.{role}")

@@ -5,23 +5,30 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 
 from cli.safe_text import safe, styled
-from domain.case import CaseState, CaseStatus, Task
+from domain.case import CaseState, CaseStatus, Clock, Task
 from domain.timezone import CST
+from tui.clocks import capped_left, holder_line, late_line, nearest
+from tui.data import Holding
 from tui.desk import is_connection_error
 from tui.permissions import KEYS, Act, applicable, may
 from tui.screens.base import ConsoleScreen
 from tui.widgets.cells import days_left_cell, deadline_bar, warning_cell
+from tui.widgets.footer import FittingFooter
 from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
+
+#: Capped widths in the task table, so a long task name cannot push the rest off.
+TASK_WIDTHS = {"name": 12, "department": 12, "assignee": 8}
 
 
 def _bindings() -> list[Binding]:
@@ -62,20 +69,22 @@ class CaseScreen(ConsoleScreen):
                 yield SafeDataTable(id="licences", cursor_type="row")
             with TabPane(t("case.tab.timeline"), id="tab-timeline"):
                 yield SafeDataTable(id="timeline", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         columns = {
+            # What a coordinator chases with first, the bar last: at 80 columns the
+            # due date, officer and urge count stay on screen.
             "tasks": (
                 "task",
                 "name",
                 "department",
                 "status",
                 "left",
-                "bar",
                 "due",
                 "assignee",
                 "urged",
+                "bar",
             ),
             "suspensions": ("kind", "task", "start", "end", "reason", "by"),
             "extensions": ("target", "days", "new_due", "reason", "by"),
@@ -86,7 +95,8 @@ class CaseScreen(ConsoleScreen):
         for table_id, keys in columns.items():
             table = self.query_one(f"#{table_id}", DataTable)
             for key in keys:
-                table.add_column(self.t(f"case.col.{key}"), key=key)
+                width = TASK_WIDTHS.get(key) if table_id == "tasks" else None
+                table.add_column(self.t(f"case.col.{key}"), key=key, width=width)
         self.reload()
         if self.console.refresh_seconds:
             self.set_interval(self.console.refresh_seconds, self.reload)
@@ -129,7 +139,7 @@ class CaseScreen(ConsoleScreen):
         self.refresh_bindings()
 
     # ------------------------------------------------------------ sections
-    def _header(self, state: CaseState, today: date) -> Table:
+    def _header(self, state: CaseState, today: date) -> Table | Group:
         c, t = self.catalog, self.t
         grid = Table.grid(padding=(0, 2), expand=True)
 
@@ -161,8 +171,10 @@ class CaseScreen(ConsoleScreen):
             t("case.acceptance"),
             f"{acceptance_text} {accepted_on.isoformat() if accepted_on else ''}",
             t("case.due"),
-            self._next_due(state, today),
+            self._overall_due(state, today),
         )
+        if state.status is CaseStatus.RUNNING:
+            add_row("", "", t("case.next_due"), self._next_due(state, today))
         add_row(
             t("case.promised"),
             self._limit(state.promised),
@@ -176,7 +188,16 @@ class CaseScreen(ConsoleScreen):
                 "",
                 "",
             )
-        return grid
+        if state.status is not CaseStatus.RUNNING:
+            return grid
+        # Full width under the grid: who holds the case now, and why it is late.
+        lines = [
+            Text.assemble(styled(t("case.holders") + "：", "bold"), safe(self._holders(state)))
+        ]
+        why = self._late(state, today)
+        if why:
+            lines.append(Text.assemble(styled(t("case.late") + "：", "bold red"), safe(why)))
+        return Group(grid, *lines)
 
     def _limit(self, clock) -> Text:
         text = Text(
@@ -204,19 +225,59 @@ class CaseScreen(ConsoleScreen):
             return "none"
         return "red" if clock.overdue else "yellow" if clock.warned else "none"
 
-    def _next_due(self, state: CaseState, today: date) -> Text:
-        if state.status is not CaseStatus.RUNNING:
+    def _due_text(self, clock: Clock | None, today: date) -> Text:
+        if clock is None:
             return Text("—")
-        clocks = [state.promised] + [
-            t.clock for t in state.open_tasks if t.clock and t.clock.running
-        ]
-        clock = min(clocks, key=lambda k: k.due_on)
-        left = self.console.days.of(today, clock)
+        left = capped_left(self.console.days, today, clock)
         text = Text(
             clock.due_on.isoformat() + (self.t("provisional") if clock.provisional else "") + "  "
         )
         text.append_text(days_left_cell(self.catalog, left, self._clock_warning(clock)))
+        if any(p.end is None for p in clock.pauses):
+            text.append(self.t("stopped.mark"), style="cyan")
         return text
+
+    def _overall_due(self, state: CaseState, today: date) -> Text:
+        """整体到期: the case's own (promised) limit, not the next step's."""
+        if state.status is not CaseStatus.RUNNING:
+            return Text(state.promised.due_on.isoformat(), style="dim")
+        return self._due_text(state.promised, today)
+
+    def _next_due(self, state: CaseState, today: date) -> Text:
+        """最近到期: the running limit due first, the same clock the list counts."""
+        if state.status is not CaseStatus.RUNNING:
+            return Text("—")
+        return self._due_text(nearest(self._clocks(state)), today)
+
+    @staticmethod
+    def _clocks(state: CaseState) -> list[Clock | None]:
+        return [state.promised, *(t.clock for t in state.open_tasks)]
+
+    def _holdings(self, state: CaseState) -> list[Holding]:
+        return [
+            Holding(
+                task_id=task.id,
+                name=task.name,
+                departments=[p.department for p in task.parts if p.verdict is None]
+                or list(task.departments),
+                assignees=[p.assignee for p in task.parts if p.assignee],
+                due_on=task.clock.due_on if task.clock else None,
+                warning=self._clock_warning(task.clock),
+                stopped=bool(task.clock and any(p.end is None for p in task.clock.pauses)),
+                clock=task.clock,
+            )
+            for task in state.open_tasks
+        ]
+
+    def _holders(self, state: CaseState) -> str:
+        return holder_line(self.catalog, self._holdings(state)) or self.t("dept.nobody")
+
+    def _late(self, state: CaseState, today: date) -> str:
+        if state.status is not CaseStatus.RUNNING:
+            return ""
+        return late_line(
+            self.catalog, self.console.days, today, self._holdings(state), state.promised
+        )
 
     def _tasks(self, state: CaseState, today: date) -> None:
         table = self.query_one("#tasks", DataTable)
@@ -249,8 +310,10 @@ class CaseScreen(ConsoleScreen):
             due = clock.due_on.isoformat() + (c.t("provisional.mark") if clock.provisional else "")
             warning = self._clock_warning(clock) if task.is_open else "none"
             if task.is_open:
-                left = self.console.days.of(today, clock)
+                left = capped_left(self.console.days, today, clock)
                 left_cell = days_left_cell(c, left, warning)
+                if any(p.end is None for p in clock.pauses):
+                    left_cell.append(c.t("stopped.mark"), style="cyan")
                 bar = deadline_bar(left, clock.limit_days + clock.extension_days, warning)
         return [
             task.id,
@@ -258,10 +321,10 @@ class CaseScreen(ConsoleScreen):
             "、".join(parts),
             status,
             left_cell,
-            bar,
             due,
             assignees,
             str(task.urge_count or ""),
+            bar,
         ]
 
     def _clock(self, state: CaseState) -> None:

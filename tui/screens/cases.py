@@ -11,14 +11,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from cli.safe_text import safe
+from tui.clocks import holder_line, holder_short, is_stopped, late_line, row_left
 from tui.data import SORTS, CaseFilter, CaseListRow, Page, filter_choices, list_page
 from tui.permissions import BULK, KEYS, Act, may
 from tui.screens.base import ConsoleScreen
-from tui.widgets.cells import days_left_cell, short_list, warning_cell
-from tui.widgets.safe_table import SafeDataTable
+from tui.widgets.cells import days_left_cell, warning_cell
+from tui.widgets.footer import FittingFooter
+from tui.widgets.paged_table import PagedTable
 from tui.widgets.status import StatusBar
 
 #: Urgency first, so an 80-column terminal still shows what matters; wider ones show all.
@@ -28,12 +30,16 @@ COLUMNS = (
     "warning",
     "left",
     "due",
-    "stage",
+    "holder",
     "chain",
+    "stage",
     "applicant",
     "id",
-    "departments",
 )
+
+
+#: Fixed widths (cells) of the columns that could grow without bound.
+WIDTHS = {"holder": 18, "chain": 8, "stage": 10, "applicant": 16}
 
 
 def action_bindings() -> list[Binding]:
@@ -66,18 +72,23 @@ class CasesScreen(ConsoleScreen):
         self.page_size = page_size or self.console.page_size
         self.page: Page | None = None
         self.marked: dict[str, None] = {}
+        #: Where the cursor goes when the next page arrives: ``keep`` (same case,
+        #: a refresh), ``top`` (a new filter, search, sort or the next page) or
+        #: ``bottom`` (the previous page, End).
+        self.cursor_to = "keep"
 
     def compose(self) -> ComposeResult:
         yield StatusBar("screen.cases", id="status")
         yield Input(placeholder=self.t("cases.search"), id="search", classes="hidden")
         yield Static(self.t("cases.loading"), id="cases-summary")
-        yield SafeDataTable(id="cases", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield PagedTable(id="cases", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="case-detail")
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#cases", DataTable)
-        for column in COLUMNS:
-            table.add_column(self.t(f"cases.col.{column}"), key=column)
+        for column in COLUMNS:  # capped widths: one long cell must not push the rest off
+            table.add_column(self.t(f"cases.col.{column}"), key=column, width=WIDTHS.get(column))
         table.focus()
         if self.console.pending_filter is not None:
             self.filter, self.console.pending_filter = self.console.pending_filter, None
@@ -102,28 +113,44 @@ class CasesScreen(ConsoleScreen):
         self.apply_page(page)
 
     def apply_page(self, page: Page) -> None:
-        """Show ``page``, keeping the cursor on the same case when it is still there."""
+        """Show ``page`` with the cursor where ``cursor_to`` says: on the same case
+        across a refresh (or, if it left the page, say so), else at the top/bottom."""
         self.page = page
         self.row_offset = page.offset
         table = self.query_one("#cases", DataTable)
         selected = self.selected_case()
         old_row = table.cursor_row
+        intent, self.cursor_to = self.cursor_to, "keep"
         table.clear()
         today = self.console.today()
         for row in page.rows:
             table.add_row(*self._cells(row, today), key=row.case_no)
-        if selected is not None and selected in {r.case_no for r in page.rows}:
+        if not table.row_count:
+            self._summary()
+            self._detail()
+            return
+        if intent == "top":
+            table.move_cursor(row=0, animate=False)
+        elif intent == "bottom":
+            table.move_cursor(row=table.row_count - 1, animate=False)
+        elif selected is not None and selected in {r.case_no for r in page.rows}:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
-        elif table.row_count:
-            table.move_cursor(row=min(max(old_row, 0), table.row_count - 1), animate=False)
+        else:
+            row = min(max(old_row, 0), table.row_count - 1)
+            table.move_cursor(row=row, animate=False)
+            if selected is not None:
+                self.notify(
+                    self.t("cases.cursor_gone", case_no=selected, row=page.offset + row + 1),
+                    severity="warning",
+                    markup=False,
+                )
         self._summary()
+        self._detail()
 
     def _cells(self, row: CaseListRow, today) -> list[object]:
         catalog = self.catalog
         running = row.status == "running"
-        left = None
-        if running and row.due_on is not None:
-            left = self.console.days.left(today, row.due_on, started_on=row.accepted_on)
+        left = row_left(self.console.days, today, row)
         due = row.due_on.isoformat() if row.due_on else ""
         if due and row.provisional:
             due += self.t("provisional.mark")
@@ -131,18 +158,82 @@ class CasesScreen(ConsoleScreen):
             level: Text = warning_cell(catalog, row.warning)
         else:
             level = Text(catalog.enum("status", row.status), style="dim")
+        left_cell = days_left_cell(catalog, left, row.warning)
+        if running and is_stopped(row):
+            left_cell.append(self.t("stopped.mark"), style="cyan")
         return [
             Text("●", style="bold magenta") if row.case_no in self.marked else "",
             row.case_no,
             level,
-            days_left_cell(catalog, left, row.warning),
+            left_cell,
             due,
+            holder_short(catalog, row.holders)
+            or ", ".join(catalog.department(d) for d in row.open_departments),
+            catalog.chain_short(row.chain),
             row.stage,
-            catalog.chain(row.chain),
             row.applicant_name,
             row.applicant_id_masked,
-            short_list([catalog.department(d) for d in row.open_departments]),
         ]
+
+    def selected_row(self) -> CaseListRow | None:
+        case_no = self.selected_case()
+        if case_no is None or self.page is None:
+            return None
+        return next((r for r in self.page.rows if r.case_no == case_no), None)
+
+    def _detail(self) -> None:
+        """Under the table: who holds the highlighted case, and why it is late."""
+        row = self.selected_row()
+        lines: list[str] = []
+        if row is not None and row.status == "running":
+            why = late_line(
+                self.catalog,
+                self.console.days,
+                self.console.today(),
+                row.holders,
+                row.promised_clock,
+            )
+            if why:  # first: it is what the coordinator chases
+                lines.append(self.t("cases.why", why=why))
+            held = holder_line(self.catalog, row.holders)
+            lines.append(self.t("cases.holders", holders=held) if held else self.t("cases.nobody"))
+        self.query_one("#case-detail", Static).update(Text("\n").join(safe(x) for x in lines))
+
+    @on(DataTable.RowHighlighted, "#cases")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail()
+
+    @on(PagedTable.PageOn, "#cases")
+    def _page_on(self, event: PagedTable.PageOn) -> None:
+        page, table = self.page, self.query_one("#cases", DataTable)
+        if page is None:
+            return
+        last_offset = max(0, (page.total - 1) // self.page_size * self.page_size)
+        if event.step == "first":
+            if page.offset == 0:
+                table.move_cursor(row=0, animate=False)
+            else:
+                self._go(0, "top")
+        elif event.step == "last":
+            if page.offset == last_offset:
+                table.move_cursor(row=max(table.row_count - 1, 0), animate=False)
+            else:
+                self._go(last_offset, "bottom")
+        elif event.step == "next":
+            if page.offset + self.page_size >= page.total:
+                self.notify(self.t("cases.last"))
+            else:
+                self._go(page.offset + self.page_size, "top")
+        elif event.step == "prev":
+            if page.offset == 0:
+                self.notify(self.t("cases.first"))
+            else:
+                self._go(max(0, page.offset - self.page_size), "bottom")
+
+    def _go(self, offset: int, cursor_to: str) -> None:
+        self.row_offset = offset
+        self.cursor_to = cursor_to
+        self.load_page(self.filter, offset)
 
     def _summary(self) -> None:
         flt, page, c = self.filter, self.page, self.catalog
@@ -182,8 +273,10 @@ class CasesScreen(ConsoleScreen):
         self.query_one("#cases-summary", Static).update(safe(text))
 
     def set_filter(self, flt: CaseFilter) -> None:
+        """A new filter, search or sort: its first page, cursor on the top row."""
         self.filter = flt
         self.row_offset = 0
+        self.cursor_to = "top"
         self.load_page(flt, 0)
 
     # ------------------------------------------------------------ selection
@@ -255,10 +348,7 @@ class CasesScreen(ConsoleScreen):
         offset = self.row_offset + delta * self.page_size
         if offset < 0 or offset >= max(page.total, 1):
             return
-        self.row_offset = offset
-        self.load_page(self.filter, offset)
-        table = self.query_one("#cases", DataTable)
-        table.move_cursor(row=0, animate=False)
+        self._go(offset, "top")
 
     def action_refresh(self) -> None:
         self.reload()

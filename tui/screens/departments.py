@@ -10,14 +10,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
-from tui.data import DepartmentLoad, department_loads
+from tui.data import NOBODY, CaseFilter, DepartmentLoad, department_loads
 from tui.screens.base import ConsoleScreen
+from tui.widgets.footer import FittingFooter
 from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
 
-COLUMNS = ("department", "open", "yellow", "red", "returned", "cases")
+COLUMNS = ("department", "open", "yellow", "red", "returned", "cases", "overdue_cases")
 
 
 class DepartmentsScreen(ConsoleScreen):
@@ -30,13 +31,13 @@ class DepartmentsScreen(ConsoleScreen):
         yield StatusBar("screen.departments", id="status")
         yield Static(self.t("dept.hint"), classes="dim", id="dept-hint")
         yield SafeDataTable(id="departments", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#departments", DataTable)
         for key in COLUMNS:  # fixed widths: see OverviewScreen.on_mount
             table.add_column(
-                self.t(f"dept.col.{key}"), key=key, width=20 if key == "department" else 8
+                self.t(f"dept.col.{key}"), key=key, width=16 if key == "department" else 8
             )
         table.focus()
         self.reload()
@@ -65,13 +66,19 @@ class DepartmentsScreen(ConsoleScreen):
             selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         table.clear()
         for load in loads:
+            name = (
+                self.t("dept.nobody")
+                if load.department == NOBODY
+                else self.catalog.department(load.department)
+            )
             table.add_row(
-                self.catalog.department(load.department),
-                Text(str(load.open_tasks), justify="right"),
-                Text(str(load.yellow or ""), style="yellow", justify="right"),
-                Text(str(load.red or ""), style="bold red", justify="right"),
-                Text(str(load.returned or ""), style="cyan", justify="right"),
-                Text(str(load.cases), justify="right"),
+                name,
+                Text(f"{load.open_tasks:,}", justify="right"),
+                Text(f"{load.yellow:,}" if load.yellow else "", style="yellow", justify="right"),
+                Text(f"{load.red:,}" if load.red else "", style="bold red", justify="right"),
+                Text(f"{load.returned or ''}", style="cyan", justify="right"),
+                Text(f"{load.cases:,}", justify="right"),
+                Text(f"{load.overdue_cases or ''}", style="red", justify="right"),
                 key=load.department,
             )
         if selected and selected in {d.department for d in loads}:
@@ -79,5 +86,8 @@ class DepartmentsScreen(ConsoleScreen):
 
     @on(DataTable.RowSelected, "#departments")
     def _open(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.console.show_department(str(event.row_key.value))
+        department = str(event.row_key.value or "")
+        if department == NOBODY:
+            self.console.show_cases(CaseFilter(status="running", problems_only=True))
+        elif department:
+            self.console.show_department(department)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from datetime import date
+from typing import Any, ClassVar
 
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.message import Message
+from textual.widgets import DataTable, Label, Static
 
-from tui.data import Overview, overview
+from tui.data import NOBODY, CaseFilter, Overview, overview
 from tui.screens.base import ConsoleScreen
 from tui.widgets.chart import DailyChart
+from tui.widgets.footer import FittingFooter
 from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
 
@@ -31,16 +34,51 @@ KPIS = (
 )
 
 
+#: What each card opens: the Cases list filtered to exactly the cases it counts.
+def card_filter(key: str, today: date) -> CaseFilter:
+    if key == "open_cases":
+        return CaseFilter(status="running")
+    if key == "accepted_today":
+        return CaseFilter(accepted_on=today)
+    if key == "concluded_today":
+        return CaseFilter(concluded_on=today)
+    return CaseFilter(card=key)
+
+
+class KpiCard(Vertical):
+    """A count on the Overview; Enter (or a click) opens the cases it counts."""
+
+    can_focus = True
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open", "bind.open", show=False)]
+
+    class Opened(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.key = key
+
+    def action_open(self) -> None:
+        self.post_message(self.Opened(self.key))
+
+    def on_click(self) -> None:
+        self.action_open()
+
+
 class OverviewScreen(ConsoleScreen):
+    HELP_EXTRA = (("enter", "bind.open"),)
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "refresh", "bind.refresh")]
 
     def compose(self) -> ComposeResult:
         t = self.t
         yield StatusBar("screen.overview", id="status")
         with VerticalScroll(id="overview"):
+            yield Static(t("overview.hint"), classes="dim", id="overview-hint")
             with Horizontal(id="kpis"):
                 for key, level in KPIS:
-                    with Vertical(classes=f"kpi {level}", id=f"kpi-{key}"):
+                    with KpiCard(key, classes=f"kpi {level}", id=f"kpi-{key}"):
                         yield Static("–", classes="kpi-value")
                         yield Label(t(f"overview.{key}"), classes="kpi-label")
             with Grid(id="overview-grid"):
@@ -54,19 +92,21 @@ class OverviewScreen(ConsoleScreen):
                     yield Label(t("overview.chart", days=CHART_DAYS), classes="section")
                     yield Static(t("overview.legend"), classes="legend")
                     yield DailyChart(id="chart")
-        yield Footer()
+        yield FittingFooter()
 
     def on_mount(self) -> None:
         by_chain = self.query_one("#by-chain", DataTable)
         # Fixed widths: auto-sized columns re-measure as rows arrive, which made the
         # header padding depend on timing (and the snapshots flaky).
-        for key, width in (("chain", 20), ("stage", 16), ("count", 5), ("yellow", 5), ("red", 5)):
+        for key, width in (("chain", 12), ("stage", 16), ("count", 6), ("yellow", 6), ("red", 6)):
             by_chain.add_column(self.t(f"overview.col.{key}"), key=key, width=width)
         by_department = self.query_one("#by-department", DataTable)
+        # Narrow enough for the wide layout's right-hand panel (no scrollbar hiding
+        # the last column); numbers up to 999,999 fit.
         for key, width in (
-            ("department", 20),
-            ("overdue_tasks", 8),
-            ("warning_tasks", 8),
+            ("department", 14),
+            ("red", 7),
+            ("yellow", 7),
             ("overdue_cases", 8),
         ):
             by_department.add_column(self.t(f"overview.col.{key}"), key=key, width=width)
@@ -100,7 +140,7 @@ class OverviewScreen(ConsoleScreen):
         by_chain.clear()
         for row in data.by_chain_stage:
             by_chain.add_row(
-                c.chain(row.chain),
+                c.chain_short(row.chain),
                 row.stage,
                 Text(f"{row.count:,}", justify="right"),
                 Text(str(row.yellow or ""), style="yellow", justify="right"),
@@ -110,15 +150,43 @@ class OverviewScreen(ConsoleScreen):
         by_department = self.query_one("#by-department", DataTable)
         by_department.clear()
         for load in data.overdue_by_department:
+            name = (
+                self.t("dept.nobody")
+                if load.department == NOBODY
+                else c.department(load.department)
+            )
             by_department.add_row(
-                c.department(load.department),
-                Text(str(load.red), style="bold red", justify="right"),
-                Text(str(load.yellow), style="yellow", justify="right"),
-                Text(str(load.overdue_cases), justify="right"),
+                name,
+                Text(f"{load.red:,}", style="bold red", justify="right"),
+                Text(f"{load.yellow:,}", style="yellow", justify="right"),
+                Text(f"{load.overdue_cases:,}", justify="right"),
                 key=load.department,
             )
         if not data.overdue_by_department:
-            by_department.add_row(self.t("overview.nothing_overdue"), "", "", "", key="-")
+            by_department.add_row(self.t("overview.nothing_overdue"), "", "", "", key="")
         self.query_one("#chart", DailyChart).set_data(
             data.days, data.accepted_per_day, data.concluded_per_day
         )
+
+    # ------------------------------------------------------------ drill down
+    def _open(self, flt: CaseFilter) -> None:
+        self.console.show_cases(flt)
+
+    @on(KpiCard.Opened)
+    def _card(self, event: KpiCard.Opened) -> None:
+        self._open(card_filter(event.key, self.console.today()))
+
+    @on(DataTable.RowSelected, "#by-chain")
+    def _chain_stage(self, event: DataTable.RowSelected) -> None:
+        key = str(event.row_key.value or "")
+        chain, _, stage = key.partition("/")
+        if chain:
+            self._open(CaseFilter(chain=chain, stage=stage or None, status="running"))
+
+    @on(DataTable.RowSelected, "#by-department")
+    def _department(self, event: DataTable.RowSelected) -> None:
+        department = str(event.row_key.value or "")
+        if department == NOBODY:
+            self._open(CaseFilter(status="running", problems_only=True))
+        elif department:
+            self._open(CaseFilter(department=department, problems_only=True))
