@@ -174,6 +174,28 @@ def reset_password(engine: Engine, user_id: str, *, by: str) -> str:
 def _start_session(
     engine: Engine, keys: SigningKeys, record: store.UserRecord, lifetime: timedelta
 ) -> Session:
+    return sign_session(
+        engine,
+        keys,
+        user_id=record.user_id,
+        name=record.name,
+        grants=list(record.grants),
+        kind=record.kind,
+        lifetime=lifetime,
+    )
+
+
+def sign_session(
+    engine: Engine,
+    keys: SigningKeys,
+    *,
+    user_id: str,
+    name: str,
+    grants: list[str],
+    kind: str,
+    lifetime: timedelta,
+) -> Session:
+    """Sign a token and record its session (so ``logout`` can end it everywhere)."""
     if keys.private_key is None:
         raise AccountError(
             "this machine has no private signing key, so it cannot sign anyone in "
@@ -182,17 +204,17 @@ def _start_session(
     token, claims = issue_token(
         keys.private_key,
         keys.active_kid,
-        user_id=record.user_id,
-        name=record.name,
-        grants=list(record.grants),
-        kind=record.kind,
+        user_id=user_id,
+        name=name,
+        grants=grants,
+        kind=kind,
         lifetime=lifetime,
     )
     with write_session(engine) as session:
         store.record_session(
             session,
             jti=claims.jti,
-            user_id=record.user_id,
+            user_id=user_id,
             issued_at=claims.issued_at,
             expires_at=claims.expires_at,
         )

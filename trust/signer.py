@@ -20,10 +20,11 @@ from domain.roles import Actor, Grant
 from readmodel import accounts as store
 from readmodel.database import write_session
 from runtime.keys import SigningKeys
+from trust.accounts import sign_session
 from trust.credentials import Credentials
 from trust.directory import refresh_shared
 from trust.passwords import hash_secret
-from trust.tokens import Claims, issue_token, read_claims
+from trust.tokens import Claims, read_claims
 
 REFRESH_MARGIN = timedelta(minutes=10)
 
@@ -114,25 +115,15 @@ class ImpersonatingSigner:
                 record.enabled = True
                 session.add(record)
         refresh_shared(self._engine)
-        assert self._keys.private_key is not None
-        token, claims = issue_token(
-            self._keys.private_key,
-            self._keys.active_kid,
+        return sign_session(
+            self._engine,
+            self._keys,
             user_id=user_id,
             name=name,
-            grants=grants,
+            grants=list(grants),
             kind="person",
             lifetime=self._lifetime,
-        )
-        with write_session(self._engine) as session:
-            store.record_session(
-                session,
-                jti=claims.jti,
-                user_id=user_id,
-                issued_at=claims.issued_at,
-                expires_at=claims.expires_at,
-            )
-        return token
+        ).token
 
     def sign(self, actor: Actor) -> Credentials:
         key = (actor.user_id, actor.name, _grant_of(actor).label())
@@ -141,24 +132,15 @@ class ImpersonatingSigner:
         if cached is not None:
             return cached
         self.register(actor)
-        assert self._keys.private_key is not None
-        token, claims = issue_token(
-            self._keys.private_key,
-            self._keys.active_kid,
+        token = sign_session(
+            self._engine,
+            self._keys,
             user_id=actor.user_id,
             name=actor.name,
             grants=[_grant_of(actor).label()],
             kind="service" if actor.role.value == "system" else "person",
             lifetime=self._lifetime,
-        )
-        with write_session(self._engine) as session:
-            store.record_session(
-                session,
-                jti=claims.jti,
-                user_id=actor.user_id,
-                issued_at=claims.issued_at,
-                expires_at=claims.expires_at,
-            )
+        ).token
         credentials = Credentials(token=token, grant=_grant_of(actor))
         with self._lock:
             self._cache[key] = credentials
