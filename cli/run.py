@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from runtime.watchdog import DevServerWatch
 
 EXIT_USAGE = 2
+#: The Temporal port every command uses unless TEMPORAL_ADDRESS says otherwise.
+DEFAULT_PORT = 7233
 EXIT_UNREACHABLE = 3
 
 
@@ -150,7 +152,9 @@ def server(
     port: Annotated[int, typer.Option(help="gRPC port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Web UI port.")] = 8233,
     ip: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    headless: Annotated[bool, typer.Option(help="No web UI.")] = False,
+    headless: Annotated[
+        bool, typer.Option("--no-web-ui", "--headless", help="No Temporal web UI.")
+    ] = False,
     ui_codec_endpoint: Annotated[str | None, typer.Option(help=_UI_CODEC_HELP)] = None,
 ) -> None:
     """Run the embedded Temporal dev server (SQLite in the data folder) in the foreground.
@@ -326,6 +330,8 @@ async def _up(
             ) from None
         os.environ["TEMPORAL_ADDRESS"] = address
         ui = "" if headless else f", web UI http://127.0.0.1:{ui_port}"
+        if port != DEFAULT_PORT:  # other shells' commands look for localhost:7233
+            typer.echo(f"onechain up: in other shells: export TEMPORAL_ADDRESS={address}", err=True)
         typer.echo(f"onechain up: Temporal {address}{ui}; data in {settings.data_dir}", err=True)
         await _serve(
             settings.task_queue,
@@ -394,7 +400,14 @@ def _embedded_identities(
 def up(
     port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal web UI port.")] = 8233,
-    headless: Annotated[bool, typer.Option(help="No Temporal web UI.")] = False,
+    headless: Annotated[
+        bool,
+        typer.Option(
+            "--no-web-ui",
+            "--headless",
+            help="No Temporal web UI (not the same as --no-tui, which runs without the console).",
+        ),
+    ] = False,
     demo: Annotated[
         bool,
         typer.Option(

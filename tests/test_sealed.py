@@ -210,7 +210,9 @@ async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
     data, address, queue = up_process
     await wait_until_serving(address, timeout=60)
     await worker_running(tmp_path / "up.stderr")  # it has made the read model by now
-    assert "created keys p-" in (tmp_path / "up.stderr").read_text()  # said once
+    said = (tmp_path / "up.stderr").read_text()
+    assert "created keys p-" in said  # said once
+    assert f"export TEMPORAL_ADDRESS={address}" in said  # a non-default port is announced
     # Seal with the keys `up` made for its data folder, and sign as people its worker
     # knows (registered in its read model, tokens signed with its signing key).
     converter = data_converter(data / "keys")
