@@ -61,6 +61,10 @@ _UI_CODEC_HELP = (
 )
 
 
+def _hang_up(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _stop_event() -> asyncio.Event:
     """An event set on SIGINT/SIGTERM, so shutdown runs in order instead of a traceback."""
     stop = asyncio.Event()
@@ -447,5 +451,11 @@ def up(
     codec = ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT")
     if metrics:
         _check_metrics_address(metrics)
-    asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials, codec, metrics))
+    # Closing the terminal (SIGHUP) must stop the dev server too: it runs in its own
+    # session and would otherwise outlive us, holding the port and the data files.
+    signal.signal(signal.SIGHUP, _hang_up)
+    try:
+        asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials, codec, metrics))
+    except KeyboardInterrupt:  # hung up: everything was stopped on the way out
+        raise typer.Exit(0) from None
     sys.stdout.flush()
