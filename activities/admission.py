@@ -38,6 +38,15 @@ YEARS_BEFORE, YEARS_AFTER = 1, 3
 CalendarSource = Callable[[int, int], CalendarData]
 
 
+def _without_personal_data(reason: str) -> str:
+    """Refusals land in logs and, as the workflow's failure, in clear in history: an id
+    check's details (e.g. the birth date in a resident id) must not."""
+    for field in ("applicant id_number", "applicant name", "applicant phone"):
+        if reason.startswith(field):
+            return f"{field}: not valid (checked at the desk: use `onechain` or the console)"
+    return reason
+
+
 @dataclass
 class AdmissionActivities:
     """Bound to the worker's identity verifier, calendar source and warning setting."""
@@ -55,8 +64,9 @@ class AdmissionActivities:
             check_acceptor(acceptor)
             chain, start = checked_start(request.start)
         except (InvalidToken, NotPermitted, DirectoryUnavailable, InvalidApplication) as refused:
-            logger.info("case start refused case_no=%s: %s", request.start.case_no, refused)
-            return AdmissionResult(refusal=str(refused))
+            reason = _without_personal_data(str(refused))
+            logger.info("case start refused case_no=%s: %s", request.start.case_no, reason)
+            return AdmissionResult(refusal=reason)
         year = start.received_at.year
         calendar = self.calendars(year - YEARS_BEFORE, year + YEARS_AFTER)
         return AdmissionResult(
