@@ -22,7 +22,7 @@ from domain.actions import (
     ReloadCalendarRequest,
     ReloadCalendarResult,
 )
-from domain.calendar import CalendarData
+from domain.calendar import SNAPSHOT_YEARS_AFTER, SNAPSHOT_YEARS_BEFORE, CalendarData
 from domain.roles import Role
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
@@ -31,8 +31,6 @@ from workflows.admission import InvalidApplication, check_acceptor, checked_star
 
 logger = logging.getLogger(__name__)
 
-#: Years around the acceptance year a case's calendar snapshot covers.
-YEARS_BEFORE, YEARS_AFTER = 1, 3
 
 #: ``(first_year, last_year) -> snapshot``: the worker's calendar source.
 CalendarSource = Callable[[int, int], CalendarData]
@@ -68,7 +66,7 @@ class AdmissionActivities:
             logger.info("case start refused case_no=%s: %s", request.start.case_no, reason)
             return AdmissionResult(refusal=reason)
         year = start.received_at.year
-        calendar = self.calendars(year - YEARS_BEFORE, year + YEARS_AFTER)
+        calendar = self.calendars(year - SNAPSHOT_YEARS_BEFORE, year + SNAPSHOT_YEARS_AFTER)
         return AdmissionResult(
             admission=Admission(
                 accepted_by=acceptor,

@@ -20,8 +20,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-#: Cells a spreadsheet would run as a formula (OWASP CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = [
     "id", "at", "kind", "actor_id", "actor_name", "actor_role", "case_no", "seq",
     "summary", "reason", "data", "prev_hash", "row_hash",
@@ -73,8 +71,11 @@ def _day(text: str | None, name: str) -> datetime | None:
 
 
 def _cell(value: Any) -> str:
+    """Text for a CSV cell: what came from outside stays visible text, never a formula."""
+    from domain.text import spreadsheet_cell, visible
+
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return spreadsheet_cell(visible(text))
 
 
 @app.command("export")

@@ -63,6 +63,11 @@ class CalendarData(BaseModel):
         )
 
 
+#: A case's calendar snapshot covers the years around its acceptance year: one before
+#: (late corrections), three after (statutory limits with extensions and stops).
+SNAPSHOT_YEARS_BEFORE, SNAPSHOT_YEARS_AFTER = 1, 3
+
+
 class CalendarRequest(BaseModel):
     """Which years a case's snapshot must cover."""
 

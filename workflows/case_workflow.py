@@ -44,7 +44,13 @@ with workflow.unsafe.imports_passed_through():
         Urge,
         Withdraw,
     )
-    from domain.calendar import CalendarData, CalendarRequest, WorkCalendar
+    from domain.calendar import (
+        SNAPSHOT_YEARS_AFTER,
+        SNAPSHOT_YEARS_BEFORE,
+        CalendarData,
+        CalendarRequest,
+        WorkCalendar,
+    )
     from domain.case import (
         ApplicantView,
         CaseOutcome,
@@ -83,7 +89,6 @@ PROJECTION_TIMEOUT = timedelta(seconds=30)
 ADMISSION_PATCH = "admission-by-worker"
 #: Calendar reloads load the schedules from the store after checking the sender.
 CALENDAR_STORE_PATCH = "calendar-reload-from-store"
-YEARS_BEFORE, YEARS_AFTER = 1, 3
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 LICENCE_TIMEOUT = timedelta(seconds=60)
 
@@ -150,7 +155,9 @@ class CaseWorkflow:
             year = cst_date(start.received_at).year
             calendar = await workflow.execute_local_activity(
                 "load_calendar",
-                CalendarRequest(first_year=year - YEARS_BEFORE, last_year=year + YEARS_AFTER),
+                CalendarRequest(
+                    first_year=year - SNAPSHOT_YEARS_BEFORE, last_year=year + SNAPSHOT_YEARS_AFTER
+                ),
                 result_type=CalendarData,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
             )
@@ -722,8 +729,8 @@ class CaseWorkflow:
                 ReloadCalendarRequest(
                     token=reload.token,
                     grant=reload.grant,
-                    first_year=year - YEARS_BEFORE,
-                    last_year=year + YEARS_AFTER,
+                    first_year=year - SNAPSHOT_YEARS_BEFORE,
+                    last_year=year + SNAPSHOT_YEARS_AFTER,
                 ),
                 result_type=ReloadCalendarResult,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
