@@ -48,7 +48,7 @@ def _keys() -> Any:
 
     try:
         return load_signing_keys(keys_dir(get_settings()))
-    except Exception as error:  # MissingKeys and unreadable key files alike
+    except Exception as error:  # KeystoreError and unreadable key files alike
         fail(str(error), EXIT_USAGE)
 
 

@@ -12,7 +12,7 @@ from runtime.keys import load_signing_keys
 def signing_keys(directory: Path) -> Finding:
     try:
         keys = load_signing_keys(directory)
-    except Exception as error:  # MissingKeys, unreadable or damaged key files
+    except Exception as error:  # KeystoreError, unreadable or damaged key files
         return fail(
             "keys",
             f"{error} (every worker and client needs the same keys folder: ONECHAIN_KEYS_DIR)",
