@@ -25,6 +25,7 @@ from activities.calendar import load_calendar
 from activities.projection import read_model_engine
 from readmodel.calendar_store import calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
+from runtime.projector import Projector, running
 from runtime.settings import get_settings
 from trust.audit_log import shared_recorder
 from trust.directory import shared_directory
@@ -41,6 +42,8 @@ PASSTHROUGH_MODULES = (
     "workflows.registry",
     "workflows.chain",
     "workflows.steps",
+    # The workflows' change hints must reach this process's projectors.
+    "workflows.projection_feed",
     "trust",
     # Token checks run inside Update validators: cryptography's Rust core raises its
     # exceptions by importing them, which inside the sandbox's own module table
@@ -66,6 +69,44 @@ def identity_verifier() -> IdentityVerifier:
     return IdentityVerifier(keys.public_keys, directory)
 
 
+#: How long a stopping worker waits for its projector to write what it was told.
+DRAIN_SECONDS = 15.0
+
+
+class CaseWorker(Worker):
+    """The Temporal worker and, beside it, the projector that writes the read model.
+
+    The projector asks the cases for their state with Queries, so it must finish its
+    work while this worker still answers them: ``async with`` drains it before the
+    worker shuts down. ``run()`` alone (``onechain worker``) leaves what was not written
+    in the projector's journal for the next start.
+    """
+
+    def __init__(self, client: Client, *, projector: Projector, **options: Any) -> None:
+        super().__init__(client, **options)
+        self.projector = projector
+
+    async def run(self) -> None:
+        async with running(self.projector):
+            await super().run()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *args: Any) -> None:
+        await self.projector.drain(DRAIN_SECONDS)
+        await super().__aexit__(exc_type, *args)
+
+
+def projector_for(client: Client, task_queue: str) -> Projector:
+    """The read-model projector of a worker on ``task_queue``."""
+    sdk_runtime = client.service_client.config.runtime or Runtime.default()
+    return Projector(
+        client,
+        task_queue,
+        read_model_engine,
+        get_settings().data_dir / "projection",
+        meter=sdk_runtime.metric_meter,
+    )
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -74,20 +115,22 @@ def build_worker(
     verifier: IdentityVerifier | None = None,
     calendars: CalendarSource | None = None,
     **options: Any,
-) -> Worker:
+) -> CaseWorker:
     """The production worker; ``options`` pass through to :class:`Worker` (tests use
     ``max_cached_workflows=0`` to force a replay on every workflow task).
 
     Every Update is verified by :class:`IdentityInterceptor` before its validator; case
     starts and calendar reloads are admitted by :class:`AdmissionActivities`, with the
     office's schedules from the shared database unless ``calendars`` says otherwise.
+    Cases reach the read model through the worker's :class:`Projector`.
     """
     settings = get_settings()
     verifier = verifier or identity_verifier()
     calendars = calendars or functools.partial(calendar_from_store, read_model_engine())
     admission = AdmissionActivities(verifier, calendars, settings.warning_fraction)
-    return Worker(
+    return CaseWorker(
         client,
+        projector=projector_for(client, task_queue),
         task_queue=task_queue,
         workflows=[CaseWorkflow],
         activities=[

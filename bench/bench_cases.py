@@ -45,6 +45,7 @@ deployment with the worker elsewhere, not a ceiling. Nothing here asserts on tim
 from __future__ import annotations
 
 from temporalio import activity, workflow
+from temporalio.exceptions import ApplicationError
 
 # The sandbox re-imports this module for every baseline workflow: share what it imports.
 with workflow.unsafe.imports_passed_through():
@@ -61,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     import time
     import uuid
     from collections import Counter
+    from collections.abc import Awaitable, Callable
     from dataclasses import dataclass, field
     from datetime import timedelta
     from pathlib import Path
@@ -129,6 +131,49 @@ class BenchBaselineWorkflow:
             done += len(results)
         await workflow.execute_activity(bench_issue, case_no, start_to_close_timeout=timeout)
         return done + 1
+
+
+@dataclass
+class BenchDecision:
+    task_id: str
+    department: str
+
+
+@workflow.defn(name="BenchUpdateWorkflow")
+class BenchUpdateWorkflow:
+    """The same decisions delivered as people deliver them in onechain: one validated
+    Update per department part, polled with a Query, then one activity to issue. The
+    least Temporal needs for a case's *human* shape: no read model, no search
+    attributes, no timers, no identity checks."""
+
+    def __init__(self) -> None:
+        self._open: set[tuple[str, str]] = set()
+
+    @workflow.run
+    async def run(self, case_no: str) -> int:
+        decided = 0
+        for index, stage in enumerate(BASELINE_STAGES):
+            self._open = {(f"S{index}", department) for department in stage}
+            await workflow.wait_condition(lambda: not self._open)
+            decided += len(stage)
+        timeout = timedelta(seconds=30)
+        await workflow.execute_activity(bench_issue, case_no, start_to_close_timeout=timeout)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return decided + 1
+
+    @workflow.update
+    def decide(self, decision: BenchDecision) -> str:
+        self._open.discard((decision.task_id, decision.department))
+        return "ok"
+
+    @decide.validator
+    def _check_decide(self, decision: BenchDecision) -> None:
+        if (decision.task_id, decision.department) not in self._open:
+            raise ApplicationError("not open", type="ActionRefused", non_retryable=True)
+
+    @workflow.query
+    def open_parts(self) -> list[BenchDecision]:
+        return [BenchDecision(t, d) for t, d in sorted(self._open)]
 
 
 # --------------------------------------------------------------------------------------
@@ -396,64 +441,109 @@ async def start_all(n: int, start_concurrency: int, start_one: Any, times: Phase
     return list(handles)
 
 
-async def run_throughput(
-    desk: CaseDesk, n: int, concurrency: int, start_concurrency: int, timeout: float
-) -> tuple[PhaseTimes, DriveStats, list[str]]:
+@dataclass
+class DriveTarget:
+    """How the drivers start, read and decide one kind of workflow: onechain's cases and
+    the bare update-driven baseline are driven by the very same loop."""
+
+    start: Callable[[str], Awaitable[Any]]
+    #: the open (task id, department) parts, or None once the workflow has concluded
+    open_parts: Callable[[str], Awaitable[list[tuple[str, str]] | None]]
+    decide: Callable[[str, str, str], Awaitable[None]]
+    rejected: tuple[type[BaseException], ...]
+
+
+def onechain_target(desk: CaseDesk) -> DriveTarget:
+    from client.facade import ActionRejected
     from domain.case import CaseStatus
 
-    prefix = f"B{uuid.uuid4().hex[:4].upper()}"
-    case_nos = [f"{prefix}{i:05d}" for i in range(n)]
+    async def start(case_no: str) -> Any:
+        return await desk.start_case(case_request(case_no))
+
+    async def parts(case_no: str) -> list[tuple[str, str]] | None:
+        state = await desk.state(case_no)
+        return open_parts(state) if state.status is CaseStatus.RUNNING else None
+
+    async def decide_one(case_no: str, task_id: str, department: str) -> None:
+        await decide(desk, case_no, task_id, department)
+
+    return DriveTarget(start, parts, decide_one, (ActionRejected,))
+
+
+def bare_update_target(client: Client, task_queue: str) -> DriveTarget:
+    from temporalio.client import WorkflowUpdateFailedError
+
+    async def start(workflow_id: str) -> Any:
+        return await client.start_workflow(
+            BenchUpdateWorkflow.run, workflow_id, id=workflow_id, task_queue=task_queue
+        )
+
+    async def parts(workflow_id: str) -> list[tuple[str, str]] | None:
+        handle = client.get_workflow_handle(workflow_id)
+        return [
+            (p.task_id, p.department) for p in await handle.query(BenchUpdateWorkflow.open_parts)
+        ]
+
+    async def decide_one(workflow_id: str, task_id: str, department: str) -> None:
+        handle = client.get_workflow_handle(workflow_id)
+        await handle.execute_update(BenchUpdateWorkflow.decide, BenchDecision(task_id, department))
+
+    return DriveTarget(start, parts, decide_one, (WorkflowUpdateFailedError,))
+
+
+async def run_throughput(
+    target: DriveTarget, ids: list[str], concurrency: int, start_concurrency: int, timeout: float
+) -> tuple[PhaseTimes, DriveStats]:
+    """Start every workflow, then let ``concurrency`` drivers work through them
+    round-robin: read the open parts with a Query, decide all of them at once (one
+    Update each), put the workflow back in the line."""
+    n = len(ids)
     times = PhaseTimes()
     stats = DriveStats()
 
     async def start_one(i: int) -> Any:
-        return await desk.start_case(case_request(case_nos[i]))
+        return await target.start(ids[i])
 
     handles = await start_all(n, start_concurrency, start_one, times)
 
-    async def wait_result(case_no: str, handle: Any) -> None:
+    async def wait_result(workflow_id: str, handle: Any) -> None:
         await handle.result()
-        times.completions[case_no] = time.perf_counter()
+        times.completions[workflow_id] = time.perf_counter()
 
-    waiters = [
-        asyncio.create_task(wait_result(c, h)) for c, h in zip(case_nos, handles, strict=True)
-    ]
+    waiters = [asyncio.create_task(wait_result(c, h)) for c, h in zip(ids, handles, strict=True)]
     queue: asyncio.Queue[str] = asyncio.Queue()
-    for case_no in case_nos:
-        queue.put_nowait(case_no)
+    for workflow_id in ids:
+        queue.put_nowait(workflow_id)
 
-    async def timed_decide(case_no: str, task_id: str, department: str) -> None:
-        from client.facade import ActionRejected
-
+    async def timed_decide(workflow_id: str, task_id: str, department: str) -> None:
         began = time.perf_counter()
         try:
-            await decide(desk, case_no, task_id, department)
+            await target.decide(workflow_id, task_id, department)
             stats.updates += 1
-        except ActionRejected:
+        except target.rejected:
             stats.rejected += 1
         stats.update_seconds.append(time.perf_counter() - began)
 
     async def driver() -> None:
         while len(times.completions) < n:
             try:
-                case_no = queue.get_nowait()
+                workflow_id = queue.get_nowait()
             except asyncio.QueueEmpty:
                 await asyncio.sleep(0.005)
                 continue
-            if case_no in times.completions:
+            if workflow_id in times.completions:
                 continue
-            state = await desk.state(case_no)
+            parts = await target.open_parts(workflow_id)
             stats.queries += 1
-            if state.status is not CaseStatus.RUNNING:
+            if parts is None:
                 continue  # concluded: its waiter records the completion
-            parts = open_parts(state)
             if parts:
                 # Every department with an open part decides at the same moment.
-                await asyncio.gather(*(timed_decide(case_no, t, d) for t, d in parts))
+                await asyncio.gather(*(timed_decide(workflow_id, t, d) for t, d in parts))
             else:
                 stats.idle_polls += 1
                 await asyncio.sleep(0.005)
-            queue.put_nowait(case_no)
+            queue.put_nowait(workflow_id)
 
     times.drive_start = time.perf_counter()
     drivers = [asyncio.create_task(driver()) for _ in range(concurrency)]
@@ -470,7 +560,27 @@ async def run_throughput(
         await asyncio.gather(*drivers, *waiters, return_exceptions=True)
     times.cpu_end = cpu_snapshot()
     times.last_completion = max(times.completions.values(), default=time.perf_counter())
-    return times, stats, case_nos
+    return times, stats
+
+
+async def run_update_baseline(
+    client: Client, n: int, concurrency: int, start_concurrency: int, timeout: float
+) -> tuple[PhaseTimes, DriveStats]:
+    """The update-driven bare baseline on its own worker and task queue."""
+    from temporalio.worker import Worker
+
+    task_queue = f"{BASELINE_QUEUE_PREFIX}-updates-{uuid.uuid4().hex[:8]}"
+    ids = [f"bench-updates-{uuid.uuid4().hex[:8]}-{i:05d}" for i in range(n)]
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[BenchUpdateWorkflow],
+        activities=[bench_issue],
+        max_concurrent_activities=32,
+    ):
+        return await run_throughput(
+            bare_update_target(client, task_queue), ids, concurrency, start_concurrency, timeout
+        )
 
 
 async def run_baseline(
@@ -567,6 +677,7 @@ def machine_info(
 
 def print_report(console: Any, results: dict[str, Any]) -> None:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     info = Table(title="Machine and parameters", box=box.SIMPLE, show_header=False)
@@ -603,89 +714,141 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
 
     times: PhaseTimes = results["times"]
     stats: DriveStats = results["stats"]
+    upd: PhaseTimes = results["upd_times"]
+    upd_stats: DriveStats = results["upd_stats"]
     base: PhaseTimes = results["base_times"]
-    n_done = len(times.completions)
-    n_base = len(base.completions)
-    total = times.last_completion - times.first_start
-    drive = times.last_completion - times.drive_start
-    base_total = base.last_completion - base.first_start
-    cases_s = rate(n_done, total)
-    base_s = rate(n_base, base_total)
-    updates_s = rate(stats.updates, drive)
-    activities_s = rate(results["base_activities"], base_total)
+    n = results["n"]
+    done = {
+        "one": len(times.completions),
+        "upd": len(upd.completions),
+        "act": len(base.completions),
+    }
+    total = {
+        "one": times.last_completion - times.first_start,
+        "upd": upd.last_completion - upd.first_start,
+        "act": base.last_completion - base.first_start,
+    }
+    drive = {
+        "one": times.last_completion - times.drive_start,
+        "upd": upd.last_completion - upd.drive_start,
+    }
+    per_s = {k: rate(done[k], total[k]) for k in done}
 
     side = Table(
         title="Throughput: onechain vs bare Temporal (same server, same run)", box=box.SIMPLE
     )
     side.add_column("")
     side.add_column("onechain kindergarten", justify="right")
-    side.add_column("bare Temporal", justify="right")
-    side.add_column("onechain / bare", justify="right")
+    side.add_column("bare, updates", justify="right")
+    side.add_column("bare, activities", justify="right")
+    side.add_column("÷ updates", justify="right")
+    side.add_column("÷ activities", justify="right")
 
     def ratio(ours: float, theirs: float) -> str:
         return f"{ours / theirs:.2f}" if theirs and theirs == theirs else "-"
 
-    start_s, base_start_s = (
-        times.starts_done - times.first_start,
-        base.starts_done - base.first_start,
+    def starts(t: PhaseTimes, count: int) -> str:
+        seconds = t.starts_done - t.first_start
+        return f"{seconds:.2f} s ({rate(count, seconds):.0f}/s)"
+
+    side.add_row(
+        "workflows completed",
+        f"{done['one']}/{n}",
+        f"{done['upd']}/{n}",
+        f"{done['act']}/{n}",
+        "",
+        "",
     )
-    side.add_row("workflows completed", f"{n_done}/{results['n']}", f"{n_base}/{results['n']}", "")
     side.add_row(
         "start phase",
-        f"{start_s:.2f} s ({rate(n_done, start_s):.0f}/s)",
-        f"{base_start_s:.2f} s ({rate(n_base, base_start_s):.0f}/s)",
-        "",
+        starts(times, done["one"]),
+        starts(upd, done["upd"]),
+        starts(base, done["act"]),
     )
-    side.add_row("first start → last completion", f"{total:.2f} s", f"{base_total:.2f} s", "")
     side.add_row(
-        "workflows/s, whole run", f"{cases_s:.2f}", f"{base_s:.2f}", ratio(cases_s, base_s)
+        "first start → last completion", *(f"{total[k]:.2f} s" for k in ("one", "upd", "act"))
     )
-    side.add_row("workflows/s, drive phase only", f"{rate(n_done, drive):.2f}", "-", "")
+    side.add_row(
+        "workflows/s, whole run",
+        *(f"{per_s[k]:.2f}" for k in ("one", "upd", "act")),
+        ratio(per_s["one"], per_s["upd"]),
+        ratio(per_s["one"], per_s["act"]),
+    )
+    side.add_row(
+        "workflows/s, drive phase only",
+        f"{rate(done['one'], drive['one']):.2f}",
+        f"{rate(done['upd'], drive['upd']):.2f}",
+        "-",
+        ratio(rate(done["one"], drive["one"]), rate(done["upd"], drive["upd"])),
+    )
     side.add_row(
         "work units per workflow",
-        f"{rate(stats.updates, n_done):.1f} updates",
+        f"{rate(stats.updates, done['one']):.1f} updates",
+        f"{rate(upd_stats.updates, done['upd']):.1f} updates",
         f"{BASELINE_ACTIVITIES_PER_WORKFLOW} activities",
-        "",
+    )
+    units = {
+        "one": rate(stats.updates, drive["one"]),
+        "upd": rate(upd_stats.updates, drive["upd"]),
+        "act": rate(results["base_activities"], total["act"]),
+    }
+    side.add_row(
+        "work units/s (updates/s: drive phase)",
+        *(f"{units[k]:.1f}" for k in ("one", "upd", "act")),
+        ratio(units["one"], units["upd"]),
+        ratio(units["one"], units["act"]),
     )
     side.add_row(
-        "work units/s (updates/s drive phase)",
-        f"{updates_s:.1f}",
-        f"{activities_s:.1f}",
-        ratio(updates_s, activities_s),
-    )
-    side.add_row("queries/s, drive phase", f"{rate(stats.queries, drive):.1f}", "-", "")
-    side.add_row(
-        "update latency p50 / p95 / max",
-        " / ".join(f"{percentile(stats.update_seconds, q) * 1000:.0f}" for q in (0.5, 0.95, 1.0))
-        + " ms",
+        "queries/s, drive phase",
+        f"{rate(stats.queries, drive['one']):.1f}",
+        f"{rate(upd_stats.queries, drive['upd']):.1f}",
         "-",
-        "",
     )
-    side.add_row("rejected updates / idle polls", f"{stats.rejected} / {stats.idle_polls}", "-", "")
-    one_cpu, base_cpu = times.cpu(), base.cpu()
 
-    def cpu_rows(label: str, one: float | None, bare: float | None, per_workflow: bool) -> None:
-        if one is None or bare is None:
+    def latency(s: DriveStats) -> str:
+        return " / ".join(f"{percentile(s.update_seconds, q) * 1000:.0f}" for q in (0.5, 0.95, 1.0))
+
+    side.add_row(
+        "update latency p50 / p95 / max ms",
+        latency(stats),
+        latency(upd_stats),
+        "-",
+        ratio(percentile(stats.update_seconds, 0.5), percentile(upd_stats.update_seconds, 0.5)),
+    )
+    side.add_row(
+        "rejected updates / idle polls",
+        f"{stats.rejected} / {stats.idle_polls}",
+        f"{upd_stats.rejected} / {upd_stats.idle_polls}",
+        "-",
+    )
+    cpu = {"one": times.cpu(), "upd": upd.cpu(), "act": base.cpu()}
+
+    def cpu_rows(label: str, pick: Callable[[CpuSnapshot], float | None], per_case: bool) -> None:
+        values = {k: pick(c) for k, c in cpu.items()}
+        if any(v is None for v in values.values()):
             return
         side.add_row(
             f"CPU s, {label} (cores busy)",
-            f"{one:.1f} ({rate(one, total):.2f})",
-            f"{bare:.1f} ({rate(bare, base_total):.2f})",
-            "",
+            *(f"{values[k]:.1f} ({rate(values[k], total[k]):.2f})" for k in ("one", "upd", "act")),
         )
-        if per_workflow:
+        if per_case:
+            ms = {k: rate(values[k], done[k]) * 1000 for k in values}
             side.add_row(
                 f"CPU ms per workflow, {label}",
-                f"{rate(one, n_done) * 1000:.0f}",
-                f"{rate(bare, n_base) * 1000:.0f}",
-                ratio(rate(one, n_done), rate(bare, n_base)),
+                *(f"{ms[k]:.0f}" for k in ("one", "upd", "act")),
+                ratio(ms["one"], ms["upd"]),
+                ratio(ms["one"], ms["act"]),
             )
 
-    cpu_rows("this process", one_cpu.process, base_cpu.process, True)
-    cpu_rows("dev server", one_cpu.server, base_cpu.server, True)
-    cpu_rows("other processes", one_cpu.others, base_cpu.others, False)
-    side.add_row("read model: cases projected approved", str(results["projected"]), "-", "")
+    cpu_rows("this process", lambda c: c.process, True)
+    cpu_rows("dev server", lambda c: c.server, True)
+    cpu_rows("other processes", lambda c: c.others, False)
+    side.add_row("read model: cases projected approved", str(results["projected"]), "-", "-")
+    differing: list[str] = results["reconcile"]
+    side.add_row("read model: cases reconcile would fix", str(len(differing)), "-", "-")
     console.print(side)
+    for line in differing[:10]:
+        console.print(f"  [red]differs[/red] {escape(line)}")
 
 
 # --------------------------------------------------------------------------------------
@@ -738,33 +901,70 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         desk = CaseDesk(client, task_queue=task_queue, credentials=signer_from_settings())
 
         async with build_worker(client, task_queue):
-            log("1/3 one case, decisions one at a time")
+            log("1/4 one case, decisions one at a time")
             case_no, seconds, _ = await one_case(desk)
             history = await desk.handle(case_no).fetch_history()
             results["single"] = history_cost(history, codec)
             results["single_seconds"] = seconds
             results["sizes"] = event_bytes_by_type(history)
 
-        log(f"2/3 bare Temporal baseline: {args.cases} workflows")
+        log(f"2/4 bare Temporal, activities: {args.cases} workflows")
         results["base_times"], results["base_activities"] = await run_baseline(
             client, args.cases, args.start_concurrency, args.timeout
         )
+        log(f"3/4 bare Temporal, update-driven: {args.cases} workflows, {args.concurrency} drivers")
+        results["upd_times"], results["upd_stats"] = await run_update_baseline(
+            client, args.cases, args.concurrency, args.start_concurrency, args.timeout
+        )
 
         async with build_worker(client, task_queue):
-            log(f"3/3 onechain: {args.cases} cases, {args.concurrency} drivers")
-            times, stats, case_nos = await run_throughput(
-                desk, args.cases, args.concurrency, args.start_concurrency, args.timeout
+            log(f"4/4 onechain: {args.cases} cases, {args.concurrency} drivers")
+            prefix = f"B{uuid.uuid4().hex[:4].upper()}"
+            case_nos = [f"{prefix}{i:05d}" for i in range(args.cases)]
+            times, stats = await run_throughput(
+                onechain_target(desk),
+                case_nos,
+                args.concurrency,
+                args.start_concurrency,
+                args.timeout,
             )
             results["times"], results["stats"] = times, stats
             sample = [c for c in case_nos if c in times.completions][: args.sample]
             results["loaded"] = [
                 history_cost(await desk.handle(c).fetch_history(), codec) for c in sample
             ]
+            log("checking the read model against Temporal (reconcile's comparison)")
+            results["reconcile"] = await read_model_differences(desk, case_nos)
         results["projected"] = count_projected(case_nos)
         log("done")
     finally:
         await env.shutdown()
     return results
+
+
+async def read_model_differences(desk: CaseDesk, case_nos: list[str]) -> list[str]:
+    """Cases whose read-model rows differ from Temporal's state, as `reconcile` compares
+    them: a bench run that leaves the read model wrong has not measured the engine."""
+    from datetime import UTC, datetime
+
+    from activities.projection import read_model_engine
+    from cli.reconcile import compare, projection_of
+    from readmodel.database import read_session
+
+    differing = []
+    with read_session(read_model_engine()) as session:
+        for case_no in case_nos:
+            state = await desk.state(case_no)
+            diff = compare(session, projection_of(state, datetime.now(UTC)))
+            if diff.changed:
+                differing.append(f"{case_no}: {'; '.join(diff.changes) or 'missing/events'}")
+                if os.environ.get("BENCH_DUMP") and len(differing) == 1:
+                    from temporalio.api.enums.v1 import EventType
+                    history = await desk.handle(case_no).fetch_history()
+                    with open(os.environ["BENCH_DUMP"], "w") as out:
+                        for e in history.events[:40]:
+                            out.write(f"{e.event_id} {e.event_time.ToDatetime().isoformat()} {EventType.Name(e.event_type)}\n")
+    return differing
 
 
 def count_projected(case_nos: list[str]) -> int:

@@ -125,7 +125,7 @@ def _case_values(case: CaseRow) -> dict[str, Any]:
     return values
 
 
-def _check_batch(batch: ProjectionBatch) -> None:
+def check_batch(batch: ProjectionBatch) -> None:
     """Reject a batch whose parts disagree; storing it would corrupt another case."""
     case_no = batch.case.case_no
     for row in [*batch.tasks, *batch.events]:
@@ -178,7 +178,7 @@ def apply_batch(session: Session, batch: ProjectionBatch) -> None:
     On SQLite, run it in ``write_session`` (``BEGIN IMMEDIATE``) or use ``project``.
     Raises ``ValueError`` for a batch whose tasks/events belong to another case.
     """
-    _check_batch(batch)
+    check_batch(batch)
     if _upsert_case(session, batch.case):
         _replace_tasks(session, batch)
         _replace_departments(session, batch.case)

@@ -73,13 +73,14 @@ with workflow.unsafe.imports_passed_through():
         IssueLicences,
         LicenceRecord,
         Notification,
+        ProjectionBatch,
         Publication,
         Revocation,
     )
     from domain.roles import SYSTEM_ACTOR
     from domain.timezone import cst_date, end_of_day
     from trust.credentials import credential_headers
-    from workflows import registry
+    from workflows import projection_feed, registry
     from workflows import search_attributes as sa
     from workflows.steps import CaseContext, StepRejected
 
@@ -89,6 +90,14 @@ PROJECTION_TIMEOUT = timedelta(seconds=30)
 ADMISSION_PATCH = "admission-by-worker"
 #: Calendar reloads load the schedules from the store after checking the sender.
 CALENDAR_STORE_PATCH = "calendar-reload-from-store"
+#: From here on a change is only a hint to the worker's projector, which reads the
+#: committed state with the ``projection`` Query (no local activity per change), and
+#: search attributes are upserted only when chain, status, stage or warning change.
+PROJECTION_BY_QUERY_PATCH = "projection-by-query"
+#: The search attributes whose change is worth a visibility write of its own.
+COARSE_SEARCH_ATTRIBUTES = frozenset(
+    {sa.CHAIN.name, sa.STATUS.name, sa.STAGE.name, sa.WARNING.name}
+)
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 LICENCE_TIMEOUT = timedelta(seconds=60)
 
@@ -124,6 +133,13 @@ class CaseWorkflow:
         self._notifications: list[asyncio.Task[None]] = []
         self._search_attributes: dict[str, Any] = {}
         self._admission: Admission | None = None
+        # While the case is being set up (admission, intake, the first tasks): the time
+        # the set-up began. Local activities move workflow.now() differently live and on
+        # replay under load, so nothing set up in that stretch reads it (see _now).
+        self._setting_up_at: datetime | None = None
+        # A worker that loads this case from history tells its projector once, so a
+        # change a killed worker committed but never projected is written.
+        self._load_hint_owed = True
         # What this case wrote outside its own read-model rows (see derived_records).
         self._derived = DerivedRecords()
 
@@ -181,7 +197,7 @@ class CaseWorkflow:
         start = self._start
         limits = admission.limits
         chain = registry.get_chain(start.chain)
-        now = workflow.now()
+        now = self._now()
         work_calendar = WorkCalendar(admission.calendar)
         accepted_on = cst_date(start.received_at)
         state = CaseState(
@@ -234,12 +250,15 @@ class CaseWorkflow:
     # ------------------------------------------------------------------- run
     @workflow.run
     async def run(self, start: StartCase) -> CaseOutcome:
+        self._setting_up_at = workflow.now()
         self._admission = await self._admit(start)
         self._file = self._new_file(self._admission)
         case_metrics.case_started(start.chain)
         await self._intake(start)
         projector = asyncio.create_task(self._project_loop())
         clock = asyncio.create_task(self._clock_loop())
+        if not self.file.accepted:
+            self._setting_up_at = None  # waits for the applicant: set-up is over
         await workflow.wait_condition(
             lambda: self.file.accepted or self._stopping(), timeout_summary="materials"
         )
@@ -290,7 +309,7 @@ class CaseWorkflow:
             licences,
             allow_incomplete=limits.allow_incomplete,
             supplement_days=limits.supplement_days,
-            now=workflow.now(),
+            now=self._now(),
         )
         self._changed()
 
@@ -310,7 +329,7 @@ class CaseWorkflow:
             with contextlib.suppress(asyncio.CancelledError):
                 await flow
             return
-        now = workflow.now()
+        now = self._now()
         try:
             flow.result()
             self.file.conclude(CaseStatus.APPROVED, "", SYSTEM_ACTOR, now)
@@ -325,7 +344,7 @@ class CaseWorkflow:
             SYSTEM_ACTOR,
             f"{mode}，承诺期限 {state.promised.due_on.isoformat()}"
             + ("（暂定）" if state.promised.provisional else ""),
-            workflow.now(),
+            self._now(),
             data={"acceptance": state.acceptance.value},
         )
         self._changed()
@@ -334,7 +353,7 @@ class CaseWorkflow:
         """A withdrawal, or a rule that ends the case, concludes it here."""
         if self.file.state.concluded:
             return
-        now = workflow.now()
+        now = self._now()
         if self._withdrawal is not None:
             action = self._withdrawal
             self.file.conclude(CaseStatus.WITHDRAWN, action.reason, action.actor, now)
@@ -347,7 +366,8 @@ class CaseWorkflow:
         take the applicant's rating; the workflow ends when all of that is done."""
         file = self.file
         state = file.state
-        now = workflow.now()
+        now = self._now()
+        self._setting_up_at = None  # what follows waits for activities and timers
         if state.status in (CaseStatus.APPROVED, CaseStatus.NOT_APPROVED):
             approved = state.status is CaseStatus.APPROVED
             departments = (
@@ -381,10 +401,10 @@ class CaseWorkflow:
         assert state.rating_until is not None
         # A window of 0 days means this deployment takes no ratings through the case.
         takes_ratings = limits.rating_window_days > 0
-        rating_closes = end_of_day(state.rating_until) if takes_ratings else workflow.now()
+        rating_closes = end_of_day(state.rating_until) if takes_ratings else self._now()
         while True:
             await self._revoke_if_verification_failed(start)
-            now = workflow.now()
+            now = self._now()
             if not state.open_tasks and (state.rating is not None or now >= rating_closes):
                 return
             waiting_for_rating = state.rating is None and now < rating_closes
@@ -403,9 +423,9 @@ class CaseWorkflow:
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1)),
         )
-        self.file.publication_done(task, workflow.now())
+        self.file.publication_done(task, self._now())
         self._derived.publication = publication
-        self._derived.published_at = workflow.now()
+        self._derived.published_at = self._now()
         self._changed()
 
     async def _revoke_if_verification_failed(self, start: StartCase) -> None:
@@ -417,7 +437,7 @@ class CaseWorkflow:
         ]
         if not failed or state.status is CaseStatus.REVOKED:
             return
-        event = self.file.revoke(failed[0], workflow.now())
+        event = self.file.revoke(failed[0], self._now())
         self._changed()
         revocation = Revocation(
             case_no=state.case_no,
@@ -425,7 +445,7 @@ class CaseWorkflow:
             holder_name=state.applicant.name,
             licence_numbers=[lic.number for lic in state.licences],
             reason=event.reason,
-            revoked_on=cst_date(workflow.now()),
+            revoked_on=cst_date(self._now()),
         )
         await workflow.execute_activity(
             "revoke_licences", revocation, start_to_close_timeout=LICENCE_TIMEOUT
@@ -433,36 +453,50 @@ class CaseWorkflow:
         self._derived.revocation = revocation
 
     # -------------------------------------------------- engine API for steps
+    def _now(self) -> datetime:
+        """``workflow.now()``, except during the case's set-up, which is all stamped with
+        the moment it began.
+
+        Set-up runs local activities (admission, the e-licence look-up) and then opens
+        the first tasks in the same workflow task. Under load the SDK resumes the
+        workflow after a local activity at a later ``workflow.now()`` live than on replay
+        (seen: 3 s apart), so a task's start time read there differed between the
+        worker that ran it and one that replayed it. The set-up ends at the first wait.
+        """
+        return self._setting_up_at or workflow.now()
+
     async def wait(self, condition: Callable[[], bool]) -> None:
+        self._setting_up_at = None
         await workflow.wait_condition(condition)
 
     def open_task(self, **kwargs: Any) -> Task:
-        task = self.file.open_task(now=workflow.now(), **kwargs)
+        task = self.file.open_task(now=self._now(), **kwargs)
         self._changed()
         return task
 
     def cancel_task(self, task: Task) -> None:
-        self.file.cancel_task(task, workflow.now())
+        self.file.cancel_task(task, self._now())
         self._changed()
 
     def suspend_case(self, kind: SuspensionKind, reason: str, task: Task) -> None:
-        self.file.suspend(kind, reason, task, SYSTEM_ACTOR, workflow.now(), case_clock_only=True)
+        self.file.suspend(kind, reason, task, SYSTEM_ACTOR, self._now(), case_clock_only=True)
         self._changed()
 
     def end_case_suspension_for(self, task: Task) -> None:
         for suspension in self.file.state.suspensions:
             if suspension.task_id == task.id and suspension.end is None:
-                self.file.end_suspension(suspension, SYSTEM_ACTOR, workflow.now())
+                self.file.end_suspension(suspension, SYSTEM_ACTOR, self._now())
         self._changed()
 
     async def issue_licences(self, codes: list[str]) -> None:
         chain = registry.get_chain(self._start.chain)
         state = self.file.state
+        self._setting_up_at = None  # issuing waits for activities
         if state.missing_materials:
             state.stage = "等待补齐材料"  # 容缺受理: reviewed, but not issued before they arrive
             self._changed()
             await workflow.wait_condition(lambda: not state.missing_materials)
-        now = workflow.now()
+        now = self._now()
         self.file.state.stage = "出件"
         issued: list[Licence] = []
         for code in codes:
@@ -494,7 +528,7 @@ class CaseWorkflow:
             "licences_issued",
             SYSTEM_ACTOR,
             "出件：" + "、".join(f"{lic.name}（{lic.number}）" for lic in issued),
-            workflow.now(),
+            self._now(),
             data={"numbers": [lic.number for lic in issued]},
         )
         self._changed()
@@ -519,21 +553,51 @@ class CaseWorkflow:
         self._derived.notifications.append(notification)
 
     async def _project_loop(self) -> None:
-        """Batch every change of one workflow task into one local-activity write."""
+        """After each change: search attributes, and a hint to the worker's projector.
+
+        Cases begun before ``PROJECTION_BY_QUERY_PATCH`` wrote every change through a
+        local activity in the same workflow task; their histories replay that way.
+        """
         while True:
-            await workflow.wait_condition(lambda: self._projection_dirty or self._closed)
+            await workflow.wait_condition(
+                lambda: self._projection_dirty or self._closed or self._owes_load_hint()
+            )
             if self._projection_dirty:
                 self._projection_dirty = False
-                self._upsert_search_attributes()
-                batch = self.file.projection(self._projected_seq, workflow.now())
-                await workflow.execute_local_activity(
-                    "project_case", batch, start_to_close_timeout=PROJECTION_TIMEOUT
-                )
-                self._projected_seq = batch.case.last_seq
+                if workflow.patched(PROJECTION_BY_QUERY_PATCH):
+                    self._upsert_search_attributes(COARSE_SEARCH_ATTRIBUTES)
+                    self._hint_projector()
+                else:
+                    self._upsert_search_attributes()
+                    batch = self.file.projection(self._projected_seq, workflow.now())
+                    await workflow.execute_local_activity(
+                        "project_case", batch, start_to_close_timeout=PROJECTION_TIMEOUT
+                    )
+                    self._projected_seq = batch.case.last_seq
+            elif self._owes_load_hint():
+                self._hint_projector()
             elif self._closed:
                 return
 
-    def _upsert_search_attributes(self) -> None:
+    def _owes_load_hint(self) -> bool:
+        return self._load_hint_owed and not workflow.unsafe.is_replaying()
+
+    def _hint_projector(self) -> None:
+        """Tell this worker's projector to read the case (never while replaying: the
+        hint is not a command, and history already holds what replay re-creates)."""
+        if workflow.unsafe.is_replaying():
+            return
+        self._load_hint_owed = False
+        info = workflow.info()
+        projection_feed.note_change(info.namespace, info.task_queue, info.workflow_id)
+
+    def _upsert_search_attributes(self, only_when: frozenset[str] | None = None) -> None:
+        """Keep the search attributes (for Temporal's own UI and CLI) in step.
+
+        ``only_when``: upsert only if one of those attributes changed (each upsert is a
+        history event and a visibility write); the others then ride along. Lists and
+        filters read the SQL read model, which is exact.
+        """
         file = self.file
         running = file.state.status is CaseStatus.RUNNING
         next_due = file.next_due()
@@ -546,7 +610,7 @@ class CaseWorkflow:
             sa.NEXT_DUE.name: next_due,
         }
         changed = {k: v for k, v in wanted.items() if self._search_attributes.get(k, ...) != v}
-        if not changed:
+        if not changed or (only_when is not None and not only_when & changed.keys()):
             return
         keys = {key.name: key for key in sa.ALL_KEYS}
         updates = [
@@ -560,7 +624,7 @@ class CaseWorkflow:
         """One timer per case: sleep until the nearest warning/overdue instant or
         until a deadline changes (the updatable-timer pattern)."""
         while True:
-            fired = self.file.fire_clocks(workflow.now())
+            fired = self.file.fire_clocks(self._now())
             for event in fired:
                 case_metrics.deadline_fired(self.file.state.chain, event.kind)
             if fired:
@@ -571,7 +635,7 @@ class CaseWorkflow:
             if instant is None:
                 await workflow.wait_condition(lambda: self._clock_changed)
                 continue
-            delay = instant - workflow.now()
+            delay = instant - self._now()
             if delay <= timedelta(0):
                 continue
             with contextlib.suppress(TimeoutError):
@@ -722,6 +786,7 @@ class CaseWorkflow:
         calendar store, if a signed-in administrator sent it."""
         if self._file is None or self.file.state.status is not CaseStatus.RUNNING:
             return
+        at = workflow.now()  # before the local activity, which may move it (see _now)
         if workflow.patched(CALENDAR_STORE_PATCH):
             year = cst_date(self._start.received_at).year
             result = await workflow.execute_local_activity(
@@ -742,12 +807,18 @@ class CaseWorkflow:
             calendar = reload.calendar
         else:
             return
-        self.file.reload_calendar(calendar, workflow.now())
+        self.file.reload_calendar(calendar, at)
         self._changed()
 
     @workflow.query
     def state(self) -> CaseState:
         return self.file.state
+
+    @workflow.query
+    def projection(self, since_seq: int) -> ProjectionBatch:
+        """The case's rows for the read model, with the events after ``since_seq``:
+        what the worker's projector writes (answered from committed history only)."""
+        return self.file.projection(since_seq, workflow.now())
 
     @workflow.query
     def derived_records(self) -> DerivedRecords:

@@ -1,0 +1,314 @@
+"""The worker's projector: writes changed cases' committed state to the read model.
+
+A case workflow says "I changed" (:mod:`workflows.projection_feed`); the projector
+gathers those hints for a moment, reads each case's state with the ``projection``
+Query — answered from committed history only, so a workflow task that Temporal never
+committed cannot leave rows behind — and writes all of them in one transaction. No
+decision waits for the database, and one commit carries many cases.
+
+What makes it durable. A hint lives in memory and in a journal file in the data folder
+(one line per hint, appended before the hint is queued, without fsync: it outlives a
+killed worker process, not a lost machine). A projector that starts adopts the journals
+of projectors that died (their file lock is free) and re-reads those cases. A case a
+worker loads from history also hints once (``CaseWorkflow._project_loop``). What a lost
+machine loses is found by ``onechain reconcile``.
+
+Ordering is the read model's own: the case row is replaced only by a batch at least as
+new (``last_seq``, then ``updated_at``), so two projectors writing one case in any order
+leave the newer state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.common import MetricMeter
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.projection import ProjectionBatch
+from readmodel.database import write_session
+from readmodel.projection import apply_batch, check_batch
+from workflows import projection_feed
+
+log = logging.getLogger("onechain.projector")
+
+PROJECTION_QUERY = "projection"
+PROJECTION_LAG = "onechain_projection_lag"
+#: Hints that arrive within this window are written together (one commit).
+LINGER = timedelta(milliseconds=20)
+#: Cases read and written per round.
+ROUND_SIZE = 64
+#: Queries in flight at once.
+QUERY_CONCURRENCY = 16
+#: A journal is rewritten with only the open hints when it grows past this.
+JOURNAL_COMPACT_BYTES = 1 << 20
+MAX_RETRY_DELAY = 30.0
+#: How many cases' last projected event number are remembered (the rest re-send all
+#: their events, which the read model skips by key).
+SEQ_MEMORY = 100_000
+
+
+class Journal:
+    """Hints on disk, so that a killed worker's unwritten cases are written by the next.
+
+    One file per projector, locked while it lives; a projector adopts the files of
+    the same queue whose lock is free. Lines are workflow ids.
+    """
+
+    def __init__(self, folder: Path, key: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.key = key
+        self.path = folder / f"{key}-{uuid.uuid4().hex[:12]}.journal"
+        self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_APPEND, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._lock = threading.Lock()
+        self._size = 0
+
+    def append(self, workflow_id: str) -> None:
+        line = (workflow_id + "\n").encode()
+        with self._lock:
+            os.write(self._fd, line)
+            self._size += len(line)
+
+    def compact(self, still_open: list[str]) -> None:
+        """Keep only the hints not yet written, once the file has grown."""
+        with self._lock:
+            if self._size < JOURNAL_COMPACT_BYTES and still_open:
+                return
+            os.ftruncate(self._fd, 0)
+            data = "".join(f"{w}\n" for w in still_open).encode()
+            if data:
+                os.write(self._fd, data)
+            self._size = len(data)
+
+    def adopt_orphans(self) -> list[str]:
+        """The hints of dead projectors of the same queue; their files are removed."""
+        adopted: list[str] = []
+        for path in sorted(self.folder.glob(f"{self.key}-*.journal")):
+            if path == self.path:
+                continue
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)  # alive: another projector's
+                continue
+            try:
+                with os.fdopen(os.dup(fd), "rb") as stream:
+                    adopted += [line.decode().strip() for line in stream if line.strip()]
+                path.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
+        return list(dict.fromkeys(adopted))
+
+    def close(self) -> None:
+        """A clean stop with nothing open leaves no file behind."""
+        with self._lock:
+            empty = self._size == 0
+            os.close(self._fd)
+        if empty:
+            self.path.unlink(missing_ok=True)
+
+
+def journal_key(client: Client, task_queue: str) -> str:
+    """Journals are per Temporal address, namespace and queue: a projector adopts only
+    hints it can answer."""
+    target = client.service_client.config.target_host
+    raw = f"{target}|{client.namespace}|{task_queue}".encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+class Projector:
+    """Reads changed cases with a Query and writes them to the read model in rounds."""
+
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        engine: Callable[[], Engine],
+        journal_folder: Path,
+        meter: MetricMeter | None = None,
+    ) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self._engine = engine
+        self._journal = Journal(journal_folder, journal_key(client, task_queue))
+        self._pending: OrderedDict[str, None] = OrderedDict()
+        self._in_flight: set[str] = set()
+        self._retrying: set[str] = set()
+        self._attempts: dict[str, int] = {}
+        self._seq: OrderedDict[str, int] = OrderedDict()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stop_listening: Callable[[], None] | None = None
+        self._lag = (
+            meter.create_histogram_timedelta(
+                PROJECTION_LAG,
+                "Time from a case change in the workflow to its read-model row.",
+                "ms",
+            )
+            if meter is not None
+            else None
+        )
+        self.written = 0
+
+    # ------------------------------------------------------------------ hints
+    def hint(self, workflow_id: str) -> None:
+        """From any thread: ``workflow_id`` changed (journaled first, then queued)."""
+        self._journal.append(workflow_id)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._enqueue, workflow_id)
+
+    def _enqueue(self, workflow_id: str) -> None:
+        self._pending[workflow_id] = None
+        self._idle.clear()
+        self._wake.set()
+
+    # ------------------------------------------------------------------- loop
+    async def run(self) -> None:
+        """Project until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self._stop_listening = projection_feed.listen(
+            self.client.namespace, self.task_queue, self.hint
+        )
+        for workflow_id in self._journal.adopt_orphans():
+            self._journal.append(workflow_id)
+            self._enqueue(workflow_id)
+        try:
+            while True:
+                await self._wake.wait()
+                await asyncio.sleep(LINGER.total_seconds())
+                await self._round()
+        finally:
+            self._stop_listening()
+            self._journal.close()
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until every hint so far is written (before the worker stops answering
+        Queries); False if that took longer than ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def _round(self) -> None:
+        ids = []
+        while self._pending and len(ids) < ROUND_SIZE:
+            workflow_id, _ = self._pending.popitem(last=False)
+            ids.append(workflow_id)
+        if not self._pending:
+            self._wake.clear()
+        self._in_flight.update(ids)
+        gate = asyncio.Semaphore(QUERY_CONCURRENCY)
+
+        async def read(workflow_id: str) -> ProjectionBatch | None:
+            async with gate:
+                return await self._read(workflow_id)
+
+        try:
+            batches = [b for b in await asyncio.gather(*(read(i) for i in ids)) if b is not None]
+            if batches:
+                await self._write(batches)
+        finally:
+            self._in_flight.difference_update(ids)
+            self._journal.compact([*self._pending, *self._in_flight, *self._retrying])
+            if not (self._pending or self._in_flight or self._retrying):
+                self._idle.set()
+
+    async def _read(self, workflow_id: str) -> ProjectionBatch | None:
+        since = self._seq.get(workflow_id, 0)
+        handle = self.client.get_workflow_handle(workflow_id)
+        try:
+            batch = await handle.query(PROJECTION_QUERY, since, result_type=ProjectionBatch)
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return None  # the case is gone from Temporal: nothing to project
+            self._retry(workflow_id, error)
+            return None
+        except WorkflowQueryFailedError as error:
+            self._retry(workflow_id, error)  # still starting, or a worker on old code
+            return None
+        try:
+            check_batch(batch)
+        except ValueError as error:
+            log.error("case %s sent an inconsistent projection: %s", workflow_id, error)
+            return None
+        self._attempts.pop(workflow_id, None)
+        return batch
+
+    async def _write(self, batches: list[ProjectionBatch]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await asyncio.to_thread(project_all, self._engine(), batches)
+                break
+            except Exception as error:  # the database is down or locked: keep the batches
+                log.warning("read model write failed (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_DELAY)
+        now = datetime.now(UTC)
+        for batch in batches:
+            workflow_id = f"case-{batch.case.case_no}"
+            self._seq[workflow_id] = batch.case.last_seq
+            self._seq.move_to_end(workflow_id)
+            if self._lag is not None:
+                self._lag.record(max(timedelta(0), now - batch.case.updated_at))
+        while len(self._seq) > SEQ_MEMORY:
+            self._seq.popitem(last=False)
+        self.written += len(batches)
+
+    def _retry(self, workflow_id: str, error: Exception) -> None:
+        attempt = self._attempts.get(workflow_id, 0) + 1
+        self._attempts[workflow_id] = attempt
+        delay = min(0.2 * 2**attempt, MAX_RETRY_DELAY)
+        if attempt >= 5:
+            log.warning("case %s not readable yet (%s); retry %d", workflow_id, error, attempt)
+        assert self._loop is not None
+        self._idle.clear()
+        self._retrying.add(workflow_id)  # still owed: keeps drain() waiting and the journal line
+        self._loop.call_later(delay, self._requeue, workflow_id)
+
+    def _requeue(self, workflow_id: str) -> None:
+        self._retrying.discard(workflow_id)
+        self._enqueue(workflow_id)
+
+
+def project_all(engine: Engine, batches: list[ProjectionBatch]) -> None:
+    """Apply ``batches`` (several cases) in one write transaction."""
+    with write_session(engine) as session:
+        for batch in batches:
+            apply_batch(session, batch)
+
+
+@contextlib.asynccontextmanager
+async def running(projector: Projector) -> Any:
+    """Run ``projector`` in the background while the block runs."""
+    task = asyncio.create_task(projector.run())
+    try:
+        yield projector
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
