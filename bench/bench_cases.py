@@ -846,6 +846,13 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
     side.add_row("read model: cases projected approved", str(results["projected"]), "-", "-")
     differing: list[str] = results["reconcile"]
     side.add_row("read model: cases reconcile would fix", str(len(differing)), "-", "-")
+    drain_seconds, drained = results["drain_seconds"]
+    side.add_row(
+        "read model: projector caught up after the last completion",
+        f"{drain_seconds * 1000:.0f} ms" if drained else f"not within {drain_seconds:.0f} s",
+        "-",
+        "-",
+    )
     console.print(side)
     for line in differing[:10]:
         console.print(f"  [red]differs[/red] {escape(line)}")
@@ -917,7 +924,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             client, args.cases, args.concurrency, args.start_concurrency, args.timeout
         )
 
-        async with build_worker(client, task_queue):
+        async with build_worker(client, task_queue) as worker:
             log(f"4/4 onechain: {args.cases} cases, {args.concurrency} drivers")
             prefix = f"B{uuid.uuid4().hex[:4].upper()}"
             case_nos = [f"{prefix}{i:05d}" for i in range(args.cases)]
@@ -933,7 +940,10 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             results["loaded"] = [
                 history_cost(await desk.handle(c).fetch_history(), codec) for c in sample
             ]
-            log("checking the read model against Temporal (reconcile's comparison)")
+            log("waiting for the projector, then checking the read model against Temporal")
+            began = time.perf_counter()
+            drained = await worker.projector.drain(120)
+            results["drain_seconds"] = (time.perf_counter() - began, drained)
             results["reconcile"] = await read_model_differences(desk, case_nos)
         results["projected"] = count_projected(case_nos)
         log("done")
@@ -960,10 +970,13 @@ async def read_model_differences(desk: CaseDesk, case_nos: list[str]) -> list[st
                 differing.append(f"{case_no}: {'; '.join(diff.changes) or 'missing/events'}")
                 if os.environ.get("BENCH_DUMP") and len(differing) == 1:
                     from temporalio.api.enums.v1 import EventType
+
                     history = await desk.handle(case_no).fetch_history()
                     with open(os.environ["BENCH_DUMP"], "w") as out:
                         for e in history.events[:40]:
-                            out.write(f"{e.event_id} {e.event_time.ToDatetime().isoformat()} {EventType.Name(e.event_type)}\n")
+                            out.write(
+                                f"{e.event_id} {e.event_time.ToDatetime().isoformat()} {EventType.Name(e.event_type)}\n"
+                            )
     return differing
 
 

@@ -140,6 +140,7 @@ class CaseWorkflow:
         # A worker that loads this case from history tells its projector once, so a
         # change a killed worker committed but never projected is written.
         self._load_hint_owed = True
+        self._project_by_query = False
         # What this case wrote outside its own read-model rows (see derived_records).
         self._derived = DerivedRecords()
 
@@ -251,14 +252,16 @@ class CaseWorkflow:
     @workflow.run
     async def run(self, start: StartCase) -> CaseOutcome:
         self._setting_up_at = workflow.now()
+        # Decided before any local activity: under load the SDK may record what follows
+        # a local activity in a later workflow task live than on replay, and a patch
+        # marker must sit where replay looks for it.
+        self._project_by_query = workflow.patched(PROJECTION_BY_QUERY_PATCH)
         self._admission = await self._admit(start)
         self._file = self._new_file(self._admission)
         case_metrics.case_started(start.chain)
         await self._intake(start)
         projector = asyncio.create_task(self._project_loop())
         clock = asyncio.create_task(self._clock_loop())
-        if not self.file.accepted:
-            self._setting_up_at = None  # waits for the applicant: set-up is over
         await workflow.wait_condition(
             lambda: self.file.accepted or self._stopping(), timeout_summary="materials"
         )
@@ -367,7 +370,6 @@ class CaseWorkflow:
         file = self.file
         state = file.state
         now = self._now()
-        self._setting_up_at = None  # what follows waits for activities and timers
         if state.status in (CaseStatus.APPROVED, CaseStatus.NOT_APPROVED):
             approved = state.status is CaseStatus.APPROVED
             departments = (
@@ -415,6 +417,7 @@ class CaseWorkflow:
                     timeout=(rating_closes - now) if waiting_for_rating else None,
                     timeout_summary="rating window",
                 )
+            self._set_up_over()
 
     async def _publish(self, task: Task, publication: Publication) -> None:
         await workflow.execute_activity(
@@ -423,6 +426,7 @@ class CaseWorkflow:
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=RetryPolicy(maximum_interval=timedelta(hours=1)),
         )
+        self._set_up_over()
         self.file.publication_done(task, self._now())
         self._derived.publication = publication
         self._derived.published_at = self._now()
@@ -450,6 +454,7 @@ class CaseWorkflow:
         await workflow.execute_activity(
             "revoke_licences", revocation, start_to_close_timeout=LICENCE_TIMEOUT
         )
+        self._set_up_over()
         self._derived.revocation = revocation
 
     # -------------------------------------------------- engine API for steps
@@ -466,8 +471,12 @@ class CaseWorkflow:
         return self._setting_up_at or workflow.now()
 
     async def wait(self, condition: Callable[[], bool]) -> None:
-        self._setting_up_at = None
         await workflow.wait_condition(condition)
+
+    def _set_up_over(self) -> None:
+        """Something from outside woke the case (an Update, a signal, a timer, an
+        activity's result): whatever it sets off is stamped with its own time."""
+        self._setting_up_at = None
 
     def open_task(self, **kwargs: Any) -> Task:
         task = self.file.open_task(now=self._now(), **kwargs)
@@ -491,7 +500,6 @@ class CaseWorkflow:
     async def issue_licences(self, codes: list[str]) -> None:
         chain = registry.get_chain(self._start.chain)
         state = self.file.state
-        self._setting_up_at = None  # issuing waits for activities
         if state.missing_materials:
             state.stage = "等待补齐材料"  # 容缺受理: reviewed, but not issued before they arrive
             self._changed()
@@ -522,6 +530,7 @@ class CaseWorkflow:
             IssueLicences(licences=records),
             start_to_close_timeout=LICENCE_TIMEOUT,
         )
+        self._set_up_over()
         self._derived.licences.extend(records)
         state.licences.extend(issued)
         self.file.record(
@@ -550,6 +559,7 @@ class CaseWorkflow:
             start_to_close_timeout=NOTIFY_TIMEOUT,
             retry_policy=RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=5)),
         )
+        self._set_up_over()
         self._derived.notifications.append(notification)
 
     async def _project_loop(self) -> None:
@@ -564,7 +574,7 @@ class CaseWorkflow:
             )
             if self._projection_dirty:
                 self._projection_dirty = False
-                if workflow.patched(PROJECTION_BY_QUERY_PATCH):
+                if self._project_by_query:
                     self._upsert_search_attributes(COARSE_SEARCH_ATTRIBUTES)
                     self._hint_projector()
                 else:
@@ -642,6 +652,7 @@ class CaseWorkflow:
                 await workflow.wait_condition(
                     lambda: self._clock_changed, timeout=delay, timeout_summary="deadline"
                 )
+            self._set_up_over()
 
     # -------------------------------------------------------------- actions
     def _act(self, check: Callable[[], None]) -> None:
@@ -657,6 +668,7 @@ class CaseWorkflow:
             raise _refuse(refused) from None
 
     def _done(self, seq: int, message: str) -> ActionResult:
+        self._set_up_over()
         case_metrics.action(self.file.state.chain, "done")
         self._changed()
         return ActionResult(seq=seq, message=message)
@@ -786,6 +798,7 @@ class CaseWorkflow:
         calendar store, if a signed-in administrator sent it."""
         if self._file is None or self.file.state.status is not CaseStatus.RUNNING:
             return
+        self._set_up_over()
         at = workflow.now()  # before the local activity, which may move it (see _now)
         if workflow.patched(CALENDAR_STORE_PATCH):
             year = cst_date(self._start.received_at).year
