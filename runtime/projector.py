@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,8 +48,11 @@ log = logging.getLogger("onechain.projector")
 
 PROJECTION_QUERY = "projection"
 PROJECTION_LAG = "onechain_projection_lag"
-#: Hints that arrive within this window are written together (one commit).
-LINGER = timedelta(milliseconds=20)
+#: Hints that arrive within this window are written together (one commit), and hints
+#: of one case within it cost one Query (four departments deciding at once: one).
+LINGER = timedelta(milliseconds=100)
+#: Rounds in flight at once: while one waits for its Queries, the next one starts.
+CONCURRENT_ROUNDS = 4
 #: Cases read and written per round.
 ROUND_SIZE = 64
 #: Queries in flight at once.
@@ -152,7 +155,7 @@ class Projector:
         self._engine = engine
         self._journal = Journal(journal_folder, journal_key(client, task_queue))
         self._pending: OrderedDict[str, None] = OrderedDict()
-        self._in_flight: set[str] = set()
+        self._in_flight: Counter[str] = Counter()
         self._retrying: set[str] = set()
         self._attempts: dict[str, int] = {}
         self._seq: OrderedDict[str, int] = OrderedDict()
@@ -195,12 +198,30 @@ class Projector:
         for workflow_id in self._journal.adopt_orphans():
             self._journal.append(workflow_id)
             self._enqueue(workflow_id)
+        rounds = asyncio.Semaphore(CONCURRENT_ROUNDS)
+        running_rounds: set[asyncio.Task[None]] = set()
+
+        async def one_round() -> None:
+            try:
+                await self._round()
+            finally:
+                rounds.release()
+
         try:
             while True:
                 await self._wake.wait()
                 await asyncio.sleep(LINGER.total_seconds())
-                await self._round()
+                await rounds.acquire()
+                if not self._pending:
+                    rounds.release()
+                    self._wake.clear()
+                    continue
+                task = asyncio.create_task(one_round())
+                running_rounds.add(task)
+                task.add_done_callback(running_rounds.discard)
         finally:
+            for task in running_rounds:
+                task.cancel()
             self._stop_listening()
             self._journal.close()
 
@@ -220,7 +241,7 @@ class Projector:
             ids.append(workflow_id)
         if not self._pending:
             self._wake.clear()
-        self._in_flight.update(ids)
+        self._in_flight.update(ids)  # a case may be in two rounds at once: counted
         gate = asyncio.Semaphore(QUERY_CONCURRENCY)
 
         async def read(workflow_id: str) -> ProjectionBatch | None:
@@ -232,10 +253,13 @@ class Projector:
             if batches:
                 await self._write(batches)
         finally:
-            self._in_flight.difference_update(ids)
+            self._in_flight.subtract(ids)
+            self._in_flight += Counter()  # drops the cases no round holds
             self._journal.compact([*self._pending, *self._in_flight, *self._retrying])
             if not (self._pending or self._in_flight or self._retrying):
                 self._idle.set()
+            elif self._pending:
+                self._wake.set()
 
     async def _read(self, workflow_id: str) -> ProjectionBatch | None:
         since = self._seq.get(workflow_id, 0)
@@ -271,7 +295,7 @@ class Projector:
         now = datetime.now(UTC)
         for batch in batches:
             workflow_id = f"case-{batch.case.case_no}"
-            self._seq[workflow_id] = batch.case.last_seq
+            self._seq[workflow_id] = max(batch.case.last_seq, self._seq.get(workflow_id, 0))
             self._seq.move_to_end(workflow_id)
             if self._lag is not None:
                 self._lag.record(max(timedelta(0), now - batch.case.updated_at))

@@ -131,13 +131,16 @@ async def start_time_skipping_env() -> WorkflowEnvironment:
 
 
 @asynccontextmanager
-async def worker_for(client: Client, **options: Any) -> AsyncIterator[str]:
-    """Run the production worker on a fresh task queue; yields the queue name.
-    ``options`` go to ``build_worker`` (e.g. ``calendars`` for a test's own schedules)."""
+async def worker_for(
+    client: Client, task_queue: str | None = None, **options: Any
+) -> AsyncIterator[str]:
+    """Run the production worker on ``task_queue`` (a fresh one by default); yields the
+    queue name. ``options`` go to ``build_worker`` (e.g. ``calendars`` for a test's own
+    schedules)."""
     from worker import build_worker
 
     session_signer()  # keys exist before the worker loads them
-    task_queue = f"test-{uuid.uuid4().hex[:8]}"
+    task_queue = task_queue or f"test-{uuid.uuid4().hex[:8]}"
     async with build_worker(client, task_queue, **options):
         yield task_queue
 

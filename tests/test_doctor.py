@@ -77,7 +77,13 @@ async def test_a_healthy_deployment_is_all_ok(
     dev_env: WorkflowEnvironment, deployment: Deployment
 ) -> None:
     async with worker_for(dev_env.client) as task_queue:
-        findings = await examine(replace(deployment, task_queue=task_queue))
+        # A worker that has just started may not have sent its first activity poll yet
+        # (seen on a loaded machine): healthy means all OK once it has.
+        for _ in range(50):
+            findings = await examine(replace(deployment, task_queue=task_queue))
+            if by_check(findings)["worker"].level is Level.OK:
+                break
+            await asyncio.sleep(0.2)
     assert [f.level for f in findings] == [Level.OK] * len(findings), findings
     assert set(by_check(findings)) == {
         "temporal",
