@@ -60,6 +60,8 @@ QUERY_CONCURRENCY = 16
 #: A journal is rewritten with only the open hints when it grows past this.
 JOURNAL_COMPACT_BYTES = 1 << 20
 MAX_RETRY_DELAY = 30.0
+#: A write that failed (database locked, down, replaced) is tried again this often at most.
+MAX_WRITE_RETRY_DELAY = 5.0
 #: How many cases' last projected event number are remembered (the rest re-send all
 #: their events, which the read model skips by key).
 SEQ_MEMORY = 100_000
@@ -291,7 +293,7 @@ class Projector:
             except Exception as error:  # the database is down or locked: keep the batches
                 log.warning("read model write failed (%s); retrying in %.1f s", error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY)
+                delay = min(delay * 2, MAX_WRITE_RETRY_DELAY)
         now = datetime.now(UTC)
         for batch in batches:
             workflow_id = f"case-{batch.case.case_no}"
