@@ -83,17 +83,26 @@ class Journal:
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._lock = threading.Lock()
         self._size = 0
+        self._closed = False
 
     def append(self, workflow_id: str) -> None:
+        """Called from workflow threads: never raises (a hint after close is dropped;
+        the case then reaches the read model when it next changes, or by reconcile)."""
         line = (workflow_id + "\n").encode()
         with self._lock:
-            os.write(self._fd, line)
+            if self._closed:
+                return
+            try:
+                os.write(self._fd, line)
+            except OSError as error:
+                log.warning("projection journal %s not written: %s", self.path, error)
+                return
             self._size += len(line)
 
     def compact(self, still_open: list[str]) -> None:
         """Keep only the hints not yet written, once the file has grown."""
         with self._lock:
-            if self._size < JOURNAL_COMPACT_BYTES and still_open:
+            if self._closed or (self._size < JOURNAL_COMPACT_BYTES and still_open):
                 return
             os.ftruncate(self._fd, 0)
             data = "".join(f"{w}\n" for w in still_open).encode()
@@ -127,6 +136,9 @@ class Journal:
     def close(self) -> None:
         """A clean stop with nothing open leaves no file behind."""
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             empty = self._size == 0
             os.close(self._fd)
         if empty:
@@ -224,6 +236,8 @@ class Projector:
         finally:
             for task in running_rounds:
                 task.cancel()
+            # The rounds touch the journal as they end: let them end before it closes.
+            await asyncio.gather(*running_rounds, return_exceptions=True)
             self._stop_listening()
             self._journal.close()
 

@@ -28,6 +28,7 @@ def url(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     reset_engines()
     get_settings.cache_clear()
     yield monkeypatch
+    monkeypatch.undo()  # the environment first: settings read after this are the session's
     reset_engines()
     get_settings.cache_clear()
 

@@ -498,12 +498,18 @@ def test_db_upgrade_sql_prints_the_dialects_ddl_without_connecting(
 ) -> None:
     monkeypatch.setenv("ONECHAIN_DATABASE_URL", url)
     get_settings.cache_clear()
-    result = onechain("db", "upgrade", "--sql")
-    get_settings.cache_clear()
+    try:
+        result = onechain("db", "upgrade", "--sql")
+        bad_start = onechain("db", "upgrade", "--sql", "--from", "nope")
+    finally:
+        # The environment first: settings read after this must be the session's again
+        # (a cleared cache re-read under the test's URL sent later tests to db.example).
+        monkeypatch.undo()
+        get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert "CREATE TABLE cases" in result.stdout and "alembic_version" in result.stdout
     assert ("TIMESTAMP WITH TIME ZONE" in result.stdout) == url.startswith("postgresql")
-    assert onechain("db", "upgrade", "--sql", "--from", "nope").exit_code == 2
+    assert bad_start.exit_code == 2
 
 
 def test_db_revision_writes_the_next_numbered_revision(

@@ -466,7 +466,8 @@ class CaseWorkflow:
         the first tasks in the same workflow task. Under load the SDK resumes the
         workflow after a local activity at a later ``workflow.now()`` live than on replay
         (seen: 3 s apart), so a task's start time read there differed between the
-        worker that ran it and one that replayed it. The set-up ends at the first wait.
+        worker that ran it and one that replayed it. The set-up ends when something
+        from outside wakes the case (``_set_up_over``).
         """
         return self._setting_up_at or workflow.now()
 
