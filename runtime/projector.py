@@ -9,9 +9,9 @@ decision waits for the database, and one commit carries many cases.
 What makes it durable. A hint lives in memory and in a journal file in the data folder
 (one line per hint, appended before the hint is queued, without fsync: it outlives a
 killed worker process, not a lost machine). A projector that starts adopts the journals
-of projectors that died (their file lock is free) and re-reads those cases. A case a
-worker loads from history also hints once (``CaseWorkflow._project_loop``). What a lost
-machine loses is found by ``onechain reconcile``.
+of projectors that died (their file lock is free) and re-reads those cases. What a lost
+machine had not written is written when each of those cases next changes, or by
+``onechain reconcile``.
 
 Ordering is the read model's own: the case row is replaced only by a batch at least as
 new (``last_seq``, then ``updated_at``), so two projectors writing one case in any order

@@ -305,8 +305,10 @@ async def test_after_rotation_new_cases_use_the_new_key_and_old_cases_still_deco
     new_kid = rotate(keys, "payload")
     after = client_with(dev_env, data_converter(keys))
     driver = CaseDriver(after, queue)
-    # A fresh worker with the rotated keys replays the old case from its history.
-    async with build_worker(after, queue, max_cached_workflows=0):
+    # A fresh worker with the rotated keys replays the old case from its history (its
+    # cache starts empty; with no cache at all, every Query of the worker's projector
+    # would replay the case again beside each workflow task).
+    async with build_worker(after, queue):
         new_case = await driver.start("kindergarten", KINDERGARTEN_FORM)
         assert (await driver.state(old_case)).case_no == old_case
         assert (await driver.run_to_end(old_case)).status is CaseStatus.APPROVED

@@ -137,9 +137,6 @@ class CaseWorkflow:
         # the set-up began. Local activities move workflow.now() differently live and on
         # replay under load, so nothing set up in that stretch reads it (see _now).
         self._setting_up_at: datetime | None = None
-        # A worker that loads this case from history tells its projector once, so a
-        # change a killed worker committed but never projected is written.
-        self._load_hint_owed = True
         self._project_by_query = False
         # What this case wrote outside its own read-model rows (see derived_records).
         self._derived = DerivedRecords()
@@ -570,9 +567,7 @@ class CaseWorkflow:
         local activity in the same workflow task; their histories replay that way.
         """
         while True:
-            await workflow.wait_condition(
-                lambda: self._projection_dirty or self._closed or self._owes_load_hint()
-            )
+            await workflow.wait_condition(lambda: self._projection_dirty or self._closed)
             if self._projection_dirty:
                 self._projection_dirty = False
                 if self._project_by_query:
@@ -585,20 +580,19 @@ class CaseWorkflow:
                         "project_case", batch, start_to_close_timeout=PROJECTION_TIMEOUT
                     )
                     self._projected_seq = batch.case.last_seq
-            elif self._owes_load_hint():
-                self._hint_projector()
             elif self._closed:
                 return
 
-    def _owes_load_hint(self) -> bool:
-        return self._load_hint_owed and not workflow.unsafe.is_replaying()
-
     def _hint_projector(self) -> None:
-        """Tell this worker's projector to read the case (never while replaying: the
-        hint is not a command, and history already holds what replay re-creates)."""
+        """Tell this worker's projector to read the case.
+
+        Never while replaying: history already holds what replay re-creates. And not
+        when a worker merely loads the case from history: a Query loads it too (the
+        projector's own, on a worker without a cache), and a hint there would be
+        answered by a Query that loads it again, without end.
+        """
         if workflow.unsafe.is_replaying():
             return
-        self._load_hint_owed = False
         info = workflow.info()
         projection_feed.note_change(info.namespace, info.task_queue, info.workflow_id)
 
