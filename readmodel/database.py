@@ -236,8 +236,10 @@ def _check_sqlite_file(database: Path) -> None:
 
 
 def _create_engine(url: URL, **kwargs: Any) -> Engine:
+    # hide_parameters: a failed statement's message (which reaches logs and activity
+    # failures in Temporal's history) must not carry the row's values, e.g. names.
     try:
-        return create_engine(url, **kwargs)
+        return create_engine(url, hide_parameters=True, **kwargs)
     except NoSuchModuleError:
         raise ReadModelError(
             f"unknown database URL scheme {url.drivername}://: {URL_FORMS}"
