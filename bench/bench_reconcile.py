@@ -178,7 +178,9 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
             log(
                 f"  {projected:,} cases in the read model after {time.perf_counter() - began:.0f} s"
             )
-            for label, tree in trees:
+            for label, rev, tree in trees:
+                if rev is not None:
+                    extract_tree(rev, tree)
                 log(f"{label}: reconcile, read model complete")
                 seconds, summary = await asyncio.to_thread(run_reconcile, tree, process_env)
                 results.append((label, "check", seconds, summary["checked"]))
@@ -214,6 +216,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds to wait for the projections"
+    )
+    parser.add_argument(
+        "--after-rev", default=None, help="time this revision instead of the working tree"
     )
     parser.add_argument(
         "--baseline-only", action="store_true", help="time only --baseline-rev, not this tree"
