@@ -136,13 +136,15 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
     from worker import build_worker
     from workflows import search_attributes as sa
 
-    trees: list[tuple[str, Path]] = []
+    # (label, git revision or None for this working tree, folder); revisions are
+    # extracted just before their phase, so an --after-rev of HEAD measures what was
+    # committed by then.
+    trees: list[tuple[str, str | None, Path]] = []
     if args.baseline_rev:
-        trees.append(
-            (f"before ({args.baseline_rev})", extract_tree(args.baseline_rev, workdir / "before"))
-        )
+        trees.append((f"before ({args.baseline_rev})", args.baseline_rev, workdir / "before"))
     if not args.baseline_only:
-        trees.append(("after (this tree)", ROOT))
+        label = f"after ({args.after_rev})" if args.after_rev else "after (this tree)"
+        trees.append((label, args.after_rev, workdir / "after" if args.after_rev else ROOT))
 
     settings = get_settings()
     init_keys(keys_dir(settings))
@@ -184,13 +186,18 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
                 log(f"{label}: reconcile, read model complete")
                 seconds, summary = await asyncio.to_thread(run_reconcile, tree, process_env)
                 results.append((label, "check", seconds, summary["checked"]))
-                log(f"  {seconds:.1f} s, {summary['checked']:,} checked")
+                log(
+                    f"  {seconds:.1f} s, {summary['checked']:,} checked {summary.get('seconds', '')}"
+                )
                 delete_read_model(database)
                 log(f"{label}: reconcile after deleting the read model")
                 seconds, summary = await asyncio.to_thread(run_reconcile, tree, process_env)
                 results.append((label, "rebuild", seconds, summary["checked"]))
                 rebuilt = await asyncio.to_thread(count_cases, database)
-                log(f"  {seconds:.1f} s, {len(summary['missing']):,} missing, {rebuilt:,} rebuilt")
+                log(
+                    f"  {seconds:.1f} s, {len(summary['missing']):,} missing, {rebuilt:,} rebuilt "
+                    f"{summary.get('seconds', '')}"
+                )
     finally:
         await env.shutdown()
     return results
