@@ -183,7 +183,7 @@ async def reconcile_cases(
     return outcome
 
 
-def progress_display(as_json: bool) -> Progress:
+def progress_display() -> Progress:
     """A progress bar on stderr when it is a terminal; otherwise one that draws nothing
     (pipes, CI, ``--json`` read by a script all get clean output)."""
     from rich.progress import (
@@ -236,7 +236,7 @@ def reconcile(
     """
     settings = get_settings()
     task_queue = None if all_queues else settings.task_queue
-    with progress_display(as_json) as progress:
+    with progress_display() as progress:
         outcome = run(reconcile_cases(task_queue, concurrency, dry_run=dry_run, progress=progress))
     diffs, restored, orphans = outcome.diffs, outcome.restored, outcome.orphans
     fetched = outcome

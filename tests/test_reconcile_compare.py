@@ -147,3 +147,25 @@ def test_bulk_apply_writes_what_apply_batch_writes(
             engine.dispose()
     assert dumps[0]["CaseRecord"] and dumps[0]["AuditRecord"]
     assert dumps[0] == dumps[1]
+
+
+def test_progress_is_drawn_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bar goes to stderr when it is a terminal; piped (CI, scripts) it draws nothing."""
+    import io
+
+    from rich.console import Console
+
+    import cli.output
+    from cli.reconcile import progress_display
+
+    for terminal in (True, False):
+        screen = io.StringIO()
+        monkeypatch.setattr(
+            cli.output, "stderr", Console(file=screen, force_terminal=terminal, width=100)
+        )
+        with progress_display() as progress:
+            bar = progress.add_task("reconciling cases", total=10)
+            progress.advance(bar, 4)
+            progress.refresh()
+        assert ("reconciling cases" in screen.getvalue()) is terminal
+        assert ("4/10" in screen.getvalue()) is terminal
