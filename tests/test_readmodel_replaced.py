@@ -120,3 +120,46 @@ async def test_moved_read_model_is_reopened_at_its_path(
     assert any("moved away or deleted" in m and str(database) in m for m in messages), messages
     assert any("onechain reconcile" in m for m in messages), messages
     assert not any(person.id_number in m or (person.phone or "-") in m for m in messages)
+
+
+def test_an_unreachable_read_model_is_logged_once_without_data(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """PostgreSQL that does not answer: the writer logs where (host, port, database) and
+    that it retries, once per outage, and raises ``DatabaseUnreachable`` (retryable)."""
+    import socket
+
+    from sqlalchemy import text
+
+    from readmodel.database import reporting_outages
+    from readmodel.errors import DatabaseUnreachable
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://onechain:secret@127.0.0.1:{port}/rm?connect_timeout=2"
+    caplog.set_level(logging.WARNING, logger="onechain.readmodel")
+    try:
+        for _ in range(2):
+            with pytest.raises(DatabaseUnreachable), reporting_outages(url):
+                ready_engine(url)
+        messages = [r.getMessage() for r in caplog.records if r.name == "onechain.readmodel"]
+        assert len(messages) == 1, messages
+        assert f"PostgreSQL at 127.0.0.1:{port}, database rm" in messages[0]
+        assert "unreachable" in messages[0] and "secret" not in messages[0]
+
+        # A database that fails and then answers again: both are said.
+        caplog.clear()
+        local = f"sqlite:///{tmp_path / 'rm.sqlite3'}"
+        with (
+            pytest.raises(DatabaseUnreachable),
+            reporting_outages(local),
+            ready_engine(local).connect() as connection,
+        ):
+            connection.execute(text("SELECT * FROM no_such_table"))
+        with reporting_outages(local), ready_engine(local).connect() as connection:
+            connection.execute(text("SELECT 1"))
+        messages = [r.getMessage() for r in caplog.records if r.name == "onechain.readmodel"]
+        assert "no such table" in messages[0] and "answers again" in messages[1]
+    finally:
+        reset_engines()
