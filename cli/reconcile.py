@@ -156,7 +156,9 @@ async def reconcile_cases(
 
     async def bounded(case_no: str) -> Queried:
         async with gate:
-            return await query_case(desk, case_no)
+            answer = await query_case(desk, case_no)
+        progress.advance(bar)
+        return answer
 
     queries = [asyncio.create_task(bounded(e.case_no)) for e in wanted]
     try:
@@ -171,7 +173,6 @@ async def reconcile_cases(
             outcome.diffs += diffs
             for kind, count in restored.items():
                 outcome.restored[kind] += count
-            progress.advance(bar, len(answers))
     finally:
         for query in queries:
             query.cancel()
