@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.projection import ProjectionBatch
-from readmodel.database import ready_engine
+from readmodel.database import ready_engine, reporting_outages
 from readmodel.projection import project
 from runtime.settings import get_settings
 
@@ -28,7 +28,8 @@ def project_case(batch: ProjectionBatch) -> None:
     without retries instead of blocking the workflow forever.
     """
     try:
-        project(read_model_engine(), batch)
+        with reporting_outages(get_settings().resolved_database_url):
+            project(read_model_engine(), batch)
     except ValueError as err:
         raise ApplicationError(str(err), type="InvalidProjectionBatch", non_retryable=True) from err
     _record_lag(batch)

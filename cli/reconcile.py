@@ -19,8 +19,9 @@ database unreachable.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -29,14 +30,22 @@ from cli.output import EXIT_REJECTED, emit_json, guarded, message, note, run, ta
 from runtime.settings import get_settings
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
     from sqlmodel import Session
 
     from domain.case import CaseState
     from domain.projection import DerivedRecords, ProjectionBatch
+    from readmodel.reconcile import CaseDiff
 
-CASE_WORKFLOWS = "WorkflowType = 'CaseWorkflow'"
-#: Case-row columns that change on every write and say nothing about the case.
-IGNORED_CASE_FIELDS = frozenset({"updated_at"})
+#: The derived tables reconcile restores (``readmodel.reconcile.DERIVED_KINDS``).
+DERIVED_KINDS = ("licences", "revoked", "publications", "notifications")
+
+
+def compare(session: Session, batch: ProjectionBatch) -> CaseDiff:
+    """See ``readmodel.reconcile.compare`` (imported late: the CLI starts faster)."""
+    from readmodel.reconcile import compare as compare_rows
+
+    return compare_rows(session, batch)
 
 
 # ---------------------------------------------------------------- reading Temporal
@@ -48,12 +57,27 @@ class Execution:
 
 
 @dataclass
-class Fetched:
+class Queried:
+    """One case's answers to the two Queries, or why there are none."""
+
+    case_no: str
+    state: CaseState | None = None
+    derived: DerivedRecords | None = None
+    error: str | None = None
+
+
+@dataclass
+class Outcome:
+    """Everything ``reconcile`` found and did, for the report."""
+
     executions: list[Execution]
-    states: dict[str, CaseState] = field(default_factory=dict)
-    derived: dict[str, DerivedRecords] = field(default_factory=dict)
-    unreadable: dict[str, str] = field(default_factory=dict)
     skipped: list[Execution] = field(default_factory=list)
+    diffs: list[CaseDiff] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    restored: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DERIVED_KINDS, 0))
+    orphans: list[str] = field(default_factory=list)
+    #: Where the time went: listing, database (comparing and writing), total.
+    seconds: dict[str, float] = field(default_factory=lambda: {"database": 0.0})
 
 
 async def case_executions(desk: Any) -> list[Execution]:
@@ -61,27 +85,14 @@ async def case_executions(desk: Any) -> list[Execution]:
     return [Execution(e.case_no, e.task_queue, e.status) for e in await desk.case_executions()]
 
 
-async def fetch(task_queue: str | None, concurrency: int) -> Fetched:
-    """List the cases and query those on ``task_queue`` (all when None)."""
-    from client.facade import CaseDesk
-    from runtime.connect import connect
-
-    desk = CaseDesk(await connect())
-    fetched = Fetched(await case_executions(desk))
-    wanted = [e for e in fetched.executions if task_queue is None or e.task_queue == task_queue]
-    fetched.skipped = [e for e in fetched.executions if e not in wanted]
-    gate = asyncio.Semaphore(concurrency)
-
-    async def query(execution: Execution) -> None:
-        async with gate:
-            try:
-                fetched.states[execution.case_no] = await desk.state(execution.case_no)
-                fetched.derived[execution.case_no] = await desk.derived_records(execution.case_no)
-            except Exception as error:
-                fetched.unreadable[execution.case_no] = f"{type(error).__name__}: {error}"
-
-    await asyncio.gather(*(query(e) for e in wanted))
-    return fetched
+async def query_case(desk: Any, case_no: str) -> Queried:
+    """Both Queries of one case at once (the second finds the workflow in the worker's
+    cache, so a case that is not cached is replayed once, not twice)."""
+    try:
+        state, derived = await asyncio.gather(desk.state(case_no), desk.derived_records(case_no))
+    except Exception as error:
+        return Queried(case_no, error=f"{type(error).__name__}: {error}")
+    return Queried(case_no, state, derived)
 
 
 # ------------------------------------------------------------------ comparing rows
@@ -97,95 +108,106 @@ def projection_of(state: CaseState, now: datetime) -> ProjectionBatch:
     return CaseFile(state, CalendarData(), get_settings().warning_fraction).projection(0, now)
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value) or "[]"
-    return "∅" if value is None else str(value)
+def settle_chunk(
+    engine: Any, answers: list[Queried], *, now: datetime, lookup_key: bytes, dry_run: bool
+) -> tuple[list[CaseDiff], dict[str, int]]:
+    """Compare a chunk of queried cases with the read model and write what differs
+    (one read, one write transaction); runs in a thread beside the next Queries."""
+    from readmodel.database import read_session
+    from readmodel.reconcile import compare_many, write_chunk
+
+    readable = [a for a in answers if a.state is not None]
+    batches = [projection_of(a.state, now) for a in readable if a.state is not None]
+    with read_session(engine) as session:
+        diffs = compare_many(session, batches)
+    to_write = [] if dry_run else [b for b, d in zip(batches, diffs, strict=True) if d.changed]
+    derived = [a.derived for a in readable if a.derived is not None]
+    restored = write_chunk(engine, to_write, derived, lookup_key=lookup_key, dry_run=dry_run)
+    return diffs, restored
 
 
-def _differences(stored: Any, wanted: dict[str, Any], ignore: frozenset[str]) -> list[str]:
-    changes = []
-    for name, value in wanted.items():
-        if name in ignore:
-            continue
-        before = getattr(stored, name, None)
-        if before != value:
-            changes.append(f"{name} {_text(before)} → {_text(value)}")
-    return changes
-
-
-@dataclass
-class CaseDiff:
-    case_no: str
-    missing: bool = False
-    changes: list[str] = field(default_factory=list)
-    events_added: int = 0
-    newer_in_read_model: bool = False
-
-    @property
-    def changed(self) -> bool:
-        return self.missing or bool(self.changes) or self.events_added > 0
-
-
-def compare(session: Session, batch: ProjectionBatch) -> CaseDiff:
-    """What the read model lacks or holds differently, compared with ``batch``."""
-    from sqlmodel import col, select
-
-    from readmodel.queries import case_tasks, get_case
-    from readmodel.tables import EventRecord
-
-    case_no = batch.case.case_no
-    diff = CaseDiff(case_no)
-    stored_events = set(
-        session.exec(select(EventRecord.seq).where(col(EventRecord.case_no) == case_no)).all()
-    )
-    diff.events_added = sum(1 for e in batch.events if e.seq not in stored_events)
-    row = get_case(session, case_no)
-    if row is None:
-        diff.missing = True
-        return diff
-    if row.last_seq > batch.case.last_seq:
-        diff.newer_in_read_model = True  # the case moved on since the query; leave it
-        return diff
-    diff.changes = _differences(row, batch.case.model_dump(), IGNORED_CASE_FIELDS)
-    stored_tasks = {t.task_id: t for t in case_tasks(session, case_no)}
-    for task in batch.tasks:
-        stored = stored_tasks.pop(task.task_id, None)
-        if stored is None:
-            diff.changes.append(f"task {task.task_id} missing")
-            continue
-        changes = _differences(stored, task.model_dump(), frozenset({"case_no", "task_id"}))
-        diff.changes += [f"task {task.task_id} {c}" for c in changes]
-    diff.changes += [f"task {task_id} not in the case" for task_id in sorted(stored_tasks)]
-    return diff
-
-
-# ------------------------------------------------------------ rebuilding derived tables
-def restore_all_derived(engine: Any, fetched: Fetched, *, dry_run: bool) -> dict[str, int]:
-    """Rebuild e-licences, revocations, publications and notifications from what each
-    case says it wrote; counts the rows that were missing (nothing written on a dry run)."""
-    from sqlmodel import Session
+async def reconcile_cases(
+    task_queue: str | None, concurrency: int, *, dry_run: bool, progress: Progress
+) -> Outcome:
+    """List the cases, query those on ``task_queue`` (all when None), ``concurrency``
+    cases at a time, and settle them chunk by chunk while later Queries run."""
+    from sqlmodel import select
 
     from activities.licences import lookup_key
-    from readmodel.projection import restore_derived
+    from client.facade import CaseDesk
+    from readmodel.database import read_session, ready_engine
+    from readmodel.reconcile import CHUNK
+    from readmodel.tables import CaseRecord
+    from runtime.connect import connect
 
-    totals = {"licences": 0, "revoked": 0, "publications": 0, "notifications": 0}
-    if not fetched.derived:
-        return totals
-    key = lookup_key()
-    with Session(engine) as session:
-        for case_no in sorted(fetched.derived):
-            for kind, count in restore_derived(
-                session, fetched.derived[case_no], lookup_key=key
-            ).items():
-                totals[kind] += count
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
-    return totals
+    began = time.perf_counter()
+    desk = CaseDesk(await connect())
+    listing = progress.add_task("listing cases in Temporal", total=None)
+    outcome = Outcome(await case_executions(desk))
+    progress.remove_task(listing)
+    wanted = [e for e in outcome.executions if task_queue is None or e.task_queue == task_queue]
+    on_queue = {e.case_no for e in wanted}  # a set: `in wanted` made this quadratic
+    outcome.skipped = [e for e in outcome.executions if e.case_no not in on_queue]
+    outcome.seconds["listing"] = time.perf_counter() - began
+    engine = ready_engine(get_settings().resolved_database_url)
+    key, now = lookup_key(), datetime.now(UTC)
+    bar = progress.add_task("reconciling cases", total=len(wanted))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def bounded(case_no: str) -> Queried:
+        async with gate:
+            answer = await query_case(desk, case_no)
+        progress.advance(bar)
+        return answer
+
+    queries = [asyncio.create_task(bounded(e.case_no)) for e in wanted]
+    try:
+        for first in range(0, len(queries), CHUNK):
+            answers = await asyncio.gather(*queries[first : first + CHUNK])
+            outcome.unreadable.update({a.case_no: a.error for a in answers if a.error})
+            settling = time.perf_counter()
+            diffs, restored = await asyncio.to_thread(
+                settle_chunk, engine, answers, now=now, lookup_key=key, dry_run=dry_run
+            )
+            outcome.seconds["database"] += time.perf_counter() - settling
+            outcome.diffs += diffs
+            for kind, count in restored.items():
+                outcome.restored[kind] += count
+    finally:
+        for query in queries:
+            query.cancel()
+    known = {e.case_no for e in outcome.executions}
+    with read_session(engine) as session:
+        stored = session.exec(select(CaseRecord.case_no)).all()
+    outcome.orphans = sorted(set(stored) - known)
+    outcome.seconds["total"] = time.perf_counter() - began
+    return outcome
+
+
+def progress_display() -> Progress:
+    """A progress bar on stderr when it is a terminal; otherwise one that draws nothing
+    (pipes, CI, ``--json`` read by a script all get clean output)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from cli.output import stderr
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    )
 
 
 # -------------------------------------------------------------------------- command
@@ -202,7 +224,9 @@ def reconcile(
             "(each needs a running worker).",
         ),
     ] = False,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Queries in flight at once.")] = 8,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Cases queried at once (two Queries each).")
+    ] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Rebuild the read model from Temporal: query every case, compare, write what differs.
@@ -211,30 +235,12 @@ def reconcile(
 
     Exit codes: 0 ok, 1 some cases could not be queried, 2 bad usage, 3 Temporal or the database unreachable.
     """
-    from sqlmodel import select
-
-    from readmodel.database import read_session, ready_engine
-    from readmodel.projection import project
-    from readmodel.tables import CaseRecord
-
     settings = get_settings()
     task_queue = None if all_queues else settings.task_queue
-    fetched = run(fetch(task_queue, concurrency))
-    engine = ready_engine(settings.resolved_database_url)
-    now = datetime.now(UTC)
-    diffs: list[CaseDiff] = []
-    for case_no in sorted(fetched.states):
-        batch = projection_of(fetched.states[case_no], now)
-        with read_session(engine) as session:
-            diff = compare(session, batch)
-        if diff.changed and not dry_run:
-            project(engine, batch)
-        diffs.append(diff)
-    restored = restore_all_derived(engine, fetched, dry_run=dry_run)
-    known = {e.case_no for e in fetched.executions}
-    with read_session(engine) as session:
-        stored = session.exec(select(CaseRecord.case_no)).all()
-    orphans = sorted(set(stored) - known)
+    with progress_display() as progress:
+        outcome = run(reconcile_cases(task_queue, concurrency, dry_run=dry_run, progress=progress))
+    diffs, restored, orphans = outcome.diffs, outcome.restored, outcome.orphans
+    fetched = outcome
 
     changed = [d for d in diffs if d.changed]
     summary = {
@@ -251,6 +257,7 @@ def reconcile(
         "only_in_read_model": orphans,
         "written": 0 if dry_run else len(changed),
         "restored": restored,
+        "seconds": {k: round(v, 2) for k, v in outcome.seconds.items()},
     }
     if as_json:
         emit_json(summary)

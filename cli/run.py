@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.db import require_read_model
+from domain.text import visible
 from runtime.settings import get_settings
 from trust.credentials import Credentials
 
@@ -170,6 +171,7 @@ def server(
     _prepare_embedded_data()  # keys first: a read-model upgrade may need the lookup key
     require_read_model(say=_say)
     settings = get_settings()
+    log_file = settings.data_dir / "temporal.log"
     try:
         process = start_dev_server(
             settings.temporal_db_file,
@@ -177,6 +179,7 @@ def server(
             port=port,
             ui_port=ui_port,
             headless=headless,
+            log_file=log_file,
             ui_codec_endpoint=ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT"),
         )
     except DevServerError as error:
@@ -188,14 +191,37 @@ def server(
     signal.signal(signal.SIGTERM, terminated)
     try:
         typer.echo(
-            f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}", err=True
+            f"Temporal dev server on {ip}:{port}, data in {settings.temporal_db_file}, "
+            f"its log in {log_file}",
+            err=True,
         )
         code = process.wait()
     except KeyboardInterrupt:
         stop_dev_server(process)
         typer.echo(f"Temporal dev server stopped (pid {process.pid})", err=True)
-        code = 0
-    raise typer.Exit(code)
+        raise typer.Exit(0) from None
+    # Nobody asked it to stop: say so, with its last words, and fail.
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    typer.echo(f"error: the Temporal dev server (pid {process.pid}) {how}", err=True)
+    tail = _last_lines(log_file, 20)
+    if tail:
+        typer.echo(f"its last lines ({log_file}):", err=True)
+        typer.echo("\n".join(f"  {line}" for line in tail), err=True)
+    else:
+        typer.echo(f"its log {log_file} is empty", err=True)
+    raise typer.Exit(EXIT_UNREACHABLE)
+
+
+def _last_lines(path: Path, count: int) -> list[str]:
+    """The last ``count`` lines of a log, as text (bytes that are not UTF-8 replaced)."""
+    try:
+        with path.open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 16_384))
+            lines = log.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return [visible(line) for line in lines[-count:]]
 
 
 async def _serve(

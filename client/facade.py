@@ -22,6 +22,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
@@ -47,6 +48,10 @@ from workflows import admission
 from workflows.case_workflow import CaseWorkflow
 
 QUERY_TIMEOUT = timedelta(seconds=15)
+#: How long an action waits for a worker to take it before saying none answered (a
+#: loaded worker takes seconds; none at all never answers, and the RPC would end in a
+#: bare "Timeout expired").
+ACTION_TIMEOUT = timedelta(seconds=60)
 #: How long ``state`` waits for a just-started case to be admitted by a worker.
 STARTING_WAIT = timedelta(seconds=30)
 #: The workflow's answer to a Query before admission (``CaseWorkflow.file``).
@@ -227,14 +232,33 @@ class CaseDesk:
         try:
             with acting_as(credentials):
                 return await self.handle(case_no).execute_update(
-                    update, action, id=request_id, result_type=ActionResult
+                    update,
+                    action,
+                    id=request_id,
+                    result_type=ActionResult,
+                    rpc_timeout=ACTION_TIMEOUT,
                 )
         except WorkflowUpdateFailedError as failed:
             raise ActionRejected(refusal_text(failed.cause)) from None
-        except RPCError as error:
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+            if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError) or (
+                error.status is RPCStatusCode.DEADLINE_EXCEEDED
+            ):
+                raise CaseError(
+                    f"case {case_no}: no worker answered within {ACTION_TIMEOUT.seconds}s "
+                    f"(is `onechain worker` or `onechain up` running on task queue "
+                    f"{await self._task_queue_of(case_no)}?); the action may still be applied "
+                    "when one starts: check with `onechain cases show` before repeating it"
+                ) from None
             if error.status is RPCStatusCode.NOT_FOUND and await self._exists(case_no):
                 raise ActionRejected(f"case {case_no} is closed; no more actions") from None
             raise self._rpc_error(case_no, error) from None
+
+    async def _task_queue_of(self, case_no: str) -> str:
+        try:
+            return (await self.handle(case_no).describe()).task_queue
+        except RPCError:
+            return self.task_queue
 
     async def _exists(self, case_no: str) -> bool:
         try:

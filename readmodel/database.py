@@ -15,11 +15,22 @@ so the engine is set up for that:
 The schema is made and checked by ``readmodel.schema`` (alembic), once per process
 and URL, in ``ready_engine``. Bad URLs, a missing driver and an unreachable server
 raise ``readmodel.errors`` exceptions whose message names the database and the fix.
+
+A long-running process (the worker) must never write into a file that is no longer
+the read model. So the identity (device, inode) of a SQLite file is remembered when
+it is opened: a pooled connection whose file is no longer the one at the path is
+dropped before use (``_check_file_on_checkout``), and ``ready_engine`` notices a
+moved, deleted or replaced file, says so in the log, disposes of the engine's
+connections and re-opens the path (an empty new file gets the schema). A database
+that fails or cannot be reached is logged by ``reporting_outages`` (without data:
+driver messages name tables and hosts, never rows), and so is its recovery.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -54,8 +65,24 @@ URL_FORMS = (
 SQLITE_BEGIN_OPTION = "onechain_sqlite_begin"
 _BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 
+logger = logging.getLogger("onechain.readmodel")
+
+#: How a SQLite file is told apart from another one at the same path.
+FileId = tuple[int, int]
+#: The info key of a pooled connection's file identity.
+_CONNECTION_FILE = "onechain_file_id"
+RECONCILE_HINT = (
+    "run `onechain reconcile` to rebuild cases, e-licences and notifications from Temporal, "
+    "and `onechain backup restore` for people, keys, calendars and the audit trail"
+)
+
 _engines: dict[str, Engine] = {}
 _schema_ready: set[str] = set()
+#: SQLite file of each cached file engine, and its identity when the schema was checked.
+_sqlite_files: dict[str, Path] = {}
+_file_ids: dict[str, FileId | None] = {}
+#: URLs whose last use failed (``reporting_outages``), to log their recovery once.
+_outages: set[str] = set()
 _lock = threading.Lock()
 _write_locks: dict[int, threading.Lock] = {}
 
@@ -149,6 +176,7 @@ def make_engine(url: str) -> Engine:
     if _is_sqlite_memory(parsed.database, dict(parsed.query)):
         kwargs["poolclass"] = StaticPool
     elif parsed.database:
+        _check_sqlite_file(Path(parsed.database).expanduser())
         _make_folder(Path(parsed.database).expanduser())
     engine = _create_engine(
         parsed,
@@ -158,12 +186,60 @@ def make_engine(url: str) -> Engine:
     )
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
+    if (path := sqlite_file(parsed)) is not None:
+        _watch_file(engine, path)
     return engine
 
 
-def _create_engine(url: URL, **kwargs: Any) -> Engine:
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite file URL (None for PostgreSQL and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if _is_sqlite_memory(parsed.database, dict(parsed.query)) or not parsed.database:
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def file_id(path: Path) -> FileId | None:
+    """(device, inode) of the file at ``path`` now; None when nothing is there."""
     try:
-        return create_engine(url, **kwargs)
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _watch_file(engine: Engine, path: Path) -> None:
+    """Remember each connection's file; drop a pooled one whose file was replaced."""
+
+    def on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CONNECTION_FILE] = file_id(path)
+
+    def on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        opened = record.info.get(_CONNECTION_FILE)
+        if opened is not None and file_id(path) != opened:
+            # The pool discards this connection and opens the path again.
+            raise DisconnectionError(f"SQLite file {path} was moved, deleted or replaced")
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "checkout", on_checkout)
+
+
+def _check_sqlite_file(database: Path) -> None:
+    """A folder where the SQLite file should be is a mistake worth naming."""
+    if database.is_dir():
+        raise ReadModelError(
+            f"the SQLite read model {database} is a folder, not a file: point "
+            "ONECHAIN_DATABASE_URL (or ONECHAIN_DATA_DIR) elsewhere, or move the folder"
+        )
+
+
+def _create_engine(url: URL, **kwargs: Any) -> Engine:
+    # hide_parameters: a failed statement's message (which reaches logs and activity
+    # failures in Temporal's history) must not carry the row's values, e.g. names.
+    try:
+        return create_engine(url, hide_parameters=True, **kwargs)
     except NoSuchModuleError:
         raise ReadModelError(
             f"unknown database URL scheme {url.drivername}://: {URL_FORMS}"
@@ -230,6 +306,8 @@ def engine_for(url: str) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             engine = _engines[url] = make_engine(url)
+            if (path := sqlite_file(url)) is not None:
+                _sqlite_files[url] = path
         return engine
 
 
@@ -248,16 +326,95 @@ def prepare_engine(url: str, *, upgrade_behind: bool = False) -> tuple[Engine, S
     """``ready_engine`` that may also upgrade a database behind the code, and says
     what it did (None when this process had checked ``url`` already)."""
     engine = engine_for(url)
-    if url in _schema_ready:
+    if url in _schema_ready and not _file_replaced(url):
         return engine, None
     with _lock:
-        if url in _schema_ready:
+        replaced = url in _schema_ready and _file_replaced(url)
+        if url in _schema_ready and not replaced:
             return engine, None
         from readmodel.schema import ensure_schema
 
+        if replaced:
+            _schema_ready.discard(url)
+            _reopen(url, engine)
         change = ensure_schema(engine, upgrade_behind=upgrade_behind)
+        if replaced and change.changed:
+            logger.warning(
+                "the read model %s was empty: created its schema (%s); %s",
+                describe(url),
+                change.revision,
+                RECONCILE_HINT,
+            )
         _schema_ready.add(url)
+        if url in _sqlite_files:
+            _file_ids[url] = file_id(_sqlite_files[url])
     return engine, change
+
+
+def _reason(error: Exception) -> str:
+    """The driver's first line (names a table, file or host; never a row's values)."""
+    if isinstance(error, OperationalError):
+        text = str(error.orig) if error.orig is not None else type(error).__name__
+        return (text.strip().splitlines() or [type(error).__name__])[0]
+    return str(error)
+
+
+def _file_replaced(url: str) -> bool:
+    """Whether the SQLite file at ``url``'s path is not the one this process opened."""
+    path = _sqlite_files.get(url)
+    return path is not None and file_id(path) != _file_ids.get(url)
+
+
+def _reopen(url: str, engine: Engine) -> None:
+    """Log that the file changed under this process and drop every pooled connection
+    to the old one; the next connection opens whatever is at the path now."""
+    path = _sqlite_files[url]
+    what = "replaced by another file" if path.exists() else "moved away or deleted"
+    logger.warning(
+        "the read model's SQLite file %s was %s while this process used it: "
+        "re-opening %s (writing on into the old file would lose the writes)",
+        path,
+        what,
+        path,
+    )
+    engine.dispose()
+
+
+@contextmanager
+def reporting_outages(url: str) -> Iterator[None]:
+    """Log a read model that fails to answer (PostgreSQL down, a SQLite file that
+    cannot be written) and drop the engine's connections so the next attempt
+    connects afresh; re-raises as ``DatabaseUnreachable``. Logs the recovery too.
+
+    For long-running writers (the projection activity), whose caller retries.
+    """
+    try:
+        yield
+    except (OperationalError, DatabaseUnreachable) as error:
+        reason = _reason(error)
+        with _lock:
+            engine = _engines.get(url)
+            first = url not in _outages
+            _outages.add(url)
+        if first:
+            logger.warning(
+                "the read model (%s) is unreachable or failing: %s; dropping its connections "
+                "and retrying (writes wait in Temporal meanwhile)",
+                describe(url),
+                reason,
+            )
+        if engine is not None:
+            engine.dispose()
+        if isinstance(error, DatabaseUnreachable):
+            raise
+        raise DatabaseUnreachable(
+            f"cannot reach the read model ({describe(url)}): {reason}"
+        ) from None
+    with _lock:
+        recovered = url in _outages
+        _outages.discard(url)
+    if recovered:
+        logger.warning("the read model (%s) answers again", describe(url))
 
 
 def reset_engines() -> None:
@@ -266,6 +423,9 @@ def reset_engines() -> None:
         engines = list(_engines.values())
         _engines.clear()
         _schema_ready.clear()
+        _sqlite_files.clear()
+        _file_ids.clear()
+        _outages.clear()
     for engine in engines:
         engine.dispose()
 
