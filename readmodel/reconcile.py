@@ -26,7 +26,7 @@ from readmodel.projection import (
     _audit_entry,
     _case_upsert,
     _case_values,
-    _check_batch,
+    check_batch,
     _dialect,
     _insert,
     _insert_ignoring,
@@ -159,7 +159,7 @@ def apply_batches(session: Session, batches: Sequence[ProjectionBatch]) -> None:
     if not batches:
         return
     for batch in batches:
-        _check_batch(batch)
+        check_batch(batch)
     dialect = _dialect(session)
     connection = session.connection()
     written = {
