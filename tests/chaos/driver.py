@@ -37,8 +37,12 @@ from simulator.policy import Choice, Policy
 
 T = TypeVar("T")
 
-#: One call's patience: a Query or an Update that gets no answer in this time is sent again.
-CALL_TIMEOUT = 20.0
+#: A Query's patience: one that gets no answer in this time is sent again (the facade's
+#: own Query timeout is 15 s).
+QUERY_TIMEOUT = 20.0
+#: An action's patience, shorter than a worker's restart (5-10 s here), so that actions in
+#: flight when a worker dies are sent again with the same id: Temporal must apply them once.
+ACTION_TIMEOUT = 5.0
 #: Pause between attempts of one call while the server or the worker is down.
 RETRY_PAUSE = 0.5
 VERDICTS = {
@@ -55,6 +59,21 @@ EVENT_KIND = {
     "materials": "materials_supplied",
     "event": "applicant_event",
 }
+
+
+#: Temporal's answer when no worker polled the case's queue lately. The facade
+#: (``CaseDesk._rpc_error``) words every FAILED_PRECONDITION as "case … is closed", this
+#: one too, although the case is open and only its worker is down: not a refusal.
+NO_POLLER = "no poller seen for task queue recently"
+
+
+def worker_down(refused: Exception) -> bool:
+    """A "refusal" that only says no worker is polling (see ``NO_POLLER``)."""
+    return NO_POLLER in str(refused)
+
+
+def _gist(error: Exception) -> str:
+    return NO_POLLER if worker_down(error) else str(error)[:60]
 
 
 class Stuck(AssertionError):
@@ -124,16 +143,30 @@ class ChaosDriver:
         self.applied: list[Applied] = []
 
     # ------------------------------------------------------------- retrying calls
-    async def _answer(self, what: str, call: Callable[[], Awaitable[T]], deadline: float) -> T:
+    async def _answer(
+        self,
+        what: str,
+        call: Callable[[], Awaitable[T]],
+        deadline: float,
+        *,
+        refusals: bool = True,
+        timeout: float = ACTION_TIMEOUT,
+    ) -> T:
         """``call()``'s answer, asked again after every failure that is not a refusal
-        (ActionRejected goes to the caller) until ``deadline``."""
+        (with ``refusals``, ActionRejected and CaseAlreadyExists go to the caller) until
+        ``deadline``."""
         loop = asyncio.get_running_loop()
         while True:
             try:
                 async with self.gate:
-                    return await asyncio.wait_for(call(), CALL_TIMEOUT)
-            except (ActionRejected, CaseAlreadyExists):
-                raise
+                    return await asyncio.wait_for(call(), timeout)
+            except (ActionRejected, CaseAlreadyExists) as refused:
+                if refusals and not worker_down(refused):
+                    raise
+                self.tally.transient[f"{what}: {type(refused).__name__}: {_gist(refused)}"] += 1
+                if loop.time() > deadline:
+                    raise Stuck(f"{what}: no answer before the deadline ({refused!r})") from None
+                await asyncio.sleep(RETRY_PAUSE)
             except Exception as error:  # server down, no worker, timeout: try again
                 self.tally.transient[f"{what}: {type(error).__name__}"] += 1
                 if loop.time() > deadline:
@@ -141,7 +174,13 @@ class ChaosDriver:
                 await asyncio.sleep(RETRY_PAUSE)
 
     async def state(self, case_no: str, deadline: float) -> CaseState:
-        return await self._answer("query", lambda: self.desk.state(case_no), deadline)
+        return await self._answer(
+            "query",
+            lambda: self.desk.state(case_no),
+            deadline,
+            refusals=False,
+            timeout=QUERY_TIMEOUT,
+        )
 
     # ------------------------------------------------------------------- starting
     async def start(self, request: CaseRequest, deadline: float) -> None:

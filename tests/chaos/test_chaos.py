@@ -39,7 +39,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -55,8 +54,9 @@ from simulator.actors import WINDOW
 from simulator.demo_people import simulator_grants
 from simulator.policy import Policy
 from tests.chaos import checks
-from tests.chaos.driver import ChaosDriver, new_request
-from tests.chaos.processes import DevServer, WorkerProcess, data_folder, log_tail
+from tests.chaos.deployment import Deployment, chaos_loop, revive, supervise
+from tests.chaos.driver import Applied, ChaosDriver, new_request
+from tests.chaos.processes import DevServer, WorkerProcess, data_folder
 from tests.harness import fresh_applicant, sealing_converter
 from trust.accounts import add_user, service_login
 from trust.signer import ServiceCredentials
@@ -81,9 +81,6 @@ KILLS = int(_setting("ONECHAIN_CHAOS_KILLS", 6))
 WORKERS = int(_setting("ONECHAIN_CHAOS_WORKERS", 1))
 SEED = int(_setting("ONECHAIN_CHAOS_SEED", random.SystemRandom().randrange(1_000_000)))
 THINK = float(_setting("ONECHAIN_CHAOS_THINK", 1.5))
-#: Seconds between one part coming back and the next kill, and how long a part stays dead.
-BETWEEN_KILLS = (2.0, 6.0)
-DOWNTIME = (0.0, 2.0)
 #: Patience for the whole run to settle: generous, the machine is shared.
 PATIENCE = 300.0 + 3.0 * CASES + 20.0 * KILLS
 #: Calls in flight at once (queries and actions) from the driver.
@@ -98,31 +95,6 @@ def quiet_runtime() -> Runtime:
             logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
         )
     )
-
-
-@dataclass
-class Deployment:
-    """The run's parts, restartable: one dev server, workers, the shared read model."""
-
-    data_dir: Path
-    server: DevServer
-    workers: list[WorkerProcess]
-    engine: object
-    account_id: str
-    api_key: str
-    kills: Counter[str] = field(default_factory=Counter)
-    #: Workers that exited on their own (e.g. could not reach a dead server) and were restarted.
-    self_exits: int = 0
-
-    def logs(self) -> str:
-        return "\n".join(log_tail(p.log) for p in (self.server, *self.workers))
-
-    def revive_workers(self) -> None:
-        for worker in self.workers:
-            if not worker.alive:
-                if worker.process is not None:
-                    self.self_exits += 1
-                worker.start()
 
 
 @pytest.fixture
@@ -154,27 +126,7 @@ async def deployment(tmp_path: Path, session_keystore: Path) -> AsyncIterator[De
         for worker in workers:
             worker.stop()
         server.stop()
-        engine.dispose()  # type: ignore[attr-defined]
-
-
-async def chaos_loop(parts: Deployment, rng: random.Random, started: asyncio.Event) -> None:
-    """KILLS times: wait a random moment, kill -9 the worker or the server, leave it
-    dead a random while, start it again on the same port and files."""
-    await started.wait()
-    for _ in range(KILLS):
-        await asyncio.sleep(rng.uniform(*BETWEEN_KILLS))
-        target = rng.choice(["server", "worker"])
-        if target == "server":
-            parts.server.kill()
-        else:
-            rng.choice(parts.workers).kill()
-        parts.kills[target] += 1
-        await asyncio.sleep(rng.uniform(*DOWNTIME))
-        if target == "server":
-            await parts.server.start()
-        parts.revive_workers()
-    await asyncio.sleep(1)
-    parts.revive_workers()
+        engine.dispose()
 
 
 async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) -> None:
@@ -185,7 +137,7 @@ async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) 
     engine = parts.engine
 
     def login() -> str:
-        return service_login(engine, keys, parts.api_key).token  # type: ignore[arg-type]
+        return service_login(engine, keys, parts.api_key).token
 
     client = await Client.connect(
         parts.server.address,
@@ -193,9 +145,7 @@ async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) 
         plugins=client_plugins(),
         runtime=quiet_runtime(),
     )
-    desk = CaseDesk(
-        client, task_queue=parts.workers[0].task_queue, credentials=ServiceCredentials(login)
-    )
+    desk = CaseDesk(client, task_queue=parts.task_queue, credentials=ServiceCredentials(login))
     driver = ChaosDriver(
         desk,
         Policy(seed=SEED, approve=0.9, return_share=0.08, slow=0.0),
@@ -218,7 +168,7 @@ async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) 
             case_no,
             chain.code,
             sample_values(chain.form),
-            fresh_applicant(kind),  # type: ignore[arg-type]
+            fresh_applicant(kind),
             [m.code for m in chain.materials],
         )
         request = request.model_copy(update={"accepted_by": WINDOW})
@@ -231,7 +181,9 @@ async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) 
         f"seed {SEED} (ONECHAIN_CHAOS_SEED={SEED} repeats the decisions and kill targets)"
     )
     runs = [asyncio.create_task(one(i, c)) for i, c in enumerate(case_nos)]
-    chaos = asyncio.create_task(chaos_loop(parts, rng, first_action))
+    chaos = asyncio.create_task(chaos_loop(parts, KILLS, rng, first_action))
+    stop = asyncio.Event()
+    supervisor = asyncio.create_task(supervise(parts, stop))
     try:
         await chaos
         in_flight_after_chaos = sum(not r.done() for r in runs)
@@ -241,35 +193,36 @@ async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) 
             task.cancel()
         print(parts.logs())
         raise
-    stuck = [
-        f"{c}: {r}" for c, r in zip(case_nos, results, strict=True) if isinstance(r, BaseException)
-    ]
-    if stuck:
-        print(parts.logs())
-    assert not stuck, f"{len(stuck)} case(s) did not conclude: {stuck[:5]}"
+    finally:
+        stop.set()
+        await supervisor
+    stuck = {
+        c: f"{type(r).__name__}: {r}"
+        for c, r in zip(case_nos, results, strict=True)
+        if isinstance(r, BaseException)
+    }
     drive_seconds = time.monotonic() - began
 
     # ------------------------------------------------------------ settle and check
-    parts.revive_workers()
-    states: dict[str, CaseState] = {}
-    for case_no in case_nos:
-        states[case_no] = await driver.state(case_no, loop.time() + 120)
-    for _ in range(300):  # the workers' projections catch up (no timing asserted)
-        lagging = checks.projected_up_to_date(states, engine)  # type: ignore[arg-type]
-        if not lagging:
-            break
-        await asyncio.sleep(0.2)
-        states = {c: await driver.state(c, loop.time() + 120) for c in case_nos}
-    else:
-        lagging = checks.projected_up_to_date(states, engine)  # type: ignore[arg-type]
+    await revive(parts)
+    states = {c: await driver.state(c, loop.time() + 120) for c in case_nos}
+    lagging: list[str] = []
+    if not stuck:
+        for _ in range(300):  # the workers' projections catch up (no timing asserted)
+            lagging = checks.projected_up_to_date(states, engine)
+            if not lagging:
+                break
+            await asyncio.sleep(0.2)
+            states = {c: await driver.state(c, loop.time() + 120) for c in case_nos}
 
-    by_case: dict[str, list] = {c: [] for c in case_nos}
+    by_case: dict[str, list[Applied]] = {c: [] for c in case_nos}
     for applied in driver.applied:
         by_case[applied.case_no].append(applied)
-    problems: list[str] = []
+    problems = [f"did not conclude: {c}: {why}; {describe(states[c])}" for c, why in stuck.items()]
     for case_no, state in states.items():
-        problems += checks.case_problems(state, by_case[case_no], parts.account_id)
-    problems += checks.licence_problems(states, engine)  # type: ignore[arg-type]
+        if case_no not in stuck:
+            problems += checks.case_problems(state, by_case[case_no], parts.account_id)
+    problems += checks.licence_problems(states, engine)
     problems += [f"refused: {r}" for r in driver.tally.refusals]
 
     result = parts.workers[0].run_cli("reconcile", "--dry-run", "--json")
@@ -278,12 +231,45 @@ async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) 
     known_defect = [d for d in differences if checks.is_subsecond_started_at_drift(d)]
     other_differences = [d for d in differences if d not in known_defect]
 
-    # ------------------------------------------------------------------- counts
+    print(
+        counts(driver, parts, states, in_flight_after_chaos)
+        + f"  reconcile differences: {len(differences)} "
+        f"({len(known_defect)} sub-second task started_at drift(s)); read model lagging "
+        f"{len(lagging)}; problems {len(problems)}\n"
+        f"  duration: {drive_seconds:.0f}s driving, {time.monotonic() - began:.0f}s in all"
+    )
+    for line in [*problems, *differences][:40]:
+        print("  ", line)
+    if problems or lagging or other_differences:
+        print(parts.logs())
+
+    assert not problems, f"{len(problems)} problem(s): {problems[:10]}"
+    assert not lagging, f"read model never caught up for {lagging[:10]}"
+    assert not other_differences, f"read model differs from Temporal: {other_differences[:10]}"
+    if known_defect:
+        # Strict everywhere else: only exactly this open defect turns the run into an xfail.
+        pytest.xfail(f"{checks.SPECULATIVE_PROJECTION_DEFECT}; {len(known_defect)} found")
+
+
+def describe(state: CaseState) -> str:
+    """Where a case stands, for a failure message (no personal data)."""
+    tasks = [
+        f"{t.id} {t.kind.value} {t.status.value} "
+        + ",".join(f"{p.department}={p.verdict.value if p.verdict else '?'}" for p in t.parts)
+        for t in state.open_tasks
+    ]
+    return f"{state.status.value} at {state.stage}, open: {tasks}"
+
+
+def counts(
+    driver: ChaosDriver, parts: Deployment, states: dict[str, CaseState], in_flight: int
+) -> str:
+    """The run's counts, one group a line."""
     tally = driver.tally.counts
     statuses = Counter(s.status.value for s in states.values())
     licences = sum(len(s.licences) for s in states.values())
-    print(
-        f"chaos counts: cases {CASES} ({dict(statuses)}), licences {licences}\n"
+    return (
+        f"chaos counts: cases {len(states)} ({dict(statuses)}), licences {licences}\n"
         f"  starts: {tally['cases started']} (attempts {tally['start attempts']}, "
         f"confirmed after a retry {tally['starts confirmed after a retry']})\n"
         f"  actions: sent {tally['actions sent']}, accepted {tally['actions accepted']}, "
@@ -294,22 +280,9 @@ async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) 
         f"reject {tally['reject sent']}; window: supplement {tally['supplement sent']}, "
         f"event {tally['event sent']}, materials {tally['materials sent']}\n"
         f"  kills: server {parts.kills['server']}, worker {parts.kills['worker']} "
-        f"({in_flight_after_chaos} case(s) still in flight after the last kill); "
+        f"({in_flight} case(s) still in flight after the last kill); "
         f"server starts {parts.server.starts}, worker starts "
-        f"{sum(w.starts for w in parts.workers)}, workers that exited on their own "
-        f"{parts.self_exits}\n"
+        f"{sum(w.starts for w in parts.workers)}; exited on their own and started again: "
+        f"{dict(parts.own_exits)}\n"
         f"  calls sent again: {dict(driver.tally.transient)}\n"
-        f"  reconcile differences: {len(differences)} "
-        f"({len(known_defect)} sub-second task started_at drift(s)); read model lagging "
-        f"{len(lagging)}; problems {len(problems)}\n"
-        f"  duration: {drive_seconds:.0f}s driving, {time.monotonic() - began:.0f}s in all"
     )
-    for line in [*problems, *differences][:40]:
-        print("  ", line)
-
-    assert not problems, f"{len(problems)} problem(s): {problems[:10]}"
-    assert not lagging, f"read model never caught up for {lagging[:10]}"
-    assert not other_differences, f"read model differs from Temporal: {other_differences[:10]}"
-    if known_defect:
-        # Strict everywhere else: only exactly this open defect turns the run into an xfail.
-        pytest.xfail(f"{checks.SPECULATIVE_PROJECTION_DEFECT}; {len(known_defect)} found")
