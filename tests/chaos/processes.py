@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
 from runtime.devserver import start_dev_server, stop_dev_server, wait_until_serving
 
 ONECHAIN = str(Path(sys.executable).parent / "onechain")
@@ -27,6 +29,16 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def quiet_runtime() -> Runtime:
+    """An SDK runtime for a test's client that logs errors only: while the server is down
+    the SDK core warns on every call it retries (hundreds of lines); tests count them."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+        )
+    )
 
 
 def log_tail(path: Path, lines: int = 30) -> str:

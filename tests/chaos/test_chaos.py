@@ -43,7 +43,6 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from client.facade import CaseDesk
 from domain.case import CaseState
@@ -56,7 +55,7 @@ from simulator.policy import Policy
 from tests.chaos import checks
 from tests.chaos.deployment import Deployment, chaos_loop, revive, supervise
 from tests.chaos.driver import Applied, ChaosDriver, new_request
-from tests.chaos.processes import DevServer, WorkerProcess, data_folder
+from tests.chaos.processes import DevServer, WorkerProcess, data_folder, quiet_runtime
 from tests.harness import fresh_applicant, sealing_converter
 from trust.accounts import add_user, service_login
 from trust.signer import ServiceCredentials
@@ -85,16 +84,6 @@ THINK = float(_setting("ONECHAIN_CHAOS_THINK", 1.5))
 PATIENCE = 300.0 + 3.0 * CASES + 20.0 * KILLS
 #: Calls in flight at once (queries and actions) from the driver.
 IN_FLIGHT = 16
-
-
-def quiet_runtime() -> Runtime:
-    """The driver's own SDK runtime, errors only: while the server is down the SDK core
-    warns on every call it retries (hundreds of lines); the driver counts them instead."""
-    return Runtime(
-        telemetry=TelemetryConfig(
-            logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
-        )
-    )
 
 
 @pytest.fixture
