@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from client.facade import ActionRejected, CaseAlreadyExists, CaseDesk, CaseRequest
+from client.facade import ActionRejected, CaseAlreadyExists, CaseDesk, CaseError, CaseRequest
 from domain.actions import Action, Decide, RecordSupplement, ReportApplicantEvent, SupplyMaterials
 from domain.case import Applicant, CaseState, Event, Task, TaskKind, TaskStatus, Verdict
 from domain.casefile import NOT_DECIDED_KINDS
@@ -73,7 +73,11 @@ def worker_down(refused: Exception) -> bool:
 
 
 def _gist(error: Exception) -> str:
-    return NO_POLLER if worker_down(error) else str(error)[:60]
+    """The part of a message that says what happened, without the case number."""
+    if worker_down(error):
+        return NO_POLLER
+    text = str(error)
+    return (text.split(": ", 1)[1] if text.startswith("case ") and ": " in text else text)[:50]
 
 
 class Stuck(AssertionError):
@@ -168,7 +172,8 @@ class ChaosDriver:
                     raise Stuck(f"{what}: no answer before the deadline ({refused!r})") from None
                 await asyncio.sleep(RETRY_PAUSE)
             except Exception as error:  # server down, no worker, timeout: try again
-                self.tally.transient[f"{what}: {type(error).__name__}"] += 1
+                gist = f": {_gist(error)}" if isinstance(error, CaseError) else ""
+                self.tally.transient[f"{what}: {type(error).__name__}{gist}"] += 1
                 if loop.time() > deadline:
                     raise Stuck(f"{what}: no answer before the deadline ({error!r})") from error
                 await asyncio.sleep(RETRY_PAUSE)
