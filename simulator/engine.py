@@ -15,6 +15,11 @@ through the facade, as the departments' reviewers and the window would.
 The read model lags the workflows by a moment, so a part may look open after it was
 decided: the simulator remembers what it did and shrugs off the refusal the workflow
 gives for a repeat. Decisions are paced to ``rate_per_min``.
+
+A server or worker that is down (killed, restarting) is not a refusal: an action that
+got no answer is sent again in a later pass with the same request id, so Temporal
+applies it once whether or not the first one landed (tests/chaos/ kills both while
+cases are decided).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -176,6 +182,7 @@ class Simulator:
         engine: Any = None,
         on_action: Callable[[ActionLog], None] | None = None,
         leave_alone: Callable[[str], bool] | None = None,
+        action_timeout: float = ACTION_TIMEOUT,
     ) -> None:
         if rate_per_min < 0:
             raise ValueError("rate must be >= 0 (0 = no pacing)")
@@ -192,6 +199,9 @@ class Simulator:
         self.stats = Stats()
         self._done: set[tuple[str, ...]] = set()
         self._refusals: Counter[tuple[str, ...]] = Counter()
+        #: One request id per action, kept for its retries (Temporal applies an id once).
+        self._request_ids: dict[tuple[str, ...], str] = {}
+        self.action_timeout = action_timeout
         self._next_decision = 0.0
 
     @property
@@ -337,26 +347,27 @@ class Simulator:
         return int(await self._act(task, key, action, "materials", "window", detail))
 
     async def _state(self, task: OpenTask, key: tuple[str, ...]) -> Any:
+        """The case's state, or None; a state that got no answer is asked again in a
+        later pass (``key`` stays open), a refusal is not."""
         try:
-            return await asyncio.wait_for(self.desk.state(task.case_no), ACTION_TIMEOUT)
-        except TimeoutError:
-            self._log(task, "window", "timeout", "no answer to the state query (worker running?)")
+            return await asyncio.wait_for(self.desk.state(task.case_no), self.action_timeout)
         except CaseError as error:
             self._log(task, "window", "refused", str(error))
-        self._done.add(key)
+            self._done.add(key)
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            self._log(task, "window", "timeout", f"no answer to the state query: {_brief(error)}")
         return None
 
     async def _act(
         self, task: OpenTask, key: tuple[str, ...], action: Any, what: str, who: str, detail: str
     ) -> bool:
         self._done.add(key)
+        request_id = self._request_ids.setdefault(key, uuid.uuid4().hex)
+        action = action.model_copy(update={"request_id": request_id})
         try:
-            await asyncio.wait_for(self.desk.act(task.case_no, action), ACTION_TIMEOUT)
-        except TimeoutError:
-            self._log(
-                task, who, "timeout", f"no answer within {ACTION_TIMEOUT:.0f}s (worker running?)"
-            )
-            return False
+            await asyncio.wait_for(self.desk.act(task.case_no, action), self.action_timeout)
         except CaseError as refused:
             # Mostly the read model lagging behind a decision already made; otherwise the
             # case changed in between. Try again in a later pass, a few times at most.
@@ -364,6 +375,13 @@ class Simulator:
             if self._refusals[key] < MAX_TRIES:
                 self._done.discard(key)
             self._log(task, who, "refused", str(refused))
+            return False
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            # No answer (server or worker down): the same action, same id, next pass.
+            self._done.discard(key)
+            self._log(task, who, "timeout", f"no answer, sent again later: {_brief(error)}")
             return False
         self._log(task, who, what, detail)
         return True
@@ -384,6 +402,26 @@ class Simulator:
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
+
+
+def unreachable(error: BaseException) -> bool:
+    """The call got no answer (timeout, server unreachable, RPC cut off): not a refusal."""
+    from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+    from temporalio.service import RPCError, RPCStatusCode
+
+    if isinstance(error, RPCError):
+        return error.status in (
+            RPCStatusCode.UNAVAILABLE,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.CANCELLED,
+            RPCStatusCode.UNKNOWN,  # "transport error": the connection was cut
+            RPCStatusCode.RESOURCE_EXHAUSTED,
+        )
+    return isinstance(error, TimeoutError | WorkflowUpdateRPCTimeoutOrCancelledError)
+
+
+def _brief(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:120] if str(error) else type(error).__name__
 
 
 def _not_chain_materials(chain: str, items: tuple[str, ...], department: str) -> list[str]:
