@@ -26,10 +26,10 @@ from readmodel.projection import (
     _audit_entry,
     _case_upsert,
     _case_values,
-    check_batch,
     _dialect,
     _insert,
     _insert_ignoring,
+    check_batch,
     restore_derived,
 )
 from readmodel.tables import (
