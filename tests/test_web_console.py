@@ -299,21 +299,28 @@ async def test_sign_in_and_urge_in_a_real_browser(
             await page.goto(url, wait_until="domcontentloaded")
             await shows(zh.t("login.password"))
             sign_in_shown = time.monotonic()
+            # Each step waits for the page to show the last one: keys typed ahead of the
+            # terminal's focus event would land in whichever field it gives focus back to.
             await page.focus("textarea.xterm-helper-textarea")
             await page.keyboard.type(user_id)
+            await shows(user_id)
             await page.keyboard.press("Tab")
             await page.keyboard.type(PASSWORD)
+            await shows("•" * len(PASSWORD))
             submitted = time.monotonic()
             await page.keyboard.press("Enter")
+            await shows(zh.t("cases.col.case_no"))
+            listed = time.monotonic()
             await page.keyboard.press("/")
+            await shows(zh.t("cases.search"))
             await page.keyboard.type(case_no)
             await page.keyboard.press("Enter")
+            await shows(zh.t("cases.range", first=1, last=1, total=1))
             await shows(case_no)
-            listed = time.monotonic()
             print(
                 f"\nweb console: page open → sign-in screen {sign_in_shown - opened:.2f} s; "
-                f"sign-in submitted → case list with {case_no} {listed - submitted:.2f} s; "
-                f"page open → list visible {listed - opened:.2f} s (incl. typing)"
+                f"sign-in submitted → case list {listed - submitted:.2f} s; "
+                f"page open → case list {listed - opened:.2f} s (incl. typing)"
             )
             # Urge the case under the cursor, with the console's own key for it.
             await page.keyboard.press(KEYS[Act.URGE])
