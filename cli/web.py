@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -154,6 +155,34 @@ async def serve_console(
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class WebConsole:
+    """The browser console served beside ``onechain up`` (``up --web``): loopback only;
+    ``onechain web --host`` is the way to serve other machines."""
+
+    port: int
+    language: str
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return public_url_for(self.host, self.port, None) + "/"
+
+    async def run(self, stop: asyncio.Event, say: Callable[[str], None]) -> None:
+        """Serve until ``stop``; a port already taken is said, and the rest runs on."""
+        try:
+            await serve_console(
+                self.host,
+                self.port,
+                session_command(self.language, start="overview", refresh=5.0),
+                public_url=public_url_for(self.host, self.port, None),
+                stop=stop,
+                say=say,
+            )
+        except ServeError as error:
+            say(f"onechain up: {error}; the browser console is not served")
 
 
 def _stop_on_signals() -> asyncio.Event:
