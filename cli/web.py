@@ -139,7 +139,7 @@ async def serve_console(
 
     class ConsoleServer(Server):
         async def on_startup(self, app: web.Application) -> None:
-            say(f"onechain web: the console at {self.public_url}/ (each browser signs in)")
+            """No banner: the address is said once it is actually served."""
 
     server = ConsoleServer(command, host=host, port=port, title=TITLE, public_url=public_url)
     # textual-serve's own ``serve()`` owns the event loop and prints a banner;
@@ -152,6 +152,7 @@ async def serve_console(
             await site.start()
         except OSError as error:
             raise ServeError(f"cannot serve the console on {host}:{port}: {error}") from None
+        say(f"onechain web: the console at {server.public_url}/ (each browser signs in)")
         await stop.wait()
     finally:
         await runner.cleanup()

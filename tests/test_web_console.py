@@ -29,7 +29,14 @@ import pytest
 from textual.widgets import Input
 
 from cli.tui import make_sign_in_first_app
-from cli.web import exposure_warning, is_loopback, public_url_for, session_command
+from cli.web import (
+    ServeError,
+    exposure_warning,
+    is_loopback,
+    public_url_for,
+    serve_console,
+    session_command,
+)
 from domain.roles import Role
 from readmodel.database import ready_engine
 from runtime.keys import keys_dir, load_signing_keys
@@ -156,11 +163,31 @@ def test_each_browser_session_runs_the_console_without_a_session_file() -> None:
     assert command.startswith("exec ") and "web-sessions.log" in command
 
 
-# ------------------------------------------------------------------ the real browser
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def test_a_taken_port_is_said_not_served() -> None:
+    said: list[str] = []
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = int(holder.getsockname()[1])
+        with pytest.raises(ServeError, match=f"cannot serve the console on 127.0.0.1:{port}"):
+            await serve_console(
+                "127.0.0.1",
+                port,
+                "true",
+                public_url=f"http://127.0.0.1:{port}",
+                stop=asyncio.Event(),
+                say=said.append,
+            )
+    assert said == []  # nothing claims to serve
+
+
+# ------------------------------------------------------------------ the real browser
 
 
 @contextlib.asynccontextmanager
