@@ -28,6 +28,7 @@ from cli import db as db_command
 from cli import departments as departments_command
 from cli import doctor as doctor_command
 from cli import tui as tui_command
+from cli import web as web_command
 from cli.codec_server import codec_server
 from cli.output import EXIT_CODES_HELP
 
@@ -63,6 +64,7 @@ app.command(name="simulate", help=simulate.simulate.__doc__, epilog=EXIT_CODES_H
     simulate.simulate
 )
 app.command(name="tui", help=tui_command.tui.__doc__)(tui_command.tui)
+app.command(name="web", help=web_command.web.__doc__)(web_command.web)
 app.command(name="codec-server", help=codec_server.__doc__)(codec_server)
 app.command(name="doctor", help=doctor_command.doctor.__doc__)(doctor_command.doctor)
 

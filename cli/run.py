@@ -19,6 +19,7 @@ from runtime.settings import get_settings
 from trust.credentials import Credentials
 
 if TYPE_CHECKING:
+    from cli.web import WebConsole
     from runtime.watchdog import DevServerWatch
 
 EXIT_USAGE = 2
@@ -232,10 +233,12 @@ async def _serve(
     log: Path,
     metrics: str | None = None,
     watch: DevServerWatch | None = None,
+    web: WebConsole | None = None,
 ) -> None:
     """The worker (and the demo, when ``demo`` holds its credentials) in the background;
     the console in the foreground unless headless. Quitting the console, or Ctrl-C when
-    headless, stops everything. ``watch`` restarts the dev server if it dies."""
+    headless, stops everything. ``watch`` restarts the dev server if it dies; ``web``
+    serves the console to browsers as well (``up --web``)."""
     from simulator.demo import run_demo_alongside
 
     watching = asyncio.Event()
@@ -243,6 +246,8 @@ async def _serve(
         if watch is not None:
             report = _server_report(lambda line, event, values: _say(line), log)
             watcher = asyncio.create_task(watch.run(watching, report))
+        if web is not None:
+            browsers = asyncio.create_task(web.run(watching, _say))
         worker = _run_worker_until_stopped(task_queue, metrics=metrics)
         try:
             await (run_demo_alongside(worker, credentials=demo, say=_say) if demo else worker)
@@ -250,6 +255,8 @@ async def _serve(
             watching.set()
             if watch is not None:
                 await asyncio.gather(watcher, return_exceptions=True)
+            if web is not None:
+                await asyncio.gather(browsers, return_exceptions=True)
         return
     # While the console owns the terminal, progress lines go to a log file instead.
     with log.open("a", encoding="utf-8") as lines:
@@ -283,6 +290,8 @@ async def _serve(
                 )
 
             watcher = asyncio.create_task(watch.run(watching, _server_report(tell_console, log)))
+        if web is not None:
+            browsers = asyncio.create_task(web.run(watching, to_log))
         try:
             await app.run_async()
         finally:
@@ -291,6 +300,8 @@ async def _serve(
             await asyncio.gather(background, return_exceptions=True)
             if watch is not None:
                 await asyncio.gather(watcher, return_exceptions=True)
+            if web is not None:
+                await asyncio.gather(browsers, return_exceptions=True)
 
 
 def _server_report(
@@ -321,6 +332,7 @@ async def _up(
     tui_credentials: Credentials | None = None,
     ui_codec_endpoint: str | None = None,
     metrics: str | None = None,
+    web: WebConsole | None = None,
 ) -> None:
     import os
 
@@ -363,6 +375,8 @@ async def _up(
         if port != DEFAULT_PORT:  # other shells' commands look for localhost:7233
             typer.echo(f"onechain up: in other shells: export TEMPORAL_ADDRESS={address}", err=True)
         typer.echo(f"onechain up: Temporal {address}{ui}; data in {settings.data_dir}", err=True)
+        if web is not None:
+            typer.echo(f"onechain up: the console in a browser at {web.url}", err=True)
         await _serve(
             settings.task_queue,
             demo=demo,
@@ -370,6 +384,7 @@ async def _up(
             log=settings.data_dir / "up.log",
             metrics=metrics,
             watch=watch,
+            web=web,
         )
     finally:
         stop_dev_server(watch.process)
@@ -427,6 +442,14 @@ def _embedded_identities(
     return None, credentials
 
 
+def _web_console(port: int) -> WebConsole:
+    from cli.web import WebConsole
+
+    if not 0 < port < 65536:
+        raise _fail(f"--web-port {port}: expected 1-65535", EXIT_USAGE)
+    return WebConsole(port=port, language=os.environ.get("ONECHAIN_LANG") or "zh")
+
+
 def up(
     port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
     ui_port: Annotated[int, typer.Option(help="Temporal web UI port.")] = 8233,
@@ -455,6 +478,15 @@ def up(
     ] = None,
     ui_codec_endpoint: Annotated[str | None, typer.Option(help=_UI_CODEC_HELP)] = None,
     metrics: MetricsOption = None,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web",
+            help="Also serve the console to browsers on 127.0.0.1 (each signs in; "
+            "`onechain web` serves other addresses).",
+        ),
+    ] = False,
+    web_port: Annotated[int, typer.Option(help="HTTP port of --web.")] = 8000,
 ) -> None:
     """Start the embedded default: the Temporal dev server, a worker and the console.
 
@@ -481,7 +513,18 @@ def up(
     # session and would otherwise outlive us, holding the port and the data files.
     signal.signal(signal.SIGHUP, _hang_up)
     try:
-        asyncio.run(_up(port, ui_port, headless, demo_credentials, tui_credentials, codec, metrics))
+        asyncio.run(
+            _up(
+                port,
+                ui_port,
+                headless,
+                demo_credentials,
+                tui_credentials,
+                codec,
+                metrics,
+                _web_console(web_port) if web else None,
+            )
+        )
     except KeyboardInterrupt:  # hung up: everything was stopped on the way out
         raise typer.Exit(0) from None
     sys.stdout.flush()

@@ -1,7 +1,10 @@
 """``onechain tui``: the coordinators' console (Textual), as the signed-in person.
 
 Without a valid session the console first asks for a sign-in (the same check as
-``onechain login``) and keeps the session for later commands.
+``onechain login``) and keeps the session for later commands. With
+``--no-session-file`` (each browser session of ``onechain web``) it never reads or
+writes the session file: it always asks, on its own first screen, and keeps the
+session in memory for as long as it runs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from cli.output import EXIT_USAGE, fail
 from trust.credentials import Credentials
 
 LANG_HELP = "Interface language: zh (default) or en (default: $ONECHAIN_LANG)."
+NO_SESSION_FILE_HELP = (
+    "Always ask for a sign-in and keep the session in memory only: never read or write "
+    "the saved session (each browser session of `onechain web` runs this way)."
+)
 
 
 def tui(
@@ -30,6 +37,12 @@ def tui(
     refresh: Annotated[
         float, typer.Option(help="Seconds between live refreshes (0: only on demand).")
     ] = 5.0,
+    no_session_file: Annotated[
+        bool,
+        typer.Option(
+            "--no-session-file", envvar="ONECHAIN_NO_SESSION_FILE", help=NO_SESSION_FILE_HELP
+        ),
+    ] = False,
 ) -> None:
     """Watch and unblock cases in a terminal UI, as the signed-in person."""
     from tui.messages import LANGUAGES
@@ -45,6 +58,9 @@ def tui(
 
     # Before the first Temporal client: no log line may be written over the console.
     console_logs_to_file(get_settings().data_dir / "console.log")
+    if no_session_file:
+        make_sign_in_first_app(language, start=start, refresh=refresh).run()
+        return
     credentials = console_credentials(role, language)
     if credentials is None:
         raise typer.Exit(0)
@@ -115,24 +131,53 @@ def sign_in_with_password(
     return session.token, list(session.claims.grants)
 
 
+def _desk_connector(credentials: Credentials) -> Any:
+    """How the console reaches the facade as the signed-in person (connects lazily)."""
+    from client.facade import CaseDesk
+    from runtime.connect import connect
+
+    async def connect_desk() -> CaseDesk:
+        return CaseDesk(await connect(), credentials=credentials)
+
+    return connect_desk
+
+
+def make_sign_in_first_app(language: str, *, start: str = "overview", refresh: float = 5.0) -> Any:
+    """The console that signs its person in on its first screen; the session stays in
+    this process's memory (``--no-session-file``, each browser session)."""
+    from domain.roles import Grant
+    from readmodel.database import ready_engine
+    from runtime.settings import get_settings
+    from tui.login import SignedIn
+    from tui.sign_in_first import SignInFirstApp
+
+    def open_session(signed: SignedIn) -> tuple[Any, Any]:
+        credentials = Credentials(token=signed.token, grant=Grant.parse(signed.grant))
+        return credentials.actor, _desk_connector(credentials)
+
+    return SignInFirstApp(
+        sign_in=sign_in_with_password,
+        open_session=open_session,
+        engine=ready_engine(get_settings().resolved_database_url),
+        lang=language,
+        start=start,
+        refresh_seconds=refresh,
+    )
+
+
 def make_app(
     credentials: Credentials, language: str, *, start: str = "overview", refresh: float = 5.0
 ) -> Any:
     """The console wired to the facade and the read model (also used by `onechain up`)."""
-    from client.facade import CaseDesk
     from readmodel.database import ready_engine
-    from runtime.connect import connect
     from runtime.settings import get_settings
     from tui.app import OneChainApp
-
-    async def connect_desk() -> CaseDesk:
-        return CaseDesk(await connect(), credentials=credentials)
 
     engine = ready_engine(get_settings().resolved_database_url)
     return OneChainApp(
         engine=engine,
         actor=credentials.actor,
-        connect=connect_desk,
+        connect=_desk_connector(credentials),
         lang=language,
         start=start,
         refresh_seconds=refresh,

@@ -1,9 +1,13 @@
 """Sign-in for the console (登录): shown when there is no valid session.
 
-A small app of its own that runs before the console: it asks for the user id and
-password (and a new password at a first sign-in, and the role when the person holds
-several), signs in through the callback it is given (``trust.accounts.login`` behind
-``cli.tui``) and returns the session to keep. Nothing here decides who may sign in.
+A screen (:class:`LoginScreen`) that asks for the user id and password (and a new
+password at a first sign-in, and the role when the person holds several), signs in
+through the callback it is given (``trust.accounts.login`` behind ``cli.tui``) and
+hands its caller the session to keep. Nothing here decides who may sign in.
+
+In a terminal it runs as a small app of its own before the console (:class:`LoginApp`);
+in a browser session (``onechain web``) the console shows it as its own first screen
+(``tui.sign_in_first``), since a served process may run only one app.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.screen import Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from tui.messages import Catalog
@@ -44,11 +49,15 @@ class SignInRefused(Exception):
 SignIn = Callable[[str, str, str | None], tuple[str, list[str]]]
 
 
-class LoginApp(App[SignedIn | None]):
-    """登录 — the console's sign-in."""
+#: What happens with the result: the session, or None when cancelled.
+Done = Callable[["SignedIn | None"], None]
 
-    CSS = """
-    Screen { align: center middle; }
+
+class LoginScreen(Screen[None]):
+    """登录 — the sign-in form; hands the session (None when cancelled) to ``done``."""
+
+    DEFAULT_CSS = """
+    LoginScreen { align: center middle; }
     #login { width: 60; height: auto; border: round $accent; padding: 1 2; }
     #login Input, #login Select { margin-bottom: 1; }
     #error { color: $error; height: auto; }
@@ -56,13 +65,13 @@ class LoginApp(App[SignedIn | None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "quit_login", "login.cancel")]
 
-    def __init__(self, sign_in: SignIn, *, lang: str = "zh", user_id: str = "") -> None:
+    def __init__(self, sign_in: SignIn, catalog: Catalog, done: Done, *, user_id: str = "") -> None:
         super().__init__()
-        self.catalog = Catalog(lang)
+        self.catalog = catalog
         self._sign_in = sign_in
+        self._done = done
         self._user_id = user_id
         self._session: tuple[str, list[str]] | None = None
-        self.title = self.catalog.t("login.title")
 
     def compose(self) -> ComposeResult:
         t = self.catalog.t
@@ -109,7 +118,7 @@ class LoginApp(App[SignedIn | None]):
                 new_box.focus()
             return
         if len(grants) == 1:
-            self.exit(SignedIn(token=token, grant=grants[0], grants=tuple(grants)))
+            self._done(SignedIn(token=token, grant=grants[0], grants=tuple(grants)))
             return
         self._session = (token, grants)
         roles = self.query_one("#role", Select)
@@ -125,7 +134,7 @@ class LoginApp(App[SignedIn | None]):
         if not isinstance(choice, str):
             self._error(self.catalog.t("login.choose_role"))
             return
-        self.exit(SignedIn(token=token, grant=choice, grants=tuple(grants)))
+        self._done(SignedIn(token=token, grant=choice, grants=tuple(grants)))
 
     @on(Select.Changed, "#role")
     def _role_chosen(self) -> None:
@@ -133,4 +142,18 @@ class LoginApp(App[SignedIn | None]):
             self._finish_with_role()
 
     def action_quit_login(self) -> None:
-        self.exit(None)
+        self._done(None)
+
+
+class LoginApp(App[SignedIn | None]):
+    """登录 before the console in a terminal: the sign-in screen as an app of its own."""
+
+    def __init__(self, sign_in: SignIn, *, lang: str = "zh", user_id: str = "") -> None:
+        super().__init__()
+        self.catalog = Catalog(lang)
+        self._sign_in = sign_in
+        self._user_id = user_id
+        self.title = self.catalog.t("login.title")
+
+    def get_default_screen(self) -> Screen[None]:
+        return LoginScreen(self._sign_in, self.catalog, self.exit, user_id=self._user_id)

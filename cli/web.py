@@ -1,0 +1,255 @@
+"""``onechain web``: the coordinators' console in a browser, served by ``textual-serve``.
+
+For offices where people work in a browser. Each browser connection gets a process of
+its own running ``onechain tui --no-session-file``: it shows the sign-in screen first
+and keeps the session in its own memory, so every browser session is its own
+signed-in person and nothing reads or writes the serving machine's session file. A
+page opened by another web site (the server does not check where a connection comes
+from) therefore meets the same sign-in, not somebody's session.
+
+The sessions inherit this process's environment (``TEMPORAL_*``, ``ONECHAIN_*``); the
+data folder and keys folder are handed on as absolute paths so a session finds the
+same read model and keys whatever it resolves relative paths against. A session's
+stderr (a crash's traceback) goes to ``data/web-sessions.log``, never over the pages.
+
+Bound to 127.0.0.1 unless told otherwise; textual-serve speaks plain HTTP, so any
+other address is said loudly (put a TLS proxy in front of it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import shlex
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.db import require_read_model
+from cli.output import EXIT_USAGE, fail
+from cli.tui import LANG_HELP
+
+DEFAULT_PORT = 8000
+#: What the browser tab says.
+TITLE = "一链办理 协调台"
+
+
+class ServeError(Exception):
+    """The console cannot be served (the address is taken or not this machine's)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine (``localhost`` counts)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_wildcard(host: str) -> bool:
+    return host in ("", "0.0.0.0", "::", "[::]")
+
+
+def exposure_warning(host: str, port: int) -> str | None:
+    """What to tell the operator when the console is reachable from other machines."""
+    if is_loopback(host):
+        return None
+    return (
+        f"WARNING: the console is served on {host}:{port}, reachable from other machines. "
+        "textual-serve speaks plain HTTP: passwords and every case on screen cross the "
+        "network unencrypted. Put a TLS proxy in front of it, or bind 127.0.0.1 (the default)."
+    )
+
+
+def public_url_for(host: str, port: int, public_url: str | None) -> str:
+    """The address browsers reach the server at (its pages name their websocket with
+    it): as given, else the host itself, else this machine's name for a wildcard bind."""
+    if public_url:
+        return public_url.rstrip("/")
+    name = socket.gethostname() if _is_wildcard(host) else host
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
+
+
+def session_environment() -> dict[str, str]:
+    """Settings a browser session must resolve the same way as this process: the data
+    and keys folders, absolute (everything else is inherited as it is)."""
+    from runtime.settings import get_settings
+
+    settings = get_settings()
+    pinned = {"ONECHAIN_DATA_DIR": str(settings.data_dir.resolve())}
+    if settings.keys_dir is not None:
+        pinned["ONECHAIN_KEYS_DIR"] = str(settings.keys_dir.resolve())
+    return pinned
+
+
+def _onechain_program() -> list[str]:
+    """This installation's ``onechain``: the script beside this Python, else the module."""
+    script = Path(sys.executable).with_name("onechain")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-c", "from cli.app import main; main()"]
+
+
+def session_command(language: str, *, start: str, refresh: float) -> str:
+    """The shell command textual-serve runs for each browser connection."""
+    from runtime.settings import get_settings
+
+    words = [
+        "env",
+        *(f"{key}={value}" for key, value in session_environment().items()),
+        *_onechain_program(),
+        "tui",
+        "--no-session-file",
+        "--lang",
+        language,
+        "--start",
+        start,
+        "--refresh",
+        str(refresh),
+    ]
+    log = get_settings().data_dir.resolve() / "web-sessions.log"
+    return f"exec {shlex.join(words)} 2>>{shlex.quote(str(log))}"
+
+
+async def serve_console(
+    host: str,
+    port: int,
+    command: str,
+    *,
+    public_url: str,
+    stop: asyncio.Event,
+    say: Callable[[str], None],
+) -> None:
+    """Serve ``command`` per browser connection at ``host:port`` until ``stop`` is set,
+    on the running event loop (so ``onechain up --web`` can serve beside its console)."""
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    class ConsoleServer(Server):
+        async def on_startup(self, app: web.Application) -> None:
+            """No banner: the address is said once it is actually served."""
+
+    server = ConsoleServer(command, host=host, port=port, title=TITLE, public_url=public_url)
+    # textual-serve's own ``serve()`` owns the event loop and prints a banner;
+    # its aiohttp application is served here on ours instead.
+    runner = web.AppRunner(await server._make_app(), handle_signals=False, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host=host, port=port)
+        try:
+            await site.start()
+        except OSError as error:
+            raise ServeError(f"cannot serve the console on {host}:{port}: {error}") from None
+        say(f"onechain web: the console at {server.public_url}/ (each browser signs in)")
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class WebConsole:
+    """The browser console served beside ``onechain up`` (``up --web``): loopback only;
+    ``onechain web --host`` is the way to serve other machines."""
+
+    port: int
+    language: str
+    host: str = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return public_url_for(self.host, self.port, None) + "/"
+
+    async def run(self, stop: asyncio.Event, say: Callable[[str], None]) -> None:
+        """Serve until ``stop``; a port already taken is said, and the rest runs on."""
+        try:
+            await serve_console(
+                self.host,
+                self.port,
+                session_command(self.language, start="overview", refresh=5.0),
+                public_url=public_url_for(self.host, self.port, None),
+                stop=stop,
+                say=say,
+            )
+        except ServeError as error:
+            say(f"onechain up: {error}; the browser console is not served")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def web(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; anything but loopback is warned about.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = DEFAULT_PORT,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Address browsers use to reach this server, e.g. https://console.example.gov "
+            "behind a proxy (default: http://HOST:PORT)."
+        ),
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
+    start: Annotated[
+        str, typer.Option(help="First screen: overview, cases or departments.")
+    ] = "overview",
+    refresh: Annotated[
+        float, typer.Option(help="Seconds between live refreshes (0: only on demand).")
+    ] = 5.0,
+) -> None:
+    """Serve the coordinators' console in a browser; each browser session signs in itself.
+
+    Needs a running system (`onechain up`, or a server and worker) like `onechain tui`.
+    """
+    from tui.messages import LANGUAGES
+
+    language = lang or os.environ.get("ONECHAIN_LANG") or "zh"
+    if language not in LANGUAGES:
+        fail(f"--lang {language!r}: expected one of {', '.join(LANGUAGES)}", EXIT_USAGE)
+    if start not in ("overview", "cases", "departments"):
+        fail(f"--start {start!r}: expected overview, cases or departments", EXIT_USAGE)
+    if not 0 < port < 65536:
+        fail(f"--port {port}: expected 1-65535", EXIT_USAGE)
+    require_read_model(say=_say)
+    warning = exposure_warning(host, port)
+    if warning:
+        typer.secho(warning, err=True, fg="red", bold=True)
+    command = session_command(language, start=start, refresh=refresh)
+
+    async def main() -> None:
+        await serve_console(
+            host,
+            port,
+            command,
+            public_url=public_url_for(host, port, public_url),
+            stop=_stop_on_signals(),
+            say=_say,
+        )
+
+    try:
+        asyncio.run(main())
+    except ServeError as error:
+        fail(str(error), EXIT_USAGE)
+    _say("onechain web: stopped")

@@ -1,0 +1,366 @@
+"""The console in a browser (``onechain web``), and the console that signs in on its own
+first screen that each browser session runs.
+
+The browser test is the whole way a person goes: a real ``onechain web`` process, a
+real headless Chromium (Debian's ``chromium``; nothing is downloaded, requests to
+anywhere but the server are refused), typing into the page's terminal, and the urge
+read back from the case's history with the person who signed in as its actor. Where
+Chromium or Playwright is missing it is skipped, saying which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from cli.tui import make_sign_in_first_app
+from cli.web import (
+    ServeError,
+    exposure_warning,
+    is_loopback,
+    public_url_for,
+    serve_console,
+    session_command,
+)
+from domain.roles import Role
+from readmodel.database import ready_engine
+from runtime.keys import keys_dir, load_signing_keys
+from runtime.settings import get_settings
+from tests.harness import CaseDriver, fresh_applicant, sign_in_cli
+from trust import accounts
+from tui.data import CaseFilter, list_page
+from tui.messages import Catalog
+from tui.permissions import KEYS, Act
+from tui.screens.cases import CasesScreen
+from tui.sign_in_first import SignInFirstApp
+from workflows import registry
+from workflows.form_samples import sample_values
+
+CHROMIUM = os.environ.get("ONECHAIN_TEST_CHROMIUM") or shutil.which("chromium") or ""
+PASSWORD = "web-console-secret-2026"
+
+
+# ------------------------------------------------------------------------ helpers
+def coordinator_with_password(prefix: str) -> str:
+    """A coordinator who has already replaced their one-time password; returns the id."""
+    engine = ready_engine(get_settings().resolved_database_url)
+    user_id = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    one_time = accounts.add_user(
+        engine, user_id=user_id, name="网页协调员", grants=["coordinator"], by="test"
+    )
+    accounts.login(
+        engine,
+        load_signing_keys(keys_dir(get_settings())),
+        user_id=user_id,
+        password=one_time,
+        lifetime=timedelta(hours=1),
+        new_password=PASSWORD,
+    )
+    return user_id
+
+
+async def start_one_case(driver: CaseDriver) -> str:
+    """A running case with open tasks, of the first registered chain (any would do)."""
+    import chains  # noqa: F401  (registers the chains)
+
+    chain = registry.all_chains()[0]
+    kind = "person" if chain.applicant_kind == "person" else "organisation"
+    case_no = f"WEB{uuid.uuid4().hex[:8].upper()}"
+    await driver.start(
+        chain.code, sample_values(chain.form), case_no=case_no, applicant=fresh_applicant(kind)
+    )
+    await driver.wait_for_tasks(case_no)
+    engine = ready_engine(get_settings().resolved_database_url)
+    for _ in range(300):
+        if list_page(engine, CaseFilter(search=case_no)).total == 1:
+            return case_no
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{case_no} never reached the read model")
+
+
+async def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy (generous: a loaded CI machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check() if asyncio.iscoroutinefunction(check) else check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def decoy_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A valid saved session of somebody else, where the session file is looked for:
+    the web console must neither use it nor overwrite it."""
+    path = tmp_path / "session.json"
+    monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(path))
+    sign_in_cli(path, "supervisor", user_id=f"decoy-{uuid.uuid4().hex[:6]}", name="别人")
+    yield path
+
+
+# --------------------------------------------------------- the sign-in-first console
+async def test_sign_in_first_console_offers_nothing_until_signed_in(
+    driver: CaseDriver, decoy_session: Path
+) -> None:
+    case_no = await start_one_case(driver)
+    user_id = coordinator_with_password("first")
+    saved = decoy_session.read_bytes()
+    app = make_sign_in_first_app("zh", start="cases", refresh=0)
+    assert isinstance(app, SignInFirstApp)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        # Before signing in, the console's own keys do nothing and nobody acts.
+        app.screen.query_one("#user", Input).blur()
+        await pilot.press("2", "colon", "question_mark")
+        await pilot.pause()
+        assert app.screen.query("#user") and not app.signed_in
+        assert not isinstance(app.screen, CasesScreen)
+        with pytest.raises(RuntimeError):
+            _ = app.actor
+        app.screen.query_one("#user", Input).focus()
+        await pilot.press(*user_id, "tab", *PASSWORD, "enter")
+        await eventually(lambda: isinstance(app.screen, CasesScreen), "the case list")
+        assert app.actor.user_id == user_id and app.actor.role is Role.COORDINATOR
+        screen = app.screen
+        assert isinstance(screen, CasesScreen)
+        await pilot.press("slash", *case_no, "enter")
+        await eventually(lambda: screen.page is not None and screen.page.total == 1, "search")
+    assert decoy_session.read_bytes() == saved
+
+
+def test_non_loopback_addresses_are_warned_about() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert exposure_warning("127.0.0.1", 8000) is None
+    for host in ("0.0.0.0", "192.0.2.7", "console.example.gov"):
+        warning = exposure_warning(host, 8000)
+        assert warning is not None and "plain HTTP" in warning and host in warning
+    assert public_url_for("0.0.0.0", 8000, None) == f"http://{socket.gethostname()}:8000"
+    assert public_url_for("::1", 81, None) == "http://[::1]:81"
+    assert public_url_for("0.0.0.0", 8000, "https://c.example/") == "https://c.example"
+
+
+def test_each_browser_session_runs_the_console_without_a_session_file() -> None:
+    command = session_command("zh", start="cases", refresh=5.0)
+    assert " tui --no-session-file " in command
+    assert f"ONECHAIN_DATA_DIR={get_settings().data_dir.resolve()}" in command
+    assert command.startswith("exec ") and "web-sessions.log" in command
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_taken_port_is_said_not_served() -> None:
+    said: list[str] = []
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = int(holder.getsockname()[1])
+        with pytest.raises(ServeError, match=f"cannot serve the console on 127.0.0.1:{port}"):
+            await serve_console(
+                "127.0.0.1",
+                port,
+                "true",
+                public_url=f"http://127.0.0.1:{port}",
+                stop=asyncio.Event(),
+                say=said.append,
+            )
+    assert said == []  # nothing claims to serve
+
+
+# ------------------------------------------------------------------ the real browser
+
+
+@contextlib.asynccontextmanager
+async def web_server(
+    driver: CaseDriver, log: Path, extra_env: dict[str, str]
+) -> AsyncIterator[str]:
+    """``onechain web`` as its own process (and process group), against the test's
+    Temporal and task queue; yields its URL; stops it and its sessions afterwards."""
+    port = _free_port()
+    environment = {
+        **os.environ,
+        **extra_env,
+        "TEMPORAL_ADDRESS": driver.client.service_client.config.target_host,
+        "ONECHAIN_TASK_QUEUE": driver.desk.task_queue,
+    }
+    onechain = str(Path(sys.executable).with_name("onechain"))
+    command = [onechain, "web", "--port", str(port), "--start", "cases", "--refresh", "2"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+
+        def serving() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"onechain web exited: {log.read_text(errors='replace')}")
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        await eventually(serving, "onechain web to listen")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await asyncio.to_thread(process.wait, 10)
+
+
+#: Keeps every xterm.js Terminal the page makes (textual-serve does not expose it), so
+#: the test reads what the page shows from the terminal's own buffer.
+CAPTURE_TERMINALS = """
+window.__terminals = [];
+Object.defineProperty(Object.prototype, "terminal", {
+  configurable: true,
+  get() { return undefined; },
+  set(value) {
+    Object.defineProperty(this, "terminal", {
+      value, writable: true, configurable: true, enumerable: true,
+    });
+    if (value && value.buffer) window.__terminals.push(value);
+  },
+});
+"""
+READ_SCREEN = """
+() => {
+  const term = window.__terminals.find((t) => t.buffer && t.buffer.active);
+  if (!term) return "";
+  const buffer = term.buffer.active, lines = [];
+  for (let row = 0; row < term.rows; row++) {
+    const line = buffer.getLine(buffer.viewportY + row);
+    lines.push(line ? line.translateToString(true) : "");
+  }
+  return lines.join("\\n");
+}
+"""
+
+
+def _playwright() -> Any:
+    if not CHROMIUM or not Path(CHROMIUM).exists():
+        pytest.skip(
+            "no Chromium: install Debian's `chromium` package (apt-get install chromium; "
+            ".ci/run does it) or set ONECHAIN_TEST_CHROMIUM to a chromium binary"
+        )
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError as error:
+        pytest.skip(f"playwright is not installed (test extras): {error}")
+    return async_playwright
+
+
+async def test_sign_in_and_urge_in_a_real_browser(
+    driver: CaseDriver, decoy_session: Path, tmp_path: Path
+) -> None:
+    async_playwright = _playwright()
+    case_no = await start_one_case(driver)
+    user_id = coordinator_with_password("web")
+    saved = decoy_session.read_bytes()
+    zh = Catalog("zh")
+    log = tmp_path / "web.log"
+    async with (
+        web_server(driver, log, {"ONECHAIN_SESSION_FILE": str(decoy_session)}) as url,
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+
+            async def local_only(route: Any) -> None:
+                if route.request.url.startswith(url[:-1]) or route.request.url.startswith(
+                    url.replace("http", "ws")[:-1]
+                ):
+                    await route.continue_()
+                else:
+                    await route.abort()  # e.g. the page's web font: nothing leaves the machine
+
+            await page.route("**/*", local_only)
+            await page.add_init_script(CAPTURE_TERMINALS)
+
+            async def screen() -> str:
+                return str(await page.evaluate(READ_SCREEN))
+
+            async def shows(text: str) -> str:
+                async def check() -> bool:
+                    return text in await screen()
+
+                try:
+                    await eventually(check, repr(text), timeout=90)
+                except AssertionError:
+                    raise AssertionError(
+                        f"{text!r} never on the page; it shows:\n{await screen()}\n"
+                        f"onechain web said:\n{log.read_text(errors='replace')}"
+                    ) from None
+                return await screen()
+
+            opened = time.monotonic()
+            await page.goto(url, wait_until="domcontentloaded")
+            await shows(zh.t("login.password"))
+            sign_in_shown = time.monotonic()
+            # Each step waits for the page to show the last one: keys typed ahead of the
+            # terminal's focus event would land in whichever field it gives focus back to.
+            await page.focus("textarea.xterm-helper-textarea")
+            await page.keyboard.type(user_id)
+            await shows(user_id)
+            await page.keyboard.press("Tab")
+            await page.keyboard.type(PASSWORD)
+            await shows("•" * len(PASSWORD))
+            submitted = time.monotonic()
+            await page.keyboard.press("Enter")
+            await shows(zh.t("cases.col.case_no"))
+            listed = time.monotonic()
+            await page.keyboard.press("/")
+            await shows(zh.t("cases.search"))
+            await page.keyboard.type(case_no)
+            await page.keyboard.press("Enter")
+            await shows(zh.t("cases.range", first=1, last=1, total=1))
+            await shows(case_no)
+            print(
+                f"\nweb console: page open → sign-in screen {sign_in_shown - opened:.2f} s; "
+                f"sign-in submitted → case list {listed - submitted:.2f} s; "
+                f"page open → case list {listed - opened:.2f} s (incl. typing)"
+            )
+            # Urge the case under the cursor, with the console's own key for it.
+            await page.keyboard.press(KEYS[Act.URGE])
+            await shows(zh.t("form.title", action=zh.t(f"act.{Act.URGE.value}"), case_no=case_no))
+            await page.keyboard.press("Control+s")
+
+            async def urged() -> list[Any]:
+                state = await driver.state(case_no)
+                return [e for e in state.events if e.kind == "urged"]
+
+            (event,) = await eventually(urged, "the urge in the case's history", timeout=90)
+            assert event.actor.user_id == user_id
+            assert event.actor.role is Role.COORDINATOR
+        finally:
+            await browser.close()
+    assert decoy_session.read_bytes() == saved  # never read over, never written
