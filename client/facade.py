@@ -39,6 +39,7 @@ from domain.actions import (
 from domain.case import Applicant, CaseOutcome, CaseState, check_applicant_text
 from domain.materials import Commitment
 from domain.projection import DerivedRecords
+from domain.refusal import Refusal, render
 from domain.roles import Actor
 from runtime.settings import get_settings
 from trust.client_interceptor import CredentialsInterceptor
@@ -46,6 +47,9 @@ from trust.credentials import Credentials, acting_as
 from workflows import admission
 from workflows.case_workflow import CaseWorkflow
 
+#: The error type of the worker's trust check (``trust.workflow_interceptor``, not
+#: imported: it brings the read model's audit table with it).
+UNAUTHENTICATED = "Unauthenticated"
 QUERY_TIMEOUT = timedelta(seconds=15)
 #: How long ``state`` waits for a just-started case to be admitted by a worker.
 STARTING_WAIT = timedelta(seconds=30)
@@ -69,7 +73,45 @@ def refusal_text(cause: BaseException | None) -> str:
 
 
 class CaseError(Exception):
-    """Base of the errors callers are expected to show to a user."""
+    """Base of the errors callers are expected to show to a user.
+
+    ``str()`` is the English message (logs, ``--json``); ``code`` and ``params`` say
+    the same for an interface to word in its language (``tui/refusals.py``); a
+    ``None`` code means there is nothing to word but the message.
+    """
+
+    def __init__(
+        self, message: str, *, code: Refusal | None = None, params: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params: dict[str, Any] = dict(params or {})
+
+    @classmethod
+    def refused(cls, code: Refusal, **params: Any) -> CaseError:
+        """An error worded from a refusal code (its English template as message)."""
+        return cls(render(code, params), code=code, params=params)
+
+
+def refusal_of(cause: BaseException | None) -> tuple[Refusal, dict[str, Any]] | None:
+    """The code and parameters the workflow (or the worker's trust check) sent with a
+    refusal, or None when it sent none (an older worker, a payload that did not
+    decode): the caller then shows the message alone."""
+    while isinstance(cause, FailureError):
+        if isinstance(cause, ApplicationError):
+            if cause.type == UNAUTHENTICATED:
+                return Refusal.NOT_PERMITTED, {"message": cause.message}
+            if cause.type == "ActionRefused" and cause.details:
+                details = cause.details[0]
+                if isinstance(details, dict):
+                    try:
+                        code = Refusal(str(details.get("code")))
+                    except ValueError:
+                        return None
+                    params = details.get("params")
+                    return code, dict(params) if isinstance(params, dict) else {}
+        cause = cause.cause
+    return None
 
 
 class CaseAlreadyExists(CaseError):
@@ -230,10 +272,11 @@ class CaseDesk:
                     update, action, id=request_id, result_type=ActionResult
                 )
         except WorkflowUpdateFailedError as failed:
-            raise ActionRejected(refusal_text(failed.cause)) from None
+            code, params = refusal_of(failed.cause) or (None, None)
+            raise ActionRejected(refusal_text(failed.cause), code=code, params=params) from None
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND and await self._exists(case_no):
-                raise ActionRejected(f"case {case_no} is closed; no more actions") from None
+                raise ActionRejected.refused(Refusal.CASE_CLOSED, case_no=case_no) from None
             raise self._rpc_error(case_no, error) from None
 
     async def _exists(self, case_no: str) -> bool:
@@ -325,14 +368,18 @@ class CaseDesk:
     @staticmethod
     def _rpc_error(case_no: str, error: RPCError) -> Exception:
         if error.status is RPCStatusCode.NOT_FOUND:
-            return CaseNotFound(f"case {case_no} not found")
+            return CaseNotFound.refused(Refusal.CASE_NOT_FOUND, case_no=case_no)
         if error.status is RPCStatusCode.FAILED_PRECONDITION:
             if "Workflow Task in failed state" in error.message:
                 return CaseError(
                     f"case {case_no} is not answering right now (its workflow task failed and "
                     "is being retried); try again shortly"
                 )
-            return ActionRejected(f"case {case_no} is closed: {error.message}")
+            return ActionRejected(
+                f"case {case_no} is closed: {error.message}",
+                code=Refusal.CASE_CLOSED,
+                params={"case_no": case_no},
+            )
         return error
 
     async def ping(self) -> None:

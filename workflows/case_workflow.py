@@ -76,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
         Publication,
         Revocation,
     )
+    from domain.refusal import Refusal
     from domain.roles import SYSTEM_ACTOR
     from domain.timezone import cst_date, end_of_day
     from trust.credentials import credential_headers
@@ -103,7 +104,10 @@ def _valid_to(issued_on: date, years: int | None) -> date | None:
 
 
 def _refuse(error: ActionRefused) -> ApplicationError:
-    return ApplicationError(str(error), type="ActionRefused", non_retryable=True)
+    """The refusal as the client sees it: the English message, and the code with its
+    parameters in the details for the interfaces to word (validators write no
+    history, so what a refusal says may change without a patch)."""
+    return ApplicationError(str(error), error.details(), type="ActionRefused", non_retryable=True)
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -583,9 +587,7 @@ class CaseWorkflow:
     def _act(self, check: Callable[[], None]) -> None:
         if self._withdrawal is not None:
             case_metrics.action(self.file.state.chain, "refused")
-            raise ApplicationError(
-                "the case is being withdrawn; no more actions", type="ActionRefused"
-            )
+            raise _refuse(ActionRefused(Refusal.CASE_WITHDRAWING))
         try:
             check()
         except ActionRefused as refused:
@@ -713,7 +715,9 @@ class CaseWorkflow:
     @withdraw.validator
     def _check_withdraw(self, action: Withdraw) -> None:
         if self._withdrawal is not None:
-            raise ApplicationError("the case is already being withdrawn", type="ActionRefused")
+            raise _refuse(
+                ActionRefused(Refusal.CASE_WITHDRAWING, "the case is already being withdrawn")
+            )
         self._act(lambda: self.file.check_withdraw(action))
 
     @workflow.signal

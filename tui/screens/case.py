@@ -116,7 +116,7 @@ class CaseScreen(ConsoleScreen):
             state = await desk.state(self.case_no)
         except CaseError as error:
             self.query_one("#case-header", Static).update(
-                styled(self.t("case.error", message=str(error)), "bold red")
+                styled(self.t("case.error", message=self.catalog.refused(error)), "bold red")
             )
             return
         except Exception as error:
