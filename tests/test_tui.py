@@ -118,13 +118,13 @@ async def test_extend_from_the_case_screen_and_refused_extension(driver, engine)
         # No reason: the workflow's validator refuses, the form stays open and says why.
         extend = await form(pilot, "e")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "reason is required" in error_text(extend))
+        await wait_for(pilot, lambda: "请填写理由" in error_text(extend))
         assert pilot.app.screen is extend
         # Too many days for one authority: refused with the validator's message.
         await type_into(pilot, "#days", "30")
         await type_into(pilot, "#reason", "site survey delayed")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "at most 10 working days, asked 30" in error_text(extend))
+        await wait_for(pilot, lambda: "最多延长 10 个工作日，申请了 30 个" in error_text(extend))
         assert "流程拒绝" in error_text(extend)
         # Within the limit: accepted, and the case screen shows it at once.
         await type_into(pilot, "#days", "3")

@@ -39,6 +39,7 @@ from domain.case import CaseState, SuspensionKind, Task, Verdict
 from domain.departments import DEPARTMENTS
 from tui.desk import is_connection_error
 from tui.permissions import MANUAL_SUSPENSIONS, Act, open_special_procedures, tasks_for
+from tui.refusals import task_label
 from tui.screens.base import ConsoleModal
 from tui.screens.dialogs import ConfirmScreen
 from tui.screens.form_help import (
@@ -510,7 +511,9 @@ class ActionForm(ConsoleModal):
         if self._task_options():
             self.query_one("#task", Select).set_options(self._task_options())
         status = self.catalog.enum("task", task.status)
-        return self.t("refusal.stale", task=self.task_label(task), status=status)
+        name = self.catalog.step(fresh.chain, task.name)
+        label = task_label(self.catalog.lang, task.id, {"task_name": name}, None)
+        return self.t("refusal.stale", task=label, status=status)
 
     def _notice(self, action: Action) -> str | None:
         if self.act is not Act.RETURN or not isinstance(action, Decide):

@@ -163,7 +163,7 @@ class CaseScreen(ConsoleScreen):
             t("case.chain"),
             f"{c.chain(state.chain)} v{state.chain_version}",
             t("case.stage"),
-            state.stage,
+            c.step(state.chain, state.stage),
         )
         add_row(t("case.applicant"), state.applicant.name, t("case.id"), state.applicant.id_masked)
         accepted_on = getattr(state, "accepted_on", None)
@@ -257,7 +257,7 @@ class CaseScreen(ConsoleScreen):
         return [
             Holding(
                 task_id=task.id,
-                name=task.name,
+                name=self.catalog.step(state.chain, task.name),
                 departments=[p.department for p in task.parts if p.verdict is None]
                 or list(task.departments),
                 assignees=[p.assignee for p in task.parts if p.assignee],
@@ -317,7 +317,7 @@ class CaseScreen(ConsoleScreen):
                 bar = deadline_bar(left, clock.limit_days + clock.extension_days, warning)
         return [
             task.id,
-            task.name,
+            self.catalog.step(self.state.chain if self.state else "", task.name),
             "、".join(parts),
             status,
             left_cell,
