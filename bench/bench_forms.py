@@ -83,8 +83,10 @@ async def measure(cases: int, repeat: int) -> None:
             form = app.screen
             await until(
                 pilot,
-                lambda: bool(form.query("#preview"))
-                and "（预览）" in str(form.query_one("#preview").render()),
+                lambda: (
+                    bool(form.query("#preview"))
+                    and "（预览）" in str(form.query_one("#preview").render())
+                ),
             )
             forms.append(time.perf_counter() - began)
             before = str(form.query_one("#preview").render())
@@ -102,14 +104,20 @@ async def measure(cases: int, repeat: int) -> None:
             await pilot.press("f2")
             await until(
                 pilot,
-                lambda: app.catalog.lang != lang
-                and isinstance(app.screen, CasesScreen)
-                and app.screen.page is not None,
+                lambda: (
+                    app.catalog.lang != lang
+                    and isinstance(app.screen, CasesScreen)
+                    and app.screen.page is not None
+                ),
             )
             switches.append(time.perf_counter() - began)
     catalog = Catalog("zh")
     error = CaseError.refused(
-        Refusal.ALREADY_DECIDED, department="fire", task="T3", task_name="消防审查", verdict="approve"
+        Refusal.ALREADY_DECIDED,
+        department="fire",
+        task="T3",
+        task_name="消防审查",
+        verdict="approve",
     )
     began = time.perf_counter()
     for _ in range(10_000):

@@ -315,6 +315,7 @@ async def test_bulk_reassign_reports_each_case(driver, engine) -> None:
     )
     await wait_in_read_model(engine, prefix, 2)
     app = console(driver, engine, COORDINATOR)
+    app.NOTIFICATION_TIMEOUT = 3600  # a loaded machine must not expire the notice first
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, CasesScreen)
@@ -335,7 +336,9 @@ async def test_bulk_reassign_reports_each_case(driver, engine) -> None:
         assert by_case[numbers[0]].ok
         # Withdrawn: left out before sending, and the coordinator is told so.
         assert numbers[1] not in by_case
-        assert any(numbers[1] in str(n.message) for n in pilot.app._notifications)
+        assert any(numbers[1] in str(n.message) for n in pilot.app._notifications), [
+            str(n.message) for n in pilot.app._notifications
+        ]
     assert (await driver.state(numbers[0])).task("T2").parts[0].department == "urban"
 
 
