@@ -83,7 +83,7 @@ async def measure(cases: int, repeat: int) -> None:
             form = app.screen
             await until(
                 pilot,
-                lambda: (
+                lambda form=form: (
                     bool(form.query("#preview"))
                     and "（预览）" in str(form.query_one("#preview").render())
                 ),
@@ -93,7 +93,7 @@ async def measure(cases: int, repeat: int) -> None:
             form.query_one("#days").focus()
             began = time.perf_counter()
             await pilot.press("backspace", "3")
-            await until(pilot, lambda: str(form.query_one("#preview").render()) != before)
+            await until(pilot, lambda f=form, b=before: str(f.query_one("#preview").render()) != b)
             previews.append(time.perf_counter() - began)
             await pilot.press("escape")
             await pilot.press("escape")
@@ -104,7 +104,7 @@ async def measure(cases: int, repeat: int) -> None:
             await pilot.press("f2")
             await until(
                 pilot,
-                lambda: (
+                lambda lang=lang: (
                     app.catalog.lang != lang
                     and isinstance(app.screen, CasesScreen)
                     and app.screen.page is not None
