@@ -234,8 +234,14 @@ async def test_a_stopped_clock_previews_its_due_date(driver: CaseDriver, engine:
         preview = text_of(special, "#preview")
         assert preview.startswith("新的到期日：")
         previewed = preview.removeprefix("新的到期日：").split("（", 1)[0]
+        kind = str(special.query_one("#kind", Select).value)
         await type_into(pilot, "#reason", "expert review")
         await submit_and_close(pilot, special)
+        # The timeline words the procedure's kind, not its code.
+        screen = pilot.app.screen
+        worded = f"（{app.catalog.enum('suspension', kind)}）"
+        await wait_for(pilot, lambda: worded in _all_text(screen))
+        assert f"（{kind}）" not in _all_text(screen)
     task = (await driver.state(case_no)).task(str(task_id))
     assert task is not None and task.clock is not None
     assert task.clock.due_on.isoformat() == previewed
