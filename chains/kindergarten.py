@@ -72,6 +72,20 @@ chain = Chain(
     allow_incomplete=True,
     supplement_days=10,
     description="并联初审 → 联合踏勘 → 并联决定 → 登记 → 统一出件",
+    names_en={
+        "并联初审": "Parallel preliminary review",
+        "办学许可初审": "School permit: preliminary review",
+        "消防安全检查初审": "Fire safety: preliminary review",
+        "卫生保健初审": "Health care: preliminary review",
+        "食品经营许可初审": "Food business: preliminary review",
+        "联合踏勘": "Joint site survey",
+        "并联决定": "Parallel decisions",
+        "办学许可决定": "School permit decision",
+        "消防安全检查决定": "Fire safety decision",
+        "卫生保健评价": "Health care evaluation",
+        "食品经营许可决定": "Food business decision",
+        "民办非企业单位登记": "Private non-enterprise registration",
+    },
 )
 
 

@@ -121,6 +121,22 @@ def _is_unreachable(error: BaseException) -> bool:
     )
 
 
+def refusal_words(error: BaseException) -> str:
+    """A refusal for people: worded from its code in the interface language
+    ($ONECHAIN_LANG, Chinese by default), the English message after it in brackets
+    (what logs and scripts match on); the message alone when it has no code."""
+    message = str(error)
+    if getattr(error, "code", None) is None:
+        return message
+    from tui.messages import LANGUAGES, Catalog
+
+    lang = os.environ.get("ONECHAIN_LANG") or "zh"
+    worded = Catalog(lang if lang in LANGUAGES else "zh").refused(error)
+    if worded == message:
+        return message
+    return f"{worded}（{message}）" if lang != "en" else f"{worded} ({message})"
+
+
 def guarded(fn: Callable[..., T]) -> Callable[..., T]:
     """Turn the errors users cause or meet into one line and the right exit code."""
 
@@ -139,9 +155,9 @@ def guarded(fn: Callable[..., T]) -> Callable[..., T]:
             if os.environ.get("ONECHAIN_DEBUG"):
                 traceback.print_exc()
             if isinstance(error, InvalidApplication | CaseNotFound):
-                fail(str(error), EXIT_USAGE)
+                fail(refusal_words(error), EXIT_USAGE)
             if isinstance(error, CaseError):
-                fail(str(error), EXIT_REJECTED)
+                fail(refusal_words(error), EXIT_REJECTED)
             if isinstance(error, ReadModelError):  # bad URL, no driver, schema behind/ahead
                 fail(str(error), EXIT_UNREACHABLE if error.unreachable else EXIT_USAGE)
             if isinstance(error, OperationalError):

@@ -283,7 +283,7 @@ async def _serve(
                 to_log(line)
                 severity = "information" if event == "server.restarted" else "error"
                 app.notify(
-                    catalog.t(event, log=log.parent / "temporal.log", **values),
+                    app.catalog.t(event, log=log.parent / "temporal.log", **values),
                     severity=severity,
                     markup=False,
                     timeout=15,
@@ -487,6 +487,12 @@ def up(
         ),
     ] = False,
     web_port: Annotated[int, typer.Option(help="HTTP port of --web.")] = 8000,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang", help="The console's language: zh (default) or en (default: $ONECHAIN_LANG)."
+        ),
+    ] = None,
 ) -> None:
     """Start the embedded default: the Temporal dev server, a worker and the console.
 
@@ -494,6 +500,12 @@ def up(
     With --demo: demo cases (DEMO-…) and the department simulator as well.
     Creates the data folder's keys if they are missing; data files are owner-only.
     """
+    from tui.messages import LANGUAGES
+
+    language = lang or os.environ.get("ONECHAIN_LANG") or "zh"
+    if language not in LANGUAGES:
+        raise _fail(f"--lang {language!r}: expected one of {', '.join(LANGUAGES)}", EXIT_USAGE)
+    os.environ["ONECHAIN_LANG"] = language  # the console (and its refusals) read it
     _prepare_embedded_data()
     # The embedded default's SQLite file belongs to this machine: upgrade it in place.
     # A configured database is shared; its upgrade is an operator's step.

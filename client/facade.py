@@ -40,6 +40,7 @@ from domain.actions import (
 from domain.case import Applicant, CaseOutcome, CaseState, check_applicant_text
 from domain.materials import Commitment
 from domain.projection import DerivedRecords
+from domain.refusal import Refusal, render
 from domain.roles import Actor
 from runtime.settings import get_settings
 from trust.client_interceptor import CredentialsInterceptor
@@ -47,6 +48,9 @@ from trust.credentials import Credentials, acting_as
 from workflows import admission
 from workflows.case_workflow import CaseWorkflow
 
+#: The error type of the worker's trust check (``trust.workflow_interceptor``, not
+#: imported: it brings the read model's audit table with it).
+UNAUTHENTICATED = "Unauthenticated"
 QUERY_TIMEOUT = timedelta(seconds=15)
 #: How long an action waits for a worker to take it before saying none answered (a
 #: loaded worker takes seconds; none at all never answers, and the RPC would end in a
@@ -74,7 +78,45 @@ def refusal_text(cause: BaseException | None) -> str:
 
 
 class CaseError(Exception):
-    """Base of the errors callers are expected to show to a user."""
+    """Base of the errors callers are expected to show to a user.
+
+    ``str()`` is the English message (logs, ``--json``); ``code`` and ``params`` say
+    the same for an interface to word in its language (``tui/refusals.py``); a
+    ``None`` code means there is nothing to word but the message.
+    """
+
+    def __init__(
+        self, message: str, *, code: Refusal | None = None, params: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params: dict[str, Any] = dict(params or {})
+
+    @classmethod
+    def refused(cls, code: Refusal, **params: Any) -> CaseError:
+        """An error worded from a refusal code (its English template as message)."""
+        return cls(render(code, params), code=code, params=params)
+
+
+def refusal_of(cause: BaseException | None) -> tuple[Refusal, dict[str, Any]] | None:
+    """The code and parameters the workflow (or the worker's trust check) sent with a
+    refusal, or None when it sent none (an older worker, a payload that did not
+    decode): the caller then shows the message alone."""
+    while isinstance(cause, FailureError):
+        if isinstance(cause, ApplicationError):
+            if cause.type == UNAUTHENTICATED:
+                return Refusal.NOT_PERMITTED, {"message": cause.message}
+            if cause.type == "ActionRefused" and cause.details:
+                details = cause.details[0]
+                if isinstance(details, dict):
+                    try:
+                        code = Refusal(str(details.get("code")))
+                    except ValueError:
+                        return None
+                    params = details.get("params")
+                    return code, dict(params) if isinstance(params, dict) else {}
+        cause = cause.cause
+    return None
 
 
 class CaseAlreadyExists(CaseError):
@@ -239,7 +281,8 @@ class CaseDesk:
                     rpc_timeout=ACTION_TIMEOUT,
                 )
         except WorkflowUpdateFailedError as failed:
-            raise ActionRejected(refusal_text(failed.cause)) from None
+            code, params = refusal_of(failed.cause) or (None, None)
+            raise ActionRejected(refusal_text(failed.cause), code=code, params=params) from None
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError) or (
                 error.status is RPCStatusCode.DEADLINE_EXCEEDED
@@ -251,7 +294,7 @@ class CaseDesk:
                     "when one starts: check with `onechain cases show` before repeating it"
                 ) from None
             if error.status is RPCStatusCode.NOT_FOUND and await self._exists(case_no):
-                raise ActionRejected(f"case {case_no} is closed; no more actions") from None
+                raise ActionRejected.refused(Refusal.CASE_CLOSED, case_no=case_no) from None
             raise self._rpc_error(case_no, error) from None
 
     async def _task_queue_of(self, case_no: str) -> str:
@@ -349,14 +392,18 @@ class CaseDesk:
     @staticmethod
     def _rpc_error(case_no: str, error: RPCError) -> Exception:
         if error.status is RPCStatusCode.NOT_FOUND:
-            return CaseNotFound(f"case {case_no} not found")
+            return CaseNotFound.refused(Refusal.CASE_NOT_FOUND, case_no=case_no)
         if error.status is RPCStatusCode.FAILED_PRECONDITION:
             if "Workflow Task in failed state" in error.message:
                 return CaseError(
                     f"case {case_no} is not answering right now (its workflow task failed and "
                     "is being retried); try again shortly"
                 )
-            return ActionRejected(f"case {case_no} is closed: {error.message}")
+            return ActionRejected(
+                f"case {case_no} is closed: {error.message}",
+                code=Refusal.CASE_CLOSED,
+                params={"case_no": case_no},
+            )
         return error
 
     async def ping(self) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from domain.actions import Rate, Rectify
 from domain.case import CaseStatus, Event, Rating, Task, TaskKind, Verdict
 from domain.materials import MaterialSpec, MaterialState
-from domain.refusal import ActionRefused, need_reason
+from domain.refusal import ActionRefused, Refusal, need_reason
 from domain.roles import SYSTEM_ACTOR, Role
 from domain.timezone import cst_date
 
@@ -85,12 +85,10 @@ class AftercareRules:
     def check_rate(self: CaseFile, action: Rate) -> None:
         self._role(action.actor, {Role.WINDOW_CLERK, Role.SYSTEM}, "rate")
         if self.state.status is CaseStatus.RUNNING:
-            raise ActionRefused(
-                f"case {self.state.case_no} is not concluded yet; rate it afterwards"
-            )
+            raise ActionRefused(Refusal.NOT_CONCLUDED_YET, case_no=self.state.case_no)
         if self.state.rating is not None:
             raise ActionRefused(
-                f"case {self.state.case_no} was already rated ({self.state.rating.score})"
+                Refusal.ALREADY_RATED, case_no=self.state.case_no, score=self.state.rating.score
             )
 
     def apply_rate(self: CaseFile, action: Rate, now: datetime) -> Event:
@@ -125,7 +123,7 @@ class AftercareRules:
         self._role(action.actor, {Role.COORDINATOR}, "rectify")
         task = self._open_task(action.task_id)
         if task.kind is not TaskKind.RECTIFICATION:
-            raise ActionRefused(f"task {task.id} is not a rectification task")
+            raise ActionRefused(Refusal.NOT_RECTIFICATION, task=task.id, task_name=task.name)
         need_reason(action.reason, "rectify")
 
     def apply_rectify(self: CaseFile, action: Rectify, now: datetime) -> Event:

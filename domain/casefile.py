@@ -48,7 +48,7 @@ from domain.materials import (
     MaterialState,
 )
 from domain.projection import CaseRow, EventRow, Notification, ProjectionBatch, TaskRow
-from domain.refusal import ActionRefused, need_reason
+from domain.refusal import ActionRefused, Refusal, need_reason
 from domain.roles import SYSTEM_ACTOR, Actor, PermissionDenied, Role, require_role
 from domain.timezone import cst_date, end_of_day
 
@@ -274,22 +274,28 @@ class CaseFile(IntakeRules, AftercareRules):
         if task is not None and task.kind in AFTERCARE_KINDS and task.is_open:
             return
         raise ActionRefused(
-            f"case {self.state.case_no} is {self.state.status.value}; no more actions"
+            Refusal.CASE_NOT_RUNNING,
+            case_no=self.state.case_no,
+            status=self.state.status.value,
         )
 
     def _task(self, task_id: str) -> Task:
         task = self.state.task(task_id)
         if task is None:
-            known = ", ".join(t.id for t in self.state.tasks) or "none"
             raise ActionRefused(
-                f"unknown task {task_id!r} in case {self.state.case_no} (tasks: {known})"
+                Refusal.UNKNOWN_TASK,
+                task=task_id,
+                case_no=self.state.case_no,
+                tasks=[t.id for t in self.state.tasks],
             )
         return task
 
     def _open_task(self, task_id: str) -> Task:
         task = self._task(task_id)
         if not task.is_open:
-            raise ActionRefused(f"task {task_id} is already {task.status.value}")
+            raise ActionRefused(
+                Refusal.TASK_NOT_OPEN, task=task_id, task_name=task.name, status=task.status.value
+            )
         return task
 
     def _part(self, task: Task, department: str | None) -> DepartmentPart:
@@ -300,13 +306,19 @@ class CaseFile(IntakeRules, AftercareRules):
             if len(undecided) == 1:
                 return undecided[0]
             raise ActionRefused(
-                f"task {task.id} is joint ({', '.join(task.departments)}): name the department"
+                Refusal.DEPARTMENT_NEEDED,
+                task=task.id,
+                task_name=task.name,
+                departments=list(task.departments),
             )
         part = task.part(department)
         if part is None:
             raise ActionRefused(
-                f"department {department} has no part in task {task.id} "
-                f"(departments: {', '.join(task.departments)})"
+                Refusal.DEPARTMENT_NOT_IN_TASK,
+                department=department,
+                task=task.id,
+                task_name=task.name,
+                departments=list(task.departments),
             )
         return part
 
@@ -315,23 +327,38 @@ class CaseFile(IntakeRules, AftercareRules):
         try:
             require_role(actor, allowed, action)
         except PermissionDenied as denied:
-            raise ActionRefused(str(denied)) from None
+            raise ActionRefused(
+                Refusal.ROLE_NOT_ALLOWED,
+                str(denied),
+                action=action,
+                role=actor.role.value,
+                allowed=sorted(r.value for r in allowed),
+            ) from None
 
     def _check_verdict(self, action: Decide, department: str | None, label: str) -> None:
         self._running(action.task_id)
         task = self._open_task(action.task_id)
         if task.kind in NOT_DECIDED_KINDS:
-            raise ActionRefused(f"task {task.id} ({task.name}) is not decided by a department")
+            raise ActionRefused(
+                Refusal.NOT_DECIDED_BY_DEPARTMENT, task=task.id, task_name=task.name
+            )
         if task.kind is TaskKind.VERIFICATION and action.verdict is Verdict.RETURN:
-            raise ActionRefused(f"task {task.id}: a verification is approved or rejected")
+            raise ActionRefused(Refusal.VERIFICATION_NO_RETURN, task=task.id, task_name=task.name)
         if task.status is TaskStatus.RETURNED:
             raise ActionRefused(
-                f"task {task.id} was returned for supplement and waits for: {', '.join(task.missing_items)}"
+                Refusal.TASK_AWAITS_SUPPLEMENT,
+                task=task.id,
+                task_name=task.name,
+                items=list(task.missing_items),
             )
         part = self._part(task, department)
         if part.verdict is not None:
             raise ActionRefused(
-                f"department {part.department} already decided task {task.id}: {part.verdict.value}"
+                Refusal.ALREADY_DECIDED,
+                department=part.department,
+                task=task.id,
+                task_name=task.name,
+                verdict=part.verdict.value,
             )
         if action.verdict is not Verdict.APPROVE:
             need_reason(action.reason, label)
@@ -352,8 +379,9 @@ class CaseFile(IntakeRules, AftercareRules):
             )
             if held is not None:
                 raise ActionRefused(
-                    f"{held.name} was already received ({held.source or held.state.value}); "
-                    "a material is never asked for twice"
+                    Refusal.MATERIAL_ALREADY_RECEIVED,
+                    material=held.name,
+                    source=held.source or held.state.value,
                 )
 
     def check_decide(self, action: Decide) -> None:
@@ -361,14 +389,16 @@ class CaseFile(IntakeRules, AftercareRules):
         department = action.department or action.actor.department
         if department != action.actor.department:
             raise ActionRefused(
-                f"reviewer of {action.actor.department} may not decide for department {department}"
+                Refusal.OTHER_DEPARTMENT,
+                actor_department=action.actor.department,
+                department=department,
             )
         self._check_verdict(action, department, "decide")
 
     def check_decide_on_behalf(self, action: DecideOnBehalf) -> None:
         self._role(action.actor, {Role.SUPERVISOR}, "decide on behalf")
         if action.verdict is Verdict.RETURN:
-            raise ActionRefused("decide on behalf: only approve or reject")
+            raise ActionRefused(Refusal.ON_BEHALF_NO_RETURN)
         need_reason(action.reason, "decide on behalf")
         self._check_verdict(action, action.department, "decide on behalf")
 
@@ -423,16 +453,17 @@ class CaseFile(IntakeRules, AftercareRules):
         else:
             task = self._open_task(action.task_id)
             if task.clock is None:
-                raise ActionRefused(f"task {task.id} has no time limit to extend")
+                raise ActionRefused(Refusal.NO_TIME_LIMIT, task=task.id, task_name=task.name)
             clock = task.clock
             target = task.id
         if clock.extended:
-            raise ActionRefused(
-                f"the limit of {target} was already extended once (+{clock.extension_days})"
-            )
+            raise ActionRefused(Refusal.ALREADY_EXTENDED, target=target, days=clock.extension_days)
         if action.days > clock.max_extension_days:
             raise ActionRefused(
-                f"extend {target}: at most {clock.max_extension_days} working days, asked {action.days}"
+                Refusal.EXTENSION_TOO_LONG,
+                target=target,
+                max_days=clock.max_extension_days,
+                days=action.days,
             )
 
     def apply_extend(self, action: Extend, now: datetime) -> Event:
@@ -475,13 +506,22 @@ class CaseFile(IntakeRules, AftercareRules):
         task = self._open_task(action.task_id)
         part = self._part(task, action.department)
         if part.verdict is not None:
-            raise ActionRefused(f"department {part.department} already decided task {task.id}")
+            raise ActionRefused(
+                Refusal.ALREADY_DECIDED,
+                department=part.department,
+                task=task.id,
+                task_name=task.name,
+                verdict=part.verdict.value,
+            )
         if action.to_department is not None:
             if action.to_department not in DEPARTMENTS:
-                raise ActionRefused(f"unknown department {action.to_department!r}")
+                raise ActionRefused(Refusal.UNKNOWN_DEPARTMENT, department=action.to_department)
             if task.part(action.to_department) is not None:
                 raise ActionRefused(
-                    f"department {action.to_department} already has a part in task {task.id}"
+                    Refusal.DEPARTMENT_ALREADY_IN_TASK,
+                    department=action.to_department,
+                    task=task.id,
+                    task_name=task.name,
                 )
 
     def apply_reassign(self, action: Reassign, now: datetime) -> Event:
@@ -546,15 +586,20 @@ class CaseFile(IntakeRules, AftercareRules):
         task = self._open_task(action.task_id)
         if action.actor.role is Role.REVIEWER and task.part(action.actor.department or "") is None:
             raise ActionRefused(
-                f"reviewer of {action.actor.department} has no part in task {task.id}"
+                Refusal.REVIEWER_NOT_IN_TASK,
+                actor_department=action.actor.department,
+                task=task.id,
+                task_name=task.name,
             )
         if task.status is TaskStatus.RETURNED:
-            raise ActionRefused(f"task {task.id} is already stopped for supplement")
+            raise ActionRefused(
+                Refusal.TASK_STOPPED_FOR_SUPPLEMENT, task=task.id, task_name=task.name
+            )
         if any(
             s.task_id == task.id and s.end is None and s.kind not in CASE_CLOCK_ONLY_KINDS
             for s in self.state.suspensions
         ):
-            raise ActionRefused(f"task {task.id} already has a special procedure running")
+            raise ActionRefused(Refusal.SPECIAL_ALREADY_RUNNING, task=task.id, task_name=task.name)
 
     def apply_start_special(self, action: StartSpecialProcedure, now: datetime) -> Event:
         task = self._task(action.task_id)
@@ -574,15 +619,17 @@ class CaseFile(IntakeRules, AftercareRules):
         self._running()
         suspension = self.open_suspension(action.suspension_id)
         if suspension is None:
-            raise ActionRefused(f"no running special procedure {action.suspension_id!r}")
+            raise ActionRefused(Refusal.NO_SUCH_SPECIAL, suspension=action.suspension_id)
         if suspension.kind is SuspensionKind.SUPPLEMENT or suspension.kind in CASE_CLOCK_ONLY_KINDS:
-            raise ActionRefused(f"{suspension.id} ends when the applicant acts, not by hand")
+            raise ActionRefused(Refusal.SPECIAL_ENDS_BY_APPLICANT, suspension=suspension.id)
         task = self.state.task(suspension.task_id) if suspension.task_id else None
         if action.actor.role is Role.REVIEWER and (
             task is None or task.part(action.actor.department or "") is None
         ):
             raise ActionRefused(
-                f"reviewer of {action.actor.department} has no part in {suspension.id}"
+                Refusal.REVIEWER_NOT_IN_SPECIAL,
+                actor_department=action.actor.department,
+                suspension=suspension.id,
             )
 
     def apply_end_special(self, action: EndSpecialProcedure, now: datetime) -> Event:
@@ -604,12 +651,15 @@ class CaseFile(IntakeRules, AftercareRules):
         self._running()
         task = self._open_task(action.task_id)
         if task.status is not TaskStatus.RETURNED:
-            raise ActionRefused(f"task {task.id} was not returned for supplement")
+            raise ActionRefused(Refusal.TASK_NOT_RETURNED, task=task.id, task_name=task.name)
         never_asked = [item for item in action.items if item not in task.missing_items]
         if never_asked:
             raise ActionRefused(
-                f"not missing in task {task.id}: {', '.join(never_asked)} "
-                f"(missing: {', '.join(task.missing_items)})"
+                Refusal.ITEMS_NOT_MISSING_IN_TASK,
+                task=task.id,
+                task_name=task.name,
+                items=never_asked,
+                missing=list(task.missing_items),
             )
 
     def apply_supplement(self, action: RecordSupplement, now: datetime) -> Event:
@@ -642,8 +692,11 @@ class CaseFile(IntakeRules, AftercareRules):
         if not waiting:
             expected = [t.awaits_event for t in self.state.open_tasks if t.awaits_event]
             raise ActionRefused(
+                Refusal.NOT_WAITING_FOR_EVENT,
                 f"the case is not waiting for {action.event!r}"
-                + (f" (waiting for: {', '.join(expected)})" if expected else "")
+                + (f" (waiting for: {', '.join(expected)})" if expected else ""),
+                event=action.event,
+                waiting=expected,
             )
 
     def apply_applicant_event(self, action: ReportApplicantEvent, now: datetime) -> Event:

@@ -20,7 +20,7 @@ from domain.materials import (
     decide_acceptance,
     notice_text,
 )
-from domain.refusal import ActionRefused
+from domain.refusal import ActionRefused, Refusal
 from domain.roles import SYSTEM_ACTOR, Role
 from domain.timezone import cst_date
 
@@ -113,7 +113,12 @@ class IntakeRules:
         never = [item for item in action.items if item not in missing]
         if never:
             listed = ", ".join(sorted(missing)) or "nothing"
-            raise ActionRefused(f"not missing: {', '.join(never)} (missing: {listed})")
+            raise ActionRefused(
+                Refusal.MATERIALS_NOT_MISSING,
+                f"not missing: {', '.join(never)} (missing: {listed})",
+                items=never,
+                missing=sorted(missing),
+            )
 
     def apply_supply(self: CaseFile, action: SupplyMaterials, now: datetime) -> Event:
         state = self.state

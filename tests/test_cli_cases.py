@@ -305,6 +305,7 @@ async def test_every_action(cli: CaseDriver) -> None:
         COORD,
     )
     assert "already extended" in result.stderr
+    assert "已经延长过一次" in result.stderr  # worded from the refusal code, English kept
     await ok("case", "extend", case_no, "--days", "5", "--reason", "整体延期", "--as", SUPER)
     await ok(
         "case",

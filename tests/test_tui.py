@@ -118,13 +118,13 @@ async def test_extend_from_the_case_screen_and_refused_extension(driver, engine)
         # No reason: the workflow's validator refuses, the form stays open and says why.
         extend = await form(pilot, "e")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "reason is required" in error_text(extend))
+        await wait_for(pilot, lambda: "请填写理由" in error_text(extend))
         assert pilot.app.screen is extend
         # Too many days for one authority: refused with the validator's message.
         await type_into(pilot, "#days", "30")
         await type_into(pilot, "#reason", "site survey delayed")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "at most 10 working days, asked 30" in error_text(extend))
+        await wait_for(pilot, lambda: "最多延长 10 个工作日，申请了 30 个" in error_text(extend))
         assert "流程拒绝" in error_text(extend)
         # Within the limit: accepted, and the case screen shows it at once.
         await type_into(pilot, "#days", "3")
@@ -315,6 +315,7 @@ async def test_bulk_reassign_reports_each_case(driver, engine) -> None:
     )
     await wait_in_read_model(engine, prefix, 2)
     app = console(driver, engine, COORDINATOR)
+    app.NOTIFICATION_TIMEOUT = 3600  # a loaded machine must not expire the notice first
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, CasesScreen)
@@ -335,7 +336,9 @@ async def test_bulk_reassign_reports_each_case(driver, engine) -> None:
         assert by_case[numbers[0]].ok
         # Withdrawn: left out before sending, and the coordinator is told so.
         assert numbers[1] not in by_case
-        assert any(numbers[1] in str(n.message) for n in pilot.app._notifications)
+        assert any(numbers[1] in str(n.message) for n in pilot.app._notifications), [
+            str(n.message) for n in pilot.app._notifications
+        ]
     assert (await driver.state(numbers[0])).task("T2").parts[0].department == "urban"
 
 

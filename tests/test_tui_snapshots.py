@@ -169,3 +169,28 @@ def test_case_120x40(snap_compare: Any, engine: Engine, days: DayCounter) -> Non
 
 def test_departments_120x40(snap_compare: Any, engine: Engine, days: DayCounter) -> None:
     assert snap_compare(app_for(engine, days, "departments"), run_before=settle, terminal_size=WIDE)
+
+
+def test_extend_form(snap_compare: Any, engine: Engine, days: DayCounter) -> None:
+    """The extension form at 80×24: the most urgent task preselected with its
+    department and due date, and the new due date previewed."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+
+    assert snap_compare(app_for(engine, days, "cases"), run_before=run_before)
+
+
+def test_filter_dialog(snap_compare: Any, engine: Engine, days: DayCounter) -> None:
+    """The filter dialog at 80×24: the first field focused, the keys said."""
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+
+    assert snap_compare(app_for(engine, days, "cases"), run_before=run_before)

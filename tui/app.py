@@ -67,6 +67,7 @@ class OneChainApp(App[None]):
         Binding("question_mark", "help", "bind.help"),
         Binding("q", "quit", "bind.quit"),
         Binding("ctrl+l", "redraw", "bind.redraw", show=False),
+        Binding("f2", "switch_language", "bind.lang", show=False),
         Binding("1", "switch_mode('overview')", "bind.overview", show=False),
         Binding("2", "switch_mode('cases')", "bind.cases", show=False),
         Binding("3", "switch_mode('departments')", "bind.departments", show=False),
@@ -96,7 +97,8 @@ class OneChainApp(App[None]):
         super().__init__()
         from readmodel.departments import DepartmentNames
 
-        self.catalog = Catalog(lang, DepartmentNames.of(engine))
+        self._department_names = DepartmentNames.of(engine)
+        self.catalog = Catalog(lang, self._department_names)
         localize_bindings(self, self.catalog)
         self.engine = engine
         self.actor = actor
@@ -135,6 +137,41 @@ class OneChainApp(App[None]):
             self.set_interval(
                 max(1.0, min(self.retry_seconds, self.ping_seconds or 5.0)), self._tick
             )
+
+    # ------------------------------------------------------------- language
+    async def action_switch_language(self) -> None:
+        """F2 or the palette's 「切换语言 / Switch language」: Chinese ⇄ English."""
+        await self.set_language("en" if self.catalog.lang == "zh" else "zh")
+
+    async def set_language(self, lang: str) -> None:
+        """Word the whole console in ``lang``: the screens are built again (their
+        texts are composed once), keeping the screen, the list's filter and the open
+        cases; dialogs and forms open at the moment are closed."""
+        if lang == self.catalog.lang:
+            return
+        self.catalog = Catalog(lang, self._department_names)
+        localize_bindings(self, self.catalog)
+        self.title = self.catalog.t("app.title")
+        mode = self.current_mode
+        cases = self.cases_screen()
+        if cases is not None and cases.is_mounted:
+            self.pending_filter = cases.filter
+        open_cases = [s.case_no for s in self.screen_stack if isinstance(s, CaseScreen)]
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+        other = next(m for m in SCREENS if m != mode)
+        await self.switch_mode(other)
+        for name in SCREENS:
+            if name != other:
+                await self.remove_mode(name)
+                self.add_mode(name, self.MODES[name])
+        await self.switch_mode(mode)
+        await self.remove_mode(other)
+        self.add_mode(other, self.MODES[other])
+        for case_no in open_cases:
+            self.open_case(case_no)
+        self.refresh_bindings()
+        self.notify(self.catalog.t("lang.switched"))
 
     # ------------------------------------------------------------- terminal
     def action_redraw(self) -> None:
@@ -306,6 +343,7 @@ class OneChainApp(App[None]):
                 t("cmd.jump_help", screen=label),
                 partial(self.switch_mode, name),
             )
+        yield SystemCommand(t("cmd.lang"), t("cmd.lang_help"), self.action_switch_language)
         case_no = self.current_case(screen)
         state = screen.state if isinstance(screen, CaseScreen) else None
         if case_no is not None:
@@ -347,7 +385,7 @@ class OneChainApp(App[None]):
         try:
             state = await self.desk.state(case_no)
         except CaseError as error:
-            self.notify(plain(error), severity="error", markup=False)
+            self.notify(plain(self.catalog.refused(error)), severity="error", markup=False)
             return
         except Exception as error:
             if not is_connection_error(error):

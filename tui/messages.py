@@ -13,6 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from domain.action_catalog import console_texts
+from tui.refusals import EN as REFUSALS_EN
+from tui.refusals import ZH as REFUSALS_ZH
+from tui.refusals import word
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -651,7 +654,63 @@ EN.update(
     }
 )
 
+# Issue 12, forms, dialogs and language: refusals worded from their codes
+# (``tui/refusals.py``), the forms' due-date lines, the language switch.
+ZH.update(REFUSALS_ZH)
+EN.update(REFUSALS_EN)
+ZH.update(
+    {
+        "form.task_due": "{department} · 到期 {due}{late}",
+        "form.task_late": "（超 {days} 个工作日）",
+        "form.task_no_clock": "{department} · 无时限",
+        "form.new_due": "新的到期日：{due}（预览）",
+        "form.new_due_case": "案件新的承诺到期日：{due}（预览）",
+        "form.new_due_unknown": "新的到期日：输入天数后预览",
+        "form.new_due_stopped": "新的到期日：{due}（预览；停止计时期间逐日顺延）",
+        "form.officer": "经办人（可选）",
+        "form.officer_none": "该部门没有登记经办人，请手工填写",
+        "form.refreshing": "正在核对案件最新状态…",
+        "lang.switched": "界面语言：中文",
+        "cmd.lang": "切换语言 / Switch language",
+        "cmd.lang_help": "在中文和英文之间切换界面语言",
+        "bind.lang": "语言",
+        "filter.keys": "回车 应用 · 空格 展开选项或勾选 · Tab 下一项 · Esc 取消",
+    }
+)
+EN.update(
+    {
+        "form.task_due": "{department} · due {due}{late}",
+        "form.task_late": " ({days} working days over)",
+        "form.task_no_clock": "{department} · no time limit",
+        "form.new_due": "New due date: {due} (preview)",
+        "form.new_due_case": "The case's new promised date: {due} (preview)",
+        "form.new_due_unknown": "New due date: enter the days to preview",
+        "form.new_due_stopped": "New due date: {due} (preview; moves on each stopped day)",
+        "form.officer": "Officer (optional)",
+        "form.officer_none": "No officers are recorded for this department; type a name",
+        "form.refreshing": "Checking the case's latest state…",
+        "lang.switched": "Interface language: English",
+        "cmd.lang": "切换语言 / Switch language",
+        "cmd.lang_help": "Switch the interface between Chinese and English",
+        "bind.lang": "Language",
+        "filter.keys": "Enter applies · Space opens a list or ticks · Tab next · Esc cancels",
+    }
+)
+
 CATALOGS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
+
+#: Stages and steps the engine itself names (every chain has them).
+ENGINE_NAMES_EN: dict[str, str] = {
+    "公示": "Publication",
+    "事中事后核查": "Follow-up verification",
+    "整改": "Rectification",
+    "办结": "Concluded",
+    "撤回": "Withdrawn",
+    "待补正": "Awaiting materials",
+    "补齐材料": "Bring the missing materials",
+    "等待补齐材料": "Waiting for the missing materials",
+    "出件": "Issuing",
+}
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -722,6 +781,52 @@ class Catalog:
         short = full[shared:].strip()
         self._short[code] = short if len(short) >= 2 else full
         return self._short[code]
+
+    def step(self, chain: str, name: str) -> str:
+        """A stage's or task's name in this language: the English name the chain
+        declares (``Chain.names_en``), else the name as the engine wrote it."""
+        if self.lang == "zh" or not name:
+            return name
+        import chains  # noqa: F401
+        from workflows import registry
+
+        try:
+            names = registry.get_chain(chain).names_en
+        except LookupError:
+            return name
+        return names.get(name) or ENGINE_NAMES_EN.get(name, name)
+
+    def refused(
+        self,
+        error: BaseException,
+        *,
+        state: Any = None,
+        doing: str | None = None,
+    ) -> str:
+        """A refusal (``client.facade.CaseError`` with a code) in this language; its
+        English message when it has no code or no wording. ``state``: the case, to
+        name tasks; ``doing``: what the reader was doing (the form's action)."""
+        code = getattr(error, "code", None)
+        message = str(error)
+        if code is None:
+            return message
+        task_name = None
+        if state is not None:
+
+            def task_name(task_id: str) -> str | None:
+                task = state.task(task_id)
+                return self.step(state.chain, task.name) if task is not None else None
+
+        return word(
+            self.t,
+            self.lang,
+            code,
+            getattr(error, "params", {}) or {},
+            message,
+            department=self.department,
+            task_name=task_name,
+            doing=doing,
+        )
 
     def role(self, role: str) -> str:
         return self.t(f"role.{role}")

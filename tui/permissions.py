@@ -85,7 +85,14 @@ def tasks_for(actor: Actor, act: Act, state: CaseState) -> list[Task]:
     if act in (Act.REASSIGN, Act.URGE):
         return [t for t in tasks if _undecided(t)]
     if act is Act.SPECIAL_START:
-        tasks = [t for t in tasks if t.status is TaskStatus.OPEN]
+        from domain.casefile import CASE_CLOCK_ONLY_KINDS
+
+        running = {
+            s.task_id
+            for s in state.suspensions
+            if s.end is None and s.kind not in CASE_CLOCK_ONLY_KINDS
+        }
+        tasks = [t for t in tasks if t.status is TaskStatus.OPEN and t.id not in running]
         if actor.role is Role.REVIEWER:
             tasks = [t for t in tasks if t.part(actor.department or "") is not None]
         return tasks

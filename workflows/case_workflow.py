@@ -77,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
         Publication,
         Revocation,
     )
+    from domain.refusal import Refusal
     from domain.roles import SYSTEM_ACTOR
     from domain.timezone import cst_date, end_of_day
     from trust.credentials import credential_headers
@@ -112,7 +113,10 @@ def _valid_to(issued_on: date, years: int | None) -> date | None:
 
 
 def _refuse(error: ActionRefused) -> ApplicationError:
-    return ApplicationError(str(error), type="ActionRefused", non_retryable=True)
+    """The refusal as the client sees it: the English message, and the code with its
+    parameters in the details for the interfaces to word (validators write no
+    history, so what a refusal says may change without a patch)."""
+    return ApplicationError(str(error), error.details(), type="ActionRefused", non_retryable=True)
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -653,9 +657,7 @@ class CaseWorkflow:
     def _act(self, check: Callable[[], None]) -> None:
         if self._withdrawal is not None:
             case_metrics.action(self.file.state.chain, "refused")
-            raise ApplicationError(
-                "the case is being withdrawn; no more actions", type="ActionRefused"
-            )
+            raise _refuse(ActionRefused(Refusal.CASE_WITHDRAWING))
         try:
             check()
         except ActionRefused as refused:
@@ -784,7 +786,9 @@ class CaseWorkflow:
     @withdraw.validator
     def _check_withdraw(self, action: Withdraw) -> None:
         if self._withdrawal is not None:
-            raise ApplicationError("the case is already being withdrawn", type="ActionRefused")
+            raise _refuse(
+                ActionRefused(Refusal.CASE_WITHDRAWING, "the case is already being withdrawn")
+            )
         self._act(lambda: self.file.check_withdraw(action))
 
     @workflow.signal

@@ -80,6 +80,9 @@ class Chain:
     verification_days: int = 20  # 事中事后核查 of a commitment, after issuance
     rating_window_days: int = 10  # 好差评: working days after conclusion a rating is taken
     flows: dict[int, FlowFunction] = field(default_factory=dict)
+    #: English names of the flow's stages and steps, keyed by the Chinese name the
+    #: flow gives them (optional: a name not listed is shown in Chinese).
+    names_en: dict[str, str] = field(default_factory=dict)
 
     @property
     def version(self) -> int:

@@ -1,6 +1,13 @@
 """One form per action, in a modal. It sends the action itself, so a refusal is
-shown inline (the workflow validator's message) and the form stays open; on
-success it closes with an :class:`ActionOutcome`."""
+shown inline (worded from the workflow's refusal code in the console's language)
+and the form stays open; on success it closes with an :class:`ActionOutcome`.
+
+The task drop-down offers only tasks that can take the action now, preselects the
+late (or most urgent) one and shows its department and due date; an extension or a
+stopped clock previews the new due date; a reassignment offers the department's
+officers; and the case is read again just before sending, so a task decided
+meanwhile is refused here, in plain words, before the workflow is asked.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +39,16 @@ from domain.case import CaseState, SuspensionKind, Task, Verdict
 from domain.departments import DEPARTMENTS
 from tui.desk import is_connection_error
 from tui.permissions import MANUAL_SUSPENSIONS, Act, open_special_procedures, tasks_for
+from tui.refusals import task_label
 from tui.screens.base import ConsoleModal
 from tui.screens.dialogs import ConfirmScreen
+from tui.screens.form_help import (
+    department_officers,
+    extended_due,
+    most_urgent,
+    stopped_due,
+    undecided_departments,
+)
 
 #: Forms whose reason is required (declared with the action, domain/action_catalog.py).
 NEEDS_REASON = {Act(form.act) for _, form in console_forms() if form.reason_required}
@@ -94,8 +109,11 @@ class ActionForm(ConsoleModal):
         self.tasks: list[Task] = tasks_for(self.console.actor, act, state)
 
     # ------------------------------------------------------------- layout
+    def task_label(self, task: Task) -> str:
+        return f"{task.id} {self.catalog.step(self.state.chain, task.name)}"
+
     def _task_options(self) -> list[tuple[str, str]]:
-        options = [(f"{t.id} {t.name}", t.id) for t in self.tasks]
+        options = [(self.task_label(t), t.id) for t in self.tasks]
         if self.act is Act.EXTEND and not self.state.promised.extended:
             options.append((self.t("form.task_case"), WHOLE_CASE))
         return options
@@ -109,13 +127,16 @@ class ActionForm(ConsoleModal):
             with VerticalScroll(id="form-fields"):
                 if act in TASK_ACTS:
                     options = self._task_options()
+                    urgent = most_urgent(self.tasks, self.console.days, self.console.today())
                     yield Label(t("form.task"))
                     yield Select(
                         options,
+                        value=urgent.id if urgent is not None else Select.NULL,
                         allow_blank=not options,
                         prompt=t("form.nothing", action=t(f"act.{act}")),
                         id="task",
                     )
+                    yield Static("", id="task-info", classes="dim")
                 if act in DEPARTMENT_ACTS:
                     yield Label(
                         t("form.department")
@@ -143,6 +164,8 @@ class ActionForm(ConsoleModal):
                 if act is Act.EXTEND:
                     yield Label(t("form.days"))
                     yield Input(type="integer", id="days", value="5")
+                if act in (Act.EXTEND, Act.SPECIAL_START):
+                    yield Static("", id="preview")
                 if act is Act.REASSIGN:
                     yield Label(t("form.to_department"))
                     yield Select(
@@ -150,6 +173,9 @@ class ActionForm(ConsoleModal):
                         prompt=t("form.select"),
                         id="to-department",
                     )
+                    yield Label(t("form.officer"))
+                    yield Select([], prompt=t("form.select"), id="officer")
+                    yield Static("", id="officer-note", classes="dim")
                     yield Label(t("form.to_assignee"))
                     yield Input(id="to-assignee")
                 if act is Act.SPECIAL_START:
@@ -184,6 +210,7 @@ class ActionForm(ConsoleModal):
 
     def on_mount(self) -> None:
         self._task_changed()
+        self._officers()
         for items in self.query(SelectionList):
             if items.option_count:
                 items.highlighted = 0
@@ -213,6 +240,8 @@ class ActionForm(ConsoleModal):
     @on(Select.Changed, "#task")
     def _task_changed(self) -> None:
         task = self.selected_task()
+        self._show_task(task)
+        self._preview()
         if self.act in DEPARTMENT_ACTS:
             undecided = [p.department for p in task.parts if p.verdict is None] if task else []
             options = [(self.catalog.department(d), d) for d in undecided]
@@ -222,11 +251,86 @@ class ActionForm(ConsoleModal):
             select.set_options(options)
             if options:
                 select.value = options[0][1]
+            self._officers()
         if self.act is Act.SUPPLEMENT:
             items = self.query_one("#items", SelectionList)
             items.clear_options()
             for name in task.missing_items if task else []:
                 items.add_option((name, name, True))
+
+    def _show_task(self, task: Task | None) -> None:
+        """The chosen task's department(s) and its own due date (and how late)."""
+        found = self.query("#task-info")
+        if not found:
+            return
+        info = found.first(Static)
+        if task is None:
+            info.update("")
+            return
+        department = self.catalog.departments(undecided_departments(task))
+        if task.clock is None:
+            info.update(safe(self.t("form.task_no_clock", department=department)))
+            return
+        left = self.console.days.of(self.console.today(), task.clock)
+        late = self.t("form.task_late", days=-left) if left is not None and left < 0 else ""
+        info.update(
+            safe(
+                self.t(
+                    "form.task_due",
+                    department=department,
+                    due=task.clock.due_on.isoformat(),
+                    late=late,
+                )
+            )
+        )
+
+    @on(Input.Changed, "#days")
+    def _preview(self) -> None:
+        """The new due date an extension (or a stop of the clock) would give."""
+        found = self.query("#preview")
+        if not found:
+            return
+        preview = found.first(Static)
+        calendar, today = self.console.days.calendar, self.console.today()
+        task_id = self._value("task")
+        if self.act is Act.EXTEND:
+            whole = task_id == WHOLE_CASE
+            task = self.selected_task()
+            clock = self.state.promised if whole else (task.clock if task else None)
+            try:
+                extra = int(self._value("days") or "")
+            except ValueError:
+                extra = 0
+            if clock is None or extra <= 0:
+                preview.update(self.t("form.new_due_unknown"))
+                return
+            due = extended_due(clock, extra, calendar, today).isoformat()
+            preview.update(self.t("form.new_due_case" if whole else "form.new_due", due=due))
+            return
+        task = self.selected_task()
+        if task is None or task.clock is None:
+            preview.update("")
+            return
+        due = stopped_due(task.clock, calendar, today).isoformat()
+        preview.update(self.t("form.new_due_stopped", due=due))
+
+    @on(Select.Changed, "#to-department")
+    def _officers(self) -> None:
+        """The officers of the department the task goes to (or of the one holding it)."""
+        if self.act is not Act.REASSIGN:
+            return
+        department = self._value("to-department") or self._value("department")
+        officers = department_officers(self.console.engine, department) if department else []
+        select = self.query_one("#officer", Select)
+        select.set_options([(f"{name}（{user_id}）", name) for user_id, name in officers])
+        note = self.query_one("#officer-note", Static)
+        note.update(self.t("form.officer_none") if department and not officers else "")
+
+    @on(Select.Changed, "#officer")
+    def _officer_chosen(self) -> None:
+        name = self._value("officer")
+        if name:
+            self.query_one("#to-assignee", Input).value = name
 
     def _items(self) -> list[str]:
         chosen = list(self.query_one("#items", SelectionList).selected)
@@ -330,7 +434,7 @@ class ActionForm(ConsoleModal):
                 "confirm.on_behalf",
                 action=self.t(f"act.{self.act}"),
                 case_no=self.case_no,
-                task=f"{task.id} {task.name}" if task else "",
+                task=self.task_label(task) if task else "",
                 department=self.catalog.department(self._value("department")),
                 reason=action.reason or "—",
             )
@@ -353,16 +457,24 @@ class ActionForm(ConsoleModal):
         try:
             if desk is None:
                 raise ConnectionError(self.t("conn.lost_short"))
+            self.show_error(self.t("form.refreshing"))
+            fresh = await desk.state(self.case_no)
+            stale = self.stale_reason(action, fresh)
+            self.state = fresh
+            if stale is not None:
+                self.show_error(stale)
+                return
+            self.show_error("")
             result = await desk.act(self.case_no, action)
         except ActionRejected as rejected:
-            self.show_error(self.t("form.rejected", message=str(rejected)))
+            self.show_error(self.t("form.rejected", message=self.worded(rejected)))
             return
         except Exception as error:
             if is_connection_error(error):
                 self.console.connection_failed()
                 self.show_error(self.t("form.unreachable", message=str(error)))
             elif isinstance(error, CaseError):
-                self.show_error(self.t("form.rejected", message=str(error)))
+                self.show_error(self.t("form.rejected", message=self.worded(error)))
             else:
                 raise
             return
@@ -372,6 +484,37 @@ class ActionForm(ConsoleModal):
             ActionOutcome(self.act, self.case_no, result.message, notice=self._notice(action))
         )
 
+    def worded(self, error: Exception) -> str:
+        """A refusal in the console's language (its English message if it has no code)."""
+        return self.catalog.refused(error, state=self.state, doing=self.t(f"act.{self.act}"))
+
+    def stale_reason(self, action: Action, fresh: CaseState) -> str | None:
+        """Why the action no longer fits the case just read (a task decided or
+        concluded meanwhile, the case concluded), or None if it still does."""
+        from client.facade import CaseError
+        from domain.refusal import Refusal
+
+        task_id = getattr(action, "task_id", None)
+        if fresh.status.value != "running" and self.act in TASK_ACTS | {Act.WITHDRAW}:
+            error = CaseError.refused(
+                Refusal.CASE_NOT_RUNNING, case_no=fresh.case_no, status=fresh.status.value
+            )
+            return self.t("form.rejected", message=self.worded(error))
+        if self.act not in TASK_ACTS or not task_id or task_id == WHOLE_CASE:
+            return None
+        if any(t.id == task_id for t in tasks_for(self.console.actor, self.act, fresh)):
+            return None
+        task = fresh.task(task_id)
+        if task is None:
+            return None  # the workflow says what is wrong
+        self.tasks = tasks_for(self.console.actor, self.act, fresh)
+        if self._task_options():
+            self.query_one("#task", Select).set_options(self._task_options())
+        status = self.catalog.enum("task", task.status)
+        name = self.catalog.step(fresh.chain, task.name)
+        label = task_label(self.catalog.lang, task.id, {"task_name": name}, None)
+        return self.t("refusal.stale", task=label, status=status)
+
     def _notice(self, action: Action) -> str | None:
         if self.act is not Act.RETURN or not isinstance(action, Decide):
             return None
@@ -380,7 +523,7 @@ class ActionForm(ConsoleModal):
         return self.t(
             "notice.body",
             case_no=self.case_no,
-            task=f"{task.id} {task.name}" if task else action.task_id,
+            task=self.task_label(task) if task else action.task_id,
             department=self.catalog.department(self.console.actor.department),
             count=len(action.missing_items),
             items=items,

@@ -21,13 +21,24 @@ def localize_bindings(node: DOMNode, catalog: Catalog) -> None:
 
     Textual reads descriptions from class-level ``BINDINGS``; the language is only
     known when the app starts, so the instance's own copy of the map is rewritten.
+    The keys are kept on the node, so a language switch can word them again.
     """
     bindings: BindingsMap = node._bindings
+    originals: dict[str, list[str]] | None = getattr(node, "_catalog_keys", None)
+    if originals is None:
+        originals = {
+            key: [b.description for b in key_bindings]
+            for key, key_bindings in bindings.key_to_bindings.items()
+        }
+        node._catalog_keys = originals  # type: ignore[attr-defined]
     translated: dict[str, list[Binding]] = {}
     for key, key_bindings in bindings.key_to_bindings.items():
+        keys = originals.get(key, [])
         translated[key] = [
-            replace(b, description=catalog.t(b.description)) if b.description else b
-            for b in key_bindings
+            replace(b, description=catalog.t(keys[i] if i < len(keys) else b.description))
+            if b.description
+            else b
+            for i, b in enumerate(key_bindings)
         ]
     node._bindings = BindingsMap.from_keys(translated)
 

@@ -191,7 +191,8 @@ class BulkResultScreen(ConsoleModal):
                 return BulkResult(case_no, False, self.t("bulk.none"))
             return BulkResult(case_no, True, "；".join(messages))
         except CaseError as error:
-            return BulkResult(case_no, False, str(error))
+            doing = self.t(f"act.{request.act}")
+            return BulkResult(case_no, False, self.catalog.refused(error, doing=doing))
         except Exception as error:
             if is_connection_error(error):
                 self.console.connection_failed()

@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 
 from cli.safe_text import safe, styled
-from domain.case import CaseState, CaseStatus, Clock, Task
+from domain.case import CaseState, CaseStatus, Clock, Event, Task
 from domain.timezone import CST
 from tui.clocks import capped_left, holder_line, late_line, nearest
 from tui.data import Holding
@@ -116,7 +116,7 @@ class CaseScreen(ConsoleScreen):
             state = await desk.state(self.case_no)
         except CaseError as error:
             self.query_one("#case-header", Static).update(
-                styled(self.t("case.error", message=str(error)), "bold red")
+                styled(self.t("case.error", message=self.catalog.refused(error)), "bold red")
             )
             return
         except Exception as error:
@@ -163,7 +163,7 @@ class CaseScreen(ConsoleScreen):
             t("case.chain"),
             f"{c.chain(state.chain)} v{state.chain_version}",
             t("case.stage"),
-            state.stage,
+            c.step(state.chain, state.stage),
         )
         add_row(t("case.applicant"), state.applicant.name, t("case.id"), state.applicant.id_masked)
         accepted_on = getattr(state, "accepted_on", None)
@@ -257,7 +257,7 @@ class CaseScreen(ConsoleScreen):
         return [
             Holding(
                 task_id=task.id,
-                name=task.name,
+                name=self.catalog.step(state.chain, task.name),
                 departments=[p.department for p in task.parts if p.verdict is None]
                 or list(task.departments),
                 assignees=[p.assignee for p in task.parts if p.assignee],
@@ -317,7 +317,7 @@ class CaseScreen(ConsoleScreen):
                 bar = deadline_bar(left, clock.limit_days + clock.extension_days, warning)
         return [
             task.id,
-            task.name,
+            self.catalog.step(self.state.chain if self.state else "", task.name),
             "、".join(parts),
             status,
             left_cell,
@@ -418,6 +418,20 @@ class CaseScreen(ConsoleScreen):
                 key=lic.number,
             )
 
+    def _summary(self, event: Event) -> str:
+        """The event's summary as the engine wrote it, with a special procedure's kind
+        (written as its code, e.g. ``expert_review``) in the console's words."""
+        if not event.kind.startswith("special_"):
+            return event.summary
+        kind = event.data.get("kind")
+        if kind is None and self.state is not None:
+            suspension_id = event.data.get("suspension")
+            found = next((s for s in self.state.suspensions if s.id == suspension_id), None)
+            kind = found.kind.value if found is not None else None
+        if not kind:
+            return event.summary
+        return event.summary.replace(f"（{kind}）", f"（{self.catalog.enum('suspension', kind)}）")
+
     def _timeline(self, state: CaseState) -> None:
         table = self.query_one("#timeline", DataTable)
         at_end = table.cursor_row >= table.row_count - 1
@@ -431,7 +445,7 @@ class CaseScreen(ConsoleScreen):
                 str(e.seq),
                 f"{e.at.astimezone(CST):%m-%d %H:%M}",
                 who,
-                e.summary,
+                self._summary(e),
                 e.reason,
                 key=str(e.seq),
             )

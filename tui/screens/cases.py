@@ -170,7 +170,7 @@ class CasesScreen(ConsoleScreen):
             holder_short(catalog, row.holders)
             or ", ".join(catalog.department(d) for d in row.open_departments),
             catalog.chain_short(row.chain),
-            row.stage,
+            catalog.step(row.chain, row.stage),
             row.applicant_name,
             row.applicant_id_masked,
         ]

@@ -16,7 +16,8 @@ from tui.screens.base import ConsoleModal
 
 
 class ConfirmScreen(ConsoleModal):
-    """Yes or no; dismisses with True or False."""
+    """Yes or no; dismisses with True or False. The confirming button has the focus,
+    so the first Enter confirms (one asked to confirm means to); Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "confirm.yes"),
@@ -36,7 +37,7 @@ class ConfirmScreen(ConsoleModal):
                 yield Button(self.t("confirm.no"), id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -113,10 +114,30 @@ class JumpScreen(ConsoleModal):
         self.dismiss(None)
 
 
-class FilterScreen(ConsoleModal):
-    """Pick chain, status, stage, department, warning, "only problems" and sort."""
+class FilterField(Select[str], inherit_bindings=False):
+    """A filter drop-down: Space or ↓ opens it, Enter is left to the dialog (应用)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "bind.back")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,space,up", "show_overlay", show=False),
+    ]
+
+
+class FilterCheckbox(Checkbox, inherit_bindings=False):
+    """Space toggles; Enter is left to the dialog (应用)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "toggle_button", show=False)]
+
+
+class FilterScreen(ConsoleModal):
+    """Pick chain, status, stage, department, warning, "only problems" and sort.
+
+    Opens on the first field; Enter applies from any field (Space opens a drop-down
+    or ticks the box), Escape closes without applying."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "bind.back"),
+        Binding("enter,ctrl+s", "apply", "filter.apply"),
+    ]
 
     def __init__(self, current: CaseFilter, choices: FilterChoices) -> None:
         super().__init__()
@@ -124,7 +145,7 @@ class FilterScreen(ConsoleModal):
         self.choices = choices
 
     def _select(self, name: str, options: list[tuple[str, str]], value: str | None) -> Select[str]:
-        return Select(
+        return FilterField(
             options,
             value=value if value in {v for _, v in options} else Select.NULL,
             prompt=self.t("filter.any"),
@@ -136,6 +157,7 @@ class FilterScreen(ConsoleModal):
         statuses = ["running", "approved", "not_approved", "withdrawn"]
         with Vertical(classes="dialog", id="filters"):
             yield Label(self.t("filter.title"), classes="dialog-title")
+            yield Label(self.t("filter.keys"), classes="dim")
             with VerticalScroll():
                 yield Label(self.t("filter.chain"))
                 yield self._select(
@@ -159,9 +181,11 @@ class FilterScreen(ConsoleModal):
                     [(c.enum("warning", w), w) for w in ("red", "yellow", "none")],
                     cur.warning,
                 )
-                yield Checkbox(self.t("filter.problems"), cur.problems_only, id="filter-problems")
+                yield FilterCheckbox(
+                    self.t("filter.problems"), cur.problems_only, id="filter-problems"
+                )
                 yield Label(self.t("filter.sort"))
-                yield Select(
+                yield FilterField(
                     [(self.t(f"sort.{s}"), s) for s in SORTS],
                     value=cur.sort,
                     allow_blank=False,
@@ -176,8 +200,11 @@ class FilterScreen(ConsoleModal):
         value: Any = self.query_one(f"#filter-{name}", Select).value
         return None if value is Select.NULL else str(value)
 
+    def on_mount(self) -> None:
+        self.query_one("#filter-chain", Select).focus()
+
     @on(Button.Pressed, "#apply")
-    def _apply(self) -> None:
+    def action_apply(self) -> None:
         self.dismiss(
             CaseFilter(
                 chain=self._value("chain"),

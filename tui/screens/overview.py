@@ -141,7 +141,7 @@ class OverviewScreen(ConsoleScreen):
         for row in data.by_chain_stage:
             by_chain.add_row(
                 c.chain_short(row.chain),
-                row.stage,
+                c.step(row.chain, row.stage),
                 Text(f"{row.count:,}", justify="right"),
                 Text(str(row.yellow or ""), style="yellow", justify="right"),
                 Text(str(row.red or ""), style="bold red", justify="right"),
