@@ -399,6 +399,12 @@ class CaseDesk:
                     f"case {case_no} is not answering right now (its workflow task failed and "
                     "is being retried); try again shortly"
                 )
+            if "no poller seen" in error.message:
+                # Right after a restart of the server, before a worker polls again.
+                return CaseError(
+                    f"case {case_no}: no worker is polling its task queue right now (is "
+                    "`onechain worker` or `onechain up` running?); the case itself is open"
+                )
             return ActionRejected(
                 f"case {case_no} is closed: {error.message}",
                 code=Refusal.CASE_CLOSED,

@@ -44,6 +44,24 @@ async def test_an_action_no_worker_answers_says_so(
     assert task_queue in str(refused.value) and "Timeout expired" not in str(refused.value)
 
 
+def test_no_poller_after_a_server_restart_does_not_call_the_case_closed() -> None:
+    """Right after the dev server restarts, before the worker polls again, Temporal
+    refuses Queries and Updates with FAILED_PRECONDITION "no poller seen" (seen in the
+    chaos run): the case is open, the worker is away, and the message says that."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from client.facade import CaseDesk
+
+    error = RPCError(
+        "no poller seen for task queue recently, worker may be down",
+        RPCStatusCode.FAILED_PRECONDITION,
+        b"",
+    )
+    worded = CaseDesk._rpc_error("JN-1", error)
+    assert isinstance(worded, CaseError) and "no worker is polling" in str(worded)
+    assert "is closed" not in str(worded)
+
+
 # --------------------------------------------------------------- read-model paths
 @pytest.fixture
 def database_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
@@ -51,6 +69,7 @@ def database_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]
     reset_engines()
     get_settings.cache_clear()
     yield monkeypatch
+    monkeypatch.undo()  # the environment first: settings read after this are the session's
     reset_engines()
     get_settings.cache_clear()
 
