@@ -667,7 +667,12 @@ def machine_info(
         ("temporalio", temporalio.__version__),
         ("temporal CLI", cli),
         ("server database", f"{server_db} (WAL, synchronous=normal)"),
-        ("read model", f"{data_dir / 'readmodel.sqlite3'}"),
+        (
+            "read model",
+            "PostgreSQL 16 (pgserver, fsync off)"
+            if args.postgres
+            else f"SQLite {data_dir / 'readmodel.sqlite3'}",
+        ),
         ("payload codec", "off (--no-codec)" if args.no_codec else "AES-256-GCM (sealed)"),
         ("cases N", str(args.cases)),
         ("drivers C", str(args.concurrency)),
@@ -1021,6 +1026,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the temp folder (server and read-model files)"
     )
     parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the read model on a PostgreSQL 16 (pgserver wheel) instead of a SQLite file",
+    )
+    parser.add_argument(
         "--no-codec",
         action="store_true",
         help="payloads in clear (no AES-GCM payload codec), to measure what sealing costs",
@@ -1031,6 +1041,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.cases < 1 or args.concurrency < 1 or args.start_concurrency < 1:
         parser.error("--cases, --concurrency and --start-concurrency must be at least 1")
     return args
+
+
+def start_postgres(workdir: Path) -> tuple[Any, str]:
+    """A PostgreSQL 16 of the ``pgserver`` wheel (test extras) in the temp folder, as the
+    tests use it (fsync off: the numbers compare the engines, not the disks)."""
+    import warnings
+
+    from sqlalchemy import create_engine, text
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver  # type: ignore[import-untyped]
+
+        server = pgserver.get_server(str(workdir / "pg"), cleanup_mode="delete")
+    url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("ALTER SYSTEM SET fsync = off"))
+        connection.execute(text("ALTER SYSTEM SET synchronous_commit = off"))
+        connection.execute(text("SELECT pg_reload_conf()"))
+    admin.dispose()
+    return server, url
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1047,10 +1079,15 @@ def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
 
     console = Console(width=112)
+    postgres = start_postgres(workdir) if args.postgres else None
     try:
+        if postgres is not None:
+            os.environ["ONECHAIN_DATABASE_URL"] = postgres[1]  # an empty database: schema made
         results = asyncio.run(bench(args, workdir))
         print_report(console, results)
     finally:
+        if postgres is not None:
+            postgres[0].cleanup()
         if args.keep:
             print(f"kept {workdir}")
         else:
