@@ -250,7 +250,31 @@ class CaseDriver:
                 break
             if not await self.approve_open(case_no):
                 break
-        return await asyncio.wait_for(self.desk.outcome(case_no), timeout=30)
+        outcome = await asyncio.wait_for(self.desk.outcome(case_no), timeout=30)
+        await self.projected(case_no)
+        return outcome
+
+    async def projected(self, case_no: str, *, timeout: float = 30.0) -> None:
+        """Wait until the read model shows the case as Temporal holds it now (the
+        worker's projector writes shortly after each change, not before the action
+        returns), as a user would see it a moment later in the list."""
+        from readmodel.database import read_session, ready_engine
+        from readmodel.queries import get_case
+        from runtime.settings import get_settings
+
+        state = await self.state(case_no)
+        wanted = state.events[-1].seq if state.events else 0
+        engine = ready_engine(get_settings().resolved_database_url)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            with read_session(engine) as session:
+                row = get_case(session, case_no)
+            if row is not None and row.last_seq >= wanted and row.status == state.status.value:
+                return
+            if loop.time() > deadline:
+                raise AssertionError(f"the read model did not catch up with case {case_no}")
+            await asyncio.sleep(0.05)
 
 
 def sign_in_cli(
