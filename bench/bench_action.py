@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -50,10 +51,12 @@ async def bench(actions: int, workdir: Path) -> None:
     from activities import ALL_ACTIVITIES
     from activities.admission import AdmissionActivities
     from activities.calendar import load_calendar
+    from activities.projection import read_model_engine
     from client.facade import CaseDesk, CaseRequest
     from domain.actions import Urge
     from domain.case import Applicant
     from domain.roles import Actor, Role
+    from readmodel.calendar_store import calendar_from_store
     from runtime.binaries import find_binary
     from runtime.settings import get_settings
     from trust.signer import signer_from_settings
@@ -80,7 +83,8 @@ async def bench(actions: int, workdir: Path) -> None:
     coordinator = Actor(user_id="coord1", name="协调李四", role=Role.COORDINATOR)
     settings = get_settings()
     verifier = identity_verifier()
-    admission = AdmissionActivities(verifier, settings.calendars_dir, settings.warning_fraction)
+    calendars = functools.partial(calendar_from_store, read_model_engine())
+    admission = AdmissionActivities(verifier, calendars, settings.warning_fraction)
     queues = {"signed": f"sig-{uuid.uuid4().hex[:6]}", "unverified": f"raw-{uuid.uuid4().hex[:6]}"}
     unverified = Worker(
         env.client,
