@@ -26,17 +26,20 @@ NO_SESSION_FILE_HELP = (
 )
 
 
+#: The console's first screen and its refresh, shared by `tui` and `web`.
+StartScreen = Annotated[str, typer.Option(help="First screen: overview, cases or departments.")]
+RefreshSeconds = Annotated[
+    float, typer.Option(help="Seconds between live refreshes (0: only on demand).")
+]
+
+
 def tui(
     role: Annotated[
         str | None, typer.Option("--role", help="The role to work in, if you hold several.")
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
-    start: Annotated[
-        str, typer.Option(help="First screen: overview, cases or departments.")
-    ] = "overview",
-    refresh: Annotated[
-        float, typer.Option(help="Seconds between live refreshes (0: only on demand).")
-    ] = 5.0,
+    start: StartScreen = "overview",
+    refresh: RefreshSeconds = 5.0,
     no_session_file: Annotated[
         bool,
         typer.Option(

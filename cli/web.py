@@ -35,7 +35,7 @@ import typer
 
 from cli.db import require_read_model
 from cli.output import EXIT_USAGE, fail
-from cli.tui import LANG_HELP
+from cli.tui import LANG_HELP, RefreshSeconds, StartScreen
 
 DEFAULT_PORT = 8000
 #: What the browser tab says.
@@ -212,12 +212,8 @@ def web(
         ),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP)] = None,
-    start: Annotated[
-        str, typer.Option(help="First screen: overview, cases or departments.")
-    ] = "overview",
-    refresh: Annotated[
-        float, typer.Option(help="Seconds between live refreshes (0: only on demand).")
-    ] = 5.0,
+    start: StartScreen = "overview",
+    refresh: RefreshSeconds = 5.0,
 ) -> None:
     """Serve the coordinators' console in a browser; each browser session signs in itself.
 
