@@ -203,12 +203,19 @@ class Projector:
         self._wake.set()
 
     # ------------------------------------------------------------------- loop
-    async def run(self) -> None:
-        """Project until cancelled."""
+    def bind(self) -> None:
+        """Start receiving hints on the running loop (before the worker polls, so that
+        none of its first workflow tasks' hints wait for the journal)."""
+        if self._stop_listening is not None:
+            return
         self._loop = asyncio.get_running_loop()
         self._stop_listening = projection_feed.listen(
             self.client.namespace, self.task_queue, self.hint
         )
+
+    async def run(self) -> None:
+        """Project until cancelled."""
+        self.bind()
         for workflow_id in self._journal.adopt_orphans():
             self._journal.append(workflow_id)
             self._enqueue(workflow_id)
@@ -238,7 +245,8 @@ class Projector:
                 task.cancel()
             # The rounds touch the journal as they end: let them end before it closes.
             await asyncio.gather(*running_rounds, return_exceptions=True)
-            self._stop_listening()
+            if self._stop_listening is not None:
+                self._stop_listening()
             self._journal.close()
 
     async def drain(self, timeout: float) -> bool:
@@ -345,6 +353,7 @@ def project_all(engine: Engine, batches: list[ProjectionBatch]) -> None:
 @contextlib.asynccontextmanager
 async def running(projector: Projector) -> Any:
     """Run ``projector`` in the background while the block runs."""
+    projector.bind()
     task = asyncio.create_task(projector.run())
     try:
         yield projector
