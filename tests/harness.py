@@ -169,6 +169,9 @@ class CaseDriver:
     def __init__(self, client: Client, task_queue: str) -> None:
         self.client = client
         self.desk = signed_desk(client, task_queue)
+        #: The read model the workers under test write (default: this process's settings);
+        #: a test whose workers run elsewhere (`onechain up`, other machines) sets it.
+        self.read_model_url: str | None = None
 
     async def start(
         self,
@@ -264,7 +267,7 @@ class CaseDriver:
 
         state = await self.state(case_no)
         wanted = state.events[-1].seq if state.events else 0
-        engine = ready_engine(get_settings().resolved_database_url)
+        engine = ready_engine(self.read_model_url or get_settings().resolved_database_url)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:

@@ -5,9 +5,9 @@ an e-licence issued by a case on one worker replaces the material for a case on 
 
 State (2026-12-02, session 3): the defect this test first showed (read-model writes
 from local activities of workflow tasks Temporal never committed) is gone with projection
-by query (``runtime/projector.py``), but the test does not pass yet: ``run_to_end`` now
-waits for the read model, and this process reads its own database, not the shared one
-the workers write (point the driver at ``shared_database``); and after the kill several
+by query (``runtime/projector.py``), but the test did not pass in its last run: ``run_to_end``
+now waits for the read model and read this process's own database (the driver now reads
+``shared_database``; not re-run since); and after the kill several
 Updates got no answer within 60 s from the surviving worker (to investigate: sticky
 queues of the dead worker, and the survivor's projector replaying cases it never cached).
 """
@@ -117,6 +117,7 @@ async def deployment(
     signer = ImpersonatingSigner(engine, load_signing_keys(keys_dir(get_settings())))
     task_queue = f"scale-{uuid.uuid4().hex[:6]}"
     driver = CaseDriver(dev_env.client, task_queue)
+    driver.read_model_url = shared_database  # what the workers write
     driver.desk = CaseDesk(dev_env.client, task_queue=task_queue, credentials=signer)
     # The people exist before the workers start (workers read them every 2 s).
     for department in {d for chain in registry.all_chains() for d in chain.departments}:

@@ -222,6 +222,7 @@ async def test_up_seals_personal_data_and_keeps_its_files_owner_only(
     )
     driver = CaseDriver(client, queue)
     driver.desk = CaseDesk(client, task_queue=queue, credentials=signer)
+    driver.read_model_url = f"sqlite:///{data / 'readmodel.sqlite3'}"  # what `up` writes
     for actor in [CLERK, *(reviewer(d) for d in registry.get_chain("restaurant").departments)]:
         signer.register(actor)
     applicant = person()
