@@ -25,7 +25,7 @@ from activities.calendar import load_calendar
 from activities.projection import read_model_engine
 from readmodel.calendar_store import calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
-from runtime.projector import Projector, running
+from runtime.projector import Projector, configured_writer, running
 from runtime.settings import get_settings
 from trust.audit_log import shared_recorder
 from trust.directory import shared_directory
@@ -101,7 +101,7 @@ def projector_for(client: Client, task_queue: str) -> Projector:
     return Projector(
         client,
         task_queue,
-        read_model_engine,
+        configured_writer,
         get_settings().data_dir / "projection",
         meter=sdk_runtime.metric_meter,
     )

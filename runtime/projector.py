@@ -40,8 +40,10 @@ from temporalio.common import MetricMeter
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.projection import ProjectionBatch
-from readmodel.database import write_session
+from readmodel.database import reporting_outages, write_session
+from readmodel.errors import DatabaseUnreachable
 from readmodel.projection import apply_batch, check_batch
+from runtime.settings import get_settings
 from workflows import projection_feed
 
 log = logging.getLogger("onechain.projector")
@@ -160,13 +162,13 @@ class Projector:
         self,
         client: Client,
         task_queue: str,
-        engine: Callable[[], Engine],
+        write: Callable[[list[ProjectionBatch]], None],
         journal_folder: Path,
         meter: MetricMeter | None = None,
     ) -> None:
         self.client = client
         self.task_queue = task_queue
-        self._engine = engine
+        self._write_batches = write
         self._journal = Journal(journal_folder, journal_key(client, task_queue))
         self._pending: OrderedDict[str, None] = OrderedDict()
         self._in_flight: Counter[str] = Counter()
@@ -310,12 +312,14 @@ class Projector:
         delay = 0.5
         while True:
             try:
-                await asyncio.to_thread(project_all, self._engine(), batches)
+                await asyncio.to_thread(self._write_batches, batches)
                 break
-            except Exception as error:  # the database is down or locked: keep the batches
+            except DatabaseUnreachable:  # logged once per outage by reporting_outages
+                pass
+            except Exception as error:  # locked, or a bug: keep the batches and say so
                 log.warning("read model write failed (%s); retrying in %.1f s", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_WRITE_RETRY_DELAY)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_WRITE_RETRY_DELAY)
         now = datetime.now(UTC)
         for batch in batches:
             workflow_id = f"case-{batch.case.case_no}"
@@ -348,6 +352,15 @@ def project_all(engine: Engine, batches: list[ProjectionBatch]) -> None:
     with write_session(engine) as session:
         for batch in batches:
             apply_batch(session, batch)
+
+
+def configured_writer(batches: list[ProjectionBatch]) -> None:
+    """Write to the configured read model, re-opened if its file was replaced, with
+    outages logged once (``reporting_outages``) rather than on every retry."""
+    from activities.projection import read_model_engine
+
+    with reporting_outages(get_settings().resolved_database_url):
+        project_all(read_model_engine(), batches)
 
 
 @contextlib.asynccontextmanager
