@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +61,10 @@ TABLE_MODULES = (
 #: The schema as it was before migrations; databases made then are stamped with it.
 BASELINE = "0001_baseline"
 UPGRADE_COMMAND = "onechain db upgrade"
+#: alembic keeps the running migration in module globals (``alembic.context``), so
+#: two threads of one process must not run its commands at once (they did, in a
+#: test of four engines racing: "module 'alembic.context' has no attribute 'config'").
+ALEMBIC_LOCK = threading.RLock()
 #: PostgreSQL advisory lock held while the schema is written ("onechain" as a number).
 ADVISORY_LOCK_KEY = int.from_bytes(b"onechain", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -207,7 +212,8 @@ def baseline_shape() -> dict[str, frozenset[str]]:
     engine = create_engine("sqlite://")
     try:
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), BASELINE)
+            with ALEMBIC_LOCK:
+                command.upgrade(alembic_config(connection), BASELINE)
             shape = _shape(connection, set(inspect(connection).get_table_names()))
     finally:
         engine.dispose()
@@ -267,12 +273,14 @@ def ensure_schema(engine: Engine, *, upgrade_behind: bool = False) -> SchemaChan
     with schema_lock(engine) as connection:
         status = schema_status(connection)  # again, now that nobody else can write it
         if status.state is SchemaState.PRE_MIGRATIONS:
-            command.stamp(alembic_config(connection), BASELINE)
+            with ALEMBIC_LOCK:
+                command.stamp(alembic_config(connection), BASELINE)
             status = schema_status(connection)
         if status.state is SchemaState.EMPTY or (
             status.state is SchemaState.BEHIND and upgrade_behind
         ):
-            command.upgrade(alembic_config(connection), "head")
+            with ALEMBIC_LOCK:
+                command.upgrade(alembic_config(connection), "head")
             status = schema_status(connection)
     # Outside the block: a stamp is committed even when the upgrade is then refused.
     if (error := refusal(status, engine)) is not None:
@@ -300,9 +308,11 @@ def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
     with schema_lock(engine) as connection:
         config = alembic_config(connection)
         if down:
-            command.downgrade(config, revision)
+            with ALEMBIC_LOCK:
+                command.downgrade(config, revision)
         else:
-            command.upgrade(config, revision)
+            with ALEMBIC_LOCK:
+                command.upgrade(config, revision)
 
 
 def status_of(engine: Engine) -> SchemaStatus:
@@ -316,7 +326,8 @@ def upgrade_sql(url: str, start: str | None, out: IO[str]) -> None:
     ``url``'s dialect, without connecting (for a DBA to review or run)."""
     config = alembic_config(url=url)
     config.output_buffer = out
-    command.upgrade(config, f"{start}:head" if start else "head", sql=True)
+    with ALEMBIC_LOCK:
+        command.upgrade(config, f"{start}:head" if start else "head", sql=True)
 
 
 def new_revision(message: str, *, autogenerate: bool) -> Path:
@@ -333,14 +344,17 @@ def new_revision(message: str, *, autogenerate: bool) -> Path:
     revision_id = f"{number:04d}_{slug}"
     options: dict[str, Any] = {"message": message, "rev_id": revision_id}
     if not autogenerate:
-        command.revision(alembic_config(), **options)
+        with ALEMBIC_LOCK:
+            command.revision(alembic_config(), **options)
     else:
         with tempfile.TemporaryDirectory() as folder:
             engine = create_engine(f"sqlite:///{Path(folder) / 'head.sqlite3'}")
             try:
                 with engine.begin() as connection:
-                    command.upgrade(alembic_config(connection), "head")
-                    command.revision(alembic_config(connection), autogenerate=True, **options)
+                    with ALEMBIC_LOCK:
+                        command.upgrade(alembic_config(connection), "head")
+                    with ALEMBIC_LOCK:
+                        command.revision(alembic_config(connection), autogenerate=True, **options)
             finally:
                 engine.dispose()
     _script_directory.cache_clear()

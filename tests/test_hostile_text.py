@@ -52,6 +52,7 @@ async def hostile(cli: CaseDriver) -> tuple[CaseDriver, str, dict[str, str]]:  #
     await start_past_the_desk(cli, f"{prefix}-3", ESCAPES)
     for case_no in names:
         await cli.wait_for_tasks(case_no)
+        await cli.projected(case_no)  # the list and the console read the read model
     return cli, prefix, names
 
 
