@@ -1,8 +1,8 @@
 """``onechain reconcile``: rebuild the read model from Temporal, the source of truth.
 
 Every case workflow (running or closed, while Temporal keeps its history) is asked
-for its state with a Query, the state is projected exactly as the workflow's own
-projection does it (``CaseFile.projection``), the result is compared with what the
+with the ``reconciliation`` Query for the rows the worker's projector would write
+(``CaseFile.projection``, all events) and its derived records; the rows are compared with what the
 read model holds, and only rows that differ are written (idempotently, with the
 same upsert the workflows use). The report lists what changed: cases missing from
 the read model, fields that differed, events that were added, and rows the read
@@ -34,11 +34,13 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from domain.case import CaseState
-    from domain.projection import DerivedRecords, ProjectionBatch
+    from domain.projection import ProjectionBatch, Reconciliation
     from readmodel.reconcile import CaseDiff
 
 #: The derived tables reconcile restores (``readmodel.reconcile.DERIVED_KINDS``).
 DERIVED_KINDS = ("licences", "revoked", "publications", "notifications")
+#: How the SDK refuses a Query the worker's workflow class does not define.
+OLD_WORKER_ANSWER = "expected but not found"
 
 
 def compare(session: Session, batch: ProjectionBatch) -> CaseDiff:
@@ -58,11 +60,10 @@ class Execution:
 
 @dataclass
 class Queried:
-    """One case's answers to the two Queries, or why there are none."""
+    """One case's answer to the ``reconciliation`` Query, or why there is none."""
 
     case_no: str
-    state: CaseState | None = None
-    derived: DerivedRecords | None = None
+    answer: Reconciliation | None = None
     error: str | None = None
 
 
@@ -86,18 +87,32 @@ async def case_executions(desk: Any) -> list[Execution]:
 
 
 async def query_case(desk: Any, case_no: str) -> Queried:
-    """Both Queries of one case at once (the second finds the workflow in the worker's
-    cache, so a case that is not cached is replayed once, not twice)."""
+    """One Query per case: a case not in the worker's cache is replayed once."""
+    try:
+        return Queried(case_no, await desk.reconciliation(case_no))
+    except Exception as error:
+        if OLD_WORKER_ANSWER in str(error):
+            return await query_case_as_before(desk, case_no)
+        return Queried(case_no, error=f"{type(error).__name__}: {error}")
+
+
+async def query_case_as_before(desk: Any, case_no: str) -> Queried:
+    """The two Queries a worker older than the ``reconciliation`` Query answers (during
+    a rolling upgrade), projected here as that worker's projection did."""
+    from domain.projection import Reconciliation
+
     try:
         state, derived = await asyncio.gather(desk.state(case_no), desk.derived_records(case_no))
     except Exception as error:
         return Queried(case_no, error=f"{type(error).__name__}: {error}")
-    return Queried(case_no, state, derived)
+    batch = projection_of(state, datetime.now(UTC))
+    return Queried(case_no, Reconciliation(batch=batch, derived=derived))
 
 
 # ------------------------------------------------------------------ comparing rows
 def projection_of(state: CaseState, now: datetime) -> ProjectionBatch:
-    """The batch the workflow itself would write for ``state`` (all events).
+    """The batch the workflow itself would write for ``state`` (all events): for
+    comparing a state read some other way (the bench reads it with ``state``).
 
     Projection reads only the state; the calendar and warning fraction a CaseFile
     also holds are used for recomputing deadlines, which this does not do.
@@ -109,19 +124,19 @@ def projection_of(state: CaseState, now: datetime) -> ProjectionBatch:
 
 
 def settle_chunk(
-    engine: Any, answers: list[Queried], *, now: datetime, lookup_key: bytes, dry_run: bool
+    engine: Any, answers: list[Queried], *, lookup_key: bytes, dry_run: bool
 ) -> tuple[list[CaseDiff], dict[str, int]]:
     """Compare a chunk of queried cases with the read model and write what differs
     (one read, one write transaction); runs in a thread beside the next Queries."""
     from readmodel.database import read_session
     from readmodel.reconcile import compare_many, write_chunk
 
-    readable = [a for a in answers if a.state is not None]
-    batches = [projection_of(a.state, now) for a in readable if a.state is not None]
+    readable = [a.answer for a in answers if a.answer is not None]
+    batches = [r.batch for r in readable]
     with read_session(engine) as session:
         diffs = compare_many(session, batches)
     to_write = [] if dry_run else [b for b, d in zip(batches, diffs, strict=True) if d.changed]
-    derived = [a.derived for a in readable if a.derived is not None]
+    derived = [r.derived for r in readable]
     restored = write_chunk(engine, to_write, derived, lookup_key=lookup_key, dry_run=dry_run)
     return diffs, restored
 
@@ -150,7 +165,7 @@ async def reconcile_cases(
     outcome.skipped = [e for e in outcome.executions if e.case_no not in on_queue]
     outcome.seconds["listing"] = time.perf_counter() - began
     engine = ready_engine(get_settings().resolved_database_url)
-    key, now = lookup_key(), datetime.now(UTC)
+    key = lookup_key()
     bar = progress.add_task("reconciling cases", total=len(wanted))
     gate = asyncio.Semaphore(concurrency)
 
@@ -167,7 +182,7 @@ async def reconcile_cases(
             outcome.unreadable.update({a.case_no: a.error for a in answers if a.error})
             settling = time.perf_counter()
             diffs, restored = await asyncio.to_thread(
-                settle_chunk, engine, answers, now=now, lookup_key=key, dry_run=dry_run
+                settle_chunk, engine, answers, lookup_key=key, dry_run=dry_run
             )
             outcome.seconds["database"] += time.perf_counter() - settling
             outcome.diffs += diffs

@@ -39,7 +39,7 @@ from domain.actions import (
 )
 from domain.case import Applicant, CaseOutcome, CaseState, check_applicant_text
 from domain.materials import Commitment
-from domain.projection import DerivedRecords
+from domain.projection import DerivedRecords, Reconciliation
 from domain.refusal import Refusal, render
 from domain.roles import Actor
 from runtime.settings import get_settings
@@ -346,6 +346,17 @@ class CaseDesk:
         try:
             return await self.handle(case_no).query(
                 CaseWorkflow.derived_records, rpc_timeout=QUERY_TIMEOUT
+            )
+        except WorkflowQueryFailedError as failed:
+            raise CaseError(f"case {case_no}: {failed}") from None
+        except RPCError as error:
+            raise self._rpc_error(case_no, error) from None
+
+    async def reconciliation(self, case_no: str) -> Reconciliation:
+        """The case's read-model rows and derived records in one Query (``reconcile``)."""
+        try:
+            return await self.handle(case_no).query(
+                CaseWorkflow.reconciliation, rpc_timeout=QUERY_TIMEOUT
             )
         except WorkflowQueryFailedError as failed:
             raise CaseError(f"case {case_no}: {failed}") from None

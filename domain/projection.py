@@ -159,3 +159,12 @@ class DerivedRecords(BaseModel):
     publication: Publication | None = None
     published_at: datetime | None = None
     notifications: list[Notification] = Field(default_factory=list)
+
+
+class Reconciliation(BaseModel):
+    """Everything ``onechain reconcile`` needs of one case in one Query answer: its
+    rows for the read model (all events) and what it wrote outside them. One Query
+    instead of two halves the replays a worker does for cases not in its cache."""
+
+    batch: ProjectionBatch
+    derived: DerivedRecords

@@ -632,6 +632,34 @@ async def test_reconcile_restores_licences_publications_and_notifications(
     assert again["restored"] == {"licences": 0, "revoked": 0, "publications": 0, "notifications": 0}
 
 
+async def test_reconcile_reads_a_worker_older_than_its_query(
+    cli: CaseDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """During a rolling upgrade a worker may not know the ``reconciliation`` Query yet:
+    reconcile then asks the two Queries such a worker has, and still rebuilds."""
+    from client.facade import CaseDesk, CaseError
+
+    case_no = await cli.start("kindergarten", KINDERGARTEN_FORM)
+    await cli.wait_for_tasks(case_no)
+    await listed("--search", case_no)
+    truth, events = _stored(case_no)
+    assert truth is not None
+
+    async def as_an_old_worker_answers(self: CaseDesk, asked: str) -> None:
+        raise CaseError(
+            f"case {asked}: Query handler for 'reconciliation' expected but not found, "
+            "known queries: [derived_records, state]"
+        )
+
+    monkeypatch.setattr(CaseDesk, "reconciliation", as_an_old_worker_answers)
+    _tamper(case_no)
+    report = json.loads((await ok("reconcile", "--json")).stdout)
+    assert case_no in report["missing"] and report["unreadable"] == {}
+    row, restored_events = _stored(case_no)
+    assert row is not None and (row.stage, row.status) == (truth.stage, truth.status)
+    assert restored_events == events
+
+
 async def test_reconcile_needs_temporal(cli: CaseDriver) -> None:
     with environment(TEMPORAL_ADDRESS="127.0.0.1:1"):
         result = await refused(3, "reconcile")

@@ -75,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         ProjectionBatch,
         Publication,
+        Reconciliation,
         Revocation,
     )
     from domain.refusal import Refusal
@@ -831,6 +832,12 @@ class CaseWorkflow:
         """The case's rows for the read model, with the events after ``since_seq``:
         what the worker's projector writes (answered from committed history only)."""
         return self.file.projection(since_seq, workflow.now())
+
+    @workflow.query
+    def reconciliation(self) -> Reconciliation:
+        """The case's rows with all its events and its derived records, as
+        ``onechain reconcile`` compares them (one Query per case)."""
+        return Reconciliation(batch=self.file.projection(0, workflow.now()), derived=self._derived)
 
     @workflow.query
     def derived_records(self) -> DerivedRecords:
