@@ -24,6 +24,7 @@ from activities.admission import AdmissionActivities, CalendarSource
 from activities.calendar import load_calendar
 from activities.projection import read_model_engine
 from readmodel.calendar_store import calendar_from_store
+from runtime.bytecode import keep_bytecode
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.projector import Projector, configured_writer, running
 from runtime.settings import get_settings
@@ -125,6 +126,7 @@ def build_worker(
     Cases reach the read model through the worker's :class:`Projector`.
     """
     settings = get_settings()
+    keep_bytecode(settings.data_dir / "pycache")
     verifier = verifier or identity_verifier()
     calendars = calendars or functools.partial(calendar_from_store, read_model_engine())
     admission = AdmissionActivities(verifier, calendars, settings.warning_fraction)
