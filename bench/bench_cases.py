@@ -47,7 +47,7 @@ from __future__ import annotations
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
-# The sandbox re-imports this module for every baseline workflow: share what it imports.
+# Shared with the workflow sandbox, should a baseline worker ever run in it.
 with workflow.unsafe.imports_passed_through():
     import argparse
     import asyncio
@@ -86,9 +86,9 @@ KINDERGARTEN_FORM: dict[str, Any] = {
 }
 
 # --------------------------------------------------------------------------------------
-# The bare Temporal baseline. This module is re-imported inside the workflow sandbox for
-# every baseline workflow (as ``__temporal_main__``), so its top level stays cheap and
-# free of side effects: everything else happens inside functions.
+# The bare Temporal baseline, run with onechain's workflow runner (``worker.workflow_runner``)
+# so the comparison is like for like. Its top level stays cheap and free of side effects
+# (a sandbox would re-import it for every workflow): everything else is in functions.
 
 BASELINE_QUEUE_PREFIX = "bench-baseline"
 #: The kindergarten flow as stages of department decisions, then one issue activity.
@@ -569,6 +569,8 @@ async def run_update_baseline(
     """The update-driven bare baseline on its own worker and task queue."""
     from temporalio.worker import Worker
 
+    from worker import workflow_runner
+
     task_queue = f"{BASELINE_QUEUE_PREFIX}-updates-{uuid.uuid4().hex[:8]}"
     ids = [f"bench-updates-{uuid.uuid4().hex[:8]}-{i:05d}" for i in range(n)]
     async with Worker(
@@ -577,6 +579,7 @@ async def run_update_baseline(
         workflows=[BenchUpdateWorkflow],
         activities=[bench_issue],
         max_concurrent_activities=32,
+        workflow_runner=workflow_runner(),  # as onechain's cases run
     ):
         return await run_throughput(
             bare_update_target(client, task_queue), ids, concurrency, start_concurrency, timeout
@@ -587,6 +590,8 @@ async def run_baseline(
     client: Client, n: int, start_concurrency: int, timeout: float
 ) -> tuple[PhaseTimes, int]:
     from temporalio.worker import Worker
+
+    from worker import workflow_runner
 
     task_queue = f"{BASELINE_QUEUE_PREFIX}-{uuid.uuid4().hex[:8]}"
     times = PhaseTimes()
@@ -603,6 +608,7 @@ async def run_baseline(
         workflows=[BenchBaselineWorkflow],
         activities=[bench_decide, bench_issue],
         max_concurrent_activities=32,
+        workflow_runner=workflow_runner(),  # as onechain's cases run
     ):
         handles = await start_all(n, start_concurrency, start_one, times)
 

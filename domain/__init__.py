@@ -1,5 +1,6 @@
 """Pure domain: models, working-day arithmetic, roles. No I/O, no Temporal, no SQL.
 
-Everything here is safe to run inside a Temporal workflow sandbox and is passed
-through the sandbox (see ``worker.py``), so keep it free of side effects.
+Cases run this code as it is replayed (see ``worker.workflow_runner``), so keep it
+free of side effects: ``tests/test_workflow_determinism.py`` checks the modules a
+case loads.
 """

@@ -21,6 +21,7 @@ one-time import (revision ``0003``) and by :func:`build_calendar` for old caller
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -60,8 +61,12 @@ def _chinese_calendar_version() -> str:
     return str(getattr(chinese_calendar, "__version__", "unknown version"))
 
 
+@functools.cache
 def builtin_schedule(year: int) -> YearSchedule | None:
     """The official schedule for ``year`` shipped with ``chinese_calendar``, if any.
+
+    Cached for the process (the installed package cannot change under it; the
+    schedule is frozen): admission builds a snapshot for every case it starts.
 
     ``chinese_calendar`` raises ``NotImplementedError`` for years it has no notice
     for; that is the normal "not published yet" case, so it becomes ``None``.
@@ -86,8 +91,12 @@ def builtin_schedule(year: int) -> YearSchedule | None:
     )
 
 
+@functools.cache
 def provisional_schedule(year: int) -> YearSchedule:
     """A stand-in for a year whose notice is not loaded: statutory holidays only.
+
+    Cached for the process: the ``holidays`` package builds its calendar afresh for
+    each call, 6 % of a worker's time while cases start before the cache.
 
     ``holidays`` also lists the 调休 days off of the years it knows; they are dropped
     because their make-up working days are not in the data, and keeping one half

@@ -3,7 +3,7 @@
 Deadline day boundaries are in Asia/Shanghai (DOMAIN.md rule 3). China has had a
 fixed UTC+8 offset with no daylight saving since 1991, so a fixed-offset zone is
 exact for every date this system handles, and it needs no tzdata file access,
-which matters inside the deterministic workflow sandbox.
+which keeps replaying a case free of file reads.
 """
 
 from datetime import UTC, date, datetime, time, timedelta, timezone

@@ -9,7 +9,7 @@ workflow), never the machine's clock implicitly, so the check is the same everyw
 
 from __future__ import annotations
 
-import secrets
+import secrets  # deterministic: signing tokens runs in clients, never in a case
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -64,7 +64,7 @@ def issue_token(
     jti: str | None = None,
 ) -> tuple[str, Claims]:
     """Sign a token for ``user_id``; returns the token and its claims."""
-    issued = (now or datetime.now(UTC)).replace(microsecond=0)
+    issued = (now or datetime.now(UTC)).replace(microsecond=0)  # deterministic: clients sign
     claims = Claims(
         sub=user_id,
         name=name,

@@ -9,14 +9,14 @@ database, and a task that Temporal never committed (a killed worker, a failed
 speculative Update task) still left its rows behind. A Query is answered from
 committed history only.
 
-This module is passed through the workflow sandbox: the workflows and the projectors
+This module is one object in the worker process: the workflows and the projectors
 of one worker process share it. It is plain Python with a lock, because workflow
 tasks run on the worker's thread pool while the projectors run on the event loop.
 """
 
 from __future__ import annotations
 
-import threading
+import threading  # deterministic: hints leave the case; replays send none
 from collections.abc import Callable
 
 #: Called with a workflow id, from any thread; set by a projector for its task queue.

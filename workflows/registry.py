@@ -1,7 +1,7 @@
 """The chains a worker knows, by code.
 
 ``chains/__init__.py`` registers every chain module on import. This module is
-passed through the workflow sandbox, so the workflow sees the worker's registry.
+one object in the worker, so the workflow sees the worker's registry.
 """
 
 from __future__ import annotations
