@@ -210,6 +210,19 @@ def prepare_start(request: CaseRequest) -> StartCase:
         raise InvalidApplication(str(invalid)) from None
 
 
+#: Pauses before sending an action again whose workflow task failed (seconds).
+TASK_FAILURE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
+
+
+def _task_failed(error: RPCError) -> bool:
+    """Temporal's answer when the workflow task that would carry an Update or a Query
+    failed or is being retried: transient, not a closed case."""
+    return error.status is RPCStatusCode.FAILED_PRECONDITION and (
+        "Workflow Task in failed state" in error.message
+        or "unexpected workflow task failure" in error.message
+    )
+
+
 class CaseDesk:
     """Start cases, act on them, read them — as the signed-in person the credentials
     prove; the worker checks them again and records who acted from the token alone."""
@@ -272,14 +285,24 @@ class CaseDesk:
         request_id = action.request_id or uuid.uuid4().hex
         action = action.model_copy(update={"request_id": request_id, "actor": credentials.actor})
         try:
-            with acting_as(credentials):
-                return await self.handle(case_no).execute_update(
-                    update,
-                    action,
-                    id=request_id,
-                    result_type=ActionResult,
-                    rpc_timeout=ACTION_TIMEOUT,
-                )
+            for pause in (*TASK_FAILURE_RETRY_PAUSES, None):
+                try:
+                    with acting_as(credentials):
+                        return await self.handle(case_no).execute_update(
+                            update,
+                            action,
+                            id=request_id,
+                            result_type=ActionResult,
+                            rpc_timeout=ACTION_TIMEOUT,
+                        )
+                except RPCError as error:
+                    if pause is None or not _task_failed(error):
+                        raise
+                    # The workflow task carrying the Update failed (a worker killed
+                    # mid-task, or a task too slow on a loaded machine): nothing was
+                    # applied; the same request id sent again applies at most once.
+                    await asyncio.sleep(pause)
+            raise AssertionError("unreachable: the last attempt returns or raises")
         except WorkflowUpdateFailedError as failed:
             code, params = refusal_of(failed.cause) or (None, None)
             raise ActionRejected(refusal_text(failed.cause), code=code, params=params) from None
@@ -405,7 +428,7 @@ class CaseDesk:
         if error.status is RPCStatusCode.NOT_FOUND:
             return CaseNotFound.refused(Refusal.CASE_NOT_FOUND, case_no=case_no)
         if error.status is RPCStatusCode.FAILED_PRECONDITION:
-            if "Workflow Task in failed state" in error.message:
+            if _task_failed(error):
                 return CaseError(
                     f"case {case_no} is not answering right now (its workflow task failed and "
                     "is being retried); try again shortly"

@@ -8,10 +8,12 @@ can fix the right character. The checks use ``python-stdnum`` plus what it lacks
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric, uscc
+
+from domain.timezone import cst_date
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
@@ -33,7 +35,7 @@ def check_resident_id(value: str, *, today: date | None = None) -> str:
         birth = ric.get_birth_date(number)
     except (stdnum_errors.ValidationError, ValueError):
         raise InvalidId(f"resident id: birth date {number[6:14]} is not a real date") from None
-    if birth > (today or date.today()):
+    if birth > (today or cst_date(datetime.now(UTC))):
         raise InvalidId(f"resident id: birth date {birth.isoformat()} is in the future")
     try:
         ric.validate(number)

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from cli import output
 from cli.actor import forget_credentials
 from cli.app import app
 from domain.case import CaseStatus
+from domain.timezone import cst_date
 from runtime.settings import get_settings
 from tests.harness import CaseDriver, sign_in_cli
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
@@ -599,11 +600,13 @@ async def test_reconcile_restores_licences_publications_and_notifications(
     issued = {lic.type for lic in outcome.licences}
     assert issued
     engine = ready_engine(get_settings().resolved_database_url)
+    # Licences are issued on the office's (China's) date: from 16:00 UTC on, tomorrow's.
+    office_today = cst_date(datetime.now(UTC))
 
     def held() -> set[str]:
         with read_session(engine) as session:
             rows = valid_licences(
-                session, applicant.id_number, sorted(issued), date.today(), lookup_key=lookup_key()
+                session, applicant.id_number, sorted(issued), office_today, lookup_key=lookup_key()
             )
             return {r.type for r in rows}
 
