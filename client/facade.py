@@ -216,6 +216,14 @@ def prepare_start(request: CaseRequest) -> StartCase:
 TASK_FAILURE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
 
 
+def _timed_out(error: RPCError) -> bool:
+    """No answer in time: DEADLINE_EXCEEDED from the server, or the SDK's own timeout,
+    which it reports as CANCELLED "Timeout expired"."""
+    return error.status is RPCStatusCode.DEADLINE_EXCEEDED or (
+        error.status is RPCStatusCode.CANCELLED and "Timeout expired" in error.message
+    )
+
+
 def _task_failed(error: RPCError) -> bool:
     """Temporal's answer when the workflow task that would carry an Update or a Query
     failed or is being retried: transient, not a closed case."""
@@ -309,9 +317,7 @@ class CaseDesk:
             code, params = refusal_of(failed.cause) or (None, None)
             raise ActionRejected(refusal_text(failed.cause), code=code, params=params) from None
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
-            if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError) or (
-                error.status is RPCStatusCode.DEADLINE_EXCEEDED
-            ):
+            if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError) or _timed_out(error):
                 raise CaseError(
                     f"case {case_no}: no worker answered within {ACTION_TIMEOUT.seconds}s "
                     f"(is `onechain worker` or `onechain up` running on task queue "
@@ -351,7 +357,7 @@ class CaseDesk:
                 if STILL_STARTING not in str(failed):
                     raise CaseError(f"case {case_no}: {failed}") from None
             except RPCError as error:
-                if error.status is RPCStatusCode.DEADLINE_EXCEEDED:
+                if _timed_out(error):
                     raise CaseError(
                         f"case {case_no}: no worker answered within {QUERY_TIMEOUT.seconds}s "
                         "(is `onechain worker` or `onechain up` running?)"
@@ -393,7 +399,7 @@ class CaseDesk:
         try:
             return await handle.query(query, rpc_timeout=QUERY_FIRST_WAIT)
         except RPCError as error:
-            if error.status is not RPCStatusCode.DEADLINE_EXCEEDED:
+            if not _timed_out(error):
                 raise
         return await handle.query(query, rpc_timeout=QUERY_TIMEOUT - QUERY_FIRST_WAIT)
 
@@ -436,6 +442,11 @@ class CaseDesk:
 
     @staticmethod
     def _rpc_error(case_no: str, error: RPCError) -> Exception:
+        if _timed_out(error):
+            return CaseError(
+                f"case {case_no}: no worker answered within {QUERY_TIMEOUT.seconds}s "
+                "(is `onechain worker` or `onechain up` running?)"
+            )
         if error.status is RPCStatusCode.NOT_FOUND:
             return CaseNotFound.refused(Refusal.CASE_NOT_FOUND, case_no=case_no)
         if error.status is RPCStatusCode.FAILED_PRECONDITION:

@@ -44,6 +44,26 @@ async def test_an_action_no_worker_answers_says_so(
     assert task_queue in str(refused.value) and "Timeout expired" not in str(refused.value)
 
 
+async def test_a_query_no_worker_answers_says_so(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK reports its own timeout as CANCELLED "Timeout expired" (not
+    DEADLINE_EXCEEDED): a Query nobody answers is asked twice, then said in words."""
+    import client.facade
+
+    monkeypatch.setattr(client.facade, "QUERY_FIRST_WAIT", client.facade.timedelta(seconds=1))
+    monkeypatch.setattr(client.facade, "QUERY_TIMEOUT", client.facade.timedelta(seconds=3))
+    task_queue = f"nobody-{uuid.uuid4().hex[:8]}"  # no worker polls it
+    desk = signed_desk(dev_env.client, task_queue)
+    case_no = f"NQ{uuid.uuid4().hex[:8].upper()}"
+    await desk.start_case(request(case_no, applicant()))
+    for ask in (desk.state, desk.reconciliation):
+        with pytest.raises(CaseError) as refused:
+            await ask(case_no)
+        assert "no worker answered within 3s" in str(refused.value)
+        assert "Timeout expired" not in str(refused.value)
+
+
 def test_no_poller_after_a_server_restart_does_not_call_the_case_closed() -> None:
     """Right after the dev server restarts, before the worker polls again, Temporal
     refuses Queries and Updates with FAILED_PRECONDITION "no poller seen" (seen in the
