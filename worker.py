@@ -39,8 +39,8 @@ def workflow_runner() -> WorkflowRunner:
 
     The sandbox imported the workflow module afresh for every workflow instance it
     created — every new case, and every case replayed to answer a Query after leaving
-    the worker's cache: 44 ms of CPU per such Query with it, 22 ms without
-    (``bench/README.md``). Its checks never reached the chains (passed through, as
+    the worker's cache: 44 ms of CPU per such Query with it (69 ms where no ``.pyc``
+    is written), 27 ms without (``bench/bench_query.py``). Its checks never reached the chains (passed through, as
     the domain models and the registry must be), so determinism is checked instead
     by ``tests/test_workflow_determinism.py`` (engine, domain and every chain) and by
     replaying the recorded histories (``tests/test_versioning.py``).

@@ -372,17 +372,16 @@ class CaseDesk:
 
     async def derived_records(self, case_no: str) -> DerivedRecords:
         """What the case wrote outside its own rows (licences, publication, ...)."""
-        try:
-            return await self._ask(case_no, CaseWorkflow.derived_records)
-        except WorkflowQueryFailedError as failed:
-            raise CaseError(f"case {case_no}: {failed}") from None
-        except RPCError as error:
-            raise self._rpc_error(case_no, error) from None
+        return await self._answer(case_no, CaseWorkflow.derived_records)
 
     async def reconciliation(self, case_no: str) -> Reconciliation:
         """The case's read-model rows and derived records in one Query (``reconcile``)."""
+        return await self._answer(case_no, CaseWorkflow.reconciliation)
+
+    async def _answer(self, case_no: str, query: Any) -> Any:
+        """``_ask``, with a failure said as a ``CaseError`` naming the case."""
         try:
-            return await self._ask(case_no, CaseWorkflow.reconciliation)
+            return await self._ask(case_no, query)
         except WorkflowQueryFailedError as failed:
             raise CaseError(f"case {case_no}: {failed}") from None
         except RPCError as error:
