@@ -1,12 +1,12 @@
 """``onechain reconcile``: rebuild the read model from Temporal, the source of truth.
 
-Every case workflow (running or closed, while Temporal keeps its history) is asked
-with the ``reconciliation`` Query for the rows the worker's projector would write
-(``CaseFile.projection``, all events) and its derived records; the rows are compared with what the
-read model holds, and only rows that differ are written (idempotently, with the
-same upsert the workflows use). The report lists what changed: cases missing from
-the read model, fields that differed, events that were added, and rows the read
-model has for cases Temporal no longer knows (left alone).
+Every case workflow (running or closed, while Temporal keeps its history) is asked,
+with the ``reconciliation`` Query, for the rows the worker's projector would write
+(``CaseFile.projection``, all events) and for its derived records; the rows are
+compared with what the read model holds, and only rows that differ are written
+(idempotently, with the same upsert the projector uses). The report lists what
+changed: cases missing from the read model, fields that differed, events that were
+added, and rows the read model has for cases Temporal no longer knows (left alone).
 
 Queries are answered by a worker on the case's task queue, so by default only the
 cases on this deployment's queue (``ONECHAIN_TASK_QUEUE``) are reconciled;
