@@ -133,6 +133,12 @@ class ActionRejected(CaseError):
     """The workflow refused an action; the message is the validator's."""
 
 
+class WorkerUnavailable(CaseError):
+    """No worker answered, or none is polling the case's task queue right now: the case
+    is open and the same request may be sent again later (it applies at most once).
+    Tools that retry (the department simulator) retry this, never a refusal."""
+
+
 class InvalidApplication(CaseError):
     """The application does not fit the chain (unknown chain, bad form fields)."""
 
@@ -224,6 +230,15 @@ def _timed_out(error: RPCError) -> bool:
     )
 
 
+def _not_delivered(error: RPCError | WorkflowUpdateFailedError) -> bool:
+    """An Update no worker processed: its workflow task failed, or Temporal rejected it
+    unprocessed ("UnprocessedUpdate", after a restart mid-delivery). Nothing applied."""
+    if isinstance(error, RPCError):
+        return _task_failed(error)
+    cause = error.cause
+    return isinstance(cause, ApplicationError) and cause.type == "UnprocessedUpdate"
+
+
 def _task_failed(error: RPCError) -> bool:
     """Temporal's answer when the workflow task that would carry an Update or a Query
     failed or is being retried: transient, not a closed case."""
@@ -305,20 +320,26 @@ class CaseDesk:
                             result_type=ActionResult,
                             rpc_timeout=ACTION_TIMEOUT,
                         )
-                except RPCError as error:
-                    if pause is None or not _task_failed(error):
+                except (RPCError, WorkflowUpdateFailedError) as error:
+                    if pause is None or not _not_delivered(error):
                         raise
                     # The workflow task carrying the Update failed (a worker killed
-                    # mid-task, or a task too slow on a loaded machine): nothing was
-                    # applied; the same request id sent again applies at most once.
+                    # mid-task, or a task too slow on a loaded machine), or Temporal
+                    # rejected it unprocessed (a server restarted mid-delivery): nothing
+                    # was applied; the same request id sent again applies at most once.
                     await asyncio.sleep(pause)
             raise AssertionError("unreachable: the last attempt returns or raises")
         except WorkflowUpdateFailedError as failed:
+            if _not_delivered(failed):
+                raise WorkerUnavailable(
+                    f"case {case_no}: no worker took the action (Temporal: {failed.cause}); "
+                    "it was not applied: send it again"
+                ) from None
             code, params = refusal_of(failed.cause) or (None, None)
             raise ActionRejected(refusal_text(failed.cause), code=code, params=params) from None
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError) or _timed_out(error):
-                raise CaseError(
+                raise WorkerUnavailable(
                     f"case {case_no}: no worker answered within {ACTION_TIMEOUT.seconds}s "
                     f"(is `onechain worker` or `onechain up` running on task queue "
                     f"{await self._task_queue_of(case_no)}?); the action may still be applied "
@@ -358,7 +379,7 @@ class CaseDesk:
                     raise CaseError(f"case {case_no}: {failed}") from None
             except RPCError as error:
                 if _timed_out(error):
-                    raise CaseError(
+                    raise WorkerUnavailable(
                         f"case {case_no}: no worker answered within {QUERY_TIMEOUT.seconds}s "
                         "(is `onechain worker` or `onechain up` running?)"
                     ) from None
@@ -367,7 +388,9 @@ class CaseDesk:
             if refusal is not None:
                 raise CaseError(f"case {case_no}: {refusal}")
             if loop.time() > deadline:
-                raise CaseError(f"case {case_no} is still starting: no worker has admitted it yet")
+                raise WorkerUnavailable(
+                    f"case {case_no} is still starting: no worker has admitted it yet"
+                )
             await asyncio.sleep(0.05)
 
     async def derived_records(self, case_no: str) -> DerivedRecords:
@@ -442,7 +465,7 @@ class CaseDesk:
     @staticmethod
     def _rpc_error(case_no: str, error: RPCError) -> Exception:
         if _timed_out(error):
-            return CaseError(
+            return WorkerUnavailable(
                 f"case {case_no}: no worker answered within {QUERY_TIMEOUT.seconds}s "
                 "(is `onechain worker` or `onechain up` running?)"
             )
@@ -450,13 +473,13 @@ class CaseDesk:
             return CaseNotFound.refused(Refusal.CASE_NOT_FOUND, case_no=case_no)
         if error.status is RPCStatusCode.FAILED_PRECONDITION:
             if _task_failed(error):
-                return CaseError(
+                return WorkerUnavailable(
                     f"case {case_no} is not answering right now (its workflow task failed and "
                     "is being retried); try again shortly"
                 )
             if "no poller seen" in error.message:
                 # Right after a restart of the server, before a worker polls again.
-                return CaseError(
+                return WorkerUnavailable(
                     f"case {case_no}: no worker is polling its task queue right now (is "
                     "`onechain worker` or `onechain up` running?); the case itself is open"
                 )

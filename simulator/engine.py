@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from client.facade import CaseDesk, CaseError
+from client.facade import CaseDesk, CaseError, WorkerUnavailable
 from domain.actions import Decide, RecordSupplement, ReportApplicantEvent
 from domain.case import Verdict
 from domain.departments import department_name
@@ -351,6 +351,8 @@ class Simulator:
         later pass (``key`` stays open), a refusal is not."""
         try:
             return await asyncio.wait_for(self.desk.state(task.case_no), self.action_timeout)
+        except WorkerUnavailable as error:
+            self._log(task, "window", "timeout", f"no answer to the state query: {error}")
         except CaseError as error:
             self._log(task, "window", "refused", str(error))
             self._done.add(key)
@@ -368,6 +370,11 @@ class Simulator:
         action = action.model_copy(update={"request_id": request_id})
         try:
             await asyncio.wait_for(self.desk.act(task.case_no, action), self.action_timeout)
+        except WorkerUnavailable as error:
+            # No worker took it (none polling, its task failed): same id, next pass.
+            self._done.discard(key)
+            self._log(task, who, "timeout", f"no answer, sent again later: {error}")
+            return False
         except CaseError as refused:
             # Mostly the read model lagging behind a decision already made; otherwise the
             # case changed in between. Try again in a later pass, a few times at most.

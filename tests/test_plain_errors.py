@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from cli.app import app
-from client.facade import CaseError
+from client.facade import CaseError, WorkerUnavailable
 from domain.actions import Withdraw
 from readmodel.database import reset_engines
 from runtime.devserver import wait_until_serving
@@ -58,7 +58,7 @@ async def test_a_query_no_worker_answers_says_so(
     case_no = f"NQ{uuid.uuid4().hex[:8].upper()}"
     await desk.start_case(request(case_no, applicant()))
     for ask in (desk.state, desk.reconciliation):
-        with pytest.raises(CaseError) as refused:
+        with pytest.raises(WorkerUnavailable) as refused:
             await ask(case_no)
         assert "no worker answered within 3s" in str(refused.value)
         assert "Timeout expired" not in str(refused.value)
@@ -78,7 +78,8 @@ def test_no_poller_after_a_server_restart_does_not_call_the_case_closed() -> Non
         b"",
     )
     worded = CaseDesk._rpc_error("JN-1", error)
-    assert isinstance(worded, CaseError) and "no worker is polling" in str(worded)
+    # Its own type: tools that retry (the simulator) send it again, unlike a refusal.
+    assert isinstance(worded, WorkerUnavailable) and "no worker is polling" in str(worded)
     assert "is closed" not in str(worded)
 
 

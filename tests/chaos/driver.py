@@ -61,9 +61,9 @@ EVENT_KIND = {
 }
 
 
-#: Temporal's answer when no worker polled the case's queue lately. The facade
-#: (``CaseDesk._rpc_error``) words every FAILED_PRECONDITION as "case … is closed", this
-#: one too, although the case is open and only its worker is down: not a refusal.
+#: Temporal's answer when no worker polled the case's queue lately. The facade now
+#: raises ``WorkerUnavailable`` for it; a refusal that says it (an older facade worded
+#: every FAILED_PRECONDITION as "case … is closed") is still not taken as a refusal.
 NO_POLLER = "no poller seen for task queue recently"
 
 
