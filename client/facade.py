@@ -219,7 +219,7 @@ def prepare_start(request: CaseRequest) -> StartCase:
 
 
 #: Pauses before sending an action again whose workflow task failed (seconds).
-TASK_FAILURE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)
+TASK_FAILURE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def _timed_out(error: RPCError) -> bool:
@@ -234,9 +234,15 @@ def _not_delivered(error: RPCError | WorkflowUpdateFailedError) -> bool:
     """An Update no worker processed: its workflow task failed, or Temporal rejected it
     unprocessed ("UnprocessedUpdate", after a restart mid-delivery). Nothing applied."""
     if isinstance(error, RPCError):
-        return _task_failed(error)
+        return _task_failed(error) or _no_poller(error)
     cause = error.cause
     return isinstance(cause, ApplicationError) and cause.type == "UnprocessedUpdate"
+
+
+def _no_poller(error: RPCError) -> bool:
+    """Right after a restart of the server, before a worker polls again: the case is
+    open and its worker on its way back."""
+    return error.status is RPCStatusCode.FAILED_PRECONDITION and "no poller seen" in error.message
 
 
 def _task_failed(error: RPCError) -> bool:
@@ -324,9 +330,10 @@ class CaseDesk:
                     if pause is None or not _not_delivered(error):
                         raise
                     # The workflow task carrying the Update failed (a worker killed
-                    # mid-task, or a task too slow on a loaded machine), or Temporal
-                    # rejected it unprocessed (a server restarted mid-delivery): nothing
-                    # was applied; the same request id sent again applies at most once.
+                    # mid-task, or a task too slow on a loaded machine), Temporal
+                    # rejected it unprocessed (a server restarted mid-delivery), or no
+                    # worker polls yet after a restart: nothing was applied; the same
+                    # request id sent again applies at most once.
                     await asyncio.sleep(pause)
             raise AssertionError("unreachable: the last attempt returns or raises")
         except WorkflowUpdateFailedError as failed:
@@ -418,12 +425,19 @@ class CaseDesk:
         with or without the sandbox); asked again, it answers at once. A Query has no
         effect, so asking twice is safe."""
         handle = self.handle(case_no)
-        try:
-            return await handle.query(query, rpc_timeout=QUERY_FIRST_WAIT)
-        except RPCError as error:
-            if not _timed_out(error):
-                raise
-        return await handle.query(query, rpc_timeout=QUERY_TIMEOUT - QUERY_FIRST_WAIT)
+        pauses = iter(TASK_FAILURE_RETRY_PAUSES)
+        wait, asked_again = QUERY_FIRST_WAIT, False
+        while True:
+            try:
+                return await handle.query(query, rpc_timeout=wait)
+            except RPCError as error:
+                if _timed_out(error) and not asked_again:
+                    wait, asked_again = QUERY_TIMEOUT - QUERY_FIRST_WAIT, True
+                    continue
+                pause = next(pauses, None)
+                if pause is None or not _no_poller(error):
+                    raise
+                await asyncio.sleep(pause)  # the server restarted; its worker is on its way
 
     async def start_refusal(self, case_no: str) -> str | None:
         """Why the worker refused to start this case, or None if it did not."""
@@ -477,8 +491,7 @@ class CaseDesk:
                     f"case {case_no} is not answering right now (its workflow task failed and "
                     "is being retried); try again shortly"
                 )
-            if "no poller seen" in error.message:
-                # Right after a restart of the server, before a worker polls again.
+            if _no_poller(error):
                 return WorkerUnavailable(
                     f"case {case_no}: no worker is polling its task queue right now (is "
                     "`onechain worker` or `onechain up` running?); the case itself is open"

@@ -50,7 +50,8 @@ class Worker:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=15)
+            # A stopping worker drains its projector first (up to 15 s, worker.DRAIN_SECONDS).
+            self.process.wait(timeout=45)
         self.log.close()
 
 
