@@ -218,7 +218,8 @@ def prepare_start(request: CaseRequest) -> StartCase:
         raise InvalidApplication(str(invalid)) from None
 
 
-#: Pauses before sending an action again whose workflow task failed (seconds).
+#: Pauses before asking again when no worker took an action or Query (its task failed,
+#: it went unprocessed, or no worker polls yet after a restart), in seconds.
 TASK_FAILURE_RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
