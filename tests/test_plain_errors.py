@@ -48,10 +48,11 @@ async def test_a_query_no_worker_answers_says_so(
     dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The SDK reports its own timeout as CANCELLED "Timeout expired" (not
-    DEADLINE_EXCEEDED): a Query nobody answers is asked twice, then said in words."""
+    DEADLINE_EXCEEDED): a Query nobody answers is asked again until its time is up,
+    then said in words."""
     import client.facade
 
-    monkeypatch.setattr(client.facade, "QUERY_FIRST_WAIT", client.facade.timedelta(seconds=1))
+    monkeypatch.setattr(client.facade, "QUERY_TRY_WAIT", client.facade.timedelta(seconds=1))
     monkeypatch.setattr(client.facade, "QUERY_TIMEOUT", client.facade.timedelta(seconds=3))
     task_queue = f"nobody-{uuid.uuid4().hex[:8]}"  # no worker polls it
     desk = signed_desk(dev_env.client, task_queue)

@@ -101,7 +101,11 @@ COARSE_SEARCH_ATTRIBUTES = frozenset(
     {sa.CHAIN.name, sa.STATUS.name, sa.STAGE.name, sa.WARNING.name}
 )
 NOTIFY_TIMEOUT = timedelta(seconds=30)
-LICENCE_TIMEOUT = timedelta(seconds=60)
+#: Storing or revoking a licence is one short database write. If the worker running
+#: it dies, the activity is retried on another after this long (it stores each licence
+#: once by number, so a retry adds nothing); it was 60 s, which held a case that long
+#: after a worker was killed. Timeouts are not part of replay: changing it is safe.
+LICENCE_TIMEOUT = timedelta(seconds=10)
 
 
 def _valid_to(issued_on: date, years: int | None) -> date | None:
