@@ -105,7 +105,8 @@ def build_worker(
     **options: Any,
 ) -> CaseWorker:
     """The production worker; ``options`` pass through to :class:`Worker` (tests use
-    ``max_cached_workflows=0`` to force a replay on every workflow task).
+    ``max_cached_workflows=0`` to force a replay on every workflow task; by default it
+    is ``ONECHAIN_WORKER_CACHE``).
 
     Every Update is verified by :class:`IdentityInterceptor` before its validator; case
     starts and calendar reloads are admitted by :class:`AdmissionActivities`, with the
@@ -113,6 +114,7 @@ def build_worker(
     Cases reach the read model through the worker's :class:`Projector`.
     """
     settings = get_settings()
+    options.setdefault("max_cached_workflows", settings.worker_cache)
     verifier = verifier or identity_verifier()
     calendars = calendars or functools.partial(calendar_from_store, read_model_engine())
     admission = AdmissionActivities(verifier, calendars, settings.warning_fraction)

@@ -104,6 +104,14 @@ def delete_read_model(url: str) -> None:
         connection.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in derived)))
 
 
+def resident_mib() -> float:
+    """This process's resident memory now (Linux), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def count_cases(url: str) -> int:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -200,14 +208,16 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
             "TEMPORAL_ADDRESS": client.service_client.config.target_host,
             "ONECHAIN_TASK_QUEUE": task_queue,
         }
-        async with build_worker(client, task_queue):
+        cache = {} if args.worker_cache is None else {"max_cached_workflows": args.worker_cache}
+        async with build_worker(client, task_queue, **cache):
             log(f"starting {args.cases:,} cases ({args.start_concurrency} at once)")
             began = time.perf_counter()
             await start_cases(desk, args.cases, args.start_concurrency)
             log(f"  started in {time.perf_counter() - began:.0f} s; waiting for the projections")
             projected = await wait_projected(database, args.cases, args.timeout)
             log(
-                f"  {projected:,} cases in the read model after {time.perf_counter() - began:.0f} s"
+                f"  {projected:,} cases in the read model after {time.perf_counter() - began:.0f} s;"
+                f" this process (worker and drivers) holds {resident_mib():,.0f} MiB"
             )
             for label, rev, tree in trees:
                 if rev is not None:
@@ -263,6 +273,12 @@ def main(argv: list[str] | None = None) -> None:
         "--postgres",
         action="store_true",
         help="the read model on PostgreSQL (the pgserver wheel, as bench_cases.py --postgres)",
+    )
+    parser.add_argument(
+        "--worker-cache",
+        type=int,
+        default=None,
+        help="the worker's max_cached_workflows (default: the worker's own)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args(argv)

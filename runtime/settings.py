@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +24,10 @@ class Settings(BaseSettings):
     warning_fraction: float = 0.2
     session_hours: float = 8.0
     directory_refresh_seconds: float = 2.0
+    #: Cases a worker keeps in memory (``max_cached_workflows``). A cached case answers a
+    #: Query or takes an action without replaying its history first; each costs about
+    #: 230-255 KiB of the worker's memory (bench/README.md, "Reconcile").
+    worker_cache: int = Field(default=1000, ge=0)
 
     @property
     def resolved_database_url(self) -> str:
