@@ -210,9 +210,10 @@ async def at_the_turn(args: argparse.Namespace) -> None:
             log(f"  started in {seconds:.0f} s; {projected:,} projected {waited:.0f} s later")
             now = await env.get_current_time()
             log(f"  moving the server's clock from {now.isoformat()} to the instant")
+            turned = time.perf_counter()  # the skip itself takes no real time to speak of
             await env.sleep(WARNING_INSTANT - now)
-            turned = time.perf_counter()
-            shown, showing = await wait_until(lambda: yellow_cases(url), args.cases, args.timeout)
+            shown, _ = await wait_until(lambda: yellow_cases(url), args.cases, args.timeout)
+            showing = time.perf_counter() - turned
             moments = await asyncio.to_thread(warned, url)
             late = sorted((m - WARNING_INSTANT).total_seconds() for m in moments)
             wanted = args.cases * 4
@@ -227,8 +228,7 @@ async def at_the_turn(args: argparse.Namespace) -> None:
                     f"{sum(s <= 1.0 for s in late):,} within 1 s"
                 )
             print(
-                f"  the read model showed {shown:,} cases yellow "
-                f"{showing:.1f} s after the instant (wall clock from {turned:.0f})"
+                f"  the read model showed {shown:,} cases yellow {showing:.1f} s after the instant"
             )
     finally:
         await env.shutdown()
