@@ -44,7 +44,6 @@ def percentile(values: list[float], q: float) -> float:
 
 async def bench(actions: int, workdir: Path) -> None:
     from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
     import chains  # noqa: F401
@@ -52,32 +51,20 @@ async def bench(actions: int, workdir: Path) -> None:
     from activities.admission import AdmissionActivities
     from activities.calendar import load_calendar
     from activities.projection import read_model_engine
+    from bench.dev_server import start_dev_server
     from client.facade import CaseDesk, CaseRequest
     from domain.actions import Urge
     from domain.case import Applicant
     from domain.roles import Actor, Role
     from readmodel.calendar_store import calendar_from_store
-    from runtime.binaries import find_binary
     from runtime.settings import get_settings
     from trust.signer import signer_from_settings
     from worker import build_worker, identity_verifier, workflow_runner
     from workflows import registry
-    from workflows import search_attributes as sa
     from workflows.case_workflow import CaseWorkflow
     from workflows.form_samples import sample_values
 
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=find_binary("temporal"),
-        search_attributes=sa.ALL_KEYS,
-        dev_server_database_filename=str(workdir / "temporal.sqlite3"),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-    )
+    env = await start_dev_server(workdir / "temporal.sqlite3", pydantic_data_converter)
     signer = signer_from_settings()
     clerk = Actor(user_id="clerk1", name="窗口张三", role=Role.WINDOW_CLERK, department="window")
     coordinator = Actor(user_id="coord1", name="协调李四", role=Role.COORDINATOR)

@@ -875,12 +875,11 @@ def print_report(console: Any, results: dict[str, Any]) -> None:
 
 async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
 
+    from bench.dev_server import start_dev_server
     from client.facade import CaseDesk
     from trust.signer import signer_from_settings
     from worker import build_worker
-    from workflows import search_attributes as sa
 
     server_db = workdir / "temporal.sqlite3"
     data_dir = Path(os.environ["ONECHAIN_DATA_DIR"])
@@ -901,18 +900,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         pydantic_data_converter if args.no_codec else data_converter(keys_dir(get_settings()))
     )
     codec = converter.payload_codec
-    env: WorkflowEnvironment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=temporal,
-        data_converter=converter,
-        search_attributes=sa.ALL_KEYS,
-        dev_server_database_filename=str(server_db),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-    )
+    env: WorkflowEnvironment = await start_dev_server(server_db, converter)
     try:
         client = env.client
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"

@@ -107,15 +107,13 @@ def run_import(path: Path, env: dict[str, str], concurrency: int) -> tuple[float
 
 async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str, str, str]]:
     from temporalio.contrib.pydantic import pydantic_data_converter
-    from temporalio.testing import WorkflowEnvironment
 
+    from bench.dev_server import start_dev_server
     from client.facade import CaseDesk, CaseRequest
     from domain.roles import Actor, Role
     from importing.columns import resolve_headers
     from importing.readers import read_file
     from importing.validate import check_sheet
-    from runtime.binaries import find_binary
-    from workflows import search_attributes as sa
 
     n, c = args.rows, args.concurrency
     log = lambda text: print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)  # noqa: E731
@@ -131,17 +129,8 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
     from runtime.settings import get_settings
 
     init_keys(keys_dir(get_settings()))
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=find_binary("temporal"),
-        data_converter=data_converter(keys_dir(get_settings())),
-        search_attributes=sa.ALL_KEYS,
-        dev_server_database_filename=str(workdir / "temporal.sqlite3"),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
+    env = await start_dev_server(
+        workdir / "temporal.sqlite3", data_converter(keys_dir(get_settings()))
     )
     results: list[tuple[str, str, str, str]] = []
     try:

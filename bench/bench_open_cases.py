@@ -105,31 +105,18 @@ def file_mib(*paths: Path) -> float:
 
 
 async def at_rest(args: argparse.Namespace, workdir: Path) -> None:
-    from temporalio.testing import WorkflowEnvironment
 
+    from bench.dev_server import start_dev_server
     from client.facade import CaseDesk
-    from runtime.binaries import find_binary
     from runtime.connect import data_converter
     from runtime.keys import keys_dir
     from runtime.settings import get_settings
     from trust.signer import signer_from_settings
     from worker import build_worker
-    from workflows import search_attributes as sa
 
     settings = get_settings()
     server_db = workdir / "temporal.sqlite3"
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=find_binary("temporal"),
-        data_converter=data_converter(keys_dir(settings)),
-        search_attributes=sa.ALL_KEYS,
-        dev_server_database_filename=str(server_db),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-    )
+    env = await start_dev_server(server_db, data_converter(keys_dir(settings)))
     try:
         task_queue = f"bench-open-{uuid.uuid4().hex[:6]}"
         desk = CaseDesk(env.client, task_queue=task_queue, credentials=signer_from_settings())

@@ -162,16 +162,14 @@ async def wait_projected(database: str, n: int, timeout: float) -> int:
 
 
 async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str, float, int]]:
-    from temporalio.testing import WorkflowEnvironment
 
+    from bench.dev_server import start_dev_server
     from client.facade import CaseDesk
-    from runtime.binaries import find_binary
     from runtime.connect import data_converter
     from runtime.keys import init_keys, keys_dir
     from runtime.settings import get_settings
     from trust.signer import signer_from_settings
     from worker import build_worker
-    from workflows import search_attributes as sa
 
     # (label, git revision or None for this working tree, folder); revisions are
     # extracted just before their phase, so an --after-rev of HEAD measures what was
@@ -186,18 +184,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
     settings = get_settings()
     init_keys(keys_dir(settings))
     database = settings.resolved_database_url
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=find_binary("temporal"),
-        data_converter=data_converter(keys_dir(settings)),
-        search_attributes=sa.ALL_KEYS,
-        dev_server_database_filename=str(workdir / "temporal.sqlite3"),
-        dev_server_extra_args=[
-            "--sqlite-pragma",
-            "journal_mode=wal",
-            "--sqlite-pragma",
-            "synchronous=normal",
-        ],
-    )
+    env = await start_dev_server(workdir / "temporal.sqlite3", data_converter(keys_dir(settings)))
     results: list[tuple[str, str, float, int]] = []
     try:
         client = env.client
