@@ -86,13 +86,22 @@ async def bounded(n: int, concurrency: int, start_one: Any) -> float:
     return time.perf_counter() - began
 
 
+def signed_in_clerk(session_path: Path) -> Path:
+    """A window clerk's signed session in ``session_path`` (as ``onechain login`` writes
+    it), for the ``onechain import`` subprocess: who imports is proven, never typed."""
+    from trust import session_file
+    from trust.signer import signer_from_settings
+
+    token = signer_from_settings().person_token("bench", "批量导入", ["window_clerk:window"])
+    session_file.save(session_file.StoredSession(token=token), session_path)
+    return session_path
+
+
 def run_import(path: Path, env: dict[str, str], concurrency: int) -> tuple[float, dict[str, Any]]:
     command = [
         str(Path(sys.executable).parent / "onechain"),
         "import",
         str(path),
-        "--as",
-        "bench:window_clerk:window:批量导入",
         "--concurrency",
         str(concurrency),
         "--json",
@@ -198,6 +207,7 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
                 **os.environ,
                 "TEMPORAL_ADDRESS": client.service_client.config.target_host,
                 "ONECHAIN_TASK_QUEUE": task_queue,
+                "ONECHAIN_SESSION_FILE": str(signed_in_clerk(workdir / "session.json")),
             }
             log(f"3/4 onechain import (subprocess): {n} rows")
             wall, data = run_import(csv_path, process_env, c)
