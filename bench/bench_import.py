@@ -89,11 +89,9 @@ async def bounded(n: int, concurrency: int, start_one: Any) -> float:
 def signed_in_clerk(session_path: Path) -> Path:
     """A window clerk's signed session in ``session_path`` (as ``onechain login`` writes
     it), for the ``onechain import`` subprocess: who imports is proven, never typed."""
-    from trust import session_file
-    from trust.signer import signer_from_settings
+    from tests.harness import sign_in_cli
 
-    token = signer_from_settings().person_token("bench", "批量导入", ["window_clerk:window"])
-    session_file.save(session_file.StoredSession(token=token), session_path)
+    sign_in_cli(session_path, "window_clerk:window", user_id="bench", name="批量导入")
     return session_path
 
 

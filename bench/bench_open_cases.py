@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,24 +45,10 @@ if str(ROOT) not in sys.path:
 from bench.bench_reconcile import count_cases, log, resident_mib  # noqa: E402
 from domain.timezone import CST  # noqa: E402
 
-#: When every case is received, and the instant its review tasks turn yellow (see the
-#: module notes: five working days across National Day 2030).
-RECEIVED = datetime(2030, 9, 27, 10, 0, tzinfo=CST)
+#: The instant the review tasks of a case received at ``RECEIVED`` of
+#: ``tests/test_deadlines_timers.py`` turn yellow under its ``SCHEDULE_2030`` (five
+#: working days across National Day 2030).
 WARNING_INSTANT = datetime(2030, 10, 10, 0, 0, tzinfo=CST)
-#: Sessions for the time-skipping server, whose clock runs years ahead of the real one.
-LONG_SESSION = timedelta(days=3650)
-
-
-def schedule_2030() -> Any:
-    from domain.calendar import YearSchedule
-
-    return YearSchedule(
-        year=2030,
-        official=True,
-        holidays=[date(2030, 10, d) for d in range(1, 8)],
-        workdays=[date(2030, 9, 29), date(2030, 10, 12)],
-        source="bench schedule shaped like National Day 2026",
-    )
 
 
 def request(case_no: str, received_at: datetime | None) -> Any:
@@ -105,7 +91,6 @@ def file_mib(*paths: Path) -> float:
 
 
 async def at_rest(args: argparse.Namespace, workdir: Path) -> None:
-
     from bench.dev_server import start_dev_server
     from client.facade import CaseDesk
     from runtime.connect import data_converter
@@ -172,7 +157,8 @@ async def at_the_turn(args: argparse.Namespace) -> None:
     from client.facade import CaseDesk
     from domain.calendar_sources import calendar_from_schedules
     from runtime.settings import get_settings
-    from tests.harness import start_time_skipping_env
+    from tests.harness import LONG_SESSION, start_time_skipping_env
+    from tests.test_deadlines_timers import RECEIVED, SCHEDULE_2030
     from trust.signer import signer_from_settings
     from worker import build_worker
 
@@ -182,7 +168,7 @@ async def at_the_turn(args: argparse.Namespace) -> None:
     try:
 
         def calendars(first: int, last: int) -> Any:  # 2030 loaded, for this worker only
-            return calendar_from_schedules({2030: schedule_2030()}, first, last)
+            return calendar_from_schedules({2030: SCHEDULE_2030}, first, last)
 
         task_queue = f"bench-turn-{uuid.uuid4().hex[:6]}"
         desk = CaseDesk(
