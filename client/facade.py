@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from temporalio.api.common.v1 import Payload
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -47,6 +48,7 @@ from trust.client_interceptor import CredentialsInterceptor
 from trust.credentials import Credentials, acting_as
 from workflows import admission
 from workflows.case_workflow import CaseWorkflow
+from workflows.projection_memo import holds_projection, reconciliation_from_memo
 
 #: The error type of the worker's trust check (``trust.workflow_interceptor``, not
 #: imported: it brings the read model's audit table with it).
@@ -172,10 +174,14 @@ class CaseRequest(BaseModel):
 
 
 class CaseExecution(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     case_no: str
     task_queue: str
     status: str  # running, completed, terminated, ...
     started_at: datetime
+    #: The case's memo as listed (sealed payloads; see ``workflows.projection_memo``).
+    memo: dict[str, Payload] = Field(default_factory=dict, exclude=True, repr=False)
 
 
 #: Who acts for a call: one signed-in person's credentials, or (tests, the simulator)
@@ -409,6 +415,29 @@ class CaseDesk:
         """The case's read-model rows and derived records in one Query (``reconcile``)."""
         return await self._answer(case_no, CaseWorkflow.reconciliation)
 
+    async def listed_reconciliation(self, execution: CaseExecution) -> Reconciliation | None:
+        """The case's rows and derived records from its memo as the listing showed it
+        (no worker involved); None for a case that keeps no rows in its memo.
+
+        The listing can lag a change by a moment: confirm a difference with
+        ``described_reconciliation`` before acting on it.
+        """
+        if not holds_projection(execution.memo):
+            return None
+        return await reconciliation_from_memo(self.client.data_converter, execution.memo)
+
+    async def described_reconciliation(self, case_no: str) -> Reconciliation | None:
+        """The case's rows and derived records from its memo as committed now
+        (``DescribeWorkflowExecution``); None for a case that keeps no rows in its memo."""
+        try:
+            description = await self.handle(case_no).describe(rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as error:
+            raise self._rpc_error(case_no, error) from None
+        memo = description.raw_info.memo.fields
+        if not holds_projection(memo):
+            return None
+        return await reconciliation_from_memo(self.client.data_converter, memo)
+
     async def _answer(self, case_no: str, query: Any) -> Any:
         """``_ask``, with a failure said as a ``CaseError`` naming the case."""
         try:
@@ -536,6 +565,7 @@ class CaseDesk:
                     task_queue=execution.task_queue,
                     status=status,
                     started_at=started,
+                    memo=dict(execution.raw_info.memo.fields),
                 )
         return [latest[k] for k in sorted(latest)]
 

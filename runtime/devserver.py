@@ -16,6 +16,20 @@ from runtime.private_files import make_private_dir
 from workflows import search_attributes as sa
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+#: A case keeps its read-model rows in its memo (``workflows.projection_memo``): 2-20 KiB
+#: for a case's whole life. The server warns above 2 KiB by default (and refuses above
+#: 2 MiB); the warning is raised so that the server's log says what matters.
+MEMO_WARN_BYTES = 256 * 1024
+DYNAMIC_CONFIG = (f"limit.memoSize.warn={MEMO_WARN_BYTES}",)
+
+
+def storage_flags() -> list[str]:
+    """The dev server flags every onechain dev server takes: SQLite pragmas and the
+    dynamic configuration above (``onechain up``, the tests' and the benches' servers)."""
+    flags = [arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)]
+    return flags + [arg for value in DYNAMIC_CONFIG for arg in ("--dynamic-config-value", value)]
+
+
 _SA_TYPES = {
     "KEYWORD": "Keyword",
     "KEYWORD_LIST": "KeywordList",
@@ -77,8 +91,7 @@ def dev_server_command(
         "warn",
         *search_attribute_flags(),
     ]
-    for pragma in SQLITE_PRAGMAS:
-        command += ["--sqlite-pragma", pragma]
+    command += storage_flags()
     command += ["--headless"] if headless else ["--ui-port", str(ui_port)]
     if ui_codec_endpoint and not headless:
         command += ["--ui-codec-endpoint", ui_codec_endpoint]

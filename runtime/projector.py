@@ -1,10 +1,15 @@
 """The worker's projector: writes changed cases' committed state to the read model.
 
 A case workflow says "I changed" (:mod:`workflows.projection_feed`); the projector
-gathers those hints for a moment, reads each case's state with the ``projection``
-Query — answered from committed history only, so a workflow task that Temporal never
-committed cannot leave rows behind — and writes all of them in one transaction. No
-decision waits for the database, and one commit carries many cases.
+gathers those hints for a moment, reads each case's committed rows and writes all of
+them in one transaction. No decision waits for the database, and one commit carries
+many cases. Rows are read from the case's memo with ``DescribeWorkflowExecution``,
+which the Temporal server answers alone (``workflows.projection_memo``); a case begun
+before it kept its rows there is asked with the ``projection`` Query, which a worker
+answers. Either reads committed state only, so a workflow task that Temporal never
+committed cannot leave rows behind. The hint carries the memo revision the change
+wrote: a Describe that still shows an older one (the task not yet committed) is asked
+again a moment later.
 
 What makes it durable. A hint lives in memory and in a journal file in the data folder
 (one line per hint, appended before the hint is queued, without fsync: it outlives a
@@ -46,6 +51,7 @@ from readmodel.projection import check_batch
 from readmodel.reconcile import apply_batches
 from runtime.settings import get_settings
 from workflows import projection_feed
+from workflows.projection_memo import holds_projection, memo_revision, projection_from_memo
 
 log = logging.getLogger("onechain.projector")
 
@@ -69,6 +75,11 @@ MAX_RETRY_DELAY = 30.0
 #: runs, sandbox or not); asked again, it answers at once. A short first wait keeps
 #: that from delaying the read model by 30 s.
 QUERY_TIMEOUT_STEP = timedelta(seconds=5)
+#: A Describe that shows an older memo than the hint's is asked again after this long,
+#: doubling, this many times; then what it shows is written (the task that wrote the
+#: newer revision failed, and the case's next task hints again).
+STALE_MEMO_DELAY = 0.05
+STALE_MEMO_TRIES = 6
 #: A write that failed (database locked, down, replaced) is tried again this often at most.
 MAX_WRITE_RETRY_DELAY = 5.0
 #: How many cases' last projected event number are remembered (the rest re-send all
@@ -163,7 +174,7 @@ def journal_key(client: Client, task_queue: str) -> str:
 
 
 class Projector:
-    """Reads changed cases with a Query and writes them to the read model in rounds."""
+    """Reads changed cases' rows (memo or Query) and writes them to the read model in rounds."""
 
     def __init__(
         self,
@@ -177,7 +188,8 @@ class Projector:
         self.task_queue = task_queue
         self._write_batches = write
         self._journal = Journal(journal_folder, journal_key(client, task_queue))
-        self._pending: OrderedDict[str, None] = OrderedDict()
+        #: Cases to read, each with the memo revision its latest hint asked for.
+        self._pending: OrderedDict[str, int] = OrderedDict()
         self._in_flight: Counter[str] = Counter()
         self._retrying: set[str] = set()
         self._attempts: dict[str, int] = {}
@@ -199,15 +211,16 @@ class Projector:
         self.written = 0
 
     # ------------------------------------------------------------------ hints
-    def hint(self, workflow_id: str) -> None:
-        """From any thread: ``workflow_id`` changed (journaled first, then queued)."""
+    def hint(self, workflow_id: str, revision: int = 0) -> None:
+        """From any thread: ``workflow_id`` changed, writing memo ``revision``
+        (journaled first, then queued)."""
         self._journal.append(workflow_id)
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._enqueue, workflow_id)
+            loop.call_soon_threadsafe(self._enqueue, workflow_id, revision)
 
-    def _enqueue(self, workflow_id: str) -> None:
-        self._pending[workflow_id] = None
+    def _enqueue(self, workflow_id: str, revision: int = 0) -> None:
+        self._pending[workflow_id] = max(revision, self._pending.get(workflow_id, 0))
         self._idle.clear()
         self._wake.set()
 
@@ -268,10 +281,11 @@ class Projector:
             return False
 
     async def _round(self) -> None:
-        ids = []
-        while self._pending and len(ids) < ROUND_SIZE:
-            workflow_id, _ = self._pending.popitem(last=False)
-            ids.append(workflow_id)
+        wanted: dict[str, int] = {}
+        while self._pending and len(wanted) < ROUND_SIZE:
+            workflow_id, revision = self._pending.popitem(last=False)
+            wanted[workflow_id] = revision
+        ids = list(wanted)
         if not self._pending:
             self._wake.clear()
         self._in_flight.update(ids)  # a case may be in two rounds at once: counted
@@ -279,7 +293,7 @@ class Projector:
 
         async def read(workflow_id: str) -> ProjectionBatch | None:
             async with gate:
-                return await self._read(workflow_id)
+                return await self._read(workflow_id, wanted[workflow_id])
 
         try:
             batches = [b for b in await asyncio.gather(*(read(i) for i in ids)) if b is not None]
@@ -294,23 +308,33 @@ class Projector:
             elif self._pending:
                 self._wake.set()
 
-    async def _read(self, workflow_id: str) -> ProjectionBatch | None:
+    async def _read(self, workflow_id: str, revision: int) -> ProjectionBatch | None:
         since = self._seq.get(workflow_id, 0)
         handle = self.client.get_workflow_handle(workflow_id)
+        attempt = self._attempts.get(workflow_id, 0)
         try:
-            batch = await handle.query(
-                PROJECTION_QUERY,
-                since,
-                result_type=ProjectionBatch,
-                rpc_timeout=QUERY_TIMEOUT_STEP * (1 + self._attempts.get(workflow_id, 0)),
-            )
+            description = await handle.describe(rpc_timeout=QUERY_TIMEOUT_STEP * (1 + attempt))
+            memo = description.raw_info.memo.fields
+            if holds_projection(memo):
+                converter = self.client.data_converter
+                if await memo_revision(converter, memo) < revision and attempt < STALE_MEMO_TRIES:
+                    self._retry(workflow_id, None, revision, STALE_MEMO_DELAY)
+                    return None
+                batch = await projection_from_memo(converter, memo, since)
+            else:
+                batch = await handle.query(
+                    PROJECTION_QUERY,
+                    since,
+                    result_type=ProjectionBatch,
+                    rpc_timeout=QUERY_TIMEOUT_STEP * (1 + attempt),
+                )
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
                 return None  # the case is gone from Temporal: nothing to project
-            self._retry(workflow_id, error)
+            self._retry(workflow_id, error, revision)
             return None
         except WorkflowQueryFailedError as error:
-            self._retry(workflow_id, error)  # still starting, or a worker on old code
+            self._retry(workflow_id, error, revision)  # still starting, or a worker on old code
             return None
         try:
             check_batch(batch)
@@ -343,20 +367,23 @@ class Projector:
             self._seq.popitem(last=False)
         self.written += len(batches)
 
-    def _retry(self, workflow_id: str, error: Exception) -> None:
+    def _retry(
+        self, workflow_id: str, error: Exception | None, revision: int, first_delay: float = 0.2
+    ) -> None:
+        """Read the case again later (``error`` None: its memo was older than the hint)."""
         attempt = self._attempts.get(workflow_id, 0) + 1
         self._attempts[workflow_id] = attempt
-        delay = min(0.2 * 2**attempt, MAX_RETRY_DELAY)
-        if attempt >= 5:
+        delay = min(first_delay * 2**attempt, MAX_RETRY_DELAY)
+        if attempt >= 5 and error is not None:
             log.warning("case %s not readable yet (%s); retry %d", workflow_id, error, attempt)
         assert self._loop is not None
         self._idle.clear()
         self._retrying.add(workflow_id)  # still owed: keeps drain() waiting and the journal line
-        self._loop.call_later(delay, self._requeue, workflow_id)
+        self._loop.call_later(delay, self._requeue, workflow_id, revision)
 
-    def _requeue(self, workflow_id: str) -> None:
+    def _requeue(self, workflow_id: str, revision: int) -> None:
         self._retrying.discard(workflow_id)
-        self._enqueue(workflow_id)
+        self._enqueue(workflow_id, revision)
 
 
 def project_all(engine: Engine, batches: list[ProjectionBatch]) -> None:

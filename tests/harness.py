@@ -38,6 +38,7 @@ from domain.roles import Actor, Role
 from readmodel.database import ready_engine
 from runtime.binaries import find_binary
 from runtime.connect import client_plugins, data_converter
+from runtime.devserver import storage_flags
 from runtime.keys import init_keys, keys_dir, load_lookup_key, load_signing_keys
 from runtime.settings import get_settings
 from trust.signer import ImpersonatingSigner, signer_from_settings
@@ -106,6 +107,7 @@ async def start_dev_env() -> WorkflowEnvironment:
             plugins=client_plugins(),
             dev_server_existing_path=_binary("temporal"),
             search_attributes=sa.ALL_KEYS,
+            dev_server_extra_args=storage_flags(),
         )
     )
 

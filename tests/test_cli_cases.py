@@ -533,7 +533,7 @@ async def test_reconcile_rebuilds_the_read_model(cli: CaseDriver) -> None:
     await cli.desk.act(closed_case, Withdraw(actor=CLERK_ACTOR, reason="申请人撤回"))
     await asyncio.wait_for(cli.desk.outcome(closed_case), timeout=30)
     for case_no in (changed_case, lost_case, closed_case):
-        await listed("--search", case_no)
+        await cli.projected(case_no)  # every event written, not only the row listed
     truth, events = _stored(changed_case)
     assert truth is not None and events >= 3
 
@@ -654,12 +654,48 @@ async def test_reconcile_reads_a_worker_older_than_its_query(
             "known queries: [derived_records, state]"
         )
 
+    async def as_a_case_begun_before_the_memo(self: CaseDesk, execution: Any) -> None:
+        return None  # its rows are not in its memo: reconcile asks it with a Query
+
+    monkeypatch.setattr(CaseDesk, "listed_reconciliation", as_a_case_begun_before_the_memo)
     monkeypatch.setattr(CaseDesk, "reconciliation", as_an_old_worker_answers)
     _tamper(case_no)
     report = json.loads((await ok("reconcile", "--json")).stdout)
     assert case_no in report["missing"] and report["unreadable"] == {}
     row, restored_events = _stored(case_no)
     assert row is not None and (row.stage, row.status) == (truth.stage, truth.status)
+    assert restored_events == events
+
+
+async def test_reconcile_rebuilds_cases_no_worker_answers_for(
+    cli: CaseDriver, dev_env: WorkflowEnvironment
+) -> None:
+    """A case keeps its rows in its memo, which the server lists: a case whose workers
+    are all gone is still rebuilt, and is never asked with a Query."""
+    from tests.harness import worker_for
+
+    async with worker_for(dev_env.client) as orphan_queue:
+        driver = CaseDriver(dev_env.client, orphan_queue)
+        case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+        await driver.wait_for_tasks(case_no)
+        await driver.approve_open(case_no)
+        await driver.projected(case_no)
+        truth, events = _stored(case_no)
+    _tamper(case_no)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while True:  # list_workflows is eventually consistent
+        report = json.loads((await ok("reconcile", "--all-queues", "--json")).stdout)
+        if case_no in report["missing"] or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.3)
+    assert case_no in report["missing"] and case_no not in report["unreadable"]
+    row, restored_events = _stored(case_no)
+    assert row is not None and (row.stage, row.status, row.last_seq) == (
+        truth.stage,
+        truth.status,
+        truth.last_seq,
+    )
     assert restored_events == events
 
 

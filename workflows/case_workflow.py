@@ -84,6 +84,7 @@ with workflow.unsafe.imports_passed_through():
     from trust.credentials import credential_headers
     from workflows import projection_feed, registry
     from workflows import search_attributes as sa
+    from workflows.projection_memo import MemoWriter
     from workflows.steps import CaseContext, StepRejected
 
 PROJECTION_TIMEOUT = timedelta(seconds=30)
@@ -96,6 +97,10 @@ CALENDAR_STORE_PATCH = "calendar-reload-from-store"
 #: committed state with the ``projection`` Query (no local activity per change), and
 #: search attributes are upserted only when chain, status, stage or warning change.
 PROJECTION_BY_QUERY_PATCH = "projection-by-query"
+#: From here on the case also keeps its read-model rows in its memo, upserted with each
+#: change (``workflows.projection_memo``): the projector and ``reconcile`` read them
+#: from the server, without a Query that a worker answers by replaying the case.
+PROJECTION_IN_MEMO_PATCH = "projection-in-memo"
 #: The search attributes whose change is worth a visibility write of its own.
 COARSE_SEARCH_ATTRIBUTES = frozenset(
     {sa.CHAIN.name, sa.STATUS.name, sa.STAGE.name, sa.WARNING.name}
@@ -147,6 +152,7 @@ class CaseWorkflow:
         # replay under load, so nothing set up in that stretch reads it (see _now).
         self._setting_up_at: datetime | None = None
         self._project_by_query = False
+        self._memo: MemoWriter | None = None
         # What this case wrote outside its own read-model rows (see derived_records).
         self._derived = DerivedRecords()
 
@@ -262,6 +268,8 @@ class CaseWorkflow:
         # a local activity in a later workflow task live than on replay, and a patch
         # marker must sit where replay looks for it.
         self._project_by_query = workflow.patched(PROJECTION_BY_QUERY_PATCH)
+        if self._project_by_query and workflow.patched(PROJECTION_IN_MEMO_PATCH):
+            self._memo = MemoWriter()
         self._admission = await self._admit(start)
         self._file = self._new_file(self._admission)
         case_metrics.case_started(start.chain)
@@ -283,6 +291,8 @@ class CaseWorkflow:
         clock.cancel()
         # Notifications already decided on are delivered, not abandoned with the case.
         await asyncio.gather(*self._notifications, clock, return_exceptions=True)
+        if self._memo is not None and self._memo.behind(self._derived):
+            self._upsert_memo()  # notifications delivered after the last change
         state = self.file.state
         return CaseOutcome(
             case_no=state.case_no,
@@ -436,6 +446,7 @@ class CaseWorkflow:
         self.file.publication_done(task, self._now())
         self._derived.publication = publication
         self._derived.published_at = self._now()
+        self._derived_changed()
         self._changed()
 
     async def _revoke_if_verification_failed(self, start: StartCase) -> None:
@@ -462,6 +473,7 @@ class CaseWorkflow:
         )
         self._set_up_over()
         self._derived.revocation = revocation
+        self._derived_changed()
 
     # -------------------------------------------------- engine API for steps
     def _now(self) -> datetime:
@@ -539,6 +551,7 @@ class CaseWorkflow:
         )
         self._set_up_over()
         self._derived.licences.extend(records)
+        self._derived_changed()
         state.licences.extend(issued)
         self.file.record(
             "licences_issued",
@@ -568,6 +581,7 @@ class CaseWorkflow:
         )
         self._set_up_over()
         self._derived.notifications.append(notification)
+        self._derived_changed()
 
     async def _project_loop(self) -> None:
         """After each change: search attributes, and a hint to the worker's projector.
@@ -581,6 +595,8 @@ class CaseWorkflow:
                 self._projection_dirty = False
                 if self._project_by_query:
                     self._upsert_search_attributes(COARSE_SEARCH_ATTRIBUTES)
+                    if self._memo is not None:
+                        self._upsert_memo()
                     self._hint_projector()
                 else:
                     self._upsert_search_attributes()
@@ -591,6 +607,19 @@ class CaseWorkflow:
                     self._projected_seq = batch.case.last_seq
             elif self._closed:
                 return
+
+    def _upsert_memo(self) -> None:
+        """Keep the case's rows in its memo (see ``workflows.projection_memo``)."""
+        assert self._memo is not None
+        batch = self.file.projection(self._memo.events_through, workflow.now())
+        workflow.upsert_memo(self._memo.fields(batch, self._derived))
+
+    def _derived_changed(self) -> None:
+        """A licence, revocation, publication or notification was recorded: a case
+        that keeps its rows in its memo writes it there (older cases are read by
+        Query and write nothing for it)."""
+        if self._memo is not None:
+            self._projection_dirty = True
 
     def _hint_projector(self) -> None:
         """Tell this worker's projector to read the case.
@@ -603,7 +632,8 @@ class CaseWorkflow:
         if workflow.unsafe.is_replaying():
             return
         info = workflow.info()
-        projection_feed.note_change(info.namespace, info.task_queue, info.workflow_id)
+        revision = self._memo.rev if self._memo is not None else 0
+        projection_feed.note_change(info.namespace, info.task_queue, info.workflow_id, revision)
 
     def _upsert_search_attributes(self, only_when: frozenset[str] | None = None) -> None:
         """Keep the search attributes (for Temporal's own UI and CLI) in step.

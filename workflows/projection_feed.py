@@ -1,9 +1,9 @@
 """The hint a case workflow leaves when its state changed: "project me".
 
 Cases are projected to the read model by the worker's :class:`runtime.projector.Projector`,
-which reads each changed case's *committed* state with a Query and writes it. The
-workflow only says that it changed, through :func:`note_change`: no command, no
-history event, nothing the Update waits for. Why not a local activity per change (as
+which reads each changed case's *committed* rows (from its memo, or with a Query for
+older cases) and writes them. The hint itself is no command, no history event, nothing
+the Update waits for. Why not a local activity per change (as
 before)? Its write ran inside the workflow task, so every decision waited on the
 database, and a task that Temporal never committed (a killed worker, a failed
 speculative Update task) still left its rows behind. A Query is answered from
@@ -19,8 +19,9 @@ from __future__ import annotations
 import threading  # deterministic: hints leave the case; replays send none
 from collections.abc import Callable
 
-#: Called with a workflow id, from any thread; set by a projector for its task queue.
-Listener = Callable[[str], None]
+#: Called with a workflow id and the memo revision the change wrote (0 for a case that
+#: keeps no rows in its memo), from any thread; set by a projector for its task queue.
+Listener = Callable[[str, int], None]
 
 _lock = threading.Lock()
 _listeners: dict[tuple[str, str], list[Listener]] = {}
@@ -43,8 +44,9 @@ def listen(namespace: str, task_queue: str, listener: Listener) -> Callable[[], 
     return stop
 
 
-def note_change(namespace: str, task_queue: str, workflow_id: str) -> bool:
-    """Tell this process's projector for ``task_queue`` that ``workflow_id`` changed.
+def note_change(namespace: str, task_queue: str, workflow_id: str, revision: int = 0) -> bool:
+    """Tell this process's projector for ``task_queue`` that ``workflow_id`` changed,
+    writing memo revision ``revision`` (see ``workflows.projection_memo``).
 
     Returns False when no projector listens (a replayer, a test worker built without
     one): the change then reaches the read model through ``reconcile`` only.
@@ -55,5 +57,5 @@ def note_change(namespace: str, task_queue: str, workflow_id: str) -> bool:
         return False
     # Several projectors on one queue in one process (tests that play two machines):
     # any of them can read and write the case; the first one takes it.
-    found[0](workflow_id)
+    found[0](workflow_id, revision)
     return True

@@ -1,0 +1,103 @@
+"""A case keeps its read-model rows in its Temporal memo, and the server alone serves them.
+
+What a user relies on: the read model (the console's lists) is written and rebuilt from
+Temporal even when no worker can answer for a case, and what the memo holds is exactly
+what the case itself answers. Real dev server, real production worker, real SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete
+from temporalio.testing import WorkflowEnvironment
+
+from domain.case import CaseStatus
+from domain.projection import Reconciliation
+from readmodel.database import read_session, write_session
+from readmodel.queries import case_events, get_case
+from readmodel.tables import CaseRecord, EventRecord, TaskRecord, table_of
+from runtime.projector import Projector, project_all, running
+from tests.harness import CaseDriver, worker_for
+from tests.test_projector import any_chain_case, applicant_for, engine, eventually
+
+
+def comparable(answer: Reconciliation) -> dict[str, Any]:
+    """Everything but the case row's ``updated_at``: a Query stamps it with the time of
+    the case's last workflow task, the memo with the time of its last change."""
+    data = answer.model_dump(mode="json")
+    data["batch"]["case"].pop("updated_at")
+    return data
+
+
+async def same_as_the_case_answers(driver: CaseDriver, case_no: str) -> None:
+    """The memo (Describe) and the case's own ``reconciliation`` Query agree."""
+    for _ in range(50):  # an activity result may land between the two reads
+        described = await driver.desk.described_reconciliation(case_no)
+        queried = await driver.desk.reconciliation(case_no)
+        assert described is not None, "a new case keeps its rows in its memo"
+        if comparable(described) == comparable(queried):
+            return
+        await asyncio.sleep(0.1)
+    assert comparable(described) == comparable(queried)
+
+
+async def test_the_memo_holds_what_the_case_answers_through_its_life(
+    driver: CaseDriver,
+) -> None:
+    chain, form = any_chain_case()
+    case_no = await driver.start(chain, form, applicant=applicant_for(chain))
+    await driver.wait_for_tasks(case_no)
+    await same_as_the_case_answers(driver, case_no)  # accepted, tasks open
+    assert await driver.approve_open(case_no)
+    await same_as_the_case_answers(driver, case_no)  # first decisions recorded
+    outcome = await driver.run_to_end(case_no)
+    assert outcome.status is CaseStatus.APPROVED
+    await same_as_the_case_answers(driver, case_no)  # concluded: licences, notifications
+    final = await driver.desk.described_reconciliation(case_no)
+    assert final is not None and final.batch.case.status == "approved"
+    assert [e.seq for e in final.batch.events] == list(range(1, final.batch.case.last_seq + 1))
+
+
+def forget(case_no: str) -> None:
+    """The read model loses the case's rows."""
+    with write_session(engine()) as session:
+        for table in (CaseRecord, TaskRecord, EventRecord):
+            stmt = delete(table_of(table)).where(table_of(table).c.case_no == case_no)
+            session.exec(stmt)  # type: ignore[call-overload]
+
+
+def stored(case_no: str) -> tuple[Any, int]:
+    with read_session(engine()) as session:
+        return get_case(session, case_no), len(case_events(session, case_no))
+
+
+async def test_a_projector_writes_a_case_no_worker_can_answer_for(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """Its rows come from the server (Describe): with the case's worker stopped, a
+    projector on another machine still writes them."""
+    chain, form = any_chain_case()
+    async with worker_for(dev_env.client) as task_queue:
+        driver = CaseDriver(dev_env.client, task_queue)
+        case_no = await driver.start(chain, form, applicant=applicant_for(chain))
+        await driver.wait_for_tasks(case_no)
+        await driver.approve_open(case_no)
+        await driver.projected(case_no)
+        truth, events = stored(case_no)
+    forget(case_no)
+    projector = Projector(
+        dev_env.client,
+        task_queue,
+        lambda batches: project_all(engine(), batches),
+        tmp_path / "journal",
+    )
+    async with running(projector):
+        projector.hint(f"case-{case_no}")
+        await eventually(lambda: stored(case_no)[0] is not None, timeout=15)
+        assert await projector.drain(15)
+    row, written_events = stored(case_no)
+    assert (row.status, row.stage, row.last_seq) == (truth.status, truth.stage, truth.last_seq)
+    assert written_events == events
