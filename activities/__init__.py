@@ -5,13 +5,14 @@ runs them in its thread pool (``activity_executor``), since the database drivers
 """
 
 from activities.licences import find_elicences, issue_licences, revoke_licences
-from activities.notifications import notify
+from activities.notifications import notify, notify_all
 from activities.projection import project_case
 from activities.publication import publish_decision
 
 ALL_ACTIVITIES = [
     project_case,
     notify,
+    notify_all,
     issue_licences,
     find_elicences,
     revoke_licences,
@@ -23,6 +24,7 @@ __all__ = [
     "find_elicences",
     "issue_licences",
     "notify",
+    "notify_all",
     "project_case",
     "publish_decision",
     "revoke_licences",

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from activities.projection import read_model_engine
-from domain.projection import Notification
+from domain.projection import Notification, Notifications
 from readmodel.database import write_session
 from readmodel.projection import record_notification
 
@@ -41,16 +41,21 @@ class ReadModelNotificationGateway:
         self._engine = engine_provider
 
     def send(self, notification: Notification) -> None:
+        self.send_many([notification])
+
+    def send_many(self, notifications: list[Notification]) -> None:
+        """Several in one transaction (the turn of a working day warns many at once)."""
         with write_session(self._engine()) as session:
-            new = record_notification(session, notification)
-        logger.info(
-            "notification %s case_no=%s seq=%d kind=%s recipients=%s",
-            "stored" if new else "already stored",
-            notification.case_no,
-            notification.seq,
-            notification.kind,
-            ",".join(notification.recipients),
-        )
+            stored = [record_notification(session, n) for n in notifications]
+        for notification, new in zip(notifications, stored, strict=True):
+            logger.info(
+                "notification %s case_no=%s seq=%d kind=%s recipients=%s",
+                "stored" if new else "already stored",
+                notification.case_no,
+                notification.seq,
+                notification.kind,
+                ",".join(notification.recipients),
+            )
 
 
 _gateway: NotificationGateway = ReadModelNotificationGateway()
@@ -74,3 +79,17 @@ def get_gateway() -> NotificationGateway:
 def notify(notification: Notification) -> None:
     """Send a notification through the configured gateway (sync: gateways block)."""
     get_gateway().send(notification)
+
+
+@activity.defn(name="notify_all")
+def notify_all(batch: Notifications) -> None:
+    """Send the notifications a case decided on at one moment, in order. A retry sends
+    them all again, which the gateway tolerates (idempotent by case, seq and kind).
+    A gateway with ``send_many`` gets them in one call."""
+    gateway = get_gateway()
+    send_many = getattr(gateway, "send_many", None)
+    if send_many is not None:
+        send_many(batch.notifications)
+        return
+    for notification in batch.notifications:
+        gateway.send(notification)

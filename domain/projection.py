@@ -95,6 +95,13 @@ class Notification(BaseModel):
     at: datetime
 
 
+class Notifications(BaseModel):
+    """The notifications a case decided on at one moment (four tasks warned at the turn
+    of a working day: one activity, not four)."""
+
+    notifications: list[Notification]
+
+
 class LicenceRecord(BaseModel):
     """A licence a case issued, for the e-licence store."""
 

@@ -320,7 +320,7 @@ class Projector:
                 if await memo_revision(converter, memo) < revision and attempt < STALE_MEMO_TRIES:
                     self._retry(workflow_id, None, revision, STALE_MEMO_DELAY)
                     return None
-                batch = await projection_from_memo(converter, memo, since)
+                batch, _ = await projection_from_memo(converter, memo, since)
             else:
                 batch = await handle.query(
                     PROJECTION_QUERY,

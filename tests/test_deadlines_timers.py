@@ -188,6 +188,26 @@ async def test_notifications_reach_department_and_supervisor(
     assert not any("supervisor" in r for r in warnings)
     assert {"education", "fire", "health", "market"} == {d for r in warnings for d in r}
 
+    # Each instant's notifications went out together: one activity for the four warnings.
+    from domain.projection import Notifications
+
+    history = await desk.handle("DL-3").fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "notify" not in [a.activity_type.name for a in scheduled]
+    batches = [
+        (await desk.client.data_converter.decode(a.input.payloads, [Notifications]))[0]
+        for a in scheduled
+        if a.activity_type.name == "notify_all"
+    ]
+    kinds_sent = [sorted({n.kind for n in b.notifications}) for b in batches]
+    assert ["task_warning"] in kinds_sent and ["task_overdue"] in kinds_sent
+    assert sum(len(b.notifications) for b in batches) == len(sent)
+    assert len(batches) < len(sent)
+
 
 async def test_missed_supplement_deadline_warns_then_ends_the_case(
     skipping_env: WorkflowEnvironment, desk: CaseDesk

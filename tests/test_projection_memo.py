@@ -85,6 +85,7 @@ async def test_a_projector_writes_a_case_no_worker_can_answer_for(
         case_no = await driver.start(chain, form, applicant=applicant_for(chain))
         await driver.wait_for_tasks(case_no)
         await driver.approve_open(case_no)
+        await driver.wait_for_tasks(case_no)  # the next tasks are open: it waits for people
         await driver.projected(case_no)
         truth, events = stored(case_no)
     forget(case_no)

@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         IssueLicences,
         LicenceRecord,
         Notification,
+        Notifications,
         ProjectionBatch,
         Publication,
         Reconciliation,
@@ -101,11 +102,16 @@ PROJECTION_BY_QUERY_PATCH = "projection-by-query"
 #: change (``workflows.projection_memo``): the projector and ``reconcile`` read them
 #: from the server, without a Query that a worker answers by replaying the case.
 PROJECTION_IN_MEMO_PATCH = "projection-in-memo"
+#: From here on the notifications a case decides on at one moment go out in one
+#: ``notify_all`` activity (at the turn of a working day a case warns about each open
+#: task at once: one activity and one workflow task for its result, not four).
+NOTIFY_TOGETHER_PATCH = "notify-together"
 #: The search attributes whose change is worth a visibility write of its own.
 COARSE_SEARCH_ATTRIBUTES = frozenset(
     {sa.CHAIN.name, sa.STATUS.name, sa.STAGE.name, sa.WARNING.name}
 )
 NOTIFY_TIMEOUT = timedelta(seconds=30)
+NOTIFY_RETRY = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=5))
 #: Storing or revoking a licence is one short database write. If the worker running
 #: it dies, the activity is retried on another after this long (it stores each licence
 #: once by number, so a retry adds nothing); it was 60 s, which held a case that long
@@ -153,6 +159,8 @@ class CaseWorkflow:
         self._setting_up_at: datetime | None = None
         self._project_by_query = False
         self._memo: MemoWriter | None = None
+        self._notify_together = False
+        self._derived_dirty = False
         # What this case wrote outside its own read-model rows (see derived_records).
         self._derived = DerivedRecords()
 
@@ -270,6 +278,7 @@ class CaseWorkflow:
         self._project_by_query = workflow.patched(PROJECTION_BY_QUERY_PATCH)
         if self._project_by_query and workflow.patched(PROJECTION_IN_MEMO_PATCH):
             self._memo = MemoWriter()
+        self._notify_together = workflow.patched(NOTIFY_TOGETHER_PATCH)
         self._admission = await self._admit(start)
         self._file = self._new_file(self._admission)
         case_metrics.case_started(start.chain)
@@ -291,8 +300,7 @@ class CaseWorkflow:
         clock.cancel()
         # Notifications already decided on are delivered, not abandoned with the case.
         await asyncio.gather(*self._notifications, clock, return_exceptions=True)
-        if self._memo is not None and self._memo.behind(self._derived):
-            self._upsert_memo()  # notifications delivered after the last change
+        self._upsert_derived()  # notifications delivered after the last change
         state = self.file.state
         return CaseOutcome(
             case_no=state.case_no,
@@ -568,29 +576,47 @@ class CaseWorkflow:
         self._aftercare_changed = True
         if clock and self.file.next_clock_instant() != self._armed_instant:
             self._clock_changed = True  # re-arm only when the nearest deadline moved
-        for notification in self.file.pending_notifications:
-            self._notifications.append(asyncio.create_task(self._send(notification)))
+        pending = list(self.file.pending_notifications)
         self.file.pending_notifications.clear()
+        if self._notify_together and pending:
+            self._notifications.append(asyncio.create_task(self._send_together(pending)))
+            return
+        for notification in pending:
+            self._notifications.append(asyncio.create_task(self._send(notification)))
+
+    async def _send_together(self, notifications: list[Notification]) -> None:
+        await workflow.execute_activity(
+            "notify_all",
+            Notifications(notifications=notifications),
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
+        )
+        self._set_up_over()
+        self._derived.notifications.extend(notifications)
+        self._derived_changed()
 
     async def _send(self, notification: Notification) -> None:
         await workflow.execute_activity(
             "notify",
             notification,
             start_to_close_timeout=NOTIFY_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=5)),
+            retry_policy=NOTIFY_RETRY,
         )
         self._set_up_over()
         self._derived.notifications.append(notification)
         self._derived_changed()
 
     async def _project_loop(self) -> None:
-        """After each change: search attributes, and a hint to the worker's projector.
+        """After each change: search attributes, the rows in the memo, and a hint to
+        the worker's projector; after a derived record alone, only the memo.
 
         Cases begun before ``PROJECTION_BY_QUERY_PATCH`` wrote every change through a
         local activity in the same workflow task; their histories replay that way.
         """
         while True:
-            await workflow.wait_condition(lambda: self._projection_dirty or self._closed)
+            await workflow.wait_condition(
+                lambda: self._projection_dirty or self._derived_dirty or self._closed
+            )
             if self._projection_dirty:
                 self._projection_dirty = False
                 if self._project_by_query:
@@ -605,21 +631,32 @@ class CaseWorkflow:
                         "project_case", batch, start_to_close_timeout=PROJECTION_TIMEOUT
                     )
                     self._projected_seq = batch.case.last_seq
+            elif self._derived_dirty:
+                self._upsert_derived()
             elif self._closed:
                 return
 
     def _upsert_memo(self) -> None:
         """Keep the case's rows in its memo (see ``workflows.projection_memo``)."""
         assert self._memo is not None
+        self._derived_dirty = False
         batch = self.file.projection(self._memo.events_through, workflow.now())
         workflow.upsert_memo(self._memo.fields(batch, self._derived))
 
     def _derived_changed(self) -> None:
         """A licence, revocation, publication or notification was recorded: a case
         that keeps its rows in its memo writes it there (older cases are read by
-        Query and write nothing for it)."""
+        Query and write nothing for it). No projector is told: the activity that
+        recorded it wrote the read model's copy."""
         if self._memo is not None:
-            self._projection_dirty = True
+            self._derived_dirty = True
+
+    def _upsert_derived(self) -> None:
+        self._derived_dirty = False
+        if self._memo is not None:
+            fields = self._memo.derived_fields(self._derived)
+            if fields:
+                workflow.upsert_memo(fields)
 
     def _hint_projector(self) -> None:
         """Tell this worker's projector to read the case.

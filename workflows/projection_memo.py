@@ -15,7 +15,8 @@ is committed with the change, or not at all):
 - ``p.rev``: a counter the projector's hint carries, so a Describe that arrives before
   the task is committed is recognised as stale and asked again;
 - ``p.case``: the case row (always);
-- ``p.tasks``: the task rows, when any changed;
+- ``p.t.<position>``: each task row that changed (a decision changes one task: the
+  memo is not sent its siblings again);
 - ``p.ev.<first seq>``: the events recorded since the last upsert (a memo upsert
   merges keys, so history grows by the new events only, never by the whole log);
 - ``p.derived``: e-licences, revocation, publication and notifications, when changed.
@@ -43,7 +44,7 @@ from domain.projection import (
 
 REV = "p.rev"
 CASE = "p.case"
-TASKS = "p.tasks"
+TASK_PREFIX = "p.t."
 EVENTS_PREFIX = "p.ev."
 DERIVED = "p.derived"
 
@@ -59,7 +60,7 @@ class MemoWriter:
     def __init__(self) -> None:
         self.rev = 0
         self._events_through = 0
-        self._tasks: list[TaskRow] | None = None
+        self._tasks: list[TaskRow] = []
         self._derived: DerivedRecords | None = None
 
     @property
@@ -67,26 +68,31 @@ class MemoWriter:
         """The last event sequence number already in the memo."""
         return self._events_through
 
-    def behind(self, derived: DerivedRecords) -> bool:
-        """Whether ``derived`` changed since the memo was last written."""
-        return derived != self._derived
+    def derived_fields(self, derived: DerivedRecords) -> dict[str, Any]:
+        """``p.derived`` if ``derived`` changed since the memo was last written, else
+        nothing. The read model's copies (licences, notifications, publication) are
+        written by the activities themselves, so this needs no projector."""
+        if derived == self._derived:
+            return {}
+        self._derived = derived.model_copy(deep=True)
+        return {DERIVED: self._derived}
 
     def fields(self, batch: ProjectionBatch, derived: DerivedRecords) -> dict[str, Any]:
         """The memo fields for ``batch`` (its events after ``events_through``) and
         ``derived``: what to pass to ``workflow.upsert_memo``."""
         self.rev += 1
         fields: dict[str, Any] = {REV: self.rev, CASE: batch.case}
-        if batch.tasks != self._tasks:
-            self._tasks = list(batch.tasks)
-            fields[TASKS] = self._tasks
+        for position, task in enumerate(batch.tasks):
+            if position >= len(self._tasks) or self._tasks[position] != task:
+                fields[f"{TASK_PREFIX}{position}"] = task
+        for position in range(len(batch.tasks), len(self._tasks)):
+            fields[f"{TASK_PREFIX}{position}"] = None  # upsert_memo removes a key set to None
+        self._tasks = list(batch.tasks)
         new_events = [e for e in batch.events if e.seq > self._events_through]
         if new_events:
             fields[f"{EVENTS_PREFIX}{new_events[0].seq}"] = new_events
             self._events_through = new_events[-1].seq
-        if derived != self._derived:
-            self._derived = derived.model_copy(deep=True)
-            fields[DERIVED] = self._derived
-        return fields
+        return fields | self.derived_fields(derived)
 
 
 def holds_projection(memo: Mapping[str, Payload]) -> bool:
@@ -104,41 +110,54 @@ async def memo_revision(converter: DataConverter, memo: Mapping[str, Payload]) -
     return int(await _decode(converter, payload, int)) if payload is not None else 0
 
 
+def _numbered(memo: Mapping[str, Payload], prefix: str) -> list[tuple[int, str]]:
+    """The keys ``<prefix><number>`` in number order."""
+    return sorted((int(k.removeprefix(prefix)), k) for k in memo if k.startswith(prefix))
+
+
 async def projection_from_memo(
-    converter: DataConverter, memo: Mapping[str, Payload], after_seq: int = 0
-) -> ProjectionBatch:
+    converter: DataConverter,
+    memo: Mapping[str, Payload],
+    after_seq: int = 0,
+    *,
+    with_derived: bool = False,
+) -> tuple[ProjectionBatch, DerivedRecords | None]:
     """The rows the memo holds, with the events after ``after_seq`` (only the chunks
-    that can hold such events are decoded)."""
-    case: CaseRow = await _decode(converter, memo[CASE], CaseRow)
-    tasks: list[TaskRow] = (
-        await _decode(converter, memo[TASKS], list[TaskRow]) if TASKS in memo else []
-    )
-    chunks = sorted(
-        (int(key.removeprefix(EVENTS_PREFIX)), key) for key in memo if key.startswith(EVENTS_PREFIX)
-    )
+    that can hold such events are decoded), and its derived records if asked for.
+    One codec call for all of it."""
+    tasks = [key for _, key in _numbered(memo, TASK_PREFIX)]
+    chunks = _numbered(memo, EVENTS_PREFIX)
     # A chunk holds the events from its first number up to the next chunk's first: it
     # can hold events after ``after_seq`` if the next chunk begins after after_seq + 1.
-    wanted = [
+    event_keys = [
         key
-        for index, (first, key) in enumerate(chunks)
+        for index, (_, key) in enumerate(chunks)
         if index + 1 == len(chunks) or chunks[index + 1][0] > after_seq + 1
     ]
-    events: list[EventRow] = []
-    for key in wanted:
-        rows: list[EventRow] = await _decode(converter, memo[key], list[EventRow])
-        events += [e for e in rows if e.seq > after_seq]
-    events.sort(key=lambda e: e.seq)
-    return ProjectionBatch(case=case, tasks=tasks, events=events)
+    derived_keys = [DERIVED] if with_derived and DERIVED in memo else []
+    keys = [CASE, *tasks, *event_keys, *derived_keys]
+    hints: list[type] = [
+        CaseRow,
+        *[TaskRow] * len(tasks),
+        *[list[EventRow]] * len(event_keys),
+        *[DerivedRecords] * len(derived_keys),
+    ]
+    values = await converter.decode([memo[k] for k in keys], hints)
+    case: CaseRow = values[0]
+    task_rows: list[TaskRow] = values[1 : 1 + len(tasks)]
+    chunk_rows: list[list[EventRow]] = values[1 + len(tasks) : 1 + len(tasks) + len(event_keys)]
+    events = sorted(
+        (e for rows in chunk_rows for e in rows if e.seq > after_seq), key=lambda e: e.seq
+    )
+    batch = ProjectionBatch(case=case, tasks=task_rows, events=events)
+    if not with_derived:
+        return batch, None
+    return batch, values[-1] if derived_keys else DerivedRecords()
 
 
 async def reconciliation_from_memo(
     converter: DataConverter, memo: Mapping[str, Payload]
 ) -> Reconciliation:
     """Everything ``onechain reconcile`` compares, from the memo alone."""
-    batch = await projection_from_memo(converter, memo)
-    derived = (
-        await _decode(converter, memo[DERIVED], DerivedRecords)
-        if DERIVED in memo
-        else DerivedRecords()
-    )
-    return Reconciliation(batch=batch, derived=derived)
+    batch, derived = await projection_from_memo(converter, memo, with_derived=True)
+    return Reconciliation(batch=batch, derived=derived or DerivedRecords())

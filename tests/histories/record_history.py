@@ -9,7 +9,9 @@ The replay test then fails if anyone edits that version's flow, or the engine pa
 history took, in place. Histories are recorded unsealed (no payload codec): the test
 keys are made afresh for every run, and unsealed payloads replay through the codec.
 ``kindergarten_v1.json`` predates worker admission (legacy start input);
-``kindergarten_v1_admitted.json`` has the admission, signed actions and derived records.
+``kindergarten_v1_admitted.json`` has the admission, signed actions and derived records;
+``kindergarten_v1_memo.json`` keeps its rows in its memo and sends each moment's
+notifications together (patches ``projection-in-memo`` and ``notify-together``).
 """
 
 from __future__ import annotations
