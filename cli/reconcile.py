@@ -142,11 +142,15 @@ def write_differences(
 
 
 async def confirm_listed(desk: Any, answers: list[Queried], diffs: list[CaseDiff]) -> list[int]:
-    """Read again, with Describe, the listed cases that differ from the read model (the
-    listing may lag); returns the positions (among the readable answers) re-read."""
+    """Read again, with Describe, the listed cases whose rows differ from the read
+    model's (the listing may lag a change); returns the positions (among the readable
+    answers) re-read. A case missing from the read model is written as listed: that is
+    committed state, and the projector's newer rows, if any, win by ``last_seq``."""
     readable = [a for a in answers if a.answer is not None]
     doubtful = [
-        i for i, (a, d) in enumerate(zip(readable, diffs, strict=True)) if a.listed and d.changed
+        i
+        for i, (a, d) in enumerate(zip(readable, diffs, strict=True))
+        if a.listed and d.changed and not d.missing
     ]
 
     async def reread(answer: Queried) -> None:
