@@ -9,6 +9,15 @@ decode with the old one. The key id is also the AEAD's associated data: a payloa
 whose metadata was edited to name another key fails to decrypt instead of being
 silently mis-read.
 
+A payload larger than ``COMPRESS_ABOVE`` bytes is compressed (zlib) before it is
+sealed, and says so in its metadata; the flag is part of the associated data too, so
+it cannot be flipped. Why: a case keeps its read-model rows in its memo and upserts
+the changed ones with each change (``workflows.projection_memo``); JSON rows compress
+to a third, and every byte is written to history, to the visibility store, and read
+back on replay. Compression before encryption can leak through sizes when an attacker
+mixes chosen text with a secret in one payload and watches the sizes; here a payload
+holds one case's data, whose only outside author is its own applicant.
+
 Payloads without the ``binary/encrypted`` encoding pass through undecoded: histories
 recorded before the codec existed (``tests/histories``) still replay.
 """
@@ -16,6 +25,7 @@ recorded before the codec existed (``tests/histories``) still replay.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
@@ -28,6 +38,10 @@ from runtime.keys import PayloadKeys
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 NONCE_BYTES = 12
+COMPRESSION_METADATA = "compression"
+ZLIB = b"zlib"
+#: Smaller payloads gain little and are sealed as they are.
+COMPRESS_ABOVE = 256
 
 
 class PayloadKeyError(ValueError):
@@ -55,11 +69,15 @@ class SealingCodec(PayloadCodec):
 
     def seal(self, payload: Payload) -> Payload:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._active.encrypt(nonce, payload.SerializeToString(), self._active_aad)
-        return Payload(
-            metadata={"encoding": ENCODING, KEY_ID_METADATA: self._active_aad},
-            data=nonce + sealed,
-        )
+        plain = payload.SerializeToString()
+        metadata = {"encoding": ENCODING, KEY_ID_METADATA: self._active_aad}
+        aad = self._active_aad
+        if len(plain) > COMPRESS_ABOVE:
+            plain = zlib.compress(plain, 6)
+            metadata[COMPRESSION_METADATA] = ZLIB
+            aad = _compressed_aad(aad)
+        sealed = self._active.encrypt(nonce, plain, aad)
+        return Payload(metadata=metadata, data=nonce + sealed)
 
     def open(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
@@ -76,11 +94,22 @@ class SealingCodec(PayloadCodec):
                 "and a lost key cannot be made again"
             )
         data = payload.data
+        compression = payload.metadata.get(COMPRESSION_METADATA)
+        if compression not in (None, ZLIB):
+            raise PayloadKeyError(f"payload compressed with {compression!r}, which is unknown here")
+        aad = _compressed_aad(kid_bytes) if compression == ZLIB else kid_bytes
         try:
-            plain = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], kid_bytes)
+            plain = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], aad)
         except InvalidTag:
             raise PayloadKeyError(
                 f"payload sealed with key id {kid!r} failed authentication: the key "
                 "under that id is not the one that sealed it, or the payload was altered"
             ) from None
+        if compression == ZLIB:
+            plain = zlib.decompress(plain)
         return Payload.FromString(plain)
+
+
+def _compressed_aad(kid: bytes) -> bytes:
+    """The associated data of a compressed payload: its key id and the flag."""
+    return kid + b"|" + ZLIB

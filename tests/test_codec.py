@@ -8,7 +8,13 @@ import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from runtime.codec import ENCODING, KEY_ID_METADATA, PayloadKeyError, SealingCodec
+from runtime.codec import (
+    COMPRESSION_METADATA,
+    ENCODING,
+    KEY_ID_METADATA,
+    PayloadKeyError,
+    SealingCodec,
+)
 from runtime.keys import init_keys, load_payload_keys, rotate
 
 
@@ -56,3 +62,20 @@ async def test_an_unknown_key_id_is_named(codec: SealingCodec) -> None:
     sealed.metadata[KEY_ID_METADATA] = b"p-19990101-dead"
     with pytest.raises(PayloadKeyError, match=r"key id 'p-19990101-dead'.*`onechain keys list`"):
         await codec.decode([sealed])
+
+
+async def test_a_large_payload_is_compressed_and_the_flag_cannot_be_dropped(
+    codec: SealingCodec,
+) -> None:
+    rows = plain([{"case_no": f"C{i}", "stage": "并联审查", "warning": "none"} for i in range(40)])
+    (small,) = await codec.encode([plain("x")])
+    (large,) = await codec.encode([rows])
+    assert COMPRESSION_METADATA not in small.metadata
+    assert large.metadata[COMPRESSION_METADATA] == b"zlib"
+    assert len(large.data) < len(rows.SerializeToString()) / 3
+    assert await codec.decode([large]) == [rows]
+    stripped = Payload()
+    stripped.CopyFrom(large)
+    del stripped.metadata[COMPRESSION_METADATA]  # as if it were not compressed
+    with pytest.raises(PayloadKeyError, match="failed authentication"):
+        await codec.decode([stripped])
