@@ -237,6 +237,22 @@ def _timed_out(error: RPCError) -> bool:
     )
 
 
+def _cut_off(error: BaseException) -> str | None:
+    """What broke, when an Update's call ended because Temporal stopped answering (the
+    server stopped or was killed mid-call); None when the call merely waited out its
+    time for a worker. A broken connection comes as UNAVAILABLE once the SDK's own
+    retries give up, or as ``WorkflowUpdateRPCTimeoutOrCancelledError`` caused by
+    CANCELLED without the SDK's "Timeout expired"."""
+    if isinstance(error, RPCError):
+        return error.message if error.status is RPCStatusCode.UNAVAILABLE else None
+    if not isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return None
+    cause = error.__cause__
+    if not isinstance(cause, RPCError) or _timed_out(cause):
+        return None
+    return cause.message or cause.status.name
+
+
 def _not_delivered(error: RPCError | WorkflowUpdateFailedError) -> bool:
     """An Update no worker processed: its workflow task failed, or Temporal rejected it
     unprocessed ("UnprocessedUpdate", after a restart mid-delivery). Nothing applied."""
@@ -352,6 +368,13 @@ class CaseDesk:
             code, params = refusal_of(failed.cause) or (None, None)
             raise ActionRejected(refusal_text(failed.cause), code=code, params=params) from None
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+            cut_off = _cut_off(error)
+            if cut_off is not None:
+                raise WorkerUnavailable(
+                    f"case {case_no}: Temporal stopped answering before the action was "
+                    f"answered ({cut_off}); it may have been applied: once Temporal is back, "
+                    "check with `onechain cases show` before repeating it"
+                ) from None
             if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError) or _timed_out(error):
                 raise WorkerUnavailable(
                     f"case {case_no}: no worker answered within {ACTION_TIMEOUT.seconds}s "

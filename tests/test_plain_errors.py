@@ -3,6 +3,7 @@ serves says "no worker answered", and the database URL mistakes name the path.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -206,3 +207,41 @@ def test_server_shows_the_last_lines_of_a_dev_server_that_fails(tmp_path: Path) 
     assert "the Temporal dev server" in done.stderr and "exited with code" in done.stderr
     assert f"its last lines ({data / 'temporal.log'})" in done.stderr
     assert "file is not a database" in done.stderr  # the server's own words
+
+
+async def test_an_action_cut_off_by_a_dying_server_says_so_not_no_worker(tmp_path: Path) -> None:
+    """The server is killed while an action waits for its answer: the clerk reads that
+    the connection broke and the action may have been applied, not that no worker
+    answered within a minute (the chaos run showed the old wording after 2 s)."""
+    from runtime.connect import client_plugins
+    from runtime.devserver import start_dev_server
+    from tests.harness import sealing_converter
+
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    server = start_dev_server(tmp_path / "temporal.sqlite3", port=port, headless=True)
+    try:
+        await wait_until_serving(address, server)
+        from temporalio.client import Client
+
+        client = await Client.connect(
+            address, data_converter=sealing_converter(), plugins=client_plugins()
+        )
+        desk = signed_desk(client, f"nobody-{uuid.uuid4().hex[:8]}")  # no worker: it waits
+        case_no = f"CO{uuid.uuid4().hex[:8].upper()}"
+        await desk.start_case(request(case_no, applicant()))
+        action = asyncio.create_task(desk.act(case_no, Withdraw(actor=CLERK, reason="申请人撤回")))
+        await asyncio.sleep(1.5)
+        assert not action.done()
+        server.send_signal(signal.SIGKILL)
+        with pytest.raises(CaseError) as cut:
+            await asyncio.wait_for(action, timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
+    said = str(cut.value)
+    assert isinstance(cut.value, WorkerUnavailable)  # tools that retry, retry it
+    assert "Temporal stopped answering" in said and "may have been applied" in said
+    assert "no worker answered" not in said
+    assert case_no in said and "cases show" in said
