@@ -157,7 +157,6 @@ async def confirm_listed(desk: Any, answers: list[Queried], diffs: list[CaseDiff
         try:
             fresh = await desk.described_reconciliation(answer.case_no)
         except Exception as error:  # keep the listed rows: they are committed state too
-            answer.error = None
             note(f"case {answer.case_no}: not described again ({error}); using the listing")
             return
         if fresh is not None:
