@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -67,14 +67,38 @@ def _hang_up(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+#: What ends a run in order: Ctrl-C, `kill`/systemd, and the terminal closing.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _stop_event() -> asyncio.Event:
-    """An event set on SIGINT/SIGTERM, so shutdown runs in order instead of a traceback."""
+    """An event set on SIGINT/SIGTERM/SIGHUP, so shutdown runs in order instead of a
+    traceback (and the dev server ``up`` started is stopped, not orphaned)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+@contextlib.contextmanager
+def _closing_the_console_on_signals(app: Any) -> Iterator[None]:
+    """While the console runs: SIGTERM, or SIGHUP (its terminal closed), ends the app
+    the way quitting does, so the worker and the dev server are stopped in order.
+    (A KeyboardInterrupt raised into the running app instead left ``up`` waiting
+    forever in asyncio's task cancellation, with its dev server still running.)"""
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, app.exit)
+            handled.append(sig)
+    try:
+        yield
+    finally:  # while the worker and the server stop, a second signal changes nothing
+        for sig in handled:
+            loop.add_signal_handler(sig, lambda: None)
 
 
 async def _run_worker_until_stopped(
@@ -293,7 +317,8 @@ async def _serve(
         if web is not None:
             browsers = asyncio.create_task(web.run(watching, to_log))
         try:
-            await app.run_async()
+            with _closing_the_console_on_signals(app):
+                await app.run_async()
         finally:
             stop.set()
             watching.set()
