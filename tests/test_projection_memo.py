@@ -8,7 +8,6 @@ what the case itself answers. Real dev server, real production worker, real SQLi
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,14 @@ from sqlalchemy import delete
 from temporalio.testing import WorkflowEnvironment
 
 from domain.case import CaseStatus
-from domain.projection import CaseRow, EventRow, Reconciliation
+from domain.projection import Reconciliation
 from readmodel.database import read_session, write_session
 from readmodel.queries import case_events, get_case
 from readmodel.tables import CaseRecord, EventRecord, TaskRecord, table_of
 from runtime.projector import Projector, project_all, running
 from tests.harness import CaseDriver, worker_for
 from tests.test_projector import any_chain_case, applicant_for, engine, eventually
+from tests.test_readmodel import case_row, event_row
 
 
 def comparable(answer: Reconciliation) -> dict[str, Any]:
@@ -106,49 +106,6 @@ async def test_a_projector_writes_a_case_no_worker_can_answer_for(
     assert written_events == events
 
 
-AT = datetime(2026, 12, 3, tzinfo=UTC)
-
-
-def stored_case_row() -> CaseRow:
-    return CaseRow(
-        case_no="M-1",
-        chain="any",
-        chain_version=1,
-        status="running",
-        stage="受理",
-        applicant_name="某",
-        applicant_id_masked="1***1",
-        received_at=AT,
-        accepted_on=AT.date(),
-        due_on=AT.date(),
-        provisional=False,
-        statutory_due_on=AT.date(),
-        warning="none",
-        case_warning="none",
-        open_departments=[],
-        next_due_on=None,
-        updated_at=AT,
-        concluded_at=None,
-        last_seq=7,
-    )
-
-
-def event(seq: int) -> EventRow:
-    return EventRow(
-        case_no="M-1",
-        seq=seq,
-        at=AT,
-        kind="decided",
-        actor_id="a",
-        actor_name="甲",
-        actor_role="reviewer",
-        department=None,
-        task_id=None,
-        summary="",
-        reason="",
-    )
-
-
 @pytest.mark.parametrize("after_seq", [0, 1, 2, 3, 4, 5, 6, 7, 9])
 async def test_the_events_after_a_number_come_from_the_chunks_that_hold_them(
     after_seq: int,
@@ -159,11 +116,11 @@ async def test_the_events_after_a_number_come_from_the_chunks_that_hold_them(
 
     from workflows.projection_memo import CASE, EVENTS_PREFIX, projection_from_memo
 
-    case = stored_case_row()
+    case = case_row("M-1")
     chunks = {1: [1, 2, 3], 4: [4], 5: [5, 6, 7]}
     converter = pydantic_data_converter.payload_converter
     memo = {CASE: converter.to_payloads([case])[0]} | {
-        f"{EVENTS_PREFIX}{first}": converter.to_payloads([[event(s) for s in seqs]])[0]
+        f"{EVENTS_PREFIX}{first}": converter.to_payloads([[event_row("M-1", s) for s in seqs]])[0]
         for first, seqs in chunks.items()
     }
     batch, _ = await projection_from_memo(pydantic_data_converter, memo, after_seq)
