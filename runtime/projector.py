@@ -64,17 +64,17 @@ LINGER = timedelta(milliseconds=100)
 CONCURRENT_ROUNDS = 4
 #: Cases read and written per round.
 ROUND_SIZE = 64
-#: Queries in flight at once.
-QUERY_CONCURRENCY = 16
+#: Cases read (Describe, or Query for older cases) at once.
+READ_CONCURRENCY = 16
 #: A journal is rewritten with only the open hints when it grows past this.
 JOURNAL_COMPACT_BYTES = 1 << 20
 MAX_RETRY_DELAY = 30.0
-#: How long one projection Query may wait for an answer, growing with each retry of
-#: the same case. Now and then Temporal holds a Query to a case that has just
+#: How long one read (Describe, or the projection Query) may wait for an answer,
+#: growing with each retry of the same case. Now and then Temporal holds a Query to a case that has just
 #: concluded for its full 30 s and answers nothing (seen in about half the bench
 #: runs, sandbox or not); asked again, it answers at once. A short first wait keeps
 #: that from delaying the read model by 30 s.
-QUERY_TIMEOUT_STEP = timedelta(seconds=5)
+READ_TIMEOUT_STEP = timedelta(seconds=5)
 #: A Describe that shows an older memo than the hint's is asked again after this long,
 #: doubling, this many times; then what it shows is written (the task that wrote the
 #: newer revision failed, and the case's next task hints again).
@@ -289,7 +289,7 @@ class Projector:
         if not self._pending:
             self._wake.clear()
         self._in_flight.update(ids)  # a case may be in two rounds at once: counted
-        gate = asyncio.Semaphore(QUERY_CONCURRENCY)
+        gate = asyncio.Semaphore(READ_CONCURRENCY)
 
         async def read(workflow_id: str) -> ProjectionBatch | None:
             async with gate:
@@ -313,7 +313,7 @@ class Projector:
         handle = self.client.get_workflow_handle(workflow_id)
         attempt = self._attempts.get(workflow_id, 0)
         try:
-            description = await handle.describe(rpc_timeout=QUERY_TIMEOUT_STEP * (1 + attempt))
+            description = await handle.describe(rpc_timeout=READ_TIMEOUT_STEP * (1 + attempt))
             memo = description.raw_info.memo.fields
             if holds_projection(memo):
                 converter = self.client.data_converter
@@ -326,7 +326,7 @@ class Projector:
                     PROJECTION_QUERY,
                     since,
                     result_type=ProjectionBatch,
-                    rpc_timeout=QUERY_TIMEOUT_STEP * (1 + attempt),
+                    rpc_timeout=READ_TIMEOUT_STEP * (1 + attempt),
                 )
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:

@@ -1,6 +1,6 @@
-"""``onechain up`` with its console in a real terminal (a pty): closing the terminal
-(SIGHUP) or ``kill`` (SIGTERM) stops the worker and the dev server it started, so the
-next ``onechain up`` finds the port and the data files free.
+"""``onechain up`` in a real terminal (a pty), with its console or without: closing the
+terminal (SIGHUP) or ``kill`` (SIGTERM) stops the worker and the dev server it started,
+so the next ``onechain up`` finds the port and the data files free.
 
 Before, SIGHUP raised KeyboardInterrupt into the running console: ``up`` then waited
 forever in asyncio's task cancellation and its dev server, in a session of its own,
@@ -40,9 +40,13 @@ def drain(fd: int) -> None:
         pass
 
 
-@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["hang-up", "terminate"])
-def test_the_console_stops_its_dev_server_when_the_terminal_closes_or_on_kill(
-    tmp_path: Path, sig: signal.Signals
+@pytest.mark.parametrize(
+    ("sig", "console"),
+    [(signal.SIGHUP, []), (signal.SIGTERM, []), (signal.SIGHUP, ["--no-tui"])],
+    ids=["hang-up", "terminate", "hang-up-without-console"],
+)
+def test_up_stops_its_dev_server_when_the_terminal_closes_or_on_kill(
+    tmp_path: Path, sig: signal.Signals, console: list[str]
 ) -> None:
     port = free_port()
     controller, terminal = pty.openpty()
@@ -64,6 +68,7 @@ def test_the_console_stops_its_dev_server_when_the_terminal_closes_or_on_kill(
             "up",
             "--demo",
             "--headless",
+            *console,
             "--port",
             str(port),
         ],
@@ -85,7 +90,7 @@ def test_the_console_stops_its_dev_server_when_the_terminal_closes_or_on_kill(
             c for c in psutil.Process(up.pid).children(recursive=True) if "temporal" in c.name()
         ]
         assert servers, "up started no dev server"
-        time.sleep(3)  # the console and the demo are running
+        time.sleep(3)  # the console (if any) and the demo are running
         drain(controller)
         up.send_signal(sig)
         deadline = time.monotonic() + 60
