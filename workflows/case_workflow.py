@@ -106,6 +106,22 @@ PROJECTION_IN_MEMO_PATCH = "projection-in-memo"
 #: ``notify_all`` activity (at the turn of a working day a case warns about each open
 #: task at once: one activity and one workflow task for its result, not four).
 NOTIFY_TOGETHER_PATCH = "notify-together"
+#: Cases started from here on have every patch above, recorded as this one marker.
+#: Core follows each patch marker with a ``TemporalChangeVersion`` upsert (a history
+#: event and a visibility write), and the server keeps a refused Update's workflow task
+#: in history when more than 10 events follow the last completed one: five markers at
+#: the start pushed a new case past that, so a refusal before its next workflow task
+#: wrote three events. Older cases replay their own markers, patch by patch.
+FEATURES_2026_12_PATCH = "features-2026-12"
+FOLDED_PATCHES = frozenset(
+    {
+        ADMISSION_PATCH,
+        CALENDAR_STORE_PATCH,
+        PROJECTION_BY_QUERY_PATCH,
+        PROJECTION_IN_MEMO_PATCH,
+        NOTIFY_TOGETHER_PATCH,
+    }
+)
 #: The search attributes whose change is worth a visibility write of its own.
 COARSE_SEARCH_ATTRIBUTES = frozenset(
     {sa.CHAIN.name, sa.STATUS.name, sa.STAGE.name, sa.WARNING.name}
@@ -160,6 +176,7 @@ class CaseWorkflow:
         self._project_by_query = False
         self._memo: MemoWriter | None = None
         self._notify_together = False
+        self._features_2026_12 = False
         self._derived_dirty = False
         # What this case wrote outside its own read-model rows (see derived_records).
         self._derived = DerivedRecords()
@@ -167,7 +184,7 @@ class CaseWorkflow:
     # ---------------------------------------------------------------- set-up
     async def _admit(self, start: StartCase) -> Admission:
         """Who accepted the case and what it starts with, decided by the worker."""
-        if workflow.patched(ADMISSION_PATCH):
+        if self._patched(ADMISSION_PATCH):
             token, grant = credential_headers(workflow.info().headers)
             result = await workflow.execute_local_activity(
                 "admit_case",
@@ -268,6 +285,13 @@ class CaseWorkflow:
             raise ApplicationError("case is still starting", type="CaseStarting")
         return self._file
 
+    def _patched(self, patch_id: str) -> bool:
+        """Whether this case runs the code of ``patch_id``: cases started with
+        ``FEATURES_2026_12_PATCH`` run every folded patch without a marker of its own."""
+        if self._features_2026_12 and patch_id in FOLDED_PATCHES:
+            return True
+        return workflow.patched(patch_id)
+
     # ------------------------------------------------------------------- run
     @workflow.run
     async def run(self, start: StartCase) -> CaseOutcome:
@@ -275,10 +299,11 @@ class CaseWorkflow:
         # Decided before any local activity: under load the SDK may record what follows
         # a local activity in a later workflow task live than on replay, and a patch
         # marker must sit where replay looks for it.
-        self._project_by_query = workflow.patched(PROJECTION_BY_QUERY_PATCH)
-        if self._project_by_query and workflow.patched(PROJECTION_IN_MEMO_PATCH):
+        self._features_2026_12 = workflow.patched(FEATURES_2026_12_PATCH)
+        self._project_by_query = self._patched(PROJECTION_BY_QUERY_PATCH)
+        if self._project_by_query and self._patched(PROJECTION_IN_MEMO_PATCH):
             self._memo = MemoWriter()
-        self._notify_together = workflow.patched(NOTIFY_TOGETHER_PATCH)
+        self._notify_together = self._patched(NOTIFY_TOGETHER_PATCH)
         self._admission = await self._admit(start)
         self._file = self._new_file(self._admission)
         case_metrics.case_started(start.chain)
@@ -871,7 +896,7 @@ class CaseWorkflow:
             return
         self._set_up_over()
         at = workflow.now()  # before the local activity, which may move it (see _now)
-        if workflow.patched(CALENDAR_STORE_PATCH):
+        if self._patched(CALENDAR_STORE_PATCH):
             year = cst_date(self._start.received_at).year
             result = await workflow.execute_local_activity(
                 "reload_calendar_from_store",

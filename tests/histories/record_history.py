@@ -11,7 +11,9 @@ keys are made afresh for every run, and unsealed payloads replay through the cod
 ``kindergarten_v1.json`` predates worker admission (legacy start input);
 ``kindergarten_v1_admitted.json`` has the admission, signed actions and derived records;
 ``kindergarten_v1_memo.json`` keeps its rows in its memo and sends each moment's
-notifications together (patches ``projection-in-memo`` and ``notify-together``).
+notifications together (patches ``projection-in-memo`` and ``notify-together``);
+``kindergarten_v1_features.json`` records all of those as the one marker
+``features-2026-12``.
 """
 
 from __future__ import annotations
