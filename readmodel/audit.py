@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, insert, text
 from sqlmodel import Field, Session, SQLModel, select
 
-from readmodel.tables import UTCDateTime
+from readmodel.tables import UTCDateTime, table_of
 
 GENESIS = "0" * 64
 #: Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
@@ -135,18 +135,20 @@ def append(session: Session, entries: Sequence[AuditEntry]) -> int:
             )
         }
     prev = _head_hash(session)
-    added = 0
+    rows: list[dict[str, Any]] = []
     for entry in entries:
         if entry.seq is not None and (entry.case_no, entry.seq) in known:
             continue
         fields = _content(entry)
         digest = row_digest(prev, fields)
-        session.add(AuditRecord(**fields, prev_hash=prev, row_hash=digest))
+        rows.append({**fields, "prev_hash": prev, "row_hash": digest})
         known.add((entry.case_no, entry.seq))
         prev = digest
-        added += 1
-    session.flush()
-    return added
+    if rows:
+        # One Core insert, rows in chain order (ids ascend with it): building an ORM
+        # object per row and flushing them was most of the projector's write time.
+        session.connection().execute(insert(table_of(AuditRecord)), rows)
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,9 @@ PROJECTION_IN_MEMO_PATCH = "projection-in-memo"
 #: ``notify_all`` activity (at the turn of a working day a case warns about each open
 #: task at once: one activity and one workflow task for its result, not four).
 NOTIFY_TOGETHER_PATCH = "notify-together"
-#: Cases started from here on have every patch above, recorded as this one marker.
+#: Cases started from here on have every patch above, recorded as this one marker, and
+#: write their search attributes and memo once per workflow task, after everything the
+#: task's activation changed (``_until_activation_settles``), not once per change.
 #: Core follows each patch marker with a ``TemporalChangeVersion`` upsert (a history
 #: event and a visibility write), and the server keeps a refused Update's workflow task
 #: in history when more than 10 events follow the last completed one: five markers at
@@ -177,6 +179,7 @@ class CaseWorkflow:
         self._memo: MemoWriter | None = None
         self._notify_together = False
         self._features_2026_12 = False
+        self._changes = 0  # counts _changed and _derived_changed calls
         self._derived_dirty = False
         # What this case wrote outside its own read-model rows (see derived_records).
         self._derived = DerivedRecords()
@@ -597,6 +600,7 @@ class CaseWorkflow:
 
     # ------------------------------------------------------- state plumbing
     def _changed(self, clock: bool = True) -> None:
+        self._changes += 1
         self._projection_dirty = True
         self._aftercare_changed = True
         if clock and self.file.next_clock_instant() != self._armed_instant:
@@ -642,6 +646,8 @@ class CaseWorkflow:
             await workflow.wait_condition(
                 lambda: self._projection_dirty or self._derived_dirty or self._closed
             )
+            if self._features_2026_12:
+                await self._until_activation_settles()
             if self._projection_dirty:
                 self._projection_dirty = False
                 if self._project_by_query:
@@ -661,6 +667,22 @@ class CaseWorkflow:
             elif self._closed:
                 return
 
+    async def _until_activation_settles(self) -> None:
+        """Return once a whole pass of this activation's ready code changed nothing.
+
+        An activation often changes a case several times: the start opens the first
+        tasks right after intake, and under load one workflow task carries several
+        decisions. Each upsert is a history event, payloads to seal and a visibility
+        write, so the case writes once for all of them. ``wait_condition`` with a
+        condition that always holds resumes only after everything else ready has run
+        to its next ``await``; deterministic, so replay takes the same path.
+        """
+        while True:
+            seen = self._changes
+            await workflow.wait_condition(lambda: True)
+            if self._changes == seen:
+                return
+
     def _upsert_memo(self) -> None:
         """Keep the case's rows in its memo (see ``workflows.projection_memo``)."""
         assert self._memo is not None
@@ -674,6 +696,7 @@ class CaseWorkflow:
         Query and write nothing for it). No projector is told: the activity that
         recorded it wrote the read model's copy."""
         if self._memo is not None:
+            self._changes += 1
             self._derived_dirty = True
 
     def _upsert_derived(self) -> None:
