@@ -21,6 +21,9 @@ runs at real speed while the worker handles N timers at once. Printed: how late 
 warning was recorded (its time in the case's events minus the instant: p50, p95, max; the
 goal is all within 1 s) and how long after the instant the read model showed every case
 yellow (goal: 5 s). Nothing asserts on timing.
+
+**bare** — the floor for **warnings**: N bare Temporal workflows on the same kind of server
+and worker, each waking at the same instant to run one local activity (``bench/bare_turn.py``).
 """
 
 from __future__ import annotations
@@ -212,7 +215,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", "-n", type=int, default=20_000, help="cases (20,000)")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent starts (32)")
     parser.add_argument(
-        "--phase", choices=("rest", "warnings", "both"), default="both", help="what to run"
+        "--phase",
+        choices=("rest", "warnings", "bare", "both"),
+        default="both",
+        help="what to run (both: rest and warnings; bare: the bare-Temporal floor of warnings)",
     )
     parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds to wait for the read model"
@@ -220,6 +226,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="onechain-bench-open-"))
     try:
+        if args.phase == "bare":
+            from bench.bare_turn import bare_at_the_turn
+
+            os.environ["ONECHAIN_DATA_DIR"] = str(workdir / "bare")
+            asyncio.run(bare_at_the_turn(args.cases, args.concurrency, args.timeout))
+            return
         for phase in ("rest", "warnings"):
             if args.phase not in (phase, "both"):
                 continue

@@ -125,3 +125,47 @@ async def test_the_events_after_a_number_come_from_the_chunks_that_hold_them(
     }
     batch, _ = await projection_from_memo(pydantic_data_converter, memo, after_seq)
     assert [e.seq for e in batch.events] == [s for s in range(1, 8) if s > after_seq]
+
+
+async def test_each_notification_is_written_to_the_memo_once(driver: CaseDriver) -> None:
+    """Every urge notifies. Each notification goes into the memo once, in a chunk of
+    its own moment; ``p.derived`` never carries them again (it used to carry all of
+    them in every upsert, so a case's history grew by every notification each time)."""
+    from domain.actions import Urge
+    from domain.projection import DerivedRecords, Notification
+    from tests.harness import COORDINATOR
+    from workflows.projection_memo import DERIVED, NOTIFICATIONS_PREFIX
+
+    chain, form = any_chain_case()
+    case_no = await driver.start(chain, form, applicant=applicant_for(chain))
+    task = (await driver.wait_for_tasks(case_no)).open_tasks[0]
+    for n in range(3):
+        await driver.desk.act(case_no, Urge(actor=COORDINATOR, task_id=task.id, reason=f"催办{n}"))
+
+    async def notified() -> list[Notification]:
+        described = await driver.desk.described_reconciliation(case_no)
+        assert described is not None
+        return described.derived.notifications
+
+    for _ in range(100):
+        if len(await notified()) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    in_memo = await notified()
+    urged = [n.message for n in in_memo if n.kind == "urged"]
+    assert [m[-3:] for m in urged] == ["催办0", "催办1", "催办2"]
+    await same_as_the_case_answers(driver, case_no)
+
+    codec = driver.desk.client.data_converter
+    history = await driver.desk.handle(case_no).fetch_history()
+    chunks: list[Notification] = []
+    for event in history.events:
+        if not event.HasField("workflow_properties_modified_event_attributes"):
+            continue
+        fields = event.workflow_properties_modified_event_attributes.upserted_memo.fields
+        for key in sorted(k for k in fields if k.startswith(NOTIFICATIONS_PREFIX)):
+            chunks.extend((await codec.decode([fields[key]], [list[Notification]]))[0])
+        if DERIVED in fields:
+            [derived] = await codec.decode([fields[DERIVED]], [DerivedRecords])
+            assert derived.notifications == []
+    assert chunks == in_memo

@@ -108,7 +108,9 @@ PROJECTION_IN_MEMO_PATCH = "projection-in-memo"
 NOTIFY_TOGETHER_PATCH = "notify-together"
 #: Cases started from here on have every patch above, recorded as this one marker, and
 #: write their search attributes and memo once per workflow task, after everything the
-#: task's activation changed (``_until_activation_settles``), not once per change.
+#: task's activation changed (``_until_activation_settles``), not once per change; and
+#: send the notifications of a fired deadline as a local activity (``_send_together``);
+#: and keep new notifications in memo chunks of their own (``MemoWriter``).
 #: Core follows each patch marker with a ``TemporalChangeVersion`` upsert (a history
 #: event and a visibility write), and the server keeps a refused Update's workflow task
 #: in history when more than 10 events follow the last completed one: five markers at
@@ -305,7 +307,7 @@ class CaseWorkflow:
         self._features_2026_12 = workflow.patched(FEATURES_2026_12_PATCH)
         self._project_by_query = self._patched(PROJECTION_BY_QUERY_PATCH)
         if self._project_by_query and self._patched(PROJECTION_IN_MEMO_PATCH):
-            self._memo = MemoWriter()
+            self._memo = MemoWriter(notifications_apart=self._features_2026_12)
         self._notify_together = self._patched(NOTIFY_TOGETHER_PATCH)
         self._admission = await self._admit(start)
         self._file = self._new_file(self._admission)
@@ -599,7 +601,12 @@ class CaseWorkflow:
         self._changed()
 
     # ------------------------------------------------------- state plumbing
-    def _changed(self, clock: bool = True) -> None:
+    def _changed(self, clock: bool = True, *, by_timer: bool = False) -> None:
+        """Mark the case changed: project it, and send what it decided to notify.
+
+        ``clock``: re-arm the deadline timer if the nearest deadline moved.
+        ``by_timer``: the deadline timer fired (no Update waits on this workflow task).
+        """
         self._changes += 1
         self._projection_dirty = True
         self._aftercare_changed = True
@@ -608,18 +615,39 @@ class CaseWorkflow:
         pending = list(self.file.pending_notifications)
         self.file.pending_notifications.clear()
         if self._notify_together and pending:
-            self._notifications.append(asyncio.create_task(self._send_together(pending)))
+            local = by_timer and self._features_2026_12
+            self._notifications.append(asyncio.create_task(self._send_together(pending, local)))
             return
         for notification in pending:
             self._notifications.append(asyncio.create_task(self._send(notification)))
 
-    async def _send_together(self, notifications: list[Notification]) -> None:
-        await workflow.execute_activity(
-            "notify_all",
-            Notifications(notifications=notifications),
-            start_to_close_timeout=NOTIFY_TIMEOUT,
-            retry_policy=NOTIFY_RETRY,
-        )
+    async def _send_together(self, notifications: list[Notification], local: bool) -> None:
+        """Send one moment's notifications in one ``notify_all``.
+
+        ``local``: a fired deadline's warnings go out as a local activity, inside the
+        timer's own workflow task. At the turn of a working day every open case fires at
+        once and most are replayed to do it (they left the worker's cache); a normal
+        activity then cost an activity task and a second workflow task for its result,
+        often a second replay. No reply waits on a timer's workflow task; a slow gateway
+        only delays an action sent to this case while it runs (the task heartbeats
+        meanwhile). An Update's notifications stay a normal activity: its reply must not
+        wait on them.
+        """
+        batch = Notifications(notifications=notifications)
+        if local:
+            await workflow.execute_local_activity(
+                "notify_all",
+                batch,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
+        else:
+            await workflow.execute_activity(
+                "notify_all",
+                batch,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
         self._set_up_over()
         self._derived.notifications.extend(notifications)
         self._derived_changed()
@@ -757,7 +785,7 @@ class CaseWorkflow:
             for event in fired:
                 case_metrics.deadline_fired(self.file.state.chain, event.kind)
             if fired:
-                self._changed(clock=False)
+                self._changed(clock=False, by_timer=True)
             self._clock_changed = False
             instant = self.file.next_clock_instant()
             self._armed_instant = instant

@@ -19,7 +19,11 @@ is committed with the change, or not at all):
   memo is not sent its siblings again);
 - ``p.ev.<first seq>``: the events recorded since the last upsert (a memo upsert
   merges keys, so history grows by the new events only, never by the whole log);
-- ``p.derived``: e-licences, revocation, publication and notifications, when changed.
+- ``p.derived``: e-licences, revocation and publication, when changed;
+- ``p.n.<first index>``: the notifications sent since the last upsert. Cases begun
+  before ``features-2026-12`` keep them in ``p.derived``, all of them in every upsert,
+  so a case that notified often (each urge notifies) grew its history by every
+  notification it had ever sent, each time.
 
 The memo passes through the payload codec like every other payload, so the applicant's
 data in it is sealed; search attributes, which are not, stay free of it.
@@ -37,6 +41,7 @@ from domain.projection import (
     CaseRow,
     DerivedRecords,
     EventRow,
+    Notification,
     ProjectionBatch,
     Reconciliation,
     TaskRow,
@@ -47,6 +52,7 @@ CASE = "p.case"
 TASK_PREFIX = "p.t."
 EVENTS_PREFIX = "p.ev."
 DERIVED = "p.derived"
+NOTIFICATIONS_PREFIX = "p.n."
 
 
 class MemoWriter:
@@ -57,11 +63,14 @@ class MemoWriter:
     fields), so it needs no storage of its own.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, notifications_apart: bool = False) -> None:
         self.rev = 0
         self._events_through = 0
         self._tasks: list[TaskRow] = []
         self._derived: DerivedRecords | None = None
+        #: New notifications go in ``p.n.<first index>`` chunks (not in ``p.derived``).
+        self._notifications_apart = notifications_apart
+        self._notified = 0
 
     @property
     def events_through(self) -> int:
@@ -69,13 +78,21 @@ class MemoWriter:
         return self._events_through
 
     def derived_fields(self, derived: DerivedRecords) -> dict[str, Any]:
-        """``p.derived`` if ``derived`` changed since the memo was last written, else
-        nothing. The read model's copies (licences, notifications, publication) are
-        written by the activities themselves, so this needs no projector."""
-        if derived == self._derived:
-            return {}
-        self._derived = derived.model_copy(deep=True)
-        return {DERIVED: self._derived}
+        """``p.derived`` if ``derived`` changed since the memo was last written, and the
+        new notifications' chunk; nothing if neither changed. The read model's copies
+        (licences, notifications, publication) are written by the activities
+        themselves, so this needs no projector."""
+        fields: dict[str, Any] = {}
+        if self._notifications_apart:
+            new = derived.notifications[self._notified :]
+            if new:
+                fields[f"{NOTIFICATIONS_PREFIX}{self._notified}"] = list(new)
+                self._notified = len(derived.notifications)
+            derived = derived.model_copy(update={"notifications": []})
+        if derived != self._derived:
+            self._derived = derived.model_copy(deep=True)
+            fields[DERIVED] = self._derived
+        return fields
 
     def fields(self, batch: ProjectionBatch, derived: DerivedRecords) -> dict[str, Any]:
         """The memo fields for ``batch`` (its events after ``events_through``) and
@@ -135,24 +152,31 @@ async def projection_from_memo(
         if index + 1 == len(chunks) or chunks[index + 1][0] > after_seq + 1
     ]
     derived_keys = [DERIVED] if with_derived and DERIVED in memo else []
-    keys = [CASE, *tasks, *event_keys, *derived_keys]
+    notified_keys = (
+        [key for _, key in _numbered(memo, NOTIFICATIONS_PREFIX)] if with_derived else []
+    )
+    keys = [CASE, *tasks, *event_keys, *derived_keys, *notified_keys]
     hints: list[type] = [
         CaseRow,
         *[TaskRow] * len(tasks),
         *[list[EventRow]] * len(event_keys),
         *[DerivedRecords] * len(derived_keys),
+        *[list[Notification]] * len(notified_keys),
     ]
-    values = await converter.decode([memo[k] for k in keys], hints)
-    case: CaseRow = values[0]
-    task_rows: list[TaskRow] = values[1 : 1 + len(tasks)]
-    chunk_rows: list[list[EventRow]] = values[1 + len(tasks) : 1 + len(tasks) + len(event_keys)]
+    values = iter(await converter.decode([memo[k] for k in keys], hints))
+    case: CaseRow = next(values)
+    task_rows: list[TaskRow] = [next(values) for _ in tasks]
+    chunk_rows: list[list[EventRow]] = [next(values) for _ in event_keys]
     events = sorted(
         (e for rows in chunk_rows for e in rows if e.seq > after_seq), key=lambda e: e.seq
     )
     batch = ProjectionBatch(case=case, tasks=task_rows, events=events)
     if not with_derived:
         return batch, None
-    return batch, values[-1] if derived_keys else DerivedRecords()
+    derived: DerivedRecords = next(values) if derived_keys else DerivedRecords()
+    for _ in notified_keys:
+        derived.notifications.extend(next(values))
+    return batch, derived
 
 
 async def reconciliation_from_memo(
