@@ -9,7 +9,9 @@ before it kept its rows there is asked with the ``projection`` Query, which a wo
 answers. Either reads committed state only, so a workflow task that Temporal never
 committed cannot leave rows behind. The hint carries the memo revision the change
 wrote: a Describe that still shows an older one (the task not yet committed) is asked
-again a moment later.
+again a moment later. A round of many changed cases (the turn of a working day) first
+lists them in one call to the server's visibility store, which holds the same memos, and
+describes only those the listing shows older than their hint.
 
 What makes it durable. A hint lives in memory and in a journal file in the data folder
 (one line per hint, appended before the hint is queued, without fsync: it outlives a
@@ -34,12 +36,17 @@ import os
 import threading
 import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from temporalio.api.common.v1 import Payload, WorkflowExecution
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    ListWorkflowExecutionsRequest,
+)
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import MetricMeter
 from temporalio.service import RPCError, RPCStatusCode
@@ -80,6 +87,12 @@ READ_TIMEOUT_STEP = timedelta(seconds=5)
 #: newer revision failed, and the case's next task hints again).
 STALE_MEMO_DELAY = 0.05
 STALE_MEMO_TRIES = 6
+#: A round of at least this many cases reads their memos with one listing of the
+#: server's visibility store (``WorkflowId IN (...)``) instead of a Describe per case:
+#: at the turn of a working day thousands of cases change at once. A case the listing
+#: shows older than its hint (visibility trails a change by a moment), or not at all,
+#: is described as before.
+LIST_AT_LEAST = 8
 #: A write that failed (database locked, down, replaced) is tried again this often at most.
 MAX_WRITE_RETRY_DELAY = 5.0
 #: How many cases' last projected event number are remembered (the rest re-send all
@@ -290,8 +303,12 @@ class Projector:
             self._wake.clear()
         self._in_flight.update(ids)  # a case may be in two rounds at once: counted
         gate = asyncio.Semaphore(READ_CONCURRENCY)
+        listed = await self._listed_memos(wanted) if len(ids) >= LIST_AT_LEAST else {}
 
         async def read(workflow_id: str) -> ProjectionBatch | None:
+            memo = listed.get(workflow_id)
+            if memo is not None:
+                return await self._from_memo(workflow_id, memo)
             async with gate:
                 return await self._read(workflow_id, wanted[workflow_id])
 
@@ -308,13 +325,59 @@ class Projector:
             elif self._pending:
                 self._wake.set()
 
+    async def _listed_memos(self, wanted: dict[str, int]) -> dict[str, Mapping[str, Payload]]:
+        """The memos of ``wanted``'s cases from one listing, for those it shows at their
+        hinted revision or later; ``{}`` if the listing failed (each is described)."""
+        ids = [i for i in wanted if "'" not in i and "\\" not in i]
+        if not ids:
+            return {}
+        request = ListWorkflowExecutionsRequest(
+            namespace=self.client.namespace,
+            query="WorkflowId IN (" + ", ".join(f"'{i}'" for i in ids) + ")",
+            page_size=len(ids),
+        )
+        try:
+            response = await self.client.workflow_service.list_workflow_executions(
+                request, retry=True, timeout=READ_TIMEOUT_STEP
+            )
+        except RPCError as error:
+            log.debug("listing %d changed cases failed (%s); describing each", len(ids), error)
+            return {}
+        runs = Counter(e.execution.workflow_id for e in response.executions)
+        memos: dict[str, Mapping[str, Payload]] = {}
+        for execution in response.executions:
+            workflow_id, memo = execution.execution.workflow_id, execution.memo.fields
+            if runs[workflow_id] != 1 or workflow_id not in wanted or not holds_projection(memo):
+                continue  # several runs of one id, or an older case: Describe decides
+            if await memo_revision(self.client.data_converter, memo) >= wanted[workflow_id]:
+                memos[workflow_id] = memo
+        return memos
+
+    async def _from_memo(
+        self, workflow_id: str, memo: Mapping[str, Payload]
+    ) -> ProjectionBatch | None:
+        since = self._seq.get(workflow_id, 0)
+        batch, _ = await projection_from_memo(self.client.data_converter, memo, since)
+        return self._checked(workflow_id, batch)
+
+    async def _describe(self, workflow_id: str, attempt: int) -> Mapping[str, Payload]:
+        """The case's memo as committed now. The raw call: the SDK's description would
+        decode its search attributes and more that the projector does not read."""
+        request = DescribeWorkflowExecutionRequest(
+            namespace=self.client.namespace,
+            execution=WorkflowExecution(workflow_id=workflow_id),
+        )
+        response = await self.client.workflow_service.describe_workflow_execution(
+            request, retry=True, timeout=READ_TIMEOUT_STEP * (1 + attempt)
+        )
+        return response.workflow_execution_info.memo.fields
+
     async def _read(self, workflow_id: str, revision: int) -> ProjectionBatch | None:
         since = self._seq.get(workflow_id, 0)
         handle = self.client.get_workflow_handle(workflow_id)
         attempt = self._attempts.get(workflow_id, 0)
         try:
-            description = await handle.describe(rpc_timeout=READ_TIMEOUT_STEP * (1 + attempt))
-            memo = description.raw_info.memo.fields
+            memo = await self._describe(workflow_id, attempt)
             if holds_projection(memo):
                 converter = self.client.data_converter
                 if await memo_revision(converter, memo) < revision and attempt < STALE_MEMO_TRIES:
@@ -336,6 +399,9 @@ class Projector:
         except WorkflowQueryFailedError as error:
             self._retry(workflow_id, error, revision)  # still starting, or a worker on old code
             return None
+        return self._checked(workflow_id, batch)
+
+    def _checked(self, workflow_id: str, batch: ProjectionBatch) -> ProjectionBatch | None:
         try:
             check_batch(batch)
         except ValueError as error:

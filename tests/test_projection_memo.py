@@ -106,6 +106,49 @@ async def test_a_projector_writes_a_case_no_worker_can_answer_for(
     assert written_events == events
 
 
+async def test_a_burst_of_changed_cases_is_read_from_one_listing(
+    dev_env: WorkflowEnvironment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When many cases change at once (the turn of a working day), the projector reads
+    their memos from one listing of the server's visibility store: with Describe
+    failing, every case is still written, as it stands in Temporal."""
+    from runtime.projector import LIST_AT_LEAST
+
+    chain, form = any_chain_case()
+    async with worker_for(dev_env.client) as task_queue:
+        driver = CaseDriver(dev_env.client, task_queue)
+        numbers = [
+            await driver.start(chain, form, applicant=applicant_for(chain))
+            for _ in range(LIST_AT_LEAST)
+        ]
+        for case_no in numbers:
+            await driver.wait_for_tasks(case_no)
+            await driver.projected(case_no)
+        truths = {case_no: stored(case_no) for case_no in numbers}
+    for case_no in numbers:
+        forget(case_no)
+
+    async def no_describe(self: Projector, workflow_id: str, attempt: int) -> Any:
+        raise AssertionError(f"{workflow_id} was described, not listed")
+
+    monkeypatch.setattr(Projector, "_describe", no_describe)
+    projector = Projector(
+        dev_env.client,
+        task_queue,
+        lambda batches: project_all(engine(), batches),
+        tmp_path / "journal",
+    )
+    async with running(projector):
+        for case_no in numbers:
+            projector.hint(f"case-{case_no}")
+        await eventually(lambda: all(stored(n)[0] is not None for n in numbers), timeout=15)
+        assert await projector.drain(15)
+    for case_no, (truth, events) in truths.items():
+        row, written_events = stored(case_no)
+        assert (row.status, row.stage, row.last_seq) == (truth.status, truth.stage, truth.last_seq)
+        assert written_events == events
+
+
 @pytest.mark.parametrize("after_seq", [0, 1, 2, 3, 4, 5, 6, 7, 9])
 async def test_the_events_after_a_number_come_from_the_chunks_that_hold_them(
     after_seq: int,
