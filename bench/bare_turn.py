@@ -24,6 +24,9 @@ from temporalio import activity, workflow
 #: How late each bare workflow's notification began (seconds after the instant), in the
 #: order they ran; appended by the local activity in this process.
 LATENESS: list[float] = []
+#: Workflows that have begun their sleep (counted live, not on replay): the clock is moved
+#: once all have, as onechain's phase moves it once every case is set up.
+ARMED = [0]
 
 
 @activity.defn(name="bare_notify")
@@ -37,6 +40,8 @@ class BareTurn:
 
     @workflow.run
     async def run(self, instant: datetime) -> None:
+        if not workflow.unsafe.is_replaying():
+            ARMED[0] += 1
         await workflow.sleep(instant - workflow.now())
         late_by = (workflow.now() - instant).total_seconds()
         await workflow.execute_local_activity(
@@ -70,6 +75,7 @@ async def bare_at_the_turn(cases: int, concurrency: int, timeout: float) -> None
     from worker import workflow_runner
 
     LATENESS.clear()
+    ARMED[0] = 0
     env = await start_time_skipping_env()
     try:
         task_queue = f"bench-bare-{uuid.uuid4().hex[:6]}"
@@ -88,7 +94,10 @@ async def bare_at_the_turn(cases: int, concurrency: int, timeout: float) -> None
             began = time.perf_counter()
             await start_bare(env.client, task_queue, cases, concurrency, WARNING_INSTANT)
             log(f"  started in {time.perf_counter() - began:.0f} s")
-            await asyncio.sleep(2)  # let the first workflow tasks finish arming their timers
+            while ARMED[0] < cases and time.perf_counter() - began < timeout:
+                await asyncio.sleep(0.25)
+            await asyncio.sleep(2)  # the last workflow tasks' completions reach the server
+            log(f"  all asleep {time.perf_counter() - began:.0f} s after the first start")
             now = await env.get_current_time()
             turned = time.perf_counter()
             await env.sleep(WARNING_INSTANT - now)

@@ -4,6 +4,7 @@ Run from the project root (the venv active)::
 
     python bench/bench_action.py             # 300 urges per worker
     python bench/bench_action.py --actions 100
+    python bench/bench_action.py --pause 0   # back to back
 
 One fresh dev server (SQLite file, the embedded default's pragmas) and a fresh read
 model in a temp folder. Two workers on two task queues, in this process:
@@ -16,7 +17,10 @@ model in a temp folder. Two workers on two task queues, in this process:
 One kindergarten case per worker; the coordinator urges an open task ``--actions``
 times on one worker, then on the other. (Alternating urge by urge between the two workers
 in one process put one of them at a steady ~40 ms and the other at ~10 ms, a different
-one in each run; one worker alone, as in production, answers in ~12 ms.) Printed:
+one in each run; one worker alone, as in production, answers in ~12 ms.) ``--pause`` seconds pass between
+two urges (default 0.5), so each meets an idle system: the previous urge's notification,
+the workflow task for its result and the projector's read are over. ``--pause 0`` sends
+them back to back, each then queueing behind the previous one's follow-ups. Printed:
 latency p50/p95/max of one Update (``CaseDesk.act`` → result), the history size after,
 and the CPU time of one token verification. Nothing here asserts on timing.
 """
@@ -44,7 +48,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def bench(actions: int, workdir: Path) -> None:
+async def bench(actions: int, pause: float, workdir: Path) -> None:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
@@ -124,7 +128,8 @@ async def bench(actions: int, workdir: Path) -> None:
                     began = time.perf_counter()
                     await desk.act(cases[mode], action)
                     latencies[mode].append((time.perf_counter() - began) * 1000)
-            print(f"\none coordinator action (urge), {actions} per worker, idle system, ms")
+                    await asyncio.sleep(pause)
+            print(f"\none coordinator action (urge), {actions} per worker, {pause:g} s apart, ms")
             print(f"{'worker':<12}{'p50':>8}{'p95':>8}{'max':>8}{'history bytes':>16}")
             for mode, values in latencies.items():
                 history = await desks[mode].handle(cases[mode]).fetch_history()
@@ -147,10 +152,13 @@ async def bench(actions: int, workdir: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=300)
+    parser.add_argument(
+        "--pause", type=float, default=0.5, help="seconds between two urges (0: back to back)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="onechain-bench-action-") as tmp:
         os.environ["ONECHAIN_DATA_DIR"] = str(Path(tmp) / "data")
-        asyncio.run(bench(args.actions, Path(tmp)))
+        asyncio.run(bench(args.actions, args.pause, Path(tmp)))
         os._exit(0)  # the client's threads can abort interpreter shutdown (sdk-python#300)
 
 
