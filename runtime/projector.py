@@ -327,8 +327,10 @@ class Projector:
 
     async def _listed_memos(self, wanted: dict[str, int]) -> dict[str, Mapping[str, Payload]]:
         """The memos of ``wanted``'s cases from one listing, for those it shows at their
-        hinted revision or later; ``{}`` if the listing failed (each is described)."""
-        ids = [i for i in wanted if "'" not in i and "\\" not in i]
+        hinted revision or later; ``{}`` if the listing failed (each is described). A
+        hint without a revision (adopted from a dead projector's journal, or an older
+        case) cannot tell a lagging listing from the latest state: Describe reads it."""
+        ids = [i for i, rev in wanted.items() if rev > 0 and "'" not in i and "\\" not in i]
         if not ids:
             return {}
         request = ListWorkflowExecutionsRequest(

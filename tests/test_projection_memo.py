@@ -105,7 +105,7 @@ async def rewritten_by_a_new_projector(
     )
     async with running(projector):
         for case_no in truths:
-            projector.hint(f"case-{case_no}")
+            projector.hint(f"case-{case_no}", revision=1)  # as its first change would
         await eventually(lambda: all(stored(n)[0] is not None for n in truths), timeout=15)
         assert await projector.drain(15)
     for case_no, (truth, events) in truths.items():

@@ -633,21 +633,13 @@ class CaseWorkflow:
         meanwhile). An Update's notifications stay a normal activity: its reply must not
         wait on them.
         """
-        batch = Notifications(notifications=notifications)
-        if local:
-            await workflow.execute_local_activity(
-                "notify_all",
-                batch,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
-            )
-        else:
-            await workflow.execute_activity(
-                "notify_all",
-                batch,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
-            )
+        execute = workflow.execute_local_activity if local else workflow.execute_activity
+        await execute(
+            "notify_all",
+            Notifications(notifications=notifications),
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
+        )
         self._set_up_over()
         self._derived.notifications.extend(notifications)
         self._derived_changed()
