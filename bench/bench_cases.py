@@ -411,7 +411,7 @@ async def one_case(desk: CaseDesk) -> tuple[str, float, int]:
     handle = await desk.start_case(case_request(case_no))
     updates = 0
     for _ in range(50):
-        state = await desk.state(case_no)
+        state = await desk.state(case_no, events=False)
         if state.status is not CaseStatus.RUNNING:
             break
         parts = open_parts(state)
@@ -461,7 +461,7 @@ def onechain_target(desk: CaseDesk) -> DriveTarget:
         return await desk.start_case(case_request(case_no))
 
     async def parts(case_no: str) -> list[tuple[str, str]] | None:
-        state = await desk.state(case_no)
+        state = await desk.state(case_no, events=False)
         return open_parts(state) if state.status is CaseStatus.RUNNING else None
 
     async def decide_one(case_no: str, task_id: str, department: str) -> None:

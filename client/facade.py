@@ -399,18 +399,23 @@ class CaseDesk:
             return False
         return True
 
-    async def state(self, case_no: str) -> CaseState:
+    async def state(self, case_no: str, *, events: bool = True) -> CaseState:
         """The case's authoritative state (a Query; needs a running worker).
+
+        ``events=False``: without the event log (``events`` is then empty), for a
+        caller that reads only tasks, materials, clocks or the outcome; the log is most
+        of what the Query would send.
 
         Right after a start the worker is still admitting the case (checking the
         acceptor, pinning limits and calendar); this waits for that, briefly, and says
         so if the worker refused the start.
         """
+        query = CaseWorkflow.state if events else CaseWorkflow.state_brief
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STARTING_WAIT.total_seconds()
         while True:
             try:
-                return await self._ask(case_no, CaseWorkflow.state)
+                return await self._ask(case_no, query)
             except WorkflowQueryFailedError as failed:
                 if STILL_STARTING not in str(failed):
                     raise CaseError(f"case {case_no}: {failed}") from None
@@ -522,7 +527,7 @@ class CaseDesk:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            state = await self.state(case_no)
+            state = await self.state(case_no, events=False)
             if state.concluded:
                 return CaseOutcome(
                     case_no=state.case_no,

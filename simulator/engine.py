@@ -350,7 +350,9 @@ class Simulator:
         """The case's state, or None; a state that got no answer is asked again in a
         later pass (``key`` stays open), a refusal is not."""
         try:
-            return await asyncio.wait_for(self.desk.state(task.case_no), self.action_timeout)
+            return await asyncio.wait_for(
+                self.desk.state(task.case_no, events=False), self.action_timeout
+            )
         except WorkerUnavailable as error:
             self._log(task, "window", "timeout", f"no answer to the state query: {error}")
         except CaseError as error:

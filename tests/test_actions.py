@@ -122,6 +122,19 @@ async def test_decision_twice_is_refused_once_applied(driver: CaseDriver) -> Non
     assert [e.kind for e in state.events].count("decided") == 1
 
 
+async def test_brief_state_is_the_state_without_its_event_log(driver: CaseDriver) -> None:
+    """A caller that reads tasks and status (a bulk action, a form's freshness check, a
+    department polling for its parts) gets them without the event log."""
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    task_id = await _first_task(driver, case_no, "education")
+    await driver.decide(case_no, task_id, "education")
+    full = await driver.desk.state(case_no)
+    brief = await driver.desk.state(case_no, events=False)
+    assert "decided" in [e.kind for e in full.events]
+    assert brief.events == []
+    assert brief == full.model_copy(update={"events": []})
+
+
 async def test_same_request_id_applies_once(driver: CaseDriver) -> None:
     """A client that retries an action after a lost reply does not apply it twice."""
     case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)

@@ -111,3 +111,37 @@ async def test_search_attributes_list_cases_without_personal_data(driver: CaseDr
     values = " ".join(str(pair.value) for pair in description.typed_search_attributes)
     for secret in (DEFAULT_APPLICANT.id_number, DEFAULT_APPLICANT.phone, DEFAULT_APPLICANT.name):
         assert secret not in values
+
+
+async def test_licences_are_stored_inside_the_approving_workflow_task(driver: CaseDriver) -> None:
+    """Storing the e-licences is one write to our own database: a local activity in
+    the workflow task that approved the case, with no activity task and no second
+    workflow task for its result. The publication goes to another office's system and
+    stays an activity."""
+    from sqlmodel import select
+
+    from readmodel.database import read_session, ready_engine
+    from readmodel.tables import LicenceStoreRecord
+    from runtime.settings import get_settings
+    from tests.test_deadlines_timers import local_activity_types
+
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    outcome = await driver.run_to_end(case_no)
+
+    history = await driver.desk.handle(case_no).fetch_history()
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert "issue_licences" not in scheduled
+    assert "publish_decision" in scheduled
+    assert (await local_activity_types(driver.desk, history)).count("issue_licences") == 1
+    with read_session(ready_engine(get_settings().resolved_database_url)) as session:
+        stored = session.exec(
+            select(LicenceStoreRecord).where(LicenceStoreRecord.case_no == case_no)
+        ).all()
+    assert sorted(r.number for r in stored) == sorted(lic.number for lic in outcome.licences)
+    from tests.test_versioning import replay
+
+    await replay(history)

@@ -117,6 +117,13 @@ NOTIFY_TOGETHER_PATCH = "notify-together"
 #: the start pushed a new case past that, so a refusal before its next workflow task
 #: wrote three events. Older cases replay their own markers, patch by patch.
 FEATURES_2026_12_PATCH = "features-2026-12"
+#: From here on the e-licences are stored by a local activity, inside the workflow
+#: task that approved the case (asked for when the case issues, not at its start, so a
+#: case that is never approved records no marker). It is one short write to our own
+#: database, idempotent by licence number: as an activity it cost an activity task and
+#: a second workflow task for its result, about a tenth of an approved case's work.
+#: The publication stays an activity: it goes to another office's system.
+LICENCES_LOCAL_PATCH = "licences-local"
 FOLDED_PATCHES = frozenset(
     {
         ADMISSION_PATCH,
@@ -582,7 +589,12 @@ class CaseWorkflow:
             LicenceRecord(**lic.model_dump(), holder_id=self.admission.applicant.id_number)
             for lic in issued
         ]
-        await workflow.execute_activity(
+        execute = (
+            workflow.execute_local_activity
+            if workflow.patched(LICENCES_LOCAL_PATCH)
+            else workflow.execute_activity
+        )
+        await execute(
             "issue_licences",
             IssueLicences(licences=records),
             start_to_close_timeout=LICENCE_TIMEOUT,
@@ -965,6 +977,16 @@ class CaseWorkflow:
     @workflow.query
     def state(self) -> CaseState:
         return self.file.state
+
+    @workflow.query
+    def state_brief(self) -> CaseState:
+        """The case's state without its event log (``events`` is empty).
+
+        The log is most of the state's size: every decision adds to it. Who looks at
+        tasks, materials, clocks or the outcome (a bulk action, a form checking it is
+        still current, a department's system polling for its open parts) asks this and
+        is not sent the whole log, sealed and decoded, each time."""
+        return self.file.state.model_copy(update={"events": []})
 
     @workflow.query
     def projection(self, since_seq: int) -> ProjectionBatch:

@@ -458,7 +458,7 @@ class ActionForm(ConsoleModal):
             if desk is None:
                 raise ConnectionError(self.t("conn.lost_short"))
             self.show_error(self.t("form.refreshing"))
-            fresh = await desk.state(self.case_no)
+            fresh = await desk.state(self.case_no, events=False)
             stale = self.stale_reason(action, fresh)
             self.state = fresh
             if stale is not None:

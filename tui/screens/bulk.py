@@ -166,7 +166,7 @@ class BulkResultScreen(ConsoleModal):
         try:
             if desk is None:
                 raise ConnectionError(self.t("conn.lost_short"))
-            state = await desk.state(case_no)
+            state = await desk.state(case_no, events=False)
             tasks = tasks_for(actor, request.act, state)
             messages: list[str] = []
             for task in tasks:
