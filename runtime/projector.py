@@ -58,7 +58,12 @@ from readmodel.projection import check_batch
 from readmodel.reconcile import apply_batches
 from runtime.settings import get_settings
 from workflows import projection_feed
-from workflows.projection_memo import holds_projection, memo_revision, projection_from_memo
+from workflows.projection_memo import (
+    TaskRowCache,
+    holds_projection,
+    memo_revision,
+    projection_from_memo,
+)
 
 log = logging.getLogger("onechain.projector")
 
@@ -95,6 +100,9 @@ STALE_MEMO_TRIES = 6
 LIST_AT_LEAST = 8
 #: A write that failed (database locked, down, replaced) is tried again this often at most.
 MAX_WRITE_RETRY_DELAY = 5.0
+#: Decoded task rows kept by their memo payload (a busy worker's open cases' rows):
+#: a change rewrites one or two of a case's rows, and the others are not decoded again.
+TASK_ROW_CACHE = 16_384
 #: How many cases' last projected event number are remembered (the rest re-send all
 #: their events, which the read model skips by key).
 SEQ_MEMORY = 100_000
@@ -207,6 +215,7 @@ class Projector:
         self._retrying: set[str] = set()
         self._attempts: dict[str, int] = {}
         self._seq: OrderedDict[str, int] = OrderedDict()
+        self._task_rows = TaskRowCache(TASK_ROW_CACHE)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -359,7 +368,9 @@ class Projector:
         self, workflow_id: str, memo: Mapping[str, Payload]
     ) -> ProjectionBatch | None:
         since = self._seq.get(workflow_id, 0)
-        batch, _ = await projection_from_memo(self.client.data_converter, memo, since)
+        batch, _ = await projection_from_memo(
+            self.client.data_converter, memo, since, task_cache=self._task_rows
+        )
         return self._checked(workflow_id, batch)
 
     async def _describe(self, workflow_id: str, attempt: int) -> Mapping[str, Payload]:
@@ -385,7 +396,9 @@ class Projector:
                 if await memo_revision(converter, memo) < revision and attempt < STALE_MEMO_TRIES:
                     self._retry(workflow_id, None, revision, STALE_MEMO_DELAY)
                     return None
-                batch, _ = await projection_from_memo(converter, memo, since)
+                batch, _ = await projection_from_memo(
+                    converter, memo, since, task_cache=self._task_rows
+                )
             else:
                 batch = await handle.query(
                     PROJECTION_QUERY,

@@ -23,7 +23,7 @@ from readmodel.tables import CaseRecord, EventRecord, TaskRecord, table_of
 from runtime.projector import Projector, project_all, running
 from tests.harness import CaseDriver, worker_for
 from tests.test_projector import any_chain_case, applicant_for, engine, eventually
-from tests.test_readmodel import case_row, event_row
+from tests.test_readmodel import case_row, event_row, task_row
 
 
 def comparable(answer: Reconciliation) -> dict[str, Any]:
@@ -160,6 +160,41 @@ async def test_the_events_after_a_number_come_from_the_chunks_that_hold_them(
     }
     batch, _ = await projection_from_memo(pydantic_data_converter, memo, after_seq)
     assert [e.seq for e in batch.events] == [s for s in range(1, 8) if s > after_seq]
+
+
+async def test_a_task_row_the_memo_still_holds_is_not_decoded_again() -> None:
+    """The projector reads a case after each change, and a change rewrites only the
+    rows it touched: the others come from its cache of decoded rows, the rewritten one
+    is decoded afresh, through the sealing codec as in production."""
+    from runtime.connect import data_converter
+    from runtime.keys import keys_dir
+    from runtime.settings import get_settings
+    from workflows.projection_memo import CASE, TASK_PREFIX, TaskRowCache, projection_from_memo
+
+    converter = data_converter(keys_dir(get_settings()))
+    assert converter.payload_codec is not None
+
+    async def memo_of(rows: dict[int, Any]) -> dict[str, Any]:
+        keys = [CASE, *(f"{TASK_PREFIX}{i}" for i in rows)]
+        payloads = await converter.encode([case_row("M-2"), *rows.values()])
+        return dict(zip(keys, payloads, strict=True))
+
+    rows = {i: task_row("M-2", f"T{i}") for i in range(3)}
+    memo = await memo_of(rows)
+    cache = TaskRowCache(16)
+    first, _ = await projection_from_memo(converter, memo, task_cache=cache)
+    assert first.tasks == list(rows.values())
+
+    decided = task_row("M-2", "T1", status="approved")
+    memo[f"{TASK_PREFIX}1"] = (await memo_of({1: decided}))[f"{TASK_PREFIX}1"]
+    second, _ = await projection_from_memo(converter, memo, task_cache=cache)
+    assert second.tasks == [rows[0], decided, rows[2]]
+    assert second.tasks[0] is first.tasks[0] and second.tasks[2] is first.tasks[2]
+    assert second.tasks[1] is not first.tasks[1]
+    # The same row sealed again is other bytes: decoded, never mistaken for another.
+    resealed = await memo_of(rows)
+    third, _ = await projection_from_memo(converter, resealed, task_cache=cache)
+    assert third.tasks == list(rows.values()) and third.tasks[0] is not first.tasks[0]
 
 
 async def test_each_notification_is_written_to_the_memo_once(driver: CaseDriver) -> None:

@@ -31,6 +31,8 @@ data in it is sealed; search attributes, which are not, stay free of it.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -132,17 +134,54 @@ def _numbered(memo: Mapping[str, Payload], prefix: str) -> list[tuple[int, str]]
     return sorted((int(k.removeprefix(prefix)), k) for k in memo if k.startswith(prefix))
 
 
+class TaskRowCache:
+    """Task rows already decoded, by the bytes of their memo payload.
+
+    A memo keeps every task row of the case, and a change rewrites only the rows it
+    touched: the projector, reading a case after each change, would otherwise unseal and
+    validate all of them every time (most of a read's work). The same payload bytes are
+    the same row (a sealed payload's bytes include its random nonce, so a rewritten row
+    never matches an old one), and the rows are only read after decoding."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._rows: OrderedDict[bytes, TaskRow] = OrderedDict()
+
+    @staticmethod
+    def _key(payload: Payload) -> bytes:
+        return hashlib.blake2b(payload.SerializeToString(), digest_size=16).digest()
+
+    def get(self, payload: Payload) -> TaskRow | None:
+        key = self._key(payload)
+        row = self._rows.get(key)
+        if row is not None:
+            self._rows.move_to_end(key)
+        return row
+
+    def put(self, payload: Payload, row: TaskRow) -> None:
+        self._rows[self._key(payload)] = row
+        while len(self._rows) > self._size:
+            self._rows.popitem(last=False)
+
+
 async def projection_from_memo(
     converter: DataConverter,
     memo: Mapping[str, Payload],
     after_seq: int = 0,
     *,
     with_derived: bool = False,
+    task_cache: TaskRowCache | None = None,
 ) -> tuple[ProjectionBatch, DerivedRecords | None]:
     """The rows the memo holds, with the events after ``after_seq`` (only the chunks
     that can hold such events are decoded), and its derived records if asked for.
-    One codec call for all of it."""
-    tasks = [key for _, key in _numbered(memo, TASK_PREFIX)]
+    One codec call for all of it; task rows found in ``task_cache`` are not decoded."""
+    all_tasks = [key for _, key in _numbered(memo, TASK_PREFIX)]
+    cached = {
+        key: row
+        for key in all_tasks
+        if task_cache is not None and (row := task_cache.get(memo[key])) is not None
+    }
+    tasks = [key for key in all_tasks if key not in cached]
     chunks = _numbered(memo, EVENTS_PREFIX)
     # A chunk holds the events from its first number up to the next chunk's first: it
     # can hold events after ``after_seq`` if the next chunk begins after after_seq + 1.
@@ -165,7 +204,11 @@ async def projection_from_memo(
     ]
     values = iter(await converter.decode([memo[k] for k in keys], hints))
     case: CaseRow = next(values)
-    task_rows: list[TaskRow] = [next(values) for _ in tasks]
+    decoded: dict[str, TaskRow] = {key: next(values) for key in tasks}
+    if task_cache is not None:
+        for key, row in decoded.items():
+            task_cache.put(memo[key], row)
+    task_rows: list[TaskRow] = [cached.get(key) or decoded[key] for key in all_tasks]
     chunk_rows: list[list[EventRow]] = [next(values) for _ in event_keys]
     events = sorted(
         (e for rows in chunk_rows for e in rows if e.seq > after_seq), key=lambda e: e.seq
