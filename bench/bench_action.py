@@ -12,7 +12,10 @@ model in a temp folder. Two workers on two task queues, in this process:
 * **signed** — the production worker (``worker.build_worker``): every Update's session
   token is verified by the identity interceptor before the validator;
 * **unverified** — the same workflow and activities without the interceptor (built here
-  only, to measure the difference; the client still sends the same headers).
+  only, to measure the difference; the client still sends the same headers);
+* **bare** — bare Temporal's floor for the same exchange: ``BenchIdleWorkflow``, one
+  Update with a validator that counts it and answers, on a third worker with the same
+  runner and converter (no read model, memo, audit or notification).
 
 One kindergarten case per worker; the coordinator urges an open task ``--actions``
 times on one worker, then on the other. (Alternating urge by urge between the two workers
@@ -41,6 +44,33 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+
+@workflow.defn(name="BenchIdleWorkflow")
+class BenchIdleWorkflow:
+    """The least one action costs in Temporal: an Update with a validator to a running
+    workflow, which records it and answers."""
+
+    def __init__(self) -> None:
+        self._urges = 0
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: False)
+        return self._urges
+
+    @workflow.update
+    def urge(self, reason: str) -> int:
+        self._urges += 1
+        return self._urges
+
+    @urge.validator
+    def _check_urge(self, reason: str) -> None:
+        if not reason:
+            raise ApplicationError("a reason is required", non_retryable=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -79,6 +109,13 @@ async def bench(actions: int, pause: float, workdir: Path) -> None:
     calendars = functools.partial(calendar_from_store, read_model_engine())
     admission = AdmissionActivities(verifier, calendars, settings.warning_fraction)
     queues = {"signed": f"sig-{uuid.uuid4().hex[:6]}", "unverified": f"raw-{uuid.uuid4().hex[:6]}"}
+    bare_queue = f"bare-{uuid.uuid4().hex[:6]}"
+    bare = Worker(
+        env.client,
+        task_queue=bare_queue,
+        workflows=[BenchIdleWorkflow],
+        workflow_runner=workflow_runner(),
+    )
     unverified = Worker(
         env.client,
         task_queue=queues["unverified"],
@@ -94,7 +131,7 @@ async def bench(actions: int, pause: float, workdir: Path) -> None:
     )
     chain = registry.get_chain("kindergarten")
     try:
-        async with build_worker(env.client, queues["signed"]), unverified:
+        async with build_worker(env.client, queues["signed"]), unverified, bare:
             desks = {
                 m: CaseDesk(env.client, task_queue=q, credentials=signer) for m, q in queues.items()
             }
@@ -129,10 +166,20 @@ async def bench(actions: int, pause: float, workdir: Path) -> None:
                     await desk.act(cases[mode], action)
                     latencies[mode].append((time.perf_counter() - began) * 1000)
                     await asyncio.sleep(pause)
+            bare_handle = await env.client.start_workflow(
+                BenchIdleWorkflow.run, id=f"bare-{uuid.uuid4().hex[:8]}", task_queue=bare_queue
+            )
+            latencies["bare"] = []
+            for _ in range(actions):
+                began = time.perf_counter()
+                await bare_handle.execute_update(BenchIdleWorkflow.urge, "请加快")
+                latencies["bare"].append((time.perf_counter() - began) * 1000)
+                await asyncio.sleep(pause)
+            handles = {m: desks[m].handle(c) for m, c in cases.items()} | {"bare": bare_handle}
             print(f"\none coordinator action (urge), {actions} per worker, {pause:g} s apart, ms")
             print(f"{'worker':<12}{'p50':>8}{'p95':>8}{'max':>8}{'history bytes':>16}")
             for mode, values in latencies.items():
-                history = await desks[mode].handle(cases[mode]).fetch_history()
+                history = await handles[mode].fetch_history()
                 size = sum(e.ByteSize() for e in history.events)
                 print(
                     f"{mode:<12}{statistics.median(values):8.1f}{percentile(values, 0.95):8.1f}"
