@@ -13,7 +13,8 @@ keys are made afresh for every run, and unsealed payloads replay through the cod
 ``kindergarten_v1_memo.json`` keeps its rows in its memo and sends each moment's
 notifications together (patches ``projection-in-memo`` and ``notify-together``);
 ``kindergarten_v1_features.json`` records all of those as the one marker
-``features-2026-12``.
+``features-2026-12``; ``kindergarten_v1_licences_local.json`` also stores its e-licences by a
+local activity (patch ``licences-local``).
 """
 
 from __future__ import annotations
