@@ -68,6 +68,12 @@ with workflow.unsafe.imports_passed_through():
     from pathlib import Path
     from typing import TYPE_CHECKING, Any
 
+    # This checkout first: run from a second checkout (a git worktree) that shares the
+    # main one's editable venv, its project modules would otherwise come from the main one.
+    PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+    if PROJECT_ROOT not in sys.path:
+        sys.path.insert(0, PROJECT_ROOT)
+
     from runtime.binaries import find_binary  # no settings read: safe before ONECHAIN_DATA_DIR
 
 if TYPE_CHECKING:
@@ -1066,10 +1072,6 @@ def main(argv: list[str] | None = None) -> None:
     # the temp folder before any project module is imported.
     os.environ["ONECHAIN_DATA_DIR"] = str(workdir / "data")
     os.environ.pop("ONECHAIN_DATABASE_URL", None)
-    project_root = str(Path(__file__).resolve().parent.parent)
-    if project_root not in sys.path:
-        sys.path.insert(0, project_root)
-
     from rich.console import Console
 
     console = Console(width=112)
