@@ -7,7 +7,7 @@ Run from the project root (the venv active)::
     python bench/bench_action.py --pause 0   # back to back
 
 One fresh dev server (SQLite file, the embedded default's pragmas) and a fresh read
-model in a temp folder. Two workers on two task queues, in this process:
+model in a temp folder. Three workers on three task queues, in this process:
 
 * **signed** — the production worker (``worker.build_worker``): every Update's session
   token is verified by the identity interceptor before the validator;

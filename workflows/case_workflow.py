@@ -139,10 +139,13 @@ COARSE_SEARCH_ATTRIBUTES = frozenset(
 )
 NOTIFY_TIMEOUT = timedelta(seconds=30)
 NOTIFY_RETRY = RetryPolicy(maximum_attempts=20, maximum_interval=timedelta(minutes=5))
-#: Storing or revoking a licence is one short database write. If the worker running
-#: it dies, the activity is retried on another after this long (it stores each licence
-#: once by number, so a retry adds nothing); it was 60 s, which held a case that long
-#: after a worker was killed. Timeouts are not part of replay: changing it is safe.
+#: Storing or revoking a licence is one short database write, tried again after this
+#: long if it has not finished (it stores each licence once by number, so a retry adds
+#: nothing); it was 60 s, which held a case that long after a worker was killed. A
+#: revocation is an activity: another worker retries it after this timeout. Storing is a
+#: local activity (``LICENCES_LOCAL_PATCH``): if its worker dies, the workflow task times
+#: out and the worker that takes the case over runs it again. Timeouts are not part of
+#: replay: changing it is safe.
 LICENCE_TIMEOUT = timedelta(seconds=10)
 
 
