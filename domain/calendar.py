@@ -107,6 +107,31 @@ class DueDate:
         return self.due.isoformat() + (" provisional" if self.provisional else "")
 
 
+#: Working-day calendars by their snapshot's content: every case admitted with the same
+#: schedules shares one (see :func:`shared_work_calendar`). Few distinct snapshots exist
+#: at once (one per admission window and reload), so the cache is small and simply
+#: emptied when full.
+_SHARED: dict[str, WorkCalendar] = {}
+SHARED_CALENDARS = 64
+
+
+def shared_work_calendar(data: CalendarData) -> WorkCalendar:
+    """The process's one :class:`WorkCalendar` for a snapshot with ``data``'s content.
+
+    Why: each case kept its own decoded copy of the same schedules and built its own
+    day sets from it, about a sixth of what a cached case holds in a worker. Both are
+    frozen and equal by content, so sharing them changes no answer and replay takes
+    the same path; a race between two workflow threads at worst builds one twice.
+    """
+    key = data.model_dump_json()
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= SHARED_CALENDARS:
+            _SHARED.clear()
+        found = _SHARED.setdefault(key, WorkCalendar(data))
+    return found
+
+
 class WorkCalendar:
     """Answers working-day questions from one :class:`CalendarData` snapshot."""
 

@@ -26,7 +26,7 @@ from domain.actions import (
     Withdraw,
 )
 from domain.aftercare import AftercareRules
-from domain.calendar import CalendarData, WorkCalendar
+from domain.calendar import CalendarData, shared_work_calendar
 from domain.case import (
     CaseState,
     CaseStatus,
@@ -69,8 +69,8 @@ class CaseFile(IntakeRules, AftercareRules):
 
     def __init__(self, state: CaseState, calendar: CalendarData, warning_fraction: float) -> None:
         self.state = state
-        self.calendar_data = calendar
-        self.calendar = WorkCalendar(calendar)
+        self.calendar = shared_work_calendar(calendar)
+        self.calendar_data = self.calendar.data
         self.warning_fraction = warning_fraction
         self.pending_notifications: list[Notification] = []
         self.on_supplement_missed = "escalate"
@@ -789,8 +789,8 @@ class CaseFile(IntakeRules, AftercareRules):
         """Take newly loaded schedules: the years in ``calendar`` replace the case's own,
         the other years are kept, and every running limit is recomputed."""
         merged = CalendarData(years={**self.calendar_data.years, **calendar.years})
-        self.calendar_data = merged
-        self.calendar = WorkCalendar(merged)
+        self.calendar = shared_work_calendar(merged)
+        self.calendar_data = self.calendar.data
         today = cst_date(now)
         clocks = [self.state.promised, self.state.statutory]
         clocks += [t.clock for t in self.state.open_tasks if t.clock is not None]

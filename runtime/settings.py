@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     directory_refresh_seconds: float = 2.0
     #: Cases a worker keeps in memory (``max_cached_workflows``). A cached case answers a
     #: Query or takes an action without replaying its history first; each costs about
-    #: 230-255 KiB of the worker's memory (bench/README.md, "Reconcile").
+    #: 230-270 KiB of the worker's memory (docs/deploy.md, "Sizing").
     worker_cache: int = Field(default=1000, ge=0)
 
     @property

@@ -19,7 +19,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from domain.calendar import CalendarData, Pause, WorkCalendar, YearSchedule, warning_threshold
+from domain.calendar import (
+    CalendarData,
+    Pause,
+    WorkCalendar,
+    YearSchedule,
+    shared_work_calendar,
+    warning_threshold,
+)
 from domain.calendar_sources import (
     PROVISIONAL_SOURCE,
     ScheduleFileError,
@@ -51,6 +58,31 @@ def calendars_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def cal(calendars_dir: Path) -> WorkCalendar:
     return WorkCalendar(build_calendar(calendars_dir, 2025, 2028))
+
+
+def test_cases_admitted_with_the_same_schedules_share_one_calendar(calendars_dir: Path) -> None:
+    """A worker keeps thousands of cases; each decodes its own copy of the schedules it was
+    admitted with. Equal copies must become one calendar, and a changed one must not."""
+    admitted = build_calendar(calendars_dir, 2025, 2028)
+    decoded = CalendarData.model_validate_json(admitted.model_dump_json())  # another case's copy
+    assert decoded is not admitted
+    one = shared_work_calendar(admitted)
+    assert shared_work_calendar(decoded) is one
+    assert one.data == admitted
+
+    # A reloaded 2026 with one more day off is another snapshot, answering differently.
+    extra = date(2026, 11, 2)  # a Monday
+    old_2026 = admitted.years[2026]
+    reloaded = CalendarData(
+        years={
+            **admitted.years,
+            2026: old_2026.model_copy(update={"holidays": [*old_2026.holidays, extra]}),
+        }
+    )
+    other = shared_work_calendar(reloaded)
+    assert other is not one
+    assert not other.is_working_day(extra)
+    assert one.is_working_day(extra)
 
 
 # --------------------------------------------------------------------------- due dates

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         SNAPSHOT_YEARS_BEFORE,
         CalendarData,
         CalendarRequest,
-        WorkCalendar,
+        shared_work_calendar,
     )
     from domain.case import (
         ApplicantView,
@@ -251,7 +251,7 @@ class CaseWorkflow:
         limits = admission.limits
         chain = registry.get_chain(start.chain)
         now = self._now()
-        work_calendar = WorkCalendar(admission.calendar)
+        work_calendar = shared_work_calendar(admission.calendar)
         accepted_on = cst_date(start.received_at)
         state = CaseState(
             case_no=start.case_no,
@@ -321,6 +321,9 @@ class CaseWorkflow:
         self._notify_together = self._patched(NOTIFY_TOGETHER_PATCH)
         self._admission = await self._admit(start)
         self._file = self._new_file(self._admission)
+        # Keep the file's shared snapshot, not this case's decoded copy of the same schedules
+        # (no local variable either: this frame lives as long as the case).
+        self._admission = self._admission.model_copy(update={"calendar": self._file.calendar_data})
         case_metrics.case_started(start.chain)
         await self._intake(start)
         projector = asyncio.create_task(self._project_loop())
