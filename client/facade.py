@@ -600,14 +600,30 @@ class CaseDesk:
     async def broadcast_calendar_reload(self) -> int:
         """Tell every running case to reload the schedules from the calendar store and
         recompute its deadlines (each case checks the sender is a signed-in
-        administrator). A signal, not a query: it reaches cases even while no worker runs."""
+        administrator). A signal, not a query: it reaches cases even while no worker runs.
+
+        A case that refuses the signal is skipped, not the end of the broadcast: one that
+        ended since the list was read (NOT_FOUND), or one that took as many signals as
+        the server allows a case (INVALID_ARGUMENT, ``runtime.devserver``'s cap: someone
+        flooded it). Returns how many cases took the signal."""
         credentials = self.credentials_for(None)
         count = 0
         with acting_as(credentials):
             for case_no in await self.running_case_numbers():
-                await self.handle(case_no).signal(CaseWorkflow.reload_calendar, CalendarReload())
+                try:
+                    await self.handle(case_no).signal(
+                        CaseWorkflow.reload_calendar, CalendarReload()
+                    )
+                except RPCError as error:
+                    if error.status not in _SIGNAL_REFUSED:
+                        raise
+                    continue
                 count += 1
         return count
+
+
+#: A case that will not take a signal: ended since listed, or at the server's cap.
+_SIGNAL_REFUSED = (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT)
 
 
 async def broadcast_calendar_reload(credentials: Credentials) -> int:
