@@ -13,14 +13,14 @@ CHECK = "outside changes"
 NAMED = 3
 
 
-async def outside_changes(client: Client, engine: Engine) -> Finding:
+async def outside_changes(client: Client, engine: Engine, task_queue: str) -> Finding:
     """Fail while Temporal shows changes not yet recorded (``onechain reconcile`` records
-    them); warn while cases are marked 「外部改动」 (a supervisor decides what to do)."""
+    them) for cases on ``task_queue``, or deleted; warn while cases are marked 「外部改动」 (a supervisor decides what to do)."""
     from readmodel.database import read_session
     from readmodel.outside import altered_count, unrecorded
     from runtime.outside_sweep import find_changes
 
-    found = await find_changes(client, engine, task_queue=None)
+    found = await find_changes(client, engine, task_queue=task_queue)
     new = unrecorded(engine, found)
     with read_session(engine) as session:
         marked = altered_count(session)

@@ -73,7 +73,7 @@ async def _outside_check(deployment: Deployment, client: Any, findings: list[Fin
         return skip(CHECK, "Temporal or the read model (at head) is not available")
     engine = make_engine(deployment.database_url)
     try:
-        return await outside_changes(client, engine)
+        return await outside_changes(client, engine, deployment.task_queue)
     except Exception as error:
         from doctor.findings import warn
 
