@@ -209,6 +209,10 @@ async def reconcile_cases(
             problem = None
         if listed is not None:
             answer = Queried(execution.case_no, listed, listed=True)
+        elif problem is None and execution.status == "failed":
+            # A start no worker admitted (refused, or made around onechain): it has no
+            # rows to compare; ``settle_outside_changes`` reports it.
+            answer = Queried(execution.case_no)
         elif problem is not None:
             answer = Queried(execution.case_no, error=problem)
         else:

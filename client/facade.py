@@ -49,7 +49,7 @@ from domain.refusal import Refusal, render
 from domain.roles import Actor
 from runtime.settings import get_settings
 from trust.client_interceptor import CredentialsInterceptor
-from trust.credentials import Credentials, acting_as, credential_headers
+from trust.credentials import TOKEN_HEADER, Credentials, acting_as
 from workflows import admission
 from workflows.case_workflow import CaseWorkflow
 from workflows.projection_memo import holds_projection, reconciliation_from_memo
@@ -385,8 +385,8 @@ class CaseDesk:
         if not first.history.events:
             return None
         started = first.history.events[0].workflow_execution_started_event_attributes
-        token, _ = credential_headers(started.header.fields)
-        if not token:
+        # Sealed by the codec like every header: that the start carried one is enough here.
+        if TOKEN_HEADER not in started.header.fields:
             return "held by a start made outside onechain, with no sign-in (绕过受理启动)"
         try:
             [held] = await self.client.data_converter.decode(
