@@ -326,3 +326,29 @@ def test_the_insider_marker_runs_by_default() -> None:
     assert '"insider:' in text
     addopts = next(line for line in text.splitlines() if line.startswith("addopts"))
     assert "insider" not in addopts
+
+
+def test_a_marked_case_is_never_replaced_by_a_projection(database_url: str) -> None:
+    """Whatever a reset run projects next (newer events included), on SQLite and
+    PostgreSQL, by the projector's upsert and by reconcile's batch upsert alike."""
+    from readmodel.database import create_schema, make_engine, write_session
+    from readmodel.outside import mark_altered
+    from readmodel.projection import project
+    from readmodel.reconcile import apply_batches
+    from tests.test_readmodel import batch
+
+    db = make_engine(database_url)
+    try:
+        create_schema(db)
+        project(db, batch("M1", 2))
+        project(db, batch("M2", 2))
+        with write_session(db) as session:
+            mark_altered(session, ["M1", "M2"])
+        project(db, batch("M1", 5))
+        with write_session(db) as session:
+            apply_batches(session, [batch("M2", 6)])
+        with read_session(db) as session:
+            rows = [get_case(session, c) for c in ("M1", "M2")]
+        assert [(r.status, r.last_seq) for r in rows if r is not None] == [(ALTERED, 2)] * 2
+    finally:
+        db.dispose()
