@@ -75,7 +75,7 @@ LABELS: dict[Kind, str] = {
     Kind.TIMED_OUT: "已超时（timed out）",
     Kind.FAILED: "异常失败（failed）",
     Kind.DELETED: "被删除（deleted）",
-    Kind.STARTED_OUTSIDE: "绕过受理启动（started outside onechain）",
+    Kind.STARTED_OUTSIDE: "绕过受理的启动（started outside onechain: no worker admitted it）",
 }
 
 _CLOSED_KINDS = {

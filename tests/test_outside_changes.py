@@ -258,6 +258,8 @@ async def test_reconcile_and_doctor_find_what_no_worker_swept(
         driver = CaseDriver(dev_env.client, task_queue)
         case_no = await start_and_project(driver.desk, driver)
         await insider.get_workflow_handle(workflow_id_for(case_no)).terminate(reason="gone")
+        deleted = await start_and_project(driver.desk, driver)
+        await delete(insider, deleted)
         squatted = new_case_no()
         await squat(insider, squatted, applicant(), task_queue)
 
@@ -274,12 +276,13 @@ async def test_reconcile_and_doctor_find_what_no_worker_swept(
         seen = {c["case_no"]: c for c in json.loads(dry.stdout)["outside_changes"]}
         assert seen[case_no]["what"] == "terminated" and seen[case_no]["new"] is True
         assert seen[squatted]["what"] == "started_outside"
+        assert seen[deleted]["what"] == "deleted"
         assert stored_status(case_no) == "running" and audit_rows(case_no) == []  # dry run
 
         done = await cli("reconcile")
         assert done.exit_code == 0, done.output
         assert "外部改动" in done.stdout and case_no in done.stdout
-        assert stored_status(case_no) == ALTERED
+        assert stored_status(case_no) == stored_status(deleted) == ALTERED
         again = json.loads((await cli("reconcile", "--json")).stdout)
         mine = [c for c in again["outside_changes"] if c["case_no"] in (case_no, squatted)]
         assert len(mine) == 2 and not any(c["new"] for c in mine)
@@ -290,6 +293,9 @@ async def test_reconcile_and_doctor_find_what_no_worker_swept(
         assert [c["case_no"] for c in json.loads(listed.stdout)["cases"]] == [case_no]
         shown = await cli("cases", "show", case_no)
         assert "外部改动" in shown.stdout and "gone" in shown.stdout, shown.output
+        gone = await cli("cases", "show", deleted, "--json")  # no workflow left to ask
+        assert gone.exit_code == 0, gone.output
+        assert json.loads(gone.stdout)["outside_changes"][0]["what"] == "deleted"
 
 
 async def test_import_reports_a_taken_number_as_a_conflict(
