@@ -14,6 +14,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -337,8 +338,9 @@ def test_the_insider_marker_runs_by_default() -> None:
 def test_a_marked_case_is_never_replaced_by_a_projection(database_url: str) -> None:
     """Whatever a reset run projects next (newer events included), on SQLite and
     PostgreSQL, by the projector's upsert and by reconcile's batch upsert alike."""
+    from client.outside import Kind, OutsideChange
     from readmodel.database import create_schema, make_engine, write_session
-    from readmodel.outside import mark_altered
+    from readmodel.outside import mark_altered, outside_changes, record_changes, unrecorded
     from readmodel.projection import project
     from readmodel.reconcile import apply_batches
     from tests.test_readmodel import batch
@@ -356,5 +358,14 @@ def test_a_marked_case_is_never_replaced_by_a_projection(database_url: str) -> N
         with read_session(db) as session:
             rows = [get_case(session, c) for c in ("M1", "M2")]
         assert [(r.status, r.last_seq) for r in rows if r is not None] == [(ALTERED, 2)] * 2
+
+        # Recorded once, however many lookers find the same change.
+        change = OutsideChange("M1", Kind.TERMINATED, "run-1", datetime.now(UTC), "reason: x")
+        assert record_changes(db, [change, change]) == [change]
+        assert record_changes(db, [change]) == []
+        assert unrecorded(db, [change]) == []
+        with read_session(db) as session:
+            (recorded,) = outside_changes(session, "M1")
+        assert recorded.kind == "terminated" and "reason: x" in recorded.summary
     finally:
         db.dispose()
