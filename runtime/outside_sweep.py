@@ -94,6 +94,9 @@ class OutsideSweep:
         self._since: datetime | None = None
         #: Cases this sweep has seen in Temporal (only these can be called deleted).
         self._seen: set[str] = set()
+        #: Cases the read model holds that were not in Temporal when first looked for
+        #: (deleted before, or another server's): not asked about again (reconcile is).
+        self._absent: set[str] = set()
         self._retention: timedelta | None = None
 
     async def sweep(self) -> list[OutsideChange]:
@@ -109,10 +112,12 @@ class OutsideSweep:
         admitted, expected = await asyncio.to_thread(
             _read_model_cases, engine, began, self._retention
         )
-        fresh = expected - self._seen
+        fresh = expected - self._seen - self._absent
         gone = set(await missing_cases(self.client, expected & self._seen))
         if fresh:
-            self._seen |= fresh - set(await missing_cases(self.client, fresh))
+            absent = set(await missing_cases(self.client, fresh))
+            self._seen |= fresh - absent
+            self._absent |= absent
         self._seen -= gone
         changes = await inspect_cases(self.client, candidates, admitted)
         changes += deleted_changes(sorted(gone))
