@@ -12,6 +12,11 @@ with the same upsert the projector uses). The report lists what changed: cases
 missing from the read model, fields that differed, events that were added, and rows
 the read model has for cases Temporal no longer knows (left alone).
 
+It also looks for cases changed around onechain (``runtime.outside_sweep``): reset,
+terminated, cancelled, timed out, deleted, or started with no admitted start. Those are
+marked ``altered`` (「外部改动」, never replaced by a projection) and each change is put
+on the audit trail once (``readmodel.outside``); ``--dry-run`` only reports them.
+
 Queries are answered by a worker on the case's task queue, so by default only the
 cases on this deployment's queue (``ONECHAIN_TASK_QUEUE``) are reconciled;
 ``--all-queues`` takes every case (and waits for a worker on each queue for the
