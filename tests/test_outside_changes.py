@@ -369,3 +369,50 @@ def test_a_marked_case_is_never_replaced_by_a_projection(database_url: str) -> N
         assert recorded.kind == "terminated" and "reason: x" in recorded.summary
     finally:
         db.dispose()
+
+
+async def test_the_import_command_exits_1_on_a_squatted_number(
+    dev_env: WorkflowEnvironment, no_sweep: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``onechain import`` of a row whose number a start with no sign-in took: a conflict
+    naming the number, exit 1, and the row in the errors file to fix and import again."""
+    from tests.harness import act_as_shorthand
+
+    chain = registry.all_chains()[0]
+    who = applicant()
+    squatted, fine = new_case_no(), new_case_no()
+    rows = [
+        {
+            "案件编号": case_no,
+            "事项": chain.code,
+            "申请人": who.name,
+            "申请人类型": "个人" if who.kind == "person" else "单位",
+            "证件号码": who.id_number,
+            "form": sample_values(chain.form),
+            "材料": CaseDriver.all_materials(chain.code),
+        }
+        for case_no in (squatted, fine)
+    ]
+    file = tmp_path / "in.jsonl"
+    file.write_text(
+        "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows),
+        encoding="utf-8",
+    )
+    async with worker_for(dev_env.client) as task_queue:
+        await squat(dev_env.client, squatted, who, task_queue)
+        monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+        monkeypatch.setenv("ONECHAIN_TASK_QUEUE", task_queue)
+        monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
+        monkeypatch.delenv("ONECHAIN_API_KEY", raising=False)
+        get_settings.cache_clear()
+        words = act_as_shorthand(
+            tmp_path / "session.json",
+            ["import", str(file), "--as", "clerk1:window_clerk:window:窗口张三", "--json"],
+        )
+        result = await asyncio.to_thread(runner.invoke, app, words)
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["summary"]["started"] == 1 and data["summary"]["already_existing"] == 0
+    [conflict] = data["conflicts"]
+    assert conflict["case_no"] == squatted and "no worker admitted" in conflict["reason"]
+    assert who.id_number not in result.output
