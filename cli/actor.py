@@ -29,22 +29,17 @@ _resolved: dict[str | None, Credentials] = {}
 
 
 def _service_session(api_key: str, key: SessionKey) -> tuple[str, Claims]:
-    from readmodel.database import ready_engine
-    from runtime.keys import keys_dir, load_signing_keys
-    from runtime.settings import get_settings
-    from trust.accounts import AccountError, service_login
+    """A service account's token bound to ``key``, from the sign-in service."""
+    from cli.output import EXIT_UNREACHABLE
+    from trust.signin_client import SignInFailed, SignInUnavailable, sign_in_service
 
-    settings = get_settings()
     try:
-        session = service_login(
-            ready_engine(settings.resolved_database_url),
-            load_signing_keys(keys_dir(settings)),
-            api_key,
-            key.public_text,
-        )
-    except AccountError as error:
-        fail(f"ONECHAIN_API_KEY: {error}", EXIT_USAGE)
-    return session.token, session.claims
+        token = sign_in_service(api_key, key)
+    except SignInFailed as refused:
+        fail(f"ONECHAIN_API_KEY: {refused}", EXIT_USAGE)
+    except SignInUnavailable as unavailable:
+        fail(str(unavailable), EXIT_UNREACHABLE)
+    return token, read_claims(token)
 
 
 def _grant_for(claims: Claims, wanted: str | None) -> Grant:

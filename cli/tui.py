@@ -121,33 +121,19 @@ def _credentials_of(signed: Any) -> Credentials:
 def sign_in_with_password(
     user_id: str, password: str, new_password: str | None
 ) -> tuple[str, list[str], str]:
-    """The console's sign-in: ``trust.accounts.login`` against the shared database, for
-    a session key made here (returned as text, kept by this process only)."""
-    from datetime import timedelta
-
-    from cli.users import _audit, _engine, _keys
-    from runtime.settings import get_settings
-    from trust import accounts
+    """The console's sign-in, through the sign-in service, for a session key made here
+    (returned as text, kept by this process only)."""
+    from trust.signin_client import SignInFailed, SignInUnavailable, sign_in
+    from trust.tokens import read_claims
     from tui.login import SignInRefused
 
-    key = SessionKey.generate()
     try:
-        session = accounts.login(
-            _engine(),
-            _keys(),
-            user_id=user_id,
-            password=password,
-            lifetime=timedelta(hours=get_settings().session_hours),
-            session_key=key.public_text,
-            new_password=new_password,
-        )
-    except accounts.AccountError as refused:
-        needs_new = "--new-password" in str(refused)
-        if not needs_new:
-            _audit("login_refused", user_id, f"登录被拒：{user_id}", reason=str(refused))
-        raise SignInRefused(str(refused), needs_new_password=needs_new) from None
-    _audit("login", user_id, f"登录（协调台）：{user_id}", jti=session.claims.jti)
-    return session.token, list(session.claims.grants), key.to_text()
+        signed = sign_in(user_id, password, new_password=new_password, via="console")
+    except SignInFailed as refused:
+        raise SignInRefused(str(refused), needs_new_password=refused.needs_new_password) from None
+    except SignInUnavailable as unavailable:
+        raise SignInRefused(str(unavailable)) from None
+    return signed.token, list(read_claims(signed.token).grants), signed.key.to_text()
 
 
 def _desk_connector(credentials: Credentials) -> Any:

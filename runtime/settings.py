@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     #: How often a worker looks for cases changed around onechain (reset, terminated,
     #: deleted with the stock ``temporal`` CLI; ``runtime.outside_sweep``); 0: never.
     outside_sweep_seconds: float = Field(default=30.0, ge=0)
+    #: The sign-in service (``onechain signin-service``; ``up`` runs one): the only place
+    #: that holds the private signing key. ``login``, the console and batch jobs ask it.
+    signin_url: str = "http://127.0.0.1:7240"
 
     @property
     def resolved_database_url(self) -> str:
