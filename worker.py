@@ -26,7 +26,7 @@ from readmodel.calendar_store import calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.projector import Projector, configured_writer, running
 from runtime.settings import get_settings
-from trust.audit_log import shared_recorder
+from trust.audit_log import anchoring, shared_recorder
 from trust.directory import shared_directory
 from trust.verifier import IdentityVerifier
 from trust.workflow_interceptor import IdentityInterceptor
@@ -67,7 +67,8 @@ class CaseWorker(Worker):
     The projector asks the cases for their state with Queries, so it must finish its
     work while this worker still answers them: ``async with`` drains it before the
     worker shuts down. ``run()`` alone (``onechain worker``) leaves what was not written
-    in the projector's journal for the next start.
+    in the projector's journal for the next start. While it runs, it anchors the audit
+    chain's head outside the database (``trust.audit_log.anchoring``).
     """
 
     def __init__(self, client: Client, *, projector: Projector, **options: Any) -> None:
@@ -75,7 +76,7 @@ class CaseWorker(Worker):
         self.projector = projector
 
     async def run(self) -> None:
-        async with running(self.projector):
+        async with running(self.projector), anchoring(read_model_engine):
             await super().run()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *args: Any) -> None:
