@@ -253,8 +253,11 @@ class _Walk:
     """The chain check as a small state machine over rows in id order (one pass, a
     window of one row), so a trail of millions of rows verifies in constant memory."""
 
-    def __init__(self, keys: AuditKeys | None, anchored_ids: Collection[int]) -> None:
+    def __init__(
+        self, keys: AuditKeys | None, anchored_ids: Collection[int], strict: bool = True
+    ) -> None:
         self.keys = keys
+        self.strict = strict
         self.anchored_ids = set(anchored_ids)
         self.anchored: dict[int, str] = {}
         self.problems: list[ChainProblem] = []
@@ -275,7 +278,7 @@ class _Walk:
             return None if row_digest(prev_hash, fields) == row.row_hash else _EDITED
         key = self.keys.keys.get(row.key_id) if self.keys else None
         if key is None:
-            return _UNKNOWN_KEY.format(kid=row.key_id)
+            return _UNKNOWN_KEY.format(kid=row.key_id) if self.strict else None
         if hmac.compare_digest(keyed_digest(key, row.key_id, prev_hash, fields), row.row_hash):
             return None
         if row_digest(prev_hash, fields) == row.row_hash:
@@ -427,8 +430,9 @@ def keys_from_files(files: dict[str, bytes]) -> AuditKeys | None:
 
 def first_problem(rows: Iterable[AuditRecord], keys: AuditKeys | None) -> str | None:
     """Where a trail (e.g. one in a backup archive) first breaks: ``row N: why``; None
-    when intact. Without ``keys`` keyed rows cannot verify and are named so."""
-    walk = _Walk(keys, ())
+    when intact. Rows sealed with a key not in ``keys`` are checked for their links
+    only (a backup of an office whose audit key is kept elsewhere)."""
+    walk = _Walk(keys, (), strict=False)
     for row in rows:
         walk.step(row)
         if walk.problems:

@@ -22,6 +22,7 @@ conflicting rows and key files instead of refusing.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import io
@@ -37,8 +38,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, DateTime, Engine, Table, delete, insert, select, text
 
-from readmodel.audit import AuditRecord, first_problem, keys_from_files
+from readmodel.audit import AuditRecord, current_keys, first_problem, keys_from_files
 from readmodel.database import describe, write_session
+from runtime.keys import AuditKeys
 
 FORMAT = "onechain-backup/1"
 MANIFEST = "manifest.json"
@@ -280,10 +282,14 @@ def read_archive(path: Path) -> Archive:
 
 def _chain_problem(rows: list[dict[str, Any]], key_files: dict[str, bytes]) -> str | None:
     """Where the archived trail's chain breaks (None: intact), its rows' seals checked
-    with the archive's own audit keys (``readmodel.audit``)."""
+    with the archive's audit keys and this machine's (``readmodel.audit``)."""
     table = _table("audit_log")
     records = (AuditRecord.model_validate(_decode(table, row)) for row in rows)
-    return first_problem(records, keys_from_files(key_files))
+    keys = keys_from_files(key_files)
+    with contextlib.suppress(Exception):  # no audit key here: the archive's, or links only
+        local = current_keys()
+        keys = AuditKeys(local.active_kid, {**local.keys, **(keys.keys if keys else {})})
+    return first_problem(records, keys)
 
 
 # ---------------------------------------------------------------------- restoring
