@@ -158,8 +158,9 @@ def worker(
 ) -> None:
     """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile.
 
-    It needs the payload and lookup keys (keys folder or ONECHAIN_PAYLOAD_KEYS /
-    ONECHAIN_LOOKUP_KEY) and never creates them: `onechain keys init` does.
+    It needs the payload, lookup and audit keys (keys folder or ONECHAIN_PAYLOAD_KEYS /
+    ONECHAIN_LOOKUP_KEY / ONECHAIN_AUDIT_KEY) and never creates them: `onechain keys init`
+    does. It anchors the audit chain's head in ONECHAIN_AUDIT_ANCHORS every minute.
     """
     from runtime.private_files import owner_only_umask
 
