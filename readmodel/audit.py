@@ -246,6 +246,10 @@ _RECHAINED = "改动之后的行被重新串链（rows re-chained after a change
 _UNKEYED = (
     "已有加密钥的行之后出现无密钥的行（unkeyed row after keyed rows: re-chained without the key）"
 )
+_RELINKED = "本行的前一行哈希被改写，以接上插入的行（prev_hash rewritten to the inserted row）"
+_BROKEN = (
+    "本行与前一行断链且密封不符：被插入或改动（not linked and not sealed: inserted or edited）"
+)
 _UNKNOWN_KEY = "本行声称的审计密钥 {kid} 不存在（sealed with an unknown audit key {kid}）"
 
 
@@ -267,100 +271,98 @@ class _Walk:
         self.prev_hash = GENESIS  # the previous row's stored hash
         self.prev_prev: str | None = None  # the previous row's stored prev_hash
         self.prev_id = 0
+        self.prev_prev_id = 0
         self.prev_bad = False
 
-    def _seal_problem(self, row: AuditRecord, prev_hash: str) -> str | None:
-        """Why the row's seal does not hold over ``prev_hash`` (None: it holds)."""
+    def _seal_problem(self, row: AuditRecord, prev_hash: str) -> tuple[str, str] | None:
+        """``(kind, why)`` when the row's seal does not hold over ``prev_hash``."""
         fields = _content(row)
         if row.key_id is None:
             if self.keyed_seen:
-                return _UNKEYED
-            return None if row_digest(prev_hash, fields) == row.row_hash else _EDITED
+                return ("unkeyed", _UNKEYED)
+            return None if row_digest(prev_hash, fields) == row.row_hash else ("edited", _EDITED)
         key = self.keys.keys.get(row.key_id) if self.keys else None
         if key is None:
-            return _UNKNOWN_KEY.format(kid=row.key_id) if self.strict else None
+            return ("unknown_key", _UNKNOWN_KEY.format(kid=row.key_id)) if self.strict else None
         if hmac.compare_digest(keyed_digest(key, row.key_id, prev_hash, fields), row.row_hash):
             return None
         if row_digest(prev_hash, fields) == row.row_hash:
-            return _EDITED + _PLAIN
-        return _EDITED
+            return ("edited", _EDITED + _PLAIN)
+        return ("edited", _EDITED)
 
     def _gap(self, row_id: int) -> str:
         if row_id > self.prev_id + 1:
             return f"（ids {self.prev_id + 1}..{row_id - 1} missing）"
         return ""
 
+    def _last_covers_prev(self) -> bool:
+        if not self.problems:
+            return False
+        last = self.problems[-1]
+        return (last.last_row_id or last.row_id) == self.prev_id
+
     def step(self, row: AuditRecord) -> None:
         row_id = row.id or 0
         self.count += 1
         if row.key_id is None and not self.keyed_seen:
             self.legacy += 1
-        why = self._seal_problem(row, row.prev_hash)
+        seal = self._seal_problem(row, row.prev_hash)
         if row.key_id is not None:
             self.keyed_seen = True
         linked = row.prev_hash == self.prev_hash
-        last = self.problems[-1] if self.problems else None
-        last_is_prev = last is not None and (last.last_row_id or last.row_id) == self.prev_id
-        if why is None:
+        after_bad = self.prev_bad and self._last_covers_prev()
+        if seal is None:
             if not linked:
-                if self.prev_bad and row.prev_hash == self.prev_prev and last_is_prev:
-                    self._mark_prev_inserted()
+                if after_bad and row.prev_hash == self.prev_prev:
+                    self._mark_prev_inserted()  # this row still links over its predecessor
                 else:
                     self.problems.append(
                         ChainProblem(row_id, _DELETED + self._gap(row_id), "deleted")
                     )
-            bad = False
         else:
-            kind = "unknown_key" if row.key_id and why.startswith("本行声称") else "edited"
-            if why == _UNKEYED:
-                kind = "unkeyed"
-            if (
-                linked
-                and self.prev_bad
-                and self.prev_prev is not None
-                and self._seal_problem(row, self.prev_prev) is None
-            ):
-                # The row is authentic over the row before its predecessor: that
-                # predecessor was inserted and this row's prev_hash rewritten to it.
-                self._mark_prev_inserted()
-                self.problems.append(
-                    ChainProblem(
-                        row_id,
-                        "本行的前一行哈希被改写，以接上插入的行（prev_hash rewritten to the inserted row）",
-                        "rechained",
-                    )
-                )
-            elif linked and self.prev_bad and last_is_prev and kind == "edited":
-                assert last is not None
-                if last.kind == "rechained" and last.last_row_id is not None:
-                    last.last_row_id = row_id
-                else:
-                    self.problems.append(ChainProblem(row_id, _RECHAINED, "rechained", row_id))
-            elif linked or kind != "edited":
-                self.problems.append(ChainProblem(row_id, why, kind))
-            else:
-                self.problems.append(
-                    ChainProblem(
-                        row_id,
-                        "本行与前一行断链且密封不符：被插入或改动（not linked and not sealed: inserted or edited）"
-                        + self._gap(row_id),
-                        "inserted",
-                    )
-                )
-            bad = True
+            self._bad(row, row_id, seal, linked, after_bad)
         if row_id in self.anchored_ids:
             self.anchored[row_id] = row.row_hash
-        self.prev_prev, self.prev_hash, self.prev_id, self.prev_bad = (
-            row.prev_hash,
-            row.row_hash,
-            row_id,
-            bad,
-        )
+        self.prev_prev_id = self.prev_id
+        self.prev_prev, self.prev_hash, self.prev_id = row.prev_hash, row.row_hash, row_id
+        self.prev_bad = seal is not None
+
+    def _bad(
+        self, row: AuditRecord, row_id: int, seal: tuple[str, str], linked: bool, after_bad: bool
+    ) -> None:
+        """Name a row whose seal does not hold, as part of what happened around it."""
+        kind, why = seal
+        last = self.problems[-1] if self.problems else None
+        if (
+            linked
+            and after_bad
+            and self.prev_prev is not None
+            and self._seal_problem(row, self.prev_prev) is None
+        ):
+            # Sealed over the row before its predecessor: that predecessor was inserted
+            # and this row's prev_hash rewritten to chain onto it.
+            self._mark_prev_inserted()
+            self.problems.append(ChainProblem(row_id, _RELINKED, "rechained"))
+        elif linked and after_bad and kind in ("edited", "unkeyed") and last is not None:
+            run = "rechained" if kind == "edited" else "unkeyed"
+            if last.kind == run and last.last_row_id is not None:
+                last.last_row_id = row_id  # one problem for a run of re-chained rows
+            else:
+                text = _RECHAINED if run == "rechained" else _UNKEYED
+                self.problems.append(ChainProblem(row_id, text, run, row_id))
+        elif linked or kind != "edited":
+            self.problems.append(
+                ChainProblem(row_id, why, kind, row_id if kind == "unkeyed" else None)
+            )
+        else:
+            self.problems.append(ChainProblem(row_id, _BROKEN + self._gap(row_id), "inserted"))
 
     def _mark_prev_inserted(self) -> None:
+        """The previous row was inserted: name it so (it ends a run, or replaces the
+        problem it was named by)."""
         last = self.problems[-1]
         if last.last_row_id is not None and last.last_row_id != last.row_id:
-            last.last_row_id -= 1  # the run of re-chained rows ends before it
+            last.last_row_id = self.prev_prev_id
             self.problems.append(ChainProblem(self.prev_id, _INSERTED, "inserted"))
         else:
             self.problems[-1] = ChainProblem(self.prev_id, _INSERTED, "inserted")

@@ -271,3 +271,54 @@ def test_legacy_rows_still_verify_and_new_rows_chain_on_them(tmp_path: Path) -> 
     with write_session(engine) as session:
         assert [(p.kind, p.row_id) for p in verify_chain(session, keys).problems] == [("edited", 2)]
     engine.dispose()
+
+
+def test_an_inserted_row_with_the_next_link_rewritten_is_named(office: Path) -> None:
+    """The insider also points the next row's prev_hash at the forged row (but cannot
+    re-seal it): the forged row is still named inserted, the next one relinked."""
+    with engine().begin() as db:
+        db.execute(text("UPDATE audit_log SET id = -id WHERE id >= 6"))
+        db.execute(text("UPDATE audit_log SET id = 1 - id WHERE id < 0"))
+    with write_session(engine()) as session:
+        before, after = session.get(AuditRecord, 5), session.get(AuditRecord, 7)
+        assert before is not None and after is not None
+        forged = AuditRecord(
+            id=6,
+            at=before.at,
+            kind="login",
+            actor_id="admin",
+            prev_hash=before.row_hash,
+            row_hash="",
+            key_id=before.key_id,
+        )
+        forged.row_hash = row_digest(before.row_hash, _content(forged))
+        after.prev_hash = forged.row_hash
+        session.add(forged)
+        session.add(after)
+    assert kinds(verify())[:2] == [("inserted", 6, None), ("rechained", 7, None)]
+
+
+def test_a_tail_re_chained_as_unkeyed_rows_is_one_problem(office: Path) -> None:
+    with write_session(engine()) as session:
+        rows = list(session.exec(select(AuditRecord).order_by(AuditRecord.id)))  # type: ignore[arg-type]
+        prev = rows[7].row_hash
+        for row in rows[8:]:
+            row.key_id = None
+            row.prev_hash = prev
+            row.row_hash = row_digest(prev, _content(row))
+            prev = row.row_hash
+            session.add(row)
+    assert kinds(verify())[0] == ("unkeyed", 9, 12)
+
+
+def test_rows_sealed_with_a_rotated_audit_key_still_verify(office: Path) -> None:
+    from runtime.keys import rotate
+
+    old = current_keys().active_kid
+    new = rotate(keys_dir(get_settings()), "audit")
+    with write_session(engine()) as session:
+        append(session, [AuditEntry(at=datetime.now(UTC), kind="login", actor_id="admin")])
+    with write_session(engine()) as session:
+        last = session.exec(select(AuditRecord).order_by(AuditRecord.id.desc())).first()  # type: ignore[union-attr]
+        assert last is not None and last.key_id == new != old
+    assert verify()["problems"] == []
