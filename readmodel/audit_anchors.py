@@ -88,12 +88,17 @@ class AnchorReport:
         return self.anchors[-1] if self.anchors else None
 
 
-def chain_head(session: Session) -> Head:
+def _last_row(session: Session) -> tuple[int, str] | None:
     last = session.exec(
         select(AuditRecord.id, AuditRecord.row_hash)
         .order_by(AuditRecord.id.desc())  # type: ignore[union-attr]
         .limit(1)
     ).first()
+    return (int(last[0]), str(last[1])) if last else None
+
+
+def chain_head(session: Session) -> Head:
+    last = _last_row(session)
     rows = session.exec(select(func.count()).select_from(AuditRecord)).one()
     first_keyed = session.exec(
         select(func.min(AuditRecord.id)).where(AuditRecord.key_id.is_not(None))  # type: ignore[union-attr]
@@ -104,7 +109,7 @@ def chain_head(session: Session) -> Head:
     legacy = session.exec(legacy_query).one()
     if last is None:
         return Head(0, GENESIS, 0, 0)
-    return Head(int(last[0]), str(last[1]), int(rows), int(legacy))
+    return Head(last[0], last[1], int(rows), int(legacy))
 
 
 def _seal(key: bytes, fields: dict[str, Any]) -> str:
