@@ -228,16 +228,18 @@ def compare(chain: ChainReport, anchors: AnchorReport) -> list[ChainProblem]:
     """Where the database's trail disagrees with the anchors: rows cut off the end (or
     rewritten) after an anchor, or re-sealed as legacy rows."""
     problems: list[ChainProblem] = []
-    if anchors.missing:
-        if chain.rows > chain.legacy_rows:
-            problems.append(
-                ChainProblem(
-                    0,
-                    f"锚点文件 {anchors.path} 不存在：无法确认末尾的行未被删除"
-                    f"（anchor file missing: a cut tail cannot be ruled out）",
-                    "anchors",
-                )
+    if (anchors.missing or not anchors.anchors) and chain.rows > chain.legacy_rows:
+        state = "不存在（missing）" if anchors.missing else "是空的（empty）"
+        problems.append(
+            ChainProblem(
+                0,
+                f"锚点文件 {anchors.path} {state}：无法确认末尾的行未被删除"
+                f"（anchor file {'missing' if anchors.missing else 'empty'}: "
+                "a cut tail cannot be ruled out）",
+                "anchors",
             )
+        )
+    if anchors.missing:
         return problems
     mismatched = [a for a in anchors.anchors if chain.anchored.get(a.last_id) != a.last_hash]
     if mismatched:

@@ -220,6 +220,11 @@ def test_a_missing_or_edited_anchor_file_is_named(office: Path) -> None:
     report = verify()
     assert any("lines removed or inserted" in p for p in report["anchors"]["problems"])
 
+    anchors.write_text("", encoding="utf-8")  # emptied
+    report = verify()
+    assert [p["kind"] for p in report["problems"]] == ["anchors"]
+    assert "anchor file empty" in report["problems"][0]["problem"]
+
     anchors.unlink()
     report = verify()
     assert report["anchors"]["missing"] and [p["kind"] for p in report["problems"]] == ["anchors"]
