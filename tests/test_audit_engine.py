@@ -193,6 +193,16 @@ async def test_a_flood_of_unauthenticated_updates_leaves_bounded_rows(tight: Cas
 
     # Every attempt is accounted for: detailed rows plus the "and K more" summaries.
     assert await _eventually(lambda: summed() >= flood, 20.0), summed()
+    with read_session(read_model_engine()) as session:
+        summary = session.exec(
+            select(AuditRecord).where(
+                AuditRecord.kind == "security",
+                AuditRecord.case_no.is_(None),  # type: ignore[union-attr]
+                AuditRecord.id > before,  # type: ignore[operator]
+            )
+        ).first()
+    assert summary is not None and summary.data["cases"] == [case_no]
+    assert summary.data["reason"] == "no_token" and "and " in summary.summary
     detailed = _rows(case_no, "security")
     with read_session(read_model_engine()) as session:
         written = session.exec(

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 UNAUTHENTICATED_ACTOR = "unauthenticated"
 #: How many refusals may wait for the recorder's thread; past that they are counted only.
 QUEUE_LIMIT = 10_000
+#: How many of the cases a summary row names ("and K more", on these cases among others).
+SUMMARY_CASES = 10
 
 #: English markers of ``trust.tokens.InvalidToken`` messages → a short reason code.
 _TOKEN_REASONS = (
@@ -143,6 +145,7 @@ class _Window:
         self.start = start
         self.passed: dict[tuple[str, str], int] = {}
         self.over: dict[tuple[str, str], tuple[int, AuditEntry]] = {}
+        self.cases: dict[tuple[str, str], set[str]] = {}
 
 
 class RefusalRecorder:
@@ -189,6 +192,9 @@ class RefusalRecorder:
             return True
         count, _ = window.over.get(key, (0, entry))
         window.over[key] = (count + 1, entry)
+        cases = window.cases.setdefault(key, set())
+        if entry.case_no and len(cases) < SUMMARY_CASES:
+            cases.add(entry.case_no)
         return False
 
     def _close_window(self) -> list[AuditEntry]:
@@ -196,8 +202,9 @@ class RefusalRecorder:
         summaries: list[AuditEntry] = []
         start = self._window_start()
         if start != self._window.start:
-            for (kind, what), (count, sample) in self._window.over.items():
-                summaries.append(_summary(sample, kind, what, count, self._window_seconds))
+            for key, (count, sample) in self._window.over.items():
+                cases = sorted(self._window.cases.get(key, ()))
+                summaries.append(_summary(sample, *key, count, self._window_seconds, cases))
             self._window = _Window(start)
         with self._overflow_lock:
             overflow, self._overflow = self._overflow, 0
@@ -236,11 +243,16 @@ class RefusalRecorder:
 
 
 def _summary(
-    sample: AuditEntry, kind: str, what: str, count: int, window_seconds: float
+    sample: AuditEntry,
+    kind: str,
+    what: str,
+    count: int,
+    window_seconds: float,
+    cases: list[str],
 ) -> AuditEntry:
-    data = {"reason": what, "more": count, "window_seconds": window_seconds}
-    if kind != "security":
-        data = {"actor": what, "more": count, "window_seconds": window_seconds}
+    """One row for the ``count`` refusals of a window past the detailed ones."""
+    data: dict[str, Any] = {"more": count, "window_seconds": window_seconds, "cases": cases}
+    data["reason" if kind == "security" else "actor"] = what
     return replace(
         sample,
         at=datetime.now(UTC),
