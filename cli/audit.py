@@ -202,15 +202,14 @@ def security(
     require_role("supervisor", "administrator")
     start = _day(since, "--since")
     with read_session(_engine()) as session:
-        rows = [
-            r.model_dump(mode="json") for r in export_rows(session, since=start, kind="security")
-        ]
+        records = list(export_rows(session, since=start, kind="security"))
     if as_json:
-        emit_json(rows)
+        emit_json([r.model_dump(mode="json") for r in records])
         return
-    for row in rows:
-        data = row["data"] or {}
+    for record in records:
+        data = record.data or {}
         claimed = f" 自称 {data['claimed_subject']}" if data.get("claimed_subject") else ""
-        where = f" {row['case_no']}" if row["case_no"] else ""
-        message(f"{row['at']}{where} {data.get('reason', '')}{claimed}：{row['summary']}")
-    message(f"安全事件 {len(rows)} 行（security events）")
+        where = f" {record.case_no}" if record.case_no else ""
+        when = record.at.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+        message(f"{when}{where} {data.get('reason', '')}{claimed}：{record.summary}")
+    message(f"安全事件 {len(records)} 行（security events）")
