@@ -5,10 +5,10 @@ all (``kind="security"``); ``readmodel.audit`` keeps the chain, and
 
 Refusals happen inside an Update's validator, which must not do I/O; the worker hands
 them to :class:`RefusalRecorder`, whose thread appends them in small batches. A flood
-of refused attempts must not fill the database: per kind and reason (per person for
-refusals of signed-in people) at most ``audit_security_per_window`` detailed rows per
-window, then one summary row "and K more" when the window closes. The counting is
-done in the recorder's thread, never on the workflow's.
+of attempts without a valid identity must not fill the database: per reason at most
+``audit_security_per_window`` detailed rows per window, then one summary row "and K
+more" when the window closes. The counting is done in the recorder's thread, never on
+the workflow's. Refusals of signed-in people are all kept.
 """
 
 from __future__ import annotations
@@ -132,10 +132,7 @@ def anchor_if_due(engine: Engine) -> None:
 
 
 def _limit_key(entry: AuditEntry) -> tuple[str, str]:
-    data = entry.data or {}
-    if entry.kind == "security":
-        return (entry.kind, str(data.get("reason", "")))
-    return (entry.kind, entry.actor_id)
+    return (entry.kind, str((entry.data or {}).get("reason", "")))
 
 
 class _Window:
@@ -184,6 +181,10 @@ class RefusalRecorder:
         return now - now % self._window_seconds
 
     def _admit(self, entry: AuditEntry) -> bool:
+        """Security rows are bounded; a signed-in person's refusals are all kept (they
+        are evidence about a known person, and a token is needed to cause them)."""
+        if entry.kind != "security":
+            return True
         key = _limit_key(entry)
         window = self._window
         passed = window.passed.get(key, 0)
@@ -251,8 +252,12 @@ def _summary(
     cases: list[str],
 ) -> AuditEntry:
     """One row for the ``count`` refusals of a window past the detailed ones."""
-    data: dict[str, Any] = {"more": count, "window_seconds": window_seconds, "cases": cases}
-    data["reason" if kind == "security" else "actor"] = what
+    data: dict[str, Any] = {
+        "reason": what,
+        "more": count,
+        "window_seconds": window_seconds,
+        "cases": cases,
+    }
     return replace(
         sample,
         at=datetime.now(UTC),
