@@ -289,15 +289,22 @@ def login(
     from domain.roles import Grant
     from runtime.settings import get_settings
     from trust import accounts, session_file
+    from trust.action_proof import SessionKey
 
     settings = get_settings()
     lifetime = timedelta(hours=min(hours or settings.session_hours, 12.0))
     engine, keys = _engine(), _keys()
+    key = SessionKey.generate()
     password = _read_secret("密码 password", password_stdin)
     new_password: str | None = None
     try:
         session = accounts.login(
-            engine, keys, user_id=user_id, password=password, lifetime=lifetime
+            engine,
+            keys,
+            user_id=user_id,
+            password=password,
+            lifetime=lifetime,
+            session_key=key.public_text,
         )
     except accounts.AccountError as error:
         if "--new-password" not in str(error):
@@ -314,6 +321,7 @@ def login(
             user_id=user_id,
             password=password,
             lifetime=lifetime,
+            session_key=key.public_text,
             new_password=new_password,
         )
     grant = None
@@ -324,7 +332,9 @@ def login(
             fail(f"--role {role!r}: {error}", EXIT_USAGE)
         if grant not in session.claims.grants:
             fail(f"--role {role}: 你没有这个角色（your roles: {', '.join(session.claims.grants)})")
-    path = session_file.save(session_file.StoredSession(token=session.token, grant=grant))
+    path = session_file.save(
+        session_file.StoredSession(token=session.token, grant=grant, key=key.to_text())
+    )
     _audit("login", user_id, f"登录：{session.claims.name}（{user_id}）", jti=session.claims.jti)
     expires = session.claims.expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
     message(

@@ -59,8 +59,27 @@ async def examine(deployment: Deployment) -> list[Finding]:
             findings.append(await search_attributes(client))
             findings.append(await worker_polling(client, deployment.task_queue))
     findings += _database_checks(deployment)
+    findings.append(await _outside_check(deployment, client, findings))
     findings.append(signing_keys(deployment.keys_dir))
     return findings
+
+
+async def _outside_check(deployment: Deployment, client: Any, findings: list[Finding]) -> Finding:
+    """Needs both Temporal and a read model at head."""
+    from doctor.outside import CHECK, outside_changes
+    from readmodel.database import make_engine
+
+    if client is None or not any(f.check == "database" and f.level.value == "ok" for f in findings):
+        return skip(CHECK, "Temporal or the read model (at head) is not available")
+    engine = make_engine(deployment.database_url)
+    try:
+        return await outside_changes(client, engine, deployment.task_queue)
+    except Exception as error:
+        from doctor.findings import warn
+
+        return warn(CHECK, f"could not compare with Temporal: {type(error).__name__}: {error}")
+    finally:
+        engine.dispose()
 
 
 def _database_checks(deployment: Deployment) -> list[Finding]:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     #: Query or takes an action without replaying its history first; each costs about
     #: 230-270 KiB of the worker's memory (docs/deploy.md, "Sizing").
     worker_cache: int = Field(default=1000, ge=0)
+    #: How often a worker looks for cases changed around onechain (reset, terminated,
+    #: deleted with the stock ``temporal`` CLI; ``runtime.outside_sweep``); 0: never.
+    outside_sweep_seconds: float = Field(default=30.0, ge=0)
     #: The audit trail's anchor file (``readmodel.audit_anchors``); default
     #: ``<data_dir>/audit/anchors.jsonl``. Keep it on another disk or host than the database.
     audit_anchors: Path | None = None

@@ -94,6 +94,7 @@ async def test_a_healthy_deployment_is_all_ok(
         "users",
         "keys",
         "calendar",
+        "outside changes",
     }
     assert exit_code(findings) == 0
 
@@ -234,7 +235,7 @@ async def test_cli_prints_one_line_per_check_and_json(
     finally:
         get_settings.cache_clear()
     lines = text.stdout.strip().splitlines()
-    assert len(lines) == 8 and all(line.split()[0] in {"ok", "warn"} for line in lines), lines
+    assert len(lines) == 9 and all(line.split()[0] in {"ok", "warn"} for line in lines), lines
     report = json.loads(data.stdout)
     levels = {c["level"] for c in report["checks"]}
     assert report["exit_code"] == data.exit_code == text.exit_code == (1 if "warn" in levels else 0)

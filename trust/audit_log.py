@@ -40,6 +40,14 @@ SUMMARY_CASES = 10
 
 #: English markers of ``trust.tokens.InvalidToken`` messages → a short reason code.
 _TOKEN_REASONS = (
+    ("no action proof", "no_proof"),
+    ("action proof already used", "proof_replayed"),
+    ("action proof does not match the payload", "proof_mismatch"),
+    ("action proof expired", "proof_expired"),
+    ("action proof is for another call", "proof_other_call"),
+    ("action proof issued in the future", "proof_issued_in_future"),
+    ("bad action proof signature", "proof_bad_signature"),
+    ("session has no key", "session_without_key"),
     ("not a onechain session token", "garbage"),
     ("unsupported signature algorithm", "bad_algorithm"),
     ("unknown signing key", "unknown_key"),

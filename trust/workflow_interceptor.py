@@ -3,14 +3,17 @@ token of every Update **before** the Update's own validator and hands the workfl
 role rules the verified actor, whatever actor the client put in the payload.
 
 * Validator (runs once, when the Update arrives; never on replay): verify signature,
-  key id, expiry at ``workflow.now()``, and the user directory (enabled, session not
-  ended, grant held). A refusal raises, so the Update is rejected with nothing written
-  to history.
+  key id, expiry at ``workflow.now()``, the action proof (signed by the session's key
+  for this case, this Update, this Update id and these arguments, fresh, not seen
+  before in this run: see ``trust.action_proof``), and the user directory (enabled,
+  session not ended, grant held). A refusal raises, so the Update is rejected with
+  nothing written to history.
 * Handler (runs on first execution and on every replay): takes the actor from the
   token already accepted — without keys, clock or directory — so replay is
   deterministic even after keys rotate or the person is disabled.
-* Signals: the token and grant are copied from the headers into the signal's model
-  (fields ``token``/``grant``) for the workflow to verify in an activity, whatever the
+* Signals: the token, grant and proof are copied from the headers into the signal's
+  model (fields ``token``/``grant``/``proof``), with the digest of the arguments as
+  they arrived (``digest``), for the workflow to verify in an activity, whatever the
   client wrote there.
 """
 
@@ -31,8 +34,9 @@ from temporalio.worker import (
 
 from domain.roles import Actor
 from readmodel.audit import AuditEntry
+from trust.action_proof import args_digest, read_proof_claims, update_binding
 from trust.audit_log import security_entry
-from trust.credentials import credential_headers
+from trust.credentials import credential_headers, proof_header
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
 from trust.verifier import IdentityVerifier, NotPermitted, replayed_actor
@@ -73,10 +77,21 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
     _identity_verifier: IdentityVerifier
     _audit_refusal: Callable[[AuditEntry], None] | None = None
 
+    def __init__(self, next: WorkflowInboundInterceptor) -> None:
+        super().__init__(next)
+        # Proofs this run accepted, by proof id, with their expiry (epoch seconds):
+        # rebuilt by the handlers on replay, so a proof is accepted once per run.
+        self._accepted_proofs: dict[str, int] = {}
+
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
         token, grant = credential_headers(input.headers)
+        binding = update_binding(workflow.info().workflow_id, input.update, input.id, input.args)
         try:
-            actor = self._identity_verifier.verify(token, grant, workflow.now())
+            actor, proof = self._identity_verifier.verify_action(
+                token, grant, proof_header(input.headers), binding, workflow.now()
+            )
+            if proof.jti in self._accepted_proofs:
+                raise InvalidToken("操作证明已使用过（action proof already used）")
         except NotPermitted as refused:  # a real token: the person is on record
             self._record_refusal(input, token, grant, str(refused))
             raise ApplicationError(str(refused), type=UNAUTHENTICATED, non_retryable=True) from None
@@ -142,14 +157,32 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
         token, grant = credential_headers(input.headers)
         if token:  # histories from before proven identity carry none; their validator ran then
             input.args = _with_actor(input.args, replayed_actor(token, grant))
+        self._remember_proof(proof_header(input.headers))
         return await super().handle_update_handler(input)
+
+    def _remember_proof(self, proof: str | None) -> None:
+        """Note an accepted proof (deterministic: only what the history holds)."""
+        claims = read_proof_claims(proof) if proof else None
+        if claims is None:
+            return
+        now = int(workflow.now().timestamp())
+        for stale in [jti for jti, exp in self._accepted_proofs.items() if exp <= now]:
+            del self._accepted_proofs[stale]
+        self._accepted_proofs[claims.jti] = claims.exp
 
     async def handle_signal(self, input: HandleSignalInput) -> None:
         token, grant = credential_headers(input.headers)
         if input.args and hasattr(input.args[0], "token"):
             model = input.args[0]
             input.args = [
-                model.model_copy(update={"token": token, "grant": grant}),
+                model.model_copy(
+                    update={
+                        "token": token,
+                        "grant": grant,
+                        "proof": proof_header(input.headers),
+                        "digest": args_digest(input.args),
+                    }
+                ),
                 *input.args[1:],
             ]
         await super().handle_signal(input)
