@@ -27,7 +27,7 @@ from runtime.keys import keys_dir, load_signing_keys
 from runtime.outside_sweep import OutsideSweep, sweeping
 from runtime.projector import Projector, configured_writer, running
 from runtime.settings import get_settings
-from trust.audit_log import shared_recorder
+from trust.audit_log import anchoring, shared_recorder
 from trust.directory import shared_directory
 from trust.verifier import IdentityVerifier
 from trust.workflow_interceptor import IdentityInterceptor
@@ -68,7 +68,8 @@ class CaseWorker(Worker):
     The projector asks the cases for their state with Queries, so it must finish its
     work while this worker still answers them: ``async with`` drains it before the
     worker shuts down. ``run()`` alone (``onechain worker``) leaves what was not written
-    in the projector's journal for the next start.
+    in the projector's journal for the next start. While it runs, it anchors the audit
+    chain's head outside the database (``trust.audit_log.anchoring``).
     """
 
     def __init__(
@@ -85,7 +86,7 @@ class CaseWorker(Worker):
         self.sweep = sweep
 
     async def run(self) -> None:
-        async with running(self.projector), sweeping(self.sweep):
+        async with running(self.projector), sweeping(self.sweep), anchoring(read_model_engine):
             await super().run()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *args: Any) -> None:

@@ -110,12 +110,13 @@ async def _run_worker_until_stopped(
     """Run a worker until ``stop`` is set (by default: until SIGINT/SIGTERM); with
     ``metrics`` (HOST:PORT) it serves Prometheus metrics there."""
     from runtime.connect import connect
-    from runtime.keys import KeystoreError, keys_dir, load_lookup_key
+    from runtime.keys import KeystoreError, keys_dir, load_audit_keys, load_lookup_key
     from worker import build_worker, serve_metrics
 
     sdk_runtime = _metrics_runtime(metrics) if metrics else None
     try:
         load_lookup_key(keys_dir(get_settings()))  # refuse now, not at the first licence
+        load_audit_keys(keys_dir(get_settings()))  # ... nor at the first audit row
         client = await connect(sdk_runtime)
     except KeystoreError as error:
         raise _fail(str(error), EXIT_USAGE) from None
@@ -157,8 +158,9 @@ def worker(
 ) -> None:
     """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile.
 
-    It needs the payload and lookup keys (keys folder or ONECHAIN_PAYLOAD_KEYS /
-    ONECHAIN_LOOKUP_KEY) and never creates them: `onechain keys init` does.
+    It needs the payload, lookup and audit keys (keys folder or ONECHAIN_PAYLOAD_KEYS /
+    ONECHAIN_LOOKUP_KEY / ONECHAIN_AUDIT_KEY) and never creates them: `onechain keys init`
+    does. It anchors the audit chain's head in ONECHAIN_AUDIT_ANCHORS every minute.
     """
     from runtime.private_files import owner_only_umask
 

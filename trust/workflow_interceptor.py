@@ -35,6 +35,7 @@ from temporalio.worker import (
 from domain.roles import Actor
 from readmodel.audit import AuditEntry
 from trust.action_proof import args_digest, read_proof_claims, update_binding
+from trust.audit_log import security_entry
 from trust.credentials import credential_headers, proof_header
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
@@ -95,6 +96,7 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
             self._record_refusal(input, token, grant, str(refused))
             raise ApplicationError(str(refused), type=UNAUTHENTICATED, non_retryable=True) from None
         except (InvalidToken, DirectoryUnavailable) as refused:
+            self._record_refusal(input, token, grant, str(refused), error=refused)
             raise ApplicationError(str(refused), type=UNAUTHENTICATED, non_retryable=True) from None
         input.args = _with_actor(input.args, actor)
         try:
@@ -110,10 +112,26 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
         grant: str | None,
         why: str,
         actor: Actor | None = None,
+        *,
+        error: Exception | None = None,
     ) -> None:
-        """Audit a refused action of a signed-in person (validators never run on replay,
-        so this happens once per refusal)."""
-        if self._audit_refusal is None or not token:
+        """Audit a refused action (validators never run on replay, so this happens once
+        per refusal): a signed-in person's as ``refused``; one without a valid identity
+        (no token, bad or expired token, directory down) as ``security``, bounded by the
+        recorder (``trust.audit_log``)."""
+        if self._audit_refusal is None:
+            return
+        if not token or error is not None:
+            self._audit_refusal(
+                security_entry(
+                    at=workflow.now(),
+                    case_no=workflow.info().workflow_id.removeprefix("case-"),
+                    update=input.update,
+                    update_id=input.id,
+                    error=error,
+                    token=token,
+                )
+            )
             return
         if actor is None:
             try:

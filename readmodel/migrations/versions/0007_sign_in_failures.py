@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_sign_in_failures"
-down_revision: str | None = "0005_case_and_task_clocks"
+down_revision: str | None = "0006_audit_key_id"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
