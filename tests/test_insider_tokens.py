@@ -16,6 +16,7 @@ import json
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,3 +227,85 @@ async def test_the_codec_server_never_returns_trust_headers(driver: CaseDriver) 
     texts = [json.loads(base64.b64decode(p["data"])) for p in decoded]
     assert all("不予显示" in text for text in texts), texts
     assert not any(text.count(".") >= 2 and "eyJ" in text for text in texts)
+
+
+async def test_every_decode_through_the_codec_server_is_on_the_audit_trail(
+    driver: CaseDriver,
+) -> None:
+    """个人信息保护法: who read which case's sealed data is recorded, and exported."""
+    from sqlmodel import select
+
+    from readmodel.audit import AuditRecord
+    from readmodel.database import read_session
+    from tests.harness import session_signer
+    from trust.codec_access import PERSONAL_DATA_READ, read_recorder
+
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    history = await driver.client.get_workflow_handle(f"case-{case_no}").fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes.input.payloads
+    engine = session_signer()._engine
+    codec = SealingCodec(load_payload_keys(keys_dir(get_settings())))
+    server = CodecServer(
+        ("127.0.0.1", 0),
+        codec,
+        allow_local_insecure,
+        [],
+        record_read=read_recorder(engine),
+    )
+    import threading
+
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        decoded = _post_decode(server.url, list(started))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert decoded  # the window's own view of the application
+    with read_session(engine) as session:
+        reads = list(
+            session.exec(select(AuditRecord).where(AuditRecord.kind == PERSONAL_DATA_READ))
+        )
+    mine = [r for r in reads if case_no in (r.data or {}).get("cases", [])]
+    assert mine and mine[-1].actor_id == "local" and case_no in mine[-1].summary
+
+
+async def test_a_copied_session_file_dies_with_the_session(
+    driver: CaseDriver, tmp_path: Path
+) -> None:
+    """A session file is the session (like a browser's cookie jar): a copy acts until
+    ``logout`` ends it everywhere, and a file without its session key acts never."""
+    import shutil
+
+    from client.facade import CaseDesk
+    from domain.roles import Grant
+    from tests.harness import session_signer
+    from trust import accounts, session_file
+    from trust.credentials import Credentials
+    from trust.directory import refresh_shared
+
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    task_id, _ = await open_part(driver, case_no)
+    signer = session_signer()
+    token, key = signer.person_session("copy-coord", "协调赵六", ["coordinator"])
+    original = tmp_path / "session.json"
+    session_file.save(session_file.StoredSession(token=token, key=key.to_text()), original)
+    copy = tmp_path / "stolen.json"
+    shutil.copy(original, copy)
+
+    stolen = session_file.load(copy)
+    assert stolen is not None and stolen.key is not None
+    credentials = Credentials(
+        token=stolen.token, grant=Grant.parse("coordinator"), key=SessionKey.from_text(stolen.key)
+    )
+    desk = CaseDesk(driver.client, credentials=credentials, task_queue=driver.desk.task_queue)
+    action = Urge(actor=COORDINATOR, task_id=task_id, reason="用复制的会话文件催办")
+    assert (await desk.act(case_no, action)).seq > 0  # the copy is the session, until…
+
+    accounts.logout(signer._engine, token)  # …its owner signs out
+    refresh_shared(signer._engine)
+    with pytest.raises(Exception, match="已注销"):
+        await desk.act(case_no, action.model_copy(update={"request_id": None}))
+
+    # A file with the token alone (as files were before sessions had keys) is no session.
+    (tmp_path / "old.json").write_text(json.dumps({"token": token}))
+    assert session_file.load(tmp_path / "old.json") is None
