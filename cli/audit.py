@@ -187,14 +187,20 @@ def export(
         message(f"导出 {count} 行到 {output}")
 
 
+#: What ``audit security`` lists for supervisors.
+SECURITY_KINDS = ("security", "outside_change", "login_locked", "login_unlocked")
+
+
 @app.command("security")
 @guarded
 def security(
     since: Annotated[str | None, typer.Option("--since", help="From this day (CST).")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Attempts refused for want of a valid identity (no token, bad signature, expired,
-    unknown key, garbage), and the summaries of floods ("and K more")."""
+    """Security events: attempts refused for want of a valid identity (no token, bad
+    signature, expired, unknown key, garbage, a bad action proof) and the summaries of
+    floods ("and K more"), changes made around onechain (reset, terminated, deleted,
+    started outside), and sign-in lock-outs."""
     from cli.users import require_role
     from readmodel.audit import export_rows
     from readmodel.database import read_session
@@ -202,13 +208,15 @@ def security(
     require_role("supervisor", "administrator")
     start = _day(since, "--since")
     with read_session(_engine()) as session:
-        records = list(export_rows(session, since=start, kind="security"))
+        records = list(export_rows(session, since=start, kind=SECURITY_KINDS))
     if as_json:
         emit_json([r.model_dump(mode="json") for r in records])
         return
     for record in records:
         data = record.data or {}
         claimed = f" 自称 {data['claimed_subject']}" if data.get("claimed_subject") else ""
+        if record.kind != "security":
+            claimed += f" [{record.kind}]"
         where = f" {record.case_no}" if record.case_no else ""
         when = record.at.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
         message(f"{when}{where} {data.get('reason', '')}{claimed}：{record.summary}")

@@ -395,11 +395,13 @@ def export_rows(
     case_no: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    kind: str | None = None,
+    kind: str | Sequence[str] | None = None,
 ) -> Iterable[AuditRecord]:
     query = select(AuditRecord).order_by(AuditRecord.id)  # type: ignore[arg-type]
-    if kind is not None:
+    if isinstance(kind, str):
         query = query.where(AuditRecord.kind == kind)
+    elif kind is not None:
+        query = query.where(AuditRecord.kind.in_(list(kind)))  # type: ignore[attr-defined]
     if case_no is not None:
         query = query.where(AuditRecord.case_no == case_no)
     if since is not None:
