@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets  # deterministic: proofs are signed in clients, never in a case
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,14 +104,30 @@ class ActionBinding:
     digest: str
 
 
+def _digest_of(values: Sequence[Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def args_digest(args: Sequence[Any]) -> str:
-    """SHA-256 over the call's arguments as the payload converter writes them (before
-    sealing), so the client that signs and the worker that checks hash the same bytes."""
-    digest = hashlib.sha256()
-    for payload in pydantic_data_converter.payload_converter.to_payloads(list(args)):
-        digest.update(len(payload.data).to_bytes(8, "big"))
-        digest.update(payload.data)
-    return digest.hexdigest()
+    """What the client signs: SHA-256 over the arguments as they will travel (the
+    payload converter's JSON, keys sorted)."""
+    payloads = pydantic_data_converter.payload_converter.to_payloads(list(args))
+    return _digest_of([json.loads(payload.data) for payload in payloads])
+
+
+def received_digest(args: Sequence[Any]) -> str:
+    """What the worker checks: the same digest over the arguments as it decoded them.
+    A model counts only the fields the sender gave (``exclude_unset``), so a client that
+    sends a plain JSON object with some fields hashes the same as the worker does."""
+    values = []
+    for arg in args:
+        if isinstance(arg, BaseModel):
+            values.append(arg.model_dump(mode="json", exclude_unset=True))
+        else:
+            [payload] = pydantic_data_converter.payload_converter.to_payloads([arg])
+            values.append(json.loads(payload.data))
+    return _digest_of(values)
 
 
 def start_binding(workflow_id: str, workflow: str, args: Sequence[Any]) -> ActionBinding:
@@ -120,9 +137,11 @@ def start_binding(workflow_id: str, workflow: str, args: Sequence[Any]) -> Actio
 
 
 def update_binding(
-    workflow_id: str, update: str, update_id: str, args: Sequence[Any]
+    workflow_id: str, update: str, update_id: str, args: Sequence[Any], *, received: bool = False
 ) -> ActionBinding:
-    return ActionBinding(workflow_id, f"update:{update}", update_id, args_digest(args))
+    """An Update's binding, as the client sends it or (``received``) as the worker got it."""
+    digest = received_digest(args) if received else args_digest(args)
+    return ActionBinding(workflow_id, f"update:{update}", update_id, digest)
 
 
 def signal_binding(workflow_id: str, signal: str, args: Sequence[Any]) -> ActionBinding:

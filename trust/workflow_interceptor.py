@@ -34,7 +34,7 @@ from temporalio.worker import (
 
 from domain.roles import Actor
 from readmodel.audit import AuditEntry
-from trust.action_proof import args_digest, read_proof_claims, update_binding
+from trust.action_proof import read_proof_claims, received_digest, update_binding
 from trust.audit_log import security_entry
 from trust.credentials import credential_headers, proof_header
 from trust.directory import DirectoryUnavailable
@@ -85,7 +85,9 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
 
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
         token, grant = credential_headers(input.headers)
-        binding = update_binding(workflow.info().workflow_id, input.update, input.id, input.args)
+        binding = update_binding(
+            workflow.info().workflow_id, input.update, input.id, input.args, received=True
+        )
         try:
             actor, proof = self._identity_verifier.verify_action(
                 token, grant, proof_header(input.headers), binding, workflow.now()
@@ -180,7 +182,7 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
                         "token": token,
                         "grant": grant,
                         "proof": proof_header(input.headers),
-                        "digest": args_digest(input.args),
+                        "digest": received_digest(input.args),
                     }
                 ),
                 *input.args[1:],

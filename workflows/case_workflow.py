@@ -82,7 +82,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.refusal import Refusal
     from domain.roles import SYSTEM_ACTOR
     from domain.timezone import cst_date, end_of_day
-    from trust.action_proof import args_digest
+    from trust.action_proof import received_digest
     from trust.credentials import credential_headers, proof_header
     from workflows import projection_feed, registry
     from workflows import search_attributes as sa
@@ -210,7 +210,7 @@ class CaseWorkflow:
                     token=token,
                     grant=grant,
                     proof=proof_header(headers),
-                    digest=args_digest([start]),
+                    digest=received_digest([start]),
                 ),
                 result_type=AdmissionResult,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
