@@ -67,7 +67,11 @@ class AdmissionActivities:
         )
         try:
             acceptor, _ = self.verifier.verify_action(
-                request.token, request.grant, request.proof, binding, datetime.now(UTC)
+                request.token,
+                request.grant,
+                request.proof,
+                binding,
+                request.at or datetime.now(UTC),
             )
             check_acceptor(acceptor)
             chain, start = checked_start(request.start)
@@ -99,7 +103,11 @@ class AdmissionActivities:
         )
         try:
             actor, _ = self.verifier.verify_action(
-                request.token, request.grant, request.proof, binding, datetime.now(UTC)
+                request.token,
+                request.grant,
+                request.proof,
+                binding,
+                request.at or datetime.now(UTC),
             )
             if actor.role is not Role.ADMINISTRATOR:
                 raise NotPermitted(f"只有系统管理员可以重载日历（not {actor.role.value}）")

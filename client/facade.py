@@ -49,7 +49,7 @@ from domain.refusal import Refusal, render
 from domain.roles import Actor
 from runtime.settings import get_settings
 from trust.client_interceptor import CredentialsInterceptor
-from trust.credentials import TOKEN_HEADER, Credentials, acting_as
+from trust.credentials import TOKEN_HEADER, Credentials, ProofClock, acting_as
 from workflows import admission
 from workflows.case_workflow import CaseWorkflow
 from workflows.projection_memo import holds_projection, reconciliation_from_memo
@@ -309,11 +309,14 @@ class CaseDesk:
         *,
         credentials: CredentialSource | None = None,
         task_queue: str | None = None,
+        proof_clock: ProofClock | None = None,
     ) -> None:
         settings = get_settings()
         self.client = _with_credentials_interceptor(client)
         self.task_queue = task_queue or settings.task_queue
         self._credentials = credentials
+        #: Dates action proofs (tests on the time-skipping server); None: this clock.
+        self.proof_clock = proof_clock
 
     def credentials_for(self, actor: Actor | None = None) -> Credentials:
         source = self._credentials
@@ -335,7 +338,7 @@ class CaseDesk:
         except admission.InvalidApplication as invalid:
             raise InvalidApplication(str(invalid)) from None
         try:
-            with acting_as(credentials):
+            with acting_as(credentials, self.proof_clock):
                 return await self.client.start_workflow(
                     CaseWorkflow.run,
                     start,
@@ -417,7 +420,7 @@ class CaseDesk:
         try:
             for pause in (*TASK_FAILURE_RETRY_PAUSES, None):
                 try:
-                    with acting_as(credentials):
+                    with acting_as(credentials, self.proof_clock):
                         return await self.handle(case_no).execute_update(
                             update,
                             action,
@@ -688,7 +691,7 @@ class CaseDesk:
         flooded it). Returns how many cases took the signal."""
         credentials = self.credentials_for(None)
         count = 0
-        with acting_as(credentials):
+        with acting_as(credentials, self.proof_clock):
             for case_no in await self.running_case_numbers():
                 try:
                     await self.handle(case_no).signal(

@@ -104,6 +104,8 @@ class AdmitCase(BaseModel):
     #: The start's action proof and the digest of the start input it must match.
     proof: str | None = None
     digest: str | None = None
+    #: The workflow's time when it asked: credentials are checked at it.
+    at: datetime | None = None
 
 
 class AdmissionResult(BaseModel):
@@ -270,6 +272,7 @@ class ReloadCalendarRequest(BaseModel):
     grant: str | None = None
     proof: str | None = None
     digest: str | None = None
+    at: datetime | None = None
     first_year: int
     last_year: int
 

@@ -41,6 +41,7 @@ from runtime.connect import client_plugins, data_converter
 from runtime.devserver import storage_flags
 from runtime.keys import init_keys, keys_dir, load_lookup_key, load_signing_keys
 from runtime.settings import get_settings
+from trust.credentials import ProofClock
 from trust.signer import ImpersonatingSigner, signer_from_settings
 from workflows import registry
 from workflows import search_attributes as sa
@@ -159,10 +160,19 @@ def session_signer(lifetime: timedelta = timedelta(hours=8)) -> ImpersonatingSig
 
 
 def signed_desk(
-    client: Client, task_queue: str, lifetime: timedelta = timedelta(hours=8)
+    client: Client,
+    task_queue: str,
+    lifetime: timedelta = timedelta(hours=8),
+    proof_clock: ProofClock | None = None,
 ) -> CaseDesk:
-    """A desk that acts as whoever each test action names, with real signed tokens."""
-    return CaseDesk(client, task_queue=task_queue, credentials=session_signer(lifetime))
+    """A desk that acts as whoever each test action names, with real signed tokens
+    (and proofs dated by ``proof_clock``: the time-skipping server's, where it runs)."""
+    return CaseDesk(
+        client,
+        task_queue=task_queue,
+        credentials=session_signer(lifetime),
+        proof_clock=proof_clock,
+    )
 
 
 class CaseDriver:

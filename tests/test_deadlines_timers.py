@@ -53,7 +53,9 @@ async def desk(skipping_env: WorkflowEnvironment) -> AsyncIterator[CaseDesk]:
         return calendar_from_schedules({2030: SCHEDULE_2030}, first, last)
 
     async with worker_for(skipping_env.client, calendars=calendars) as task_queue:
-        yield signed_desk(skipping_env.client, task_queue, LONG_SESSION)
+        yield signed_desk(
+            skipping_env.client, task_queue, LONG_SESSION, skipping_env.get_current_time
+        )
 
 
 async def sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:

@@ -148,7 +148,9 @@ async def test_warnings_and_overdue_are_counted_once_each(
     # that counted on replay would show it.
     worker = build_worker(client, task_queue, calendars=calendars, max_cached_workflows=0)
     async with worker, serve_metrics(runtime):
-        desk = signed_desk(skipping_env.client, task_queue, LONG_SESSION)
+        desk = signed_desk(
+            skipping_env.client, task_queue, LONG_SESSION, skipping_env.get_current_time
+        )
         await start_case(skipping_env, desk, "MT-1")
         await sleep_until(skipping_env, cst(2030, 11, 5))
         state = await desk.state("MT-1")

@@ -191,7 +191,13 @@ def verify_proof(
         raise InvalidToken("缺少操作证明，请升级客户端并重新登录（no action proof）")
     try:
         public = Ed25519PublicKey.from_public_bytes(_unb64(token_claims.cnf))
-        payload = jwt.decode(proof, public, algorithms=[ALGORITHM], options={"verify_exp": False})
+        payload = jwt.decode(
+            proof,
+            public,
+            algorithms=[ALGORITHM],
+            # The times are checked below against the caller's ``now`` (workflow time).
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+        )
         claims = ProofClaims.model_validate(payload)
     except (jwt.PyJWTError, ValidationError, ValueError):
         raise InvalidToken("操作证明签名无效（bad action proof signature）") from None

@@ -18,7 +18,7 @@ from temporalio.client import (
 )
 
 from trust.action_proof import signal_binding, start_binding, update_binding
-from trust.credentials import current_credentials, with_credential_headers
+from trust.credentials import current_credentials, proof_time, with_credential_headers
 
 
 class CredentialsInterceptor(Interceptor):
@@ -32,7 +32,9 @@ class _SendCredentials(OutboundInterceptor):
     async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
         credentials = current_credentials()
         binding = start_binding(input.id, input.workflow, input.args) if credentials else None
-        input.headers = with_credential_headers(input.headers, credentials, binding)
+        input.headers = with_credential_headers(
+            input.headers, credentials, binding, await proof_time()
+        )
         return await super().start_workflow(input)
 
     async def start_workflow_update(
@@ -44,11 +46,15 @@ class _SendCredentials(OutboundInterceptor):
             # The proof names the Update id, so it is fixed here, not by the SDK later.
             input.update_id = input.update_id or str(uuid.uuid4())
             binding = update_binding(input.id, input.update, input.update_id, input.args)
-        input.headers = with_credential_headers(input.headers, credentials, binding)
+        input.headers = with_credential_headers(
+            input.headers, credentials, binding, await proof_time()
+        )
         return await super().start_workflow_update(input)
 
     async def signal_workflow(self, input: SignalWorkflowInput) -> None:
         credentials = current_credentials()
         binding = signal_binding(input.id, input.signal, input.args) if credentials else None
-        input.headers = with_credential_headers(input.headers, credentials, binding)
+        input.headers = with_credential_headers(
+            input.headers, credentials, binding, await proof_time()
+        )
         await super().signal_workflow(input)

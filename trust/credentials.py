@@ -11,9 +11,10 @@ the simulator acting for several departments).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import default
@@ -38,9 +39,9 @@ class Credentials:
     grant: Grant
     key: SessionKey
 
-    def proof_for(self, binding: ActionBinding) -> str:
+    def proof_for(self, binding: ActionBinding, now: datetime | None = None) -> str:
         """A fresh proof that this session's holder sends exactly this call."""
-        return sign_proof(self.key, read_claims(self.token).jti, binding)
+        return sign_proof(self.key, read_claims(self.token).jti, binding, now)
 
     @property
     def actor(self) -> Actor:
@@ -50,21 +51,37 @@ class Credentials:
         return self.grant.actor(claims.sub, claims.name)
 
 
+#: Where a proof's time comes from when it is not this machine's clock: a test on
+#: Temporal's time-skipping server, whose workflows live years ahead, dates its proofs
+#: by the server's clock (``WorkflowEnvironment.get_current_time``).
+ProofClock = Callable[[], Awaitable[datetime]]
+
+
 _current: ContextVar[Credentials | None] = ContextVar("onechain_credentials", default=None)
+_clock: ContextVar[ProofClock | None] = ContextVar("onechain_proof_clock", default=None)
 
 
 @contextlib.contextmanager
-def acting_as(credentials: Credentials | None) -> Iterator[None]:
-    """Send ``credentials`` with every Temporal call made inside this block."""
+def acting_as(credentials: Credentials | None, clock: ProofClock | None = None) -> Iterator[None]:
+    """Send ``credentials`` with every Temporal call made inside this block (proofs
+    dated by ``clock`` when given)."""
     reset = _current.set(credentials)
+    reset_clock = _clock.set(clock)
     try:
         yield
     finally:
+        _clock.reset(reset_clock)
         _current.reset(reset)
 
 
 def current_credentials() -> Credentials | None:
     return _current.get()
+
+
+async def proof_time() -> datetime | None:
+    """The time to date a proof by: None for this machine's clock."""
+    clock = _clock.get()
+    return await clock() if clock is not None else None
 
 
 def _text_payload(text: str) -> Payload:
@@ -93,6 +110,7 @@ def with_credential_headers(
     headers: Mapping[str, Payload],
     credentials: Credentials | None,
     binding: ActionBinding | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Payload]:
     """``headers`` plus ours (with a proof for ``binding``); any trust header the caller
     set is replaced, never merged."""
@@ -101,7 +119,7 @@ def with_credential_headers(
         merged[TOKEN_HEADER] = _text_payload(credentials.token)
         merged[GRANT_HEADER] = _text_payload(credentials.grant.label())
         if binding is not None:
-            merged[PROOF_HEADER] = _text_payload(credentials.proof_for(binding))
+            merged[PROOF_HEADER] = _text_payload(credentials.proof_for(binding, now))
     return merged
 
 

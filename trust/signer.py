@@ -142,9 +142,9 @@ class ImpersonatingSigner:
         return token, key
 
     def sign(self, actor: Actor) -> Credentials:
-        key = (actor.user_id, actor.name, _grant_of(actor).label())
+        cache_key = (actor.user_id, actor.name, _grant_of(actor).label())
         with self._lock:
-            cached = self._cache.get(key)
+            cached = self._cache.get(cache_key)
         if cached is not None:
             return cached
         self.register(actor)
@@ -161,7 +161,7 @@ class ImpersonatingSigner:
         ).token
         credentials = Credentials(token=token, grant=_grant_of(actor), key=key)
         with self._lock:
-            self._cache[key] = credentials
+            self._cache[cache_key] = credentials
         return credentials
 
     def __call__(self, actor: Actor | None) -> Credentials:
