@@ -122,13 +122,16 @@ def restore(
     Refuses, changing nothing, when the schema revision differs or the target already holds other people, sessions, audit rows or keys (unless --force). Then run `onechain reconcile` to rebuild cases, e-licences and notifications from Temporal, and `onechain audit verify`.
     """
     from readmodel.backup import BackupError, RestoreRefused, read_archive, restore_backup
-    from readmodel.database import prepare_engine
+    from readmodel.database import create_read_model, engine_for
 
     try:
         archive = read_archive(path)
     except BackupError as error:
         fail(str(error), EXIT_USAGE)
-    engine, _change = prepare_engine(get_settings().resolved_database_url)
+    # Restoring is one of the deliberate ways to make a read model (a lost one's).
+    url = get_settings().resolved_database_url
+    create_read_model(url)
+    engine = engine_for(url)
     try:
         report = restore_backup(engine, _keys(), archive, force=force)
     except RestoreRefused as error:

@@ -44,6 +44,18 @@ def session_keystore() -> Path:
     return directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_read_model(session_keystore: Path) -> str:
+    """The session's read model, made once as `onechain db upgrade` makes it (no
+    command or worker creates one on its own); yields its URL."""
+    from readmodel.database import create_read_model
+    from runtime.settings import get_settings
+
+    url = get_settings().resolved_database_url
+    create_read_model(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real dev server (SQLite in memory) for the whole session."""

@@ -31,6 +31,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     forget_credentials()
     init_keys(keys_dir(get_settings()))
+    assert run("db", "upgrade").exit_code == 0  # the one command that creates it
     yield tmp_path
     forget_credentials()
     reset_engines()
