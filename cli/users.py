@@ -130,10 +130,9 @@ def bootstrap(
     Refuses when Temporal already holds cases or the audit trail has rows: the read
     model was lost, and whoever bootstraps it first would become administrator.
     """
+    from readmodel.database import read_session
     from trust.accounts import bootstrap as make_first
     from trust.bootstrap_guard import past_life
-
-    from readmodel.database import read_session
 
     engine = _engine()
     with read_session(engine) as session:
