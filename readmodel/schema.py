@@ -313,7 +313,12 @@ def schema_lock(engine: Engine) -> Iterator[Connection]:
 
 def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
     """Run the migrations up (or down) to ``revision`` under the schema lock, with no
-    state checks: for tests of the revisions themselves and for repairs."""
+    state checks: for tests of the revisions themselves and for repairs (a missing
+    SQLite file is made: running migrations is creating on purpose)."""
+    from readmodel.database import make_sqlite_file, sqlite_file
+
+    if (path := sqlite_file(engine.url)) is not None:
+        make_sqlite_file(path)
     with schema_lock(engine) as connection:
         config = alembic_config(connection)
         if down:

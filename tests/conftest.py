@@ -131,6 +131,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """A URL of a fresh, EMPTY read-model database: a SQLite file, or a new database on
     the session's PostgreSQL (dropped afterwards, whoever is still connected)."""
     if request.param == "sqlite":
+        from readmodel.database import make_sqlite_file
+
+        make_sqlite_file(tmp_path / "readmodel.sqlite3")  # empty, as a new PostgreSQL database
         yield f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"
         return
     server_url = request.getfixturevalue("postgres_server")

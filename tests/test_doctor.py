@@ -20,8 +20,8 @@ from doctor.findings import Finding, Level, exit_code
 from doctor.run import Deployment, examine
 from domain.calendar_sources import load_schedule_file
 from readmodel.calendar_store import store_schedule
-from readmodel.database import make_engine
-from readmodel.schema import ensure_schema, head_revision, migrate
+from readmodel.database import create_schema, make_engine
+from readmodel.schema import head_revision, migrate
 from runtime.keys import init_keys, keys_dir
 from runtime.settings import get_settings
 from tests.harness import session_signer, start_dev_env, worker_for
@@ -43,7 +43,7 @@ def database(tmp_path: Path) -> Iterator[str]:
     """A read model at head with a first administrator."""
     url = f"sqlite:///{tmp_path / 'rm.sqlite3'}"
     engine = make_engine(url)
-    ensure_schema(engine)
+    create_schema(engine)
     bootstrap(engine, user_id="doc-admin", name="管理员")
     engine.dispose()
     yield url
@@ -168,7 +168,7 @@ async def test_no_users_fails_and_no_administrator_warns(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'people.sqlite3'}"
     engine = make_engine(url)
-    ensure_schema(engine)
+    create_schema(engine)
     found = by_check(await examine(replace(deployment, database_url=url)))["users"]
     assert found.level is Level.FAIL and "onechain users bootstrap" in found.message
 

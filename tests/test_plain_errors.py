@@ -126,7 +126,7 @@ def test_a_file_where_the_folder_should_be_is_named(
     in_the_way = tmp_path / "data"
     in_the_way.write_text("a file where the data folder should be")
     database = in_the_way / "sub" / "readmodel.sqlite3"
-    line = one_line_error(database_at, f"sqlite:///{database}", "cases", "list")
+    line = one_line_error(database_at, f"sqlite:///{database}", "db", "upgrade")
     assert str(database) in line and "cannot create the folder" in line
 
 
