@@ -20,7 +20,7 @@ from doctor.findings import Finding, Level, exit_code
 from doctor.run import Deployment, examine
 from domain.calendar_sources import load_schedule_file
 from readmodel.calendar_store import store_schedule
-from readmodel.database import create_schema, make_engine
+from readmodel.database import create_schema, make_engine, make_sqlite_file
 from readmodel.schema import head_revision, migrate
 from runtime.keys import init_keys, keys_dir
 from runtime.settings import get_settings
@@ -94,6 +94,7 @@ async def test_a_healthy_deployment_is_all_ok(
         "users",
         "keys",
         "calendar",
+        "cases",
     }
     assert exit_code(findings) == 0
 
@@ -158,9 +159,17 @@ async def test_schema_behind_or_empty(deployment: Deployment, tmp_path: Path) ->
     assert findings["users"].level is Level.SKIP
 
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    make_engine(empty).connect().close()
+    make_sqlite_file(tmp_path / "empty.sqlite3")
     found = by_check(await examine(replace(deployment, database_url=empty)))["database"]
-    assert found.level is Level.WARN and "empty" in found.message
+    assert found.level is Level.FAIL and "empty" in found.message
+    assert "onechain db upgrade" in found.message and "restore" in found.message
+
+    missing = tmp_path / "missing.sqlite3"
+    found = by_check(await examine(replace(deployment, database_url=f"sqlite:///{missing}")))[
+        "database"
+    ]
+    assert found.level is Level.FAIL and str(missing) in found.message
+    assert not missing.exists()  # doctor looks, never creates
 
 
 async def test_no_users_fails_and_no_administrator_warns(
@@ -234,7 +243,7 @@ async def test_cli_prints_one_line_per_check_and_json(
     finally:
         get_settings.cache_clear()
     lines = text.stdout.strip().splitlines()
-    assert len(lines) == 8 and all(line.split()[0] in {"ok", "warn"} for line in lines), lines
+    assert len(lines) == 9 and all(line.split()[0] in {"ok", "warn"} for line in lines), lines
     report = json.loads(data.stdout)
     levels = {c["level"] for c in report["checks"]}
     assert report["exit_code"] == data.exit_code == text.exit_code == (1 if "warn" in levels else 0)
