@@ -95,6 +95,7 @@ def embedded_case_count(temporal_file: Path) -> int | None:
 
 def past_life(engine: Engine) -> PastLife:
     """Ask Temporal (or the embedded dev server's file) and the audit trail."""
+    from runtime.connect import DEFAULT_ADDRESS, connect_options
     from runtime.settings import get_settings
 
     rows = audit_rows(engine)
@@ -102,10 +103,12 @@ def past_life(engine: Engine) -> PastLife:
         return PastLife(asyncio.run(temporal_case_count()), rows)
     except Exception as error:  # unreachable, timed out, refused: fall back below
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    unknown = PastLife(None, rows, f"Temporal unreachable: {reason}")
+    if connect_options().get("target_host") != DEFAULT_ADDRESS:
+        return unknown  # a configured Temporal must answer
+    # The embedded default, not running: its own file says what it holds.
     temporal_file = get_settings().temporal_db_file
     if not temporal_file.exists():  # the embedded dev server never ran: nothing there
         return PastLife(0, rows)
     count = embedded_case_count(temporal_file)
-    if count is not None:
-        return PastLife(count, rows)
-    return PastLife(None, rows, f"Temporal unreachable: {reason}")
+    return unknown if count is None else PastLife(count, rows)
