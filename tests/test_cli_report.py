@@ -251,6 +251,9 @@ def test_period_and_chain_filters(engine: Engine) -> None:
 @pytest.fixture
 def report_db(database_url: str, tmp_path: Path) -> Iterator[Path]:
     """A read model with the known cases as the configured database (SQLite, PostgreSQL)."""
+    from readmodel.database import create_read_model
+
+    create_read_model(database_url)  # as `onechain db upgrade`
     fill(ready_engine(database_url))
     with environment(ONECHAIN_DATABASE_URL=database_url):
         yield tmp_path
