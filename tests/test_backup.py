@@ -151,7 +151,9 @@ def test_backup_restores_into_an_empty_database_and_the_trail_verifies(
     init_keys(keys_a)
     fill(database_url)
     archive = tmp_path / "office.tar.gz"
-    with installation(database_url, keys_a):
+    from tests.test_private_files import loose_umask
+
+    with installation(database_url, keys_a), loose_umask():
         made = json.loads(onechain("backup", "create", str(archive), "--json").stdout)
     assert archive.stat().st_mode & 0o777 == 0o600
     source = contents(database_url)
