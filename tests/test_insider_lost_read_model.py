@@ -183,3 +183,39 @@ def _audit_data(database: Path, kind: str) -> list[str]:
             return [str(r[0]) for r in rows]
     finally:
         engine.dispose()
+
+
+def test_an_empty_database_is_refused_by_every_command_and_left_empty(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No tables and no schema revision (a SQLite file emptied, a PostgreSQL database
+    dropped and made again): exit 3, the URL named with its password masked."""
+    from sqlalchemy.engine import make_url
+
+    from readmodel.schema import SchemaState, status_of
+
+    monkeypatch.setenv("ONECHAIN_DATABASE_URL", database_url)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing must reach Temporal
+    get_settings.cache_clear()
+    try:
+        for command in (
+            ["cases", "list"],
+            ["users", "bootstrap"],
+            ["report"],
+            ["worker"],
+            ["backup", "create", "x"],
+        ):
+            result = onechain(*command)
+            assert result.exit_code == 3, (command, result.output)
+            assert "has no tables and no schema revision" in result.stderr, command
+            assert make_url(database_url).render_as_string(hide_password=True) in result.stderr
+            password = make_url(database_url).password
+            assert not password or str(password) not in result.stderr
+        engine = make_engine(database_url)
+        try:
+            assert status_of(engine).state is SchemaState.EMPTY  # nothing was created
+        finally:
+            engine.dispose()
+    finally:
+        reset_engines()
+        get_settings.cache_clear()
