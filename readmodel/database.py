@@ -304,8 +304,8 @@ def _create_engine(url: URL, **kwargs: Any) -> Engine:
 
 
 def _make_folder(database: Path) -> None:
-    try:
-        database.parent.mkdir(parents=True, exist_ok=True)
+    try:  # owner-only when made here: the folder of the read model is a data folder
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise _folder_error(database, f"{error.strerror or error} ({error.filename})") from None
 
