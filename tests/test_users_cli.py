@@ -4,13 +4,19 @@ data folder (its own SQLite read model and keys)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from cli.actor import forget_credentials
@@ -22,9 +28,38 @@ from runtime.settings import get_settings
 runner = CliRunner()
 
 
+@pytest.fixture(scope="module")
+async def empty_namespace(dev_env: WorkflowEnvironment) -> str:
+    """A namespace of its own on the session's dev server: a Temporal holding no cases,
+    as a new installation's (``users bootstrap`` asks it)."""
+    name = f"users-{uuid.uuid4().hex[:8]}"
+    await dev_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period=timedelta(days=1)
+        )
+    )
+    for _ in range(100):  # a new namespace reaches the frontend's cache within seconds
+        try:
+            await dev_env.client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=name)
+            )
+            return name
+        except RPCError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"namespace {name} never became visible")
+
+
 @pytest.fixture
-def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh data folder with keys, and a session file of its own."""
+def office(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dev_env: WorkflowEnvironment,
+    empty_namespace: str,
+) -> Iterator[Path]:
+    """A fresh data folder with keys, and a session file of its own, on a Temporal
+    that holds no cases."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", empty_namespace)
     monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
     monkeypatch.delenv("ONECHAIN_API_KEY", raising=False)
@@ -150,3 +185,25 @@ def test_audit_trail_finds_edited_deleted_and_inserted_rows(office: Path) -> Non
         assert run("audit", "export", "--format", "csv", "-o", str(csv_out)).exit_code == 0
     assert csv_out.read_text(encoding="utf-8").startswith("id,at,kind")
     assert csv_out.stat().st_mode & 0o777 == 0o600  # names people and cases: owner-only
+
+
+def test_bootstrap_refuses_where_the_audit_trail_has_rows_unless_restoring(office: Path) -> None:
+    """A read model with a trail but no administrator was not just installed: bootstrap
+    refuses (whoever ran it first would be administrator) unless told it is a restore,
+    and the audit trail records the restore with what was found."""
+    from trust.audit_log import record_account_event
+
+    engine = ready_engine(get_settings().resolved_database_url)
+    record_account_event(engine, "user_added", "admin9", "添加用户 x", {"user": "x"})
+    refused = run("users", "bootstrap", "--user", "first")
+    assert refused.exit_code == 2, refused.output
+    assert "audit trail has 1 row(s)" in refused.stderr and "--restore" in refused.stderr
+    restored = run("users", "bootstrap", "--user", "first", "--restore")
+    assert restored.exit_code == 0, restored.output
+    with engine.connect() as db:
+        data = db.execute(
+            text("SELECT data FROM audit_log WHERE kind = 'user_bootstrap'")
+        ).scalar_one()
+    recorded = data if isinstance(data, dict) else json.loads(data)
+    assert recorded["restore"] is True and recorded["audit_rows"] == 1
+    assert recorded["temporal_cases"] == 0
