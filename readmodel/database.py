@@ -86,10 +86,6 @@ CREATE_OR_RESTORE = (
     "run `onechain db upgrade` to create it if this is a new installation, or restore "
     "it: `onechain backup restore ARCHIVE`, then `onechain reconcile` (nothing was created)"
 )
-RECONCILE_HINT = (
-    "run `onechain reconcile` to rebuild cases, e-licences and notifications from Temporal, "
-    "and `onechain backup restore` for people, keys, calendars and the audit trail"
-)
 
 _engines: dict[str, Engine] = {}
 _schema_ready: set[str] = set()
