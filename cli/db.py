@@ -3,7 +3,7 @@
 ``upgrade`` brings the configured database (``ONECHAIN_DATABASE_URL``, default the
 SQLite file in the data folder) to this version's schema; ``current`` says where it
 stands; ``history`` lists the revisions; ``revision`` writes a new one (developers).
-``require_read_model`` is the check ``up``, ``worker``, ``web`` and ``tui`` run
+``require_read_model`` is the check ``up``, ``server``, ``worker``, ``web`` and ``tui`` run
 before they start.
 
 Exit codes: 0 ok, 2 bad URL, missing driver or a schema this version must not touch,

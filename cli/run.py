@@ -206,8 +206,8 @@ def server(
     """
     from runtime.devserver import DevServerError, start_dev_server, stop_dev_server
 
-    # Temporal only: the read model is neither checked nor made here (`db upgrade` makes it).
-    _prepare_embedded_data()
+    _prepare_embedded_data()  # keys first: a read-model upgrade may need the lookup key
+    require_read_model(say=_say)  # checked, never made here (`onechain db upgrade` makes it)
     settings = get_settings()
     log_file = settings.data_dir / "temporal.log"
     try:
