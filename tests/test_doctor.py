@@ -247,3 +247,22 @@ async def test_cli_prints_one_line_per_check_and_json(
     report = json.loads(data.stdout)
     levels = {c["level"] for c in report["checks"]}
     assert report["exit_code"] == data.exit_code == text.exit_code == (1 if "warn" in levels else 0)
+
+
+def test_cases_check_names_missing_cases_and_waits_for_new_ones_to_be_projected() -> None:
+    from datetime import UTC, datetime
+
+    from doctor.lost_cases import TemporalCases, lost_cases
+
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    held = TemporalCases(
+        count=8,
+        started={f"C{i}": now - timedelta(hours=1) for i in range(7)} | {"NEW": now},
+    )
+    grace = timedelta(minutes=1)
+    found = lost_cases(held, {"C0"}, grace=grace, now=now)
+    assert found.level is Level.FAIL
+    assert "6 of 8 case(s)" in found.message and "C1, C2, C3, C4, C5 …" in found.message
+    assert "NEW" not in found.message  # started a moment ago: not projected yet, not lost
+    assert "backup restore" in found.message and "never `onechain users bootstrap`" in found.message
+    assert lost_cases(held, {f"C{i}" for i in range(7)}, grace=grace, now=now).level is Level.OK
