@@ -101,7 +101,8 @@ def test_the_demo_accounts_file_is_owner_only(tmp_path: Path) -> None:
 def test_open_private_never_changes_what_is_not_a_regular_file(tmp_path: Path) -> None:
     """`-o /dev/stdout` on a terminal must not chmod the terminal; a FIFO stands in."""
     fifo = tmp_path / "pipe"
-    os.mkfifo(fifo, 0o644)
+    os.mkfifo(fifo)
+    fifo.chmod(0o644)  # whatever the umask of this process is now
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
         with loose_umask(), open_private(fifo, "w") as handle:
