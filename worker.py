@@ -24,9 +24,10 @@ from activities.calendar import load_calendar
 from activities.projection import read_model_engine
 from readmodel.calendar_store import calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
+from runtime.outside_sweep import OutsideSweep, sweeping
 from runtime.projector import Projector, configured_writer, running
 from runtime.settings import get_settings
-from trust.audit_log import shared_recorder
+from trust.audit_log import anchoring, shared_recorder
 from trust.directory import shared_directory
 from trust.verifier import IdentityVerifier
 from trust.workflow_interceptor import IdentityInterceptor
@@ -67,15 +68,25 @@ class CaseWorker(Worker):
     The projector asks the cases for their state with Queries, so it must finish its
     work while this worker still answers them: ``async with`` drains it before the
     worker shuts down. ``run()`` alone (``onechain worker``) leaves what was not written
-    in the projector's journal for the next start.
+    in the projector's journal for the next start. While it runs, it anchors the audit
+    chain's head outside the database (``trust.audit_log.anchoring``).
     """
 
-    def __init__(self, client: Client, *, projector: Projector, **options: Any) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        projector: Projector,
+        sweep: OutsideSweep | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(client, **options)
         self.projector = projector
+        #: Looks for cases changed around onechain (``runtime.outside_sweep``).
+        self.sweep = sweep
 
     async def run(self) -> None:
-        async with running(self.projector):
+        async with running(self.projector), sweeping(self.sweep), anchoring(read_model_engine):
             await super().run()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *args: Any) -> None:
@@ -93,6 +104,12 @@ def projector_for(client: Client, task_queue: str) -> Projector:
         get_settings().data_dir / "projection",
         meter=sdk_runtime.metric_meter,
     )
+
+
+def outside_sweep_for(client: Client, task_queue: str) -> OutsideSweep | None:
+    """The worker's look for cases changed around onechain (None when switched off)."""
+    seconds = get_settings().outside_sweep_seconds
+    return OutsideSweep(client, task_queue, read_model_engine, seconds) if seconds else None
 
 
 def build_worker(
@@ -121,6 +138,7 @@ def build_worker(
     return CaseWorker(
         client,
         projector=projector_for(client, task_queue),
+        sweep=outside_sweep_for(client, task_queue),
         task_queue=task_queue,
         workflows=[CaseWorkflow],
         activities=[

@@ -24,6 +24,7 @@ from domain.actions import (
 )
 from domain.calendar import SNAPSHOT_YEARS_AFTER, SNAPSHOT_YEARS_BEFORE, CalendarData
 from domain.roles import Role
+from trust.action_proof import ActionBinding
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
 from trust.verifier import IdentityVerifier, NotPermitted
@@ -57,8 +58,17 @@ class AdmissionActivities:
     def admit_case(self, request: AdmitCase) -> AdmissionResult:
         """Verify the acceptor's session, re-check the application against this worker's
         chain registry, and pin version, limits and calendar from the worker's side."""
+        info = activity.info()
+        binding = ActionBinding(
+            info.workflow_id or "",
+            f"start:{info.workflow_type}",
+            info.workflow_id or "",
+            request.digest or "",
+        )
         try:
-            acceptor = self.verifier.verify(request.token, request.grant, datetime.now(UTC))
+            acceptor, _ = self.verifier.verify_action(
+                request.token, request.grant, request.proof, binding, datetime.now(UTC)
+            )
             check_acceptor(acceptor)
             chain, start = checked_start(request.start)
         except (InvalidToken, NotPermitted, DirectoryUnavailable, InvalidApplication) as refused:
@@ -82,8 +92,15 @@ class AdmissionActivities:
     @activity.defn(name="reload_calendar_from_store")
     def reload_calendar_from_store(self, request: ReloadCalendarRequest) -> ReloadCalendarResult:
         """The loaded schedules, if the sender is a signed-in administrator."""
+        info = activity.info()
+        workflow_id = info.workflow_id or ""
+        binding = ActionBinding(
+            workflow_id, "signal:reload_calendar", workflow_id, request.digest or ""
+        )
         try:
-            actor = self.verifier.verify(request.token, request.grant, datetime.now(UTC))
+            actor, _ = self.verifier.verify_action(
+                request.token, request.grant, request.proof, binding, datetime.now(UTC)
+            )
             if actor.role is not Role.ADMINISTRATOR:
                 raise NotPermitted(f"只有系统管理员可以重载日历（not {actor.role.value}）")
         except (InvalidToken, NotPermitted, DirectoryUnavailable) as refused:

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from cli.output import EXIT_USAGE, fail
 from domain.roles import Actor, Grant
+from trust.action_proof import SessionKey
 from trust.credentials import Credentials
 from trust.tokens import Claims, read_claims
 
@@ -27,22 +28,18 @@ REFRESH_MARGIN = timedelta(minutes=10)
 _resolved: dict[str | None, Credentials] = {}
 
 
-def _service_session(api_key: str) -> tuple[str, Claims]:
-    from readmodel.database import ready_engine
-    from runtime.keys import keys_dir, load_signing_keys
-    from runtime.settings import get_settings
-    from trust.accounts import AccountError, service_login
+def _service_session(api_key: str, key: SessionKey) -> tuple[str, Claims]:
+    """A service account's token bound to ``key``, from the sign-in service."""
+    from cli.output import EXIT_UNREACHABLE
+    from trust.signin_client import SignInFailed, SignInUnavailable, sign_in_service
 
-    settings = get_settings()
     try:
-        session = service_login(
-            ready_engine(settings.resolved_database_url),
-            load_signing_keys(keys_dir(settings)),
-            api_key,
-        )
-    except AccountError as error:
-        fail(f"ONECHAIN_API_KEY: {error}", EXIT_USAGE)
-    return session.token, session.claims
+        token = sign_in_service(api_key, key)
+    except SignInFailed as refused:
+        fail(f"ONECHAIN_API_KEY: {refused}", EXIT_USAGE)
+    except SignInUnavailable as unavailable:
+        fail(str(unavailable), EXIT_UNREACHABLE)
+    return token, read_claims(token)
 
 
 def _grant_for(claims: Claims, wanted: str | None) -> Grant:
@@ -68,19 +65,21 @@ def cli_credentials(role: str | None = None) -> Credentials:
 
     api_key = os.environ.get("ONECHAIN_API_KEY")
     if api_key:
-        token, claims = _service_session(api_key)
+        key = SessionKey.generate()
+        token, claims = _service_session(api_key, key)
         chosen = role
     else:
         stored = session_file.load()
-        if stored is None:
+        if stored is None or stored.key is None:
             fail("未登录：请先运行 onechain login（not signed in）", EXIT_USAGE)
         token, claims = stored.token, read_claims(stored.token)
+        key = SessionKey.from_text(stored.key)
         from trust.accounts import expires_soon
 
         if expires_soon(claims, timedelta(0)):
             fail("会话已过期，请重新登录：onechain login（session expired）", EXIT_USAGE)
         chosen = role or stored.grant
-    credentials = Credentials(token=token, grant=_grant_for(claims, chosen))
+    credentials = Credentials(token=token, grant=_grant_for(claims, chosen), key=key)
     _resolved[role] = credentials
     return credentials
 
@@ -117,22 +116,26 @@ def acting_for_each(role: str | None = None) -> Callable[[Actor | None], Credent
     chosen per action from the actor it names, among the roles the session holds."""
     from trust.signer import ServiceCredentials
 
-    def login() -> str:
-        _resolved.pop(role, None)
-        return _session_token()
-
-    return ServiceCredentials(login)
-
-
-def _session_token() -> str:
-    from trust import session_file
-
     api_key = os.environ.get("ONECHAIN_API_KEY")
     if api_key:
-        return _service_session(api_key)[0]
+
+        def login(key: SessionKey) -> str:
+            return _service_session(api_key, key)[0]
+
+        return ServiceCredentials(login)
+    from trust import session_file
+
+    # A person's session as it is (its key cannot be renewed without a new sign-in).
     stored = session_file.load()
-    if stored is None:
+    if stored is None or stored.key is None:
         fail(
             "未登录：请先运行 onechain login，或设置 ONECHAIN_API_KEY（not signed in）", EXIT_USAGE
         )
-    return stored.token
+    token, key = stored.token, SessionKey.from_text(stored.key)
+    default = Grant.parse(role or stored.grant or read_claims(token).grants[0])
+
+    def source(actor: Actor | None) -> Credentials:
+        grant = Grant(role=actor.role, department=actor.department) if actor else default
+        return Credentials(token=token, grant=grant, key=key)
+
+    return source

@@ -31,6 +31,7 @@ from cli import tui as tui_command
 from cli import web as web_command
 from cli.codec_server import codec_server
 from cli.output import EXIT_CODES_HELP
+from cli.signin_service import signin_service
 
 app = typer.Typer(
     name="onechain",
@@ -66,6 +67,7 @@ app.command(name="simulate", help=simulate.simulate.__doc__, epilog=EXIT_CODES_H
 app.command(name="tui", help=tui_command.tui.__doc__)(tui_command.tui)
 app.command(name="web", help=web_command.web.__doc__)(web_command.web)
 app.command(name="codec-server", help=codec_server.__doc__)(codec_server)
+app.command(name="signin-service", help=signin_service.__doc__)(signin_service)
 app.command(name="doctor", help=doctor_command.doctor.__doc__)(doctor_command.doctor)
 
 

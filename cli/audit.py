@@ -1,5 +1,10 @@
-"""``onechain audit verify`` and ``onechain audit export``: the hash-chained audit trail
-(执法全过程记录) for supervisors, administrators and the 电子监察 system."""
+"""``onechain audit verify``, ``export`` and ``security``: the sealed audit trail
+(执法全过程记录) for supervisors, administrators and the 电子监察 system.
+
+``verify`` checks every row's seal (HMAC with the audit key, kept outside the database)
+and the anchors outside the database (``readmodel.audit_anchors``); ``export`` anchors
+the head it exported; ``security`` lists attempts refused for want of a valid identity.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ app = typer.Typer(
 
 COLUMNS = [
     "id", "at", "kind", "actor_id", "actor_name", "actor_role", "case_no", "seq",
-    "summary", "reason", "data", "prev_hash", "row_hash",
+    "summary", "reason", "data", "prev_hash", "row_hash", "key_id",
 ]  # fmt: skip
 
 
@@ -33,31 +38,89 @@ def _engine() -> Any:
     return ready_engine(get_settings().resolved_database_url)
 
 
+def _audit_keys() -> Any:
+    from readmodel.audit import current_keys
+    from runtime.keys import KeystoreError
+
+    try:
+        return current_keys()
+    except KeystoreError as error:
+        fail(str(error), EXIT_USAGE)
+
+
+def _problem_json(problem: Any) -> dict[str, Any]:
+    return {
+        "row_id": problem.row_id,
+        "last_row_id": problem.last_row_id,
+        "kind": problem.kind,
+        "problem": problem.problem,
+    }
+
+
+def _where(problem: Any) -> str:
+    if problem.row_id == 0:
+        return "锚点"
+    if problem.last_row_id and problem.last_row_id != problem.row_id:
+        return f"第 {problem.row_id}–{problem.last_row_id} 行"
+    return f"第 {problem.row_id} 行"
+
+
 @app.command("verify")
 @guarded
 def verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Recompute the chain; name every row that was edited, inserted or deleted (exit 1)."""
+    """Check every row's seal and the anchors outside the database; name every row that
+    was edited, inserted, deleted or re-chained, and a cut tail (exit 1)."""
     from cli.users import require_role
     from readmodel.audit import verify_chain
+    from readmodel.audit_anchors import compare, read_anchors
     from readmodel.database import read_session
+    from runtime.settings import get_settings
 
     require_role("supervisor", "administrator")
+    keys = _audit_keys()
+    anchors = read_anchors(get_settings().audit_anchors_file, keys)
     with read_session(_engine()) as session:
-        report = verify_chain(session)
+        report = verify_chain(session, keys, {a.last_id for a in anchors.anchors})
+    problems = report.problems + compare(report, anchors)
+    anchor_problems = anchors.problems
+    last = anchors.last
     if as_json:
         emit_json(
             {
                 "rows": report.rows,
+                "legacy_rows": report.legacy_rows,
+                "head_id": report.head_id,
                 "head_hash": report.head_hash,
-                "problems": [{"row_id": p.row_id, "problem": p.problem} for p in report.problems],
+                "problems": [_problem_json(p) for p in problems],
+                "anchors": {
+                    "path": str(anchors.path),
+                    "missing": anchors.missing,
+                    "count": len(anchors.anchors),
+                    "last": last.as_dict() if last else None,
+                    "problems": anchor_problems,
+                },
             }
         )
     else:
-        for problem in report.problems:
-            message(f"第 {problem.row_id} 行：{problem.problem}")
-        verdict = "完好（intact）" if not report.problems else f"{len(report.problems)} 处问题"
-        message(f"审计记录 {report.rows} 行，{verdict}；链头 {report.head_hash}")
-    if report.problems:
+        for problem in problems:
+            message(f"{_where(problem)}：{problem.problem}")
+        for text in anchor_problems:
+            message(text)
+        count = len(problems) + len(anchor_problems)
+        verdict = "完好（intact）" if not count else f"{count} 处问题（problems）"
+        legacy = (
+            f"（其中 {report.legacy_rows} 行为无密钥的旧行 legacy）" if report.legacy_rows else ""
+        )
+        message(f"审计记录 {report.rows} 行{legacy}，{verdict}")
+        message(f"链头（head）：第 {report.head_id} 行 {report.head_hash}")
+        if last is not None:
+            message(
+                f"最近锚点（last anchor）：{last.at} 第 {last.last_id} 行 {last.last_hash}"
+                f"（{anchors.path}，共 {len(anchors.anchors)} 个）"
+            )
+        else:
+            message(f"最近锚点（last anchor）：无（none in {anchors.path}）")
+    if problems or anchor_problems:
         raise typer.Exit(EXIT_REJECTED)
 
 
@@ -89,9 +152,11 @@ def export(
         Path | None, typer.Option("--output", "-o", help="File (default stdout).")
     ] = None,
 ) -> None:
-    """Write the audit rows (with their hashes, so the receiver can check the chain)."""
+    """Write the audit rows (with their seals, security events included), and anchor the
+    chain's head outside the database."""
     from cli.users import require_role
     from readmodel.audit import export_rows
+    from readmodel.audit_anchors import anchor_now
     from readmodel.database import read_session
 
     if fmt not in ("csv", "jsonl"):
@@ -120,5 +185,42 @@ def export(
     finally:
         if output:
             handle.close()
+    anchor_now(_engine(), keys=_audit_keys())
     if output:
         message(f"导出 {count} 行到 {output}")
+
+
+#: What ``audit security`` lists for supervisors.
+SECURITY_KINDS = ("security", "outside_change", "login_locked", "login_unlocked")
+
+
+@app.command("security")
+@guarded
+def security(
+    since: Annotated[str | None, typer.Option("--since", help="From this day (CST).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Security events: attempts refused for want of a valid identity (no token, bad
+    signature, expired, unknown key, garbage, a bad action proof) and the summaries of
+    floods ("and K more"), changes made around onechain (reset, terminated, deleted,
+    started outside), and sign-in lock-outs."""
+    from cli.users import require_role
+    from readmodel.audit import export_rows
+    from readmodel.database import read_session
+
+    require_role("supervisor", "administrator")
+    start = _day(since, "--since")
+    with read_session(_engine()) as session:
+        records = list(export_rows(session, since=start, kind=SECURITY_KINDS))
+    if as_json:
+        emit_json([r.model_dump(mode="json") for r in records])
+        return
+    for record in records:
+        data = record.data or {}
+        claimed = f" 自称 {data['claimed_subject']}" if data.get("claimed_subject") else ""
+        if record.kind != "security":
+            claimed += f" [{record.kind}]"
+        where = f" {record.case_no}" if record.case_no else ""
+        when = record.at.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+        message(f"{when}{where} {data.get('reason', '')}{claimed}：{record.summary}")
+    message(f"安全事件 {len(records)} 行（security events）")

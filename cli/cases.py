@@ -4,7 +4,8 @@
   urgent first (red, yellow, nearest due date). Applicant ids are masked there.
 * ``cases show`` asks the case itself (a Temporal Query, so a worker must run):
   the authoritative tasks, due dates, suspensions, extensions, licences and the
-  timeline.
+  timeline — and first, in red, what was done to it around onechain (reset,
+  terminated, deleted ...; ``readmodel.outside``), if anything was.
 * ``case ACTION CASE ...`` sends one action as the signed-in person (``onechain
   login``; ``--role`` picks one of their roles). The worker verifies the session
   and the workflow checks who may do what; a refused action prints the reason on
@@ -17,6 +18,7 @@ database unreachable.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -53,6 +55,13 @@ case_app = typer.Typer(
 
 WARNING_MARKUP = {"red": styled("red", "red"), "yellow": styled("yellow", "yellow"), "none": ""}
 
+#: The statuses a listed case can have: the workflow's, and ``altered`` (「外部改动」: the
+#: case was reset, terminated, deleted ... around onechain; ``readmodel.outside``).
+ListedStatus = StrEnum(  # type: ignore[misc]
+    "ListedStatus", {**{s.name: s.value for s in CaseStatus}, "ALTERED": "altered"}
+)
+ALTERED_MARKUP = styled("altered 外部改动", "bold red")
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 CaseArg = Annotated[str, typer.Argument(metavar="CASE", help="Case number (办件编号).")]
 
@@ -87,7 +96,10 @@ def _check_department(code: str) -> None:
 @guarded
 def list_cases(
     chain: Annotated[str | None, typer.Option(help="Only this chain (code).")] = None,
-    status: Annotated[CaseStatus | None, typer.Option(help="Only cases in this status.")] = None,
+    status: Annotated[
+        ListedStatus | None,
+        typer.Option(help="Only cases in this status (altered: changed outside onechain)."),
+    ] = None,
     department: Annotated[
         str | None, typer.Option(help="Only cases waiting on this department (code).")
     ] = None,
@@ -142,7 +154,7 @@ def list_cases(
             [
                 r.case_no,
                 r.chain,
-                r.status,
+                ALTERED_MARKUP if r.status == "altered" else r.status,
                 r.stage,
                 r.applicant_name,
                 r.applicant_id_masked,
@@ -375,8 +387,57 @@ def show(case_no: CaseArg, as_json: JsonOption = False) -> None:
 
     The state comes from the case's workflow (a Query), so a worker must be running.
     """
-    state = run(_query(case_no))
+    from client.facade import CaseError
+
+    outside = _outside_changes(case_no)
+    try:
+        state = run(_query(case_no))
+    except CaseError:
+        if not outside:
+            raise
+        state = None  # deleted around onechain: the read model's record is what is left
+    if state is None:
+        if as_json:
+            emit_json({"case_no": case_no, "status": "altered", "outside_changes": outside})
+        else:
+            _show_outside(case_no, outside)
+        return
+    if outside and as_json:
+        data = state.model_dump(mode="json")
+        emit_json({**data, "status": "altered", "outside_changes": outside})
+        return
+    if outside:
+        _show_outside(case_no, outside)
     show_state(state, cst_date(_now()), as_json)
+
+
+def _outside_changes(case_no: str) -> list[dict[str, str]]:
+    """What the audit trail says was done to the case around onechain (empty when
+    nothing was, or there is no read model to ask)."""
+    from readmodel.database import read_session
+    from readmodel.errors import ReadModelError
+    from readmodel.outside import outside_changes
+
+    try:
+        with read_session(_read_model()) as session:
+            found = outside_changes(session, case_no)
+    except ReadModelError:
+        return []
+    return [
+        {"what": c.kind, "at": c.at.isoformat(), "summary": c.summary, "identity": c.identity}
+        for c in found
+    ]
+
+
+def _show_outside(case_no: str, changes: list[dict[str, str]]) -> None:
+    message(
+        styled(
+            f"{case_no}: 外部改动 (changed outside onechain) — not running as onechain ran it",
+            "bold red",
+        )
+    )
+    for change in changes:
+        message(styled(f"  {change['at'][:19]}Z  {change['summary']}", "red"))
 
 
 # --------------------------------------------------------------------------- actions

@@ -67,8 +67,12 @@ def codec_server(
         except KeystoreError as error:
             fail(str(error), EXIT_USAGE)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    from readmodel.database import ready_engine
+    from trust.codec_access import read_recorder
+
+    record_read = read_recorder(ready_engine(get_settings().resolved_database_url))
     try:
-        server = CodecServer((host, port), codec, authorize, origins)
+        server = CodecServer((host, port), codec, authorize, origins, record_read=record_read)
     except OSError as error:
         fail(f"cannot listen on {host}:{port}: {error.strerror or error}", EXIT_UNREACHABLE)
     mode = (

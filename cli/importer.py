@@ -5,10 +5,12 @@ problems are shown as a table of row, column and reason, and ``--errors-out`` wr
 the rejected rows back as a CSV with a ``reason`` column, ready to fix and re-import.
 Valid rows start through the facade with bounded concurrency. Importing the same file
 again starts nothing twice: the case number is the workflow key, and a case that exists
-is reported as "already exists". Ctrl-C stops after the starts in flight; the summary
+is reported as "already exists" — unless the number is held by something else (a start
+onechain never admitted, a case ended around onechain, another applicant's case): that
+row is a *conflict* and the import exits 1. Ctrl-C stops after the starts in flight; the summary
 says how many rows were not attempted, and running the same command again finishes them.
 
-Exit codes: 0 ok, 1 some rows rejected, 2 bad usage or unreadable file, 3 Temporal
+Exit codes: 0 ok, 1 some rows rejected or in conflict, 2 bad usage or unreadable file, 3 Temporal
 unreachable, 130 interrupted with rows not attempted.
 """
 
@@ -205,7 +207,7 @@ def import_file(
     rejected_rows = [(r.raw, r.reason) for r in checked.invalid_rows]
     if report is not None:
         by_row = {r.raw.number: r.raw for r in valid}
-        rejected_rows += [(by_row[r.row], r.reason) for r in report.rejected]
+        rejected_rows += [(by_row[r.row], r.reason) for r in [*report.rejected, *report.conflicts]]
         rejected_rows.sort(key=lambda pair: pair[0].number)
     written = None
     if errors_out is not None:
@@ -230,6 +232,10 @@ def import_file(
                 "refused": [
                     {"row": r.row, "case_no": r.case_no, "reason": r.reason}
                     for r in (report.rejected if report else [])
+                ],
+                "conflicts": [
+                    {"row": r.row, "case_no": r.case_no, "reason": r.reason}
+                    for r in (report.conflicts if report else [])
                 ],
                 "uncertain": [
                     {"row": r.row, "case_no": r.case_no}
@@ -378,8 +384,9 @@ def _summary(checked: Any, report: Any, dry_run: bool, seconds: float) -> dict[s
         "invalid": invalid,
         "started": report.started if report else 0,
         "already_existing": report.existing if report else 0,
+        "conflicts": len(report.conflicts) if report else 0,
         "refused": refused,
-        "rejected": invalid + refused,
+        "rejected": invalid + refused + (len(report.conflicts) if report else 0),
         "not_attempted": report.not_attempted if report else 0,
         "uncertain": report.uncertain if report else 0,
         "retried": report.retried if report else 0,
@@ -397,6 +404,12 @@ def _show_result(report: Any, summary: dict[str, Any], dry_run: bool) -> None:
             ["row", "case no", "reason"],
             [[r.row, r.case_no, r.reason] for r in report.rejected],
         )
+    if report is not None and report.conflicts:
+        table(
+            f"{len(report.conflicts)} row(s) in conflict: the case number is taken (案件编号冲突)",
+            ["row", "case no", "why"],
+            [[r.row, r.case_no, r.reason] for r in report.conflicts],
+        )
     rows: list[list[Any]] = [
         ["read", summary["read"]],
         ["valid", summary["valid"]],
@@ -409,7 +422,8 @@ def _show_result(report: Any, summary: dict[str, Any], dry_run: bool) -> None:
             ["already existing", summary["already_existing"]],
             [
                 "rejected",
-                f"{summary['rejected']} ({summary['invalid']} invalid, {summary['refused']} refused)",
+                f"{summary['rejected']} ({summary['invalid']} invalid, {summary['refused']} "
+                f"refused, {summary['conflicts']} in conflict)",
             ],
             ["not attempted", summary["not_attempted"]],
         ]

@@ -1,4 +1,4 @@
-"""``onechain keys``: the keystore (payload, lookup and signing keys) of ``runtime.keys``.
+"""``onechain keys``: the keystore (payload, lookup, signing and audit keys) of ``runtime.keys``.
 
 Prints key ids, kinds and dates only: never key material. The folder is
 ``ONECHAIN_KEYS_DIR`` or ``<data_dir>/keys``; keys given in environment variables
@@ -17,7 +17,8 @@ from runtime.keys import KeystoreError, init_keys, keys_dir, list_keys, retire, 
 from runtime.settings import get_settings
 
 app = typer.Typer(
-    help="Secret keys: sealing payloads, hashing ids, signing sessions (never printed).",
+    help="Secret keys: sealing payloads, hashing ids, signing sessions, sealing the audit "
+    "trail (never printed).",
     no_args_is_help=True,
 )
 
@@ -29,9 +30,19 @@ KindArg = Annotated[
 ]
 
 
+RotateKindArg = Annotated[
+    Literal["payload", "signing", "audit"],
+    typer.Argument(
+        metavar="KIND",
+        help="payload (seals Temporal payloads), signing (session tokens) or audit "
+        "(seals the audit trail; old audit keys still verify their rows).",
+    ),
+]
+
+
 @app.command("init")
 def init_command() -> None:
-    """Create the keys that are missing (payload, lookup, signing); safe to run again."""
+    """Create the keys that are missing (payload, lookup, signing, audit); safe to run again."""
     directory = keys_dir(get_settings())
     try:
         created = init_keys(directory)
@@ -77,7 +88,7 @@ def list_command(
 
 
 @app.command("rotate")
-def rotate_command(kind: KindArg) -> None:
+def rotate_command(kind: RotateKindArg) -> None:
     """Make a new key of KIND active; older keys still decrypt / verify until retired.
 
     Running workers and clients load keys at start: restart them to use the new key.

@@ -12,6 +12,11 @@ with the same upsert the projector uses). The report lists what changed: cases
 missing from the read model, fields that differed, events that were added, and rows
 the read model has for cases Temporal no longer knows (left alone).
 
+It also looks for cases changed around onechain (``runtime.outside_sweep``): reset,
+terminated, cancelled, timed out, deleted, or started with no admitted start. Those are
+marked ``altered`` (「外部改动」, never replaced by a projection) and each change is put
+on the audit trail once (``readmodel.outside``); ``--dry-run`` only reports them.
+
 Queries are answered by a worker on the case's task queue, so by default only the
 cases on this deployment's queue (``ONECHAIN_TASK_QUEUE``) are reconciled;
 ``--all-queues`` takes every case (and waits for a worker on each queue for the
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from client.facade import CaseExecution
+    from client.outside import OutsideChange
     from domain.case import CaseState
     from domain.projection import ProjectionBatch, Reconciliation
     from readmodel.reconcile import CaseDiff
@@ -78,6 +84,10 @@ class Outcome:
     unreadable: dict[str, str] = field(default_factory=dict)
     restored: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DERIVED_KINDS, 0))
     orphans: list[str] = field(default_factory=list)
+    #: Cases changed around onechain (``client.outside``), and which of them this run
+    #: put on the audit trail first (a dry run: which are not on it yet).
+    outside: list[OutsideChange] = field(default_factory=list)
+    outside_new: list[OutsideChange] = field(default_factory=list)
     #: Where the time went: listing, database (comparing and writing), total.
     seconds: dict[str, float] = field(default_factory=lambda: {"database": 0.0})
 
@@ -204,6 +214,10 @@ async def reconcile_cases(
             problem = None
         if listed is not None:
             answer = Queried(execution.case_no, listed, listed=True)
+        elif problem is None and execution.status == "failed":
+            # A start no worker admitted (refused, or made around onechain): it has no
+            # rows to compare; ``settle_outside_changes`` reports it.
+            answer = Queried(execution.case_no)
         elif problem is not None:
             answer = Queried(execution.case_no, error=problem)
         else:
@@ -243,8 +257,26 @@ async def reconcile_cases(
     with read_session(engine) as session:
         stored = session.exec(select(CaseRecord.case_no)).all()
     outcome.orphans = sorted(set(stored) - known)
+    await settle_outside_changes(desk.client, engine, outcome, task_queue, dry_run=dry_run)
     outcome.seconds["total"] = time.perf_counter() - began
     return outcome
+
+
+async def settle_outside_changes(
+    client: Any, engine: Any, outcome: Outcome, task_queue: str | None, *, dry_run: bool
+) -> None:
+    """Find the cases changed around onechain (reset, terminated, deleted, started with
+    the stock CLI, ...), mark them and record each change once (not in a dry run)."""
+    from readmodel.outside import record_changes, unrecorded
+    from runtime.outside_sweep import find_changes
+
+    went_back = {d.case_no for d in outcome.diffs if d.newer_in_read_model}
+    found = await find_changes(
+        client, engine, task_queue=task_queue, executions=outcome.executions, extra=went_back
+    )
+    outcome.outside = found
+    write = unrecorded if dry_run else record_changes
+    outcome.outside_new = await asyncio.to_thread(write, engine, found)
 
 
 def progress_display() -> Progress:
@@ -294,7 +326,7 @@ def reconcile(
 ) -> None:
     """Rebuild the read model from Temporal: read every case, compare, write what differs.
 
-    Reports cases missing from the read model, rows whose status, stage, due dates or tasks differ, events added, and read-model rows of cases Temporal no longer has (left alone). Cases are read from their memo on the Temporal server; only cases begun before it held their rows are queried, which needs a running worker.
+    Reports cases missing from the read model, rows whose status, stage, due dates or tasks differ, events added, read-model rows of cases Temporal no longer has (left alone), and cases changed around onechain (reset, terminated, cancelled, timed out, deleted, started outside onechain): those are marked 「外部改动」 and recorded on the audit trail once (not with --dry-run). Cases are read from their memo on the Temporal server; only cases begun before it held their rows are queried, which needs a running worker.
 
     Exit codes: 0 ok, 1 some cases could not be queried, 2 bad usage, 3 Temporal or the database unreachable.
     """
@@ -320,6 +352,18 @@ def reconcile(
         "only_in_read_model": orphans,
         "written": 0 if dry_run else len(changed),
         "restored": restored,
+        "outside_changes": [
+            {
+                "case_no": c.case_no,
+                "what": c.kind.value,
+                "detail": c.detail,
+                "at": c.at.isoformat(),
+                "identity": c.identity,
+                "new": c in outcome.outside_new,
+            }
+            for c in outcome.outside
+        ],
+        "altered": [d.case_no for d in diffs if d.altered],
         "seconds": {k: round(v, 2) for k, v in outcome.seconds.items()},
     }
     if as_json:
@@ -339,6 +383,15 @@ def reconcile(
         rows += [
             [case_no, "only in the read model (not in Temporal); left alone"] for case_no in orphans
         ]
+        rows += [
+            [
+                c.case_no,
+                f"外部改动 (changed outside onechain): {c.summary} at {c.at:%Y-%m-%d %H:%M:%S}Z"
+                + (" — not recorded yet" if dry_run and c in outcome.outside_new else "")
+                + (" — recorded now" if not dry_run and c in outcome.outside_new else ""),
+            ]
+            for c in outcome.outside
+        ]
         if rows:
             table("Reconcile", ["case", "change"], rows)
         scope = f"task queue {task_queue!r}" if task_queue else "all task queues"
@@ -355,6 +408,13 @@ def reconcile(
                 + f": {restored['licences']} e-licence(s), {restored['revoked']} revocation(s), "
                 f"{restored['publications']} publication(s), "
                 f"{restored['notifications']} notification(s)"
+            )
+        if outcome.outside:
+            message(
+                f"{len(outcome.outside)} change(s) made around onechain "
+                f"({len(outcome.outside_new)} "
+                + ("not recorded yet" if dry_run else "recorded now on the audit trail")
+                + "); such cases show as 「外部改动」, never as running"
             )
         if fetched.skipped:
             note(

@@ -123,12 +123,13 @@ async def _run_worker_until_stopped(
     """Run a worker until ``stop`` is set (by default: until SIGINT/SIGTERM); with
     ``metrics`` (HOST:PORT) it serves Prometheus metrics there."""
     from runtime.connect import connect
-    from runtime.keys import KeystoreError, keys_dir, load_lookup_key
+    from runtime.keys import KeystoreError, keys_dir, load_audit_keys, load_lookup_key
     from worker import build_worker, serve_metrics
 
     sdk_runtime = _metrics_runtime(metrics) if metrics else None
     try:
         load_lookup_key(keys_dir(get_settings()))  # refuse now, not at the first licence
+        load_audit_keys(keys_dir(get_settings()))  # ... nor at the first audit row
         client = await connect(sdk_runtime)
     except KeystoreError as error:
         raise _fail(str(error), EXIT_USAGE) from None
@@ -170,8 +171,9 @@ def worker(
 ) -> None:
     """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile.
 
-    It needs the payload and lookup keys (keys folder or ONECHAIN_PAYLOAD_KEYS /
-    ONECHAIN_LOOKUP_KEY) and never creates them: `onechain keys init` does.
+    It needs the payload, lookup and audit keys (keys folder or ONECHAIN_PAYLOAD_KEYS /
+    ONECHAIN_LOOKUP_KEY / ONECHAIN_AUDIT_KEY) and never creates them: `onechain keys init`
+    does. It anchors the audit chain's head in ONECHAIN_AUDIT_ANCHORS every minute.
     """
     from runtime.private_files import owner_only_umask
 
@@ -480,6 +482,23 @@ def _embedded_identities(
     return None, credentials
 
 
+def _start_embedded_signin() -> Any:
+    """The embedded default's sign-in service (the keys are in the data folder), where
+    ``$ONECHAIN_SIGNIN_URL`` says; other shells' ``login`` and the console use it."""
+    from cli.signin_service import default_host_port, running_service_for_us, start_signin_service
+
+    host, port = default_host_port()
+    reused = running_service_for_us(host, port)
+    if reused is not None:  # e.g. `onechain signin-service` already runs for this data
+        _say(f"onechain up: sign-in service already on {reused.url}")
+        return reused
+    service = start_signin_service(host, port)
+    os.environ["ONECHAIN_SIGNIN_URL"] = service.url
+    get_settings.cache_clear()
+    _say(f"onechain up: sign-in service on {service.url}")
+    return service
+
+
 def _web_console(port: int) -> WebConsole:
     from cli.web import WebConsole
 
@@ -558,6 +577,38 @@ def up(
         from runtime.console_logging import console_logs_to_file
 
         console_logs_to_file(get_settings().data_dir / "up.log")
+    signin = _start_embedded_signin()
+    try:
+        _up_with_signin(
+            demo=demo,
+            no_tui=no_tui,
+            role=role,
+            port=port,
+            ui_port=ui_port,
+            headless=headless,
+            ui_codec_endpoint=ui_codec_endpoint,
+            metrics=metrics,
+            web=web,
+            web_port=web_port,
+        )
+    finally:
+        signin.stop()
+
+
+def _up_with_signin(
+    *,
+    demo: bool,
+    no_tui: bool,
+    role: str | None,
+    port: int,
+    ui_port: int,
+    headless: bool,
+    ui_codec_endpoint: str | None,
+    metrics: str | None,
+    web: bool,
+    web_port: int,
+) -> None:
+    """The rest of ``up``, once its sign-in service answers."""
     demo_credentials, tui_credentials = _embedded_identities(demo=demo, tui=not no_tui, role=role)
     codec = ui_codec_endpoint or os.environ.get("ONECHAIN_UI_CODEC_ENDPOINT")
     if metrics:

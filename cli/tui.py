@@ -17,6 +17,7 @@ import typer
 
 from cli.db import require_read_model
 from cli.output import EXIT_USAGE, fail
+from trust.action_proof import SessionKey
 from trust.credentials import Credentials
 
 LANG_HELP = "Interface language: zh (default) or en (default: $ONECHAIN_LANG)."
@@ -77,7 +78,7 @@ def _stored_credentials(role: str | None) -> Credentials | None:
     from trust.tokens import read_claims
 
     stored = session_file.load()
-    if stored is None:
+    if stored is None or stored.key is None:
         return None
     claims = read_claims(stored.token)
     if claims.expires_at <= datetime.now(UTC):
@@ -85,12 +86,13 @@ def _stored_credentials(role: str | None) -> Credentials | None:
     label = role or stored.grant or (claims.grants[0] if len(claims.grants) == 1 else None)
     if label is None or label not in claims.grants:
         return None
-    return Credentials(token=stored.token, grant=Grant.parse(label))
+    return Credentials(
+        token=stored.token, grant=Grant.parse(label), key=SessionKey.from_text(stored.key)
+    )
 
 
 def console_credentials(role: str | None, language: str) -> Credentials | None:
     """A valid saved session, else the sign-in app's result (saved); None if cancelled."""
-    from domain.roles import Grant
     from trust import session_file
 
     credentials = _stored_credentials(role)
@@ -101,37 +103,37 @@ def console_credentials(role: str | None, language: str) -> Credentials | None:
     signed_in = LoginApp(sign_in_with_password, lang=language).run()
     if signed_in is None:
         return None
-    session_file.save(session_file.StoredSession(token=signed_in.token, grant=signed_in.grant))
-    return Credentials(token=signed_in.token, grant=Grant.parse(signed_in.grant))
+    session_file.save(
+        session_file.StoredSession(token=signed_in.token, grant=signed_in.grant, key=signed_in.key)
+    )
+    return _credentials_of(signed_in)
+
+
+def _credentials_of(signed: Any) -> Credentials:
+    """Credentials from the sign-in screen's result (``tui.login.SignedIn``)."""
+    from domain.roles import Grant
+
+    return Credentials(
+        token=signed.token, grant=Grant.parse(signed.grant), key=SessionKey.from_text(signed.key)
+    )
 
 
 def sign_in_with_password(
     user_id: str, password: str, new_password: str | None
-) -> tuple[str, list[str]]:
-    """The console's sign-in: ``trust.accounts.login`` against the shared database."""
-    from datetime import timedelta
-
-    from cli.users import _audit, _engine, _keys
-    from runtime.settings import get_settings
-    from trust import accounts
+) -> tuple[str, list[str], str]:
+    """The console's sign-in, through the sign-in service, for a session key made here
+    (returned as text, kept by this process only)."""
+    from trust.signin_client import SignInFailed, SignInUnavailable, sign_in
+    from trust.tokens import read_claims
     from tui.login import SignInRefused
 
     try:
-        session = accounts.login(
-            _engine(),
-            _keys(),
-            user_id=user_id,
-            password=password,
-            lifetime=timedelta(hours=get_settings().session_hours),
-            new_password=new_password,
-        )
-    except accounts.AccountError as refused:
-        needs_new = "--new-password" in str(refused)
-        if not needs_new:
-            _audit("login_refused", user_id, f"登录被拒：{user_id}", reason=str(refused))
-        raise SignInRefused(str(refused), needs_new_password=needs_new) from None
-    _audit("login", user_id, f"登录（协调台）：{user_id}", jti=session.claims.jti)
-    return session.token, list(session.claims.grants)
+        signed = sign_in(user_id, password, new_password=new_password, via="console")
+    except SignInFailed as refused:
+        raise SignInRefused(str(refused), needs_new_password=refused.needs_new_password) from None
+    except SignInUnavailable as unavailable:
+        raise SignInRefused(str(unavailable)) from None
+    return signed.token, list(read_claims(signed.token).grants), signed.key.to_text()
 
 
 def _desk_connector(credentials: Credentials) -> Any:
@@ -148,14 +150,13 @@ def _desk_connector(credentials: Credentials) -> Any:
 def make_sign_in_first_app(language: str, *, start: str = "overview", refresh: float = 5.0) -> Any:
     """The console that signs its person in on its first screen; the session stays in
     this process's memory (``--no-session-file``, each browser session)."""
-    from domain.roles import Grant
     from readmodel.database import ready_engine
     from runtime.settings import get_settings
     from tui.login import SignedIn
     from tui.sign_in_first import SignInFirstApp
 
     def open_session(signed: SignedIn) -> tuple[Any, Any]:
-        credentials = Credentials(token=signed.token, grant=Grant.parse(signed.grant))
+        credentials = _credentials_of(signed)
         return credentials.actor, _desk_connector(credentials)
 
     return SignInFirstApp(

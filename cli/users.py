@@ -10,12 +10,12 @@ their next action on every worker within seconds, even on a session already open
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from cli.output import EXIT_USAGE, emit_json, fail, guarded, message, note, table
+from cli.output import EXIT_UNREACHABLE, EXIT_USAGE, emit_json, fail, guarded, message, note, table
 from readmodel import accounts as store
 
 app = typer.Typer(
@@ -250,6 +250,20 @@ def enable(user_id: UserArg) -> None:
     _set(user_id, "user_enabled", f"用户 {user_id} 已启用", enabled=True)
 
 
+@app.command("unlock")
+@guarded
+def unlock(user_id: UserArg) -> None:
+    """Let someone sign in again after too many wrong passwords locked them out."""
+    from trust.throttle import SignInThrottle
+
+    by = require_administrator()
+    if not SignInThrottle(_engine()).unlock(user_id):
+        message(f"用户 {user_id} 未被锁定（not locked）")
+        return
+    _audit("login_unlocked", by, f"解除登录锁定：{user_id}", user_id=user_id)
+    message(f"已解除登录锁定：{user_id}")
+
+
 @app.command("set-roles")
 @guarded
 def set_roles(user_id: UserArg, role: RolesOption) -> None:
@@ -313,50 +327,44 @@ def login(
         float | None, typer.Option(help="Session length in hours (default 8, at most 12).")
     ] = None,
 ) -> None:
-    """Sign in: a signed session for 8 hours, kept in your config folder (mode 0600)."""
+    """Sign in through the sign-in service ($ONECHAIN_SIGNIN_URL; `onechain up` runs one):
+    a signed session for 8 hours, kept in your config folder (mode 0600)."""
     from domain.roles import Grant
-    from runtime.settings import get_settings
-    from trust import accounts, session_file
+    from trust import session_file
+    from trust.signin_client import SignInFailed, SignInUnavailable, sign_in
+    from trust.tokens import read_claims
 
-    settings = get_settings()
-    lifetime = timedelta(hours=min(hours or settings.session_hours, 12.0))
-    engine, keys = _engine(), _keys()
     password = _read_secret("密码 password", password_stdin)
-    new_password: str | None = None
     try:
-        session = accounts.login(
-            engine, keys, user_id=user_id, password=password, lifetime=lifetime
-        )
-    except accounts.AccountError as error:
-        if "--new-password" not in str(error):
-            _audit("login_refused", user_id, f"登录被拒：{user_id}", reason=str(error))
-            fail(str(error), EXIT_USAGE)
-        note("首次登录：请设置新密码（at least 10 characters）")
-        new_password = _read_secret("新密码 new password", password_stdin)
-        if not password_stdin and _read_secret("再次输入 again", False) != new_password:
-            fail("两次输入的新密码不一致（passwords differ）", EXIT_USAGE)
-        session = _account_call(
-            accounts.login,
-            engine,
-            keys,
-            user_id=user_id,
-            password=password,
-            lifetime=lifetime,
-            new_password=new_password,
-        )
+        try:
+            signed = sign_in(user_id, password, hours=hours)
+        except SignInFailed as refused:
+            if not refused.needs_new_password:
+                fail(str(refused), EXIT_USAGE)
+            note("首次登录：请设置新密码（at least 10 characters）")
+            new_password = _read_secret("新密码 new password", password_stdin)
+            if not password_stdin and _read_secret("再次输入 again", False) != new_password:
+                fail("两次输入的新密码不一致（passwords differ）", EXIT_USAGE)
+            signed = sign_in(user_id, password, new_password=new_password, hours=hours)
+    except SignInFailed as refused:
+        fail(str(refused), EXIT_USAGE)
+    except SignInUnavailable as unavailable:
+        fail(str(unavailable), EXIT_UNREACHABLE)
+    claims = read_claims(signed.token)
     grant = None
     if role is not None:
         try:
             grant = Grant.parse(role).label()
         except ValueError as error:
             fail(f"--role {role!r}: {error}", EXIT_USAGE)
-        if grant not in session.claims.grants:
-            fail(f"--role {role}: 你没有这个角色（your roles: {', '.join(session.claims.grants)})")
-    path = session_file.save(session_file.StoredSession(token=session.token, grant=grant))
-    _audit("login", user_id, f"登录：{session.claims.name}（{user_id}）", jti=session.claims.jti)
-    expires = session.claims.expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        if grant not in claims.grants:
+            fail(f"--role {role}: 你没有这个角色（your roles: {', '.join(claims.grants)})")
+    path = session_file.save(
+        session_file.StoredSession(token=signed.token, grant=grant, key=signed.key.to_text())
+    )
+    expires = claims.expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
     message(
-        f"已登录：{session.claims.name}（{user_id}），角色 {', '.join(session.claims.grants)}；"
+        f"已登录：{claims.name}（{user_id}），角色 {', '.join(claims.grants)}；"
         f"会话至 {expires}（{path}）"
     )
 

@@ -9,13 +9,17 @@ errors into three plain exceptions.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Payload, WorkflowExecution
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -45,7 +49,7 @@ from domain.refusal import Refusal, render
 from domain.roles import Actor
 from runtime.settings import get_settings
 from trust.client_interceptor import CredentialsInterceptor
-from trust.credentials import Credentials, acting_as
+from trust.credentials import TOKEN_HEADER, Credentials, acting_as
 from workflows import admission
 from workflows.case_workflow import CaseWorkflow
 from workflows.projection_memo import holds_projection, reconciliation_from_memo
@@ -127,6 +131,13 @@ class CaseAlreadyExists(CaseError):
     pass
 
 
+class CaseConflict(CaseError):
+    """The case number is taken, but not by this application as onechain started it:
+    by a start no worker admitted (made around onechain, or refused), by a case ended
+    around onechain, or by another applicant's case. Importing must not call that
+    "already existing": the applicant's case would silently never start."""
+
+
 class CaseNotFound(CaseError):
     pass
 
@@ -180,6 +191,10 @@ class CaseExecution(BaseModel):
     task_queue: str
     status: str  # running, completed, terminated, ...
     started_at: datetime
+    run_id: str = ""
+    #: How many runs of this case number Temporal lists: onechain starts one; a reset
+    #: or a start after a termination (``client.outside``) makes more.
+    runs: int = 1
     #: The case's memo as listed (sealed payloads; see ``workflows.projection_memo``).
     memo: dict[str, Payload] = Field(default_factory=dict, exclude=True, repr=False)
 
@@ -200,6 +215,13 @@ def _with_credentials_interceptor(client: Client) -> Client:
         return client
     config["interceptors"] = [*config["interceptors"], CredentialsInterceptor()]
     return Client(**config)
+
+
+def _applicant_digest(key: bytes, id_number: str) -> bytes:
+    """A keyed hash of an applicant's id, however it was typed (``readmodel.holders``
+    normalises the same way; the facade does not import the read model)."""
+    normalised = "".join(id_number.split()).upper()
+    return hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).digest()
 
 
 def prepare_start(request: CaseRequest) -> StartCase:
@@ -324,7 +346,61 @@ class CaseDesk:
                     result_type=CaseOutcome,
                 )
         except WorkflowAlreadyStartedError:
+            conflict = await self.start_conflict(start)
+            if conflict is not None:
+                raise CaseConflict(f"case {start.case_no}: {conflict}") from None
             raise CaseAlreadyExists(f"case {start.case_no} already exists") from None
+
+    async def start_conflict(self, start: StartCase) -> str | None:
+        """Why the case number ``start`` names is held by something other than this
+        application as onechain started it; None when it is the same case (a re-run
+        of the same import, a retried start).
+
+        The applicants are compared by a keyed hash of their ids (a key made for this
+        comparison), so no id is compared, logged or said in the answer."""
+        handle = self.handle(start.case_no)
+        try:
+            description = await handle.describe()
+        except RPCError:
+            return None  # deleted since: nothing to compare (a retry will tell)
+        status = description.status
+        if status is WorkflowExecutionStatus.FAILED:
+            refusal = await self.start_refusal(start.case_no)
+            return f"held by a start no worker admitted (未受理的启动): {refusal or 'failed'}"
+        if status in (
+            WorkflowExecutionStatus.TERMINATED,
+            WorkflowExecutionStatus.CANCELED,
+            WorkflowExecutionStatus.TIMED_OUT,
+        ):
+            return f"held by a case {status.name.lower()} outside onechain (被外部改动)"
+        first = await self.client.workflow_service.get_workflow_execution_history(
+            GetWorkflowExecutionHistoryRequest(
+                namespace=self.client.namespace,
+                execution=WorkflowExecution(
+                    workflow_id=workflow_id_for(start.case_no), run_id=description.run_id or ""
+                ),
+                maximum_page_size=1,
+            )
+        )
+        if not first.history.events:
+            return None
+        started = first.history.events[0].workflow_execution_started_event_attributes
+        # Sealed by the codec like every header: that the start carried one is enough here.
+        if TOKEN_HEADER not in started.header.fields:
+            return "held by a start made outside onechain, with no sign-in (绕过受理启动)"
+        try:
+            [held] = await self.client.data_converter.decode(
+                list(started.input.payloads), [StartCase]
+            )
+        except Exception:
+            return "held by a start whose application cannot be read (绕过受理启动)"
+        key = secrets.token_bytes(32)
+        if not hmac.compare_digest(
+            _applicant_digest(key, held.applicant.id_number),
+            _applicant_digest(key, start.applicant.id_number),
+        ):
+            return "held by another applicant's case (案件编号已被其他申请人使用)"
+        return None
 
     # --------------------------------------------------------------- actions
     def handle(self, case_no: str) -> WorkflowHandle[Any, CaseOutcome]:
@@ -593,21 +669,41 @@ class CaseDesk:
                     task_queue=execution.task_queue,
                     status=status,
                     started_at=started,
+                    run_id=execution.run_id or "",
+                    runs=known.runs + 1 if known is not None else 1,
                     memo=dict(execution.raw_info.memo.fields),
                 )
+            else:
+                known.runs += 1
         return [latest[k] for k in sorted(latest)]
 
     async def broadcast_calendar_reload(self) -> int:
         """Tell every running case to reload the schedules from the calendar store and
         recompute its deadlines (each case checks the sender is a signed-in
-        administrator). A signal, not a query: it reaches cases even while no worker runs."""
+        administrator). A signal, not a query: it reaches cases even while no worker runs.
+
+        A case that refuses the signal is skipped, not the end of the broadcast: one that
+        ended since the list was read (NOT_FOUND), or one that took as many signals as
+        the server allows a case (INVALID_ARGUMENT, ``runtime.devserver``'s cap: someone
+        flooded it). Returns how many cases took the signal."""
         credentials = self.credentials_for(None)
         count = 0
         with acting_as(credentials):
             for case_no in await self.running_case_numbers():
-                await self.handle(case_no).signal(CaseWorkflow.reload_calendar, CalendarReload())
+                try:
+                    await self.handle(case_no).signal(
+                        CaseWorkflow.reload_calendar, CalendarReload()
+                    )
+                except RPCError as error:
+                    if error.status not in _SIGNAL_REFUSED:
+                        raise
+                    continue
                 count += 1
         return count
+
+
+#: A case that will not take a signal: ended since listed, or at the server's cap.
+_SIGNAL_REFUSED = (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT)
 
 
 async def broadcast_calendar_reload(credentials: Credentials) -> int:

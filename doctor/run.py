@@ -84,11 +84,30 @@ async def examine(deployment: Deployment) -> list[Finding]:
                 calendar_coverage(engine, deployment.today),
             ]
         findings.append(cases)
+        findings.append(await _outside_check(deployment, client, findings))
     finally:
         if engine is not None:
             engine.dispose()
     findings.append(signing_keys(deployment.keys_dir))
     return findings
+
+
+async def _outside_check(deployment: Deployment, client: Any, findings: list[Finding]) -> Finding:
+    """Needs both Temporal and a read model at head."""
+    from doctor.outside import CHECK, outside_changes
+    from readmodel.database import make_engine
+
+    if client is None or not any(f.check == "database" and f.level.value == "ok" for f in findings):
+        return skip(CHECK, "Temporal or the read model (at head) is not available")
+    engine = make_engine(deployment.database_url)
+    try:
+        return await outside_changes(client, engine, deployment.task_queue)
+    except Exception as error:
+        from doctor.findings import warn
+
+        return warn(CHECK, f"could not compare with Temporal: {type(error).__name__}: {error}")
+    finally:
+        engine.dispose()
 
 
 def _open_database(deployment: Deployment) -> tuple[Engine | None, list[Finding]]:

@@ -101,6 +101,9 @@ class AdmitCase(BaseModel):
     start: StartCase
     token: str | None = None
     grant: str | None = None
+    #: The start's action proof and the digest of the start input it must match.
+    proof: str | None = None
+    digest: str | None = None
 
 
 class AdmissionResult(BaseModel):
@@ -248,20 +251,25 @@ class Rectify(Action):
 class CalendarReload(BaseModel):
     """Tell a running case to recompute its due dates from the calendar store.
 
-    ``token``/``grant`` are filled by the worker from the signal's headers (whatever the
-    client wrote here is replaced); the case loads the schedules itself, in an activity
+    ``token``/``grant``/``proof`` are filled by the worker from the signal's headers, and
+    ``digest`` from the arguments as they arrived (whatever the client wrote here is
+    replaced); the case loads the schedules itself, in an activity
     that checks the sender is a signed-in administrator. ``calendar`` is read only when
     replaying cases that received a schedule in the signal, before that rule.
     """
 
     token: str | None = None
     grant: str | None = None
+    proof: str | None = None
+    digest: str | None = None
     calendar: CalendarData | None = None
 
 
 class ReloadCalendarRequest(BaseModel):
     token: str | None = None
     grant: str | None = None
+    proof: str | None = None
+    digest: str | None = None
     first_year: int
     last_year: int
 

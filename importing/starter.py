@@ -3,7 +3,9 @@
 Each start is one ``CaseDesk.start_case`` call, which is atomic in Temporal: a case
 is either started or not, never half. The case number is the workflow key, so a row
 that was started before (by an earlier run of the same file, or by anyone) comes back
-as *already exists* and nothing is started twice.
+as *already exists* and nothing is started twice — only when it is the same
+application as onechain started it: a number held by a start no worker admitted, by a
+case ended around onechain or by another applicant's case is a *conflict*.
 
 Stopping (Ctrl-C, or Temporal staying unreachable) lets the starts in flight finish,
 attempts nothing more, and reports the rest as *not attempted*; running the same file
@@ -27,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from client.facade import CaseAlreadyExists, CaseError, CaseRequest
+from client.facade import CaseAlreadyExists, CaseConflict, CaseError, CaseRequest
 
 DEFAULT_CONCURRENCY = 16
 #: How long a start is retried while Temporal does not answer.
@@ -40,6 +42,9 @@ class Outcome(StrEnum):
     STARTED = "started"
     EXISTS = "already_exists"
     REJECTED = "rejected"
+    #: The case number is held by something else: a start onechain never admitted, a
+    #: case ended around onechain, another applicant's case (``CaseConflict``).
+    CONFLICT = "conflict"
     NOT_ATTEMPTED = "not_attempted"
     UNCERTAIN = "uncertain"  # sent, no answer: Temporal may or may not hold the case
 
@@ -74,6 +79,10 @@ class StartReport:
     @property
     def rejected(self) -> list[StartResult]:
         return [r for r in self.results if r.outcome is Outcome.REJECTED]
+
+    @property
+    def conflicts(self) -> list[StartResult]:
+        return [r for r in self.results if r.outcome is Outcome.CONFLICT]
 
     @property
     def not_attempted(self) -> int:
@@ -172,6 +181,8 @@ async def start_cases(
                     else:
                         reason = "already exists"
                         record(StartResult(row, request.case_no, Outcome.EXISTS, reason, sent))
+                except CaseConflict as conflict:
+                    record(StartResult(row, request.case_no, Outcome.CONFLICT, str(conflict)))
                 except CaseError as refused:
                     record(StartResult(row, request.case_no, Outcome.REJECTED, str(refused)))
                 except asyncio.CancelledError:

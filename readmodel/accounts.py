@@ -169,3 +169,19 @@ def directory_snapshot(session: Session) -> DirectorySnapshot:
         )
     )
     return DirectorySnapshot(users=users, revoked=revoked, taken_at=now)
+
+
+class SignInFailures(SQLModel, table=True):
+    """Consecutive failed sign-ins of one key (``user:<id>`` or ``source:<address>``),
+    in the shared database so every sign-in service throttles alike and an
+    administrator can unlock (``trust.throttle``)."""
+
+    __tablename__ = "sign_in_failures"
+
+    key: str = Field(primary_key=True, max_length=128)
+    failures: int = 0
+    last_failure_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    #: No attempt is checked before this instant (backoff).
+    blocked_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: Locked out until an administrator unlocks (people only).
+    locked: bool = False

@@ -1,30 +1,43 @@
-"""An audit trail nobody can rewrite (执法全过程记录): append-only, hash-chained rows.
+"""An audit trail nobody can rewrite unseen (执法全过程记录): append-only rows, each
+sealed with an HMAC by a key the database does not hold.
 
-Every row stores the hash of the row before it and its own hash over its content and
-that previous hash, so editing, inserting or deleting a row anywhere breaks the chain
-at that point (``verify_chain``). Deleting rows at the very end leaves a shorter valid
-chain: compare the head hash ``audit verify`` prints with one written down or exported
-earlier.
+Every row stores the hash of the row before it and its own seal over its content, its
+key id and that previous hash: ``HMAC-SHA256(audit key, prev_hash, key_id, content)``.
+The audit key lives in the keystore (``runtime.keys``, kind ``audit``), never in the
+database, so whoever administers the database can edit, insert or delete rows but
+cannot re-seal what follows: ``verify_chain`` names each row that was edited,
+inserted, deleted or re-chained. Cutting rows off the end leaves a shorter, valid
+chain: the anchors written outside the database (``readmodel.audit_anchors``) catch
+that.
+
+Rows written before the audit key existed (``key_id`` NULL) carry the old keyless
+SHA-256 chain; they verify as what they are (``legacy_rows``), only as the chain's
+first rows, and the first keyed row chains on the last of them.
 
 Rows are appended under a lock on the chain's head (SQLite: the write transaction's
 database lock; PostgreSQL: a transaction-scoped advisory lock), so two writers never
 chain onto the same row. Unlike the rest of the read model, this table is never
-rebuilt from Temporal: back it up with the database.
+rebuilt from Temporal: back it up with the database, and the audit key apart from it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, insert, text
 from sqlmodel import Field, Session, SQLModel, select
 
 from readmodel.tables import UTCDateTime, table_of
+from runtime.keys import ENV_AUDIT_KEY, MANIFEST, AuditKeys, keys_dir, load_audit_keys
 
 GENESIS = "0" * 64
 #: Arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
@@ -54,6 +67,8 @@ class AuditRecord(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     row_hash: str = Field(max_length=64)
+    #: The audit key that sealed the row; NULL for legacy rows (keyless SHA-256).
+    key_id: str | None = Field(default=None, max_length=32)
 
 
 @dataclass(frozen=True)
@@ -77,11 +92,39 @@ def _canonical_at(at: datetime) -> str:
     return aware.isoformat(timespec="microseconds")
 
 
-def row_digest(prev_hash: str, fields: dict[str, Any]) -> str:
-    """SHA-256 over the previous hash and the row's content in a canonical form."""
+def _blob(fields: dict[str, Any]) -> str:
     content = {**fields, "at": _canonical_at(fields["at"])}
-    blob = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}\n{blob}".encode()).hexdigest()
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def row_digest(prev_hash: str, fields: dict[str, Any]) -> str:
+    """The legacy, keyless seal: SHA-256 over the previous hash and the content (rows
+    written before the audit key; anyone can recompute it, hence the key)."""
+    return hashlib.sha256(f"{prev_hash}\n{_blob(fields)}".encode()).hexdigest()
+
+
+def keyed_digest(key: bytes, key_id: str, prev_hash: str, fields: dict[str, Any]) -> str:
+    """HMAC-SHA256 with the audit key over the previous hash, the key id and the content."""
+    message = f"{prev_hash}\n{key_id}\n{_blob(fields)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def current_keys() -> AuditKeys:
+    """The configured audit keys (``ONECHAIN_AUDIT_KEY`` or the keystore folder), loaded
+    again only when the keystore's manifest or the variable changes (a rotation)."""
+    from runtime.settings import get_settings
+
+    directory = keys_dir(get_settings())
+    try:
+        stamp = (directory / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _loaded(str(directory), os.environ.get(ENV_AUDIT_KEY, ""), stamp)
+
+
+@lru_cache(maxsize=8)
+def _loaded(directory: str, variable: str, stamp: int) -> AuditKeys:
+    return load_audit_keys(Path(directory))
 
 
 def _content(entry: AuditEntry | AuditRecord) -> dict[str, Any]:
@@ -111,14 +154,17 @@ def _head_hash(session: Session) -> str:
     return last or GENESIS
 
 
-def append(session: Session, entries: Sequence[AuditEntry]) -> int:
-    """Chain ``entries`` onto the trail inside the caller's write transaction.
+def append(session: Session, entries: Sequence[AuditEntry], keys: AuditKeys | None = None) -> int:
+    """Chain ``entries`` onto the trail inside the caller's write transaction, each
+    sealed with the active audit key (``keys``, by default the configured ones).
 
     Case events already on the trail (same case and sequence number: a retried
     projection) are skipped, so appending is idempotent. Returns how many were added.
     """
     if not entries:
         return 0
+    keys = keys or current_keys()
+    kid, key = keys.active_kid, keys.keys[keys.active_kid]
     _lock_head(session)
     case_events = [
         (e.case_no, e.seq) for e in entries if e.case_no is not None and e.seq is not None
@@ -140,8 +186,8 @@ def append(session: Session, entries: Sequence[AuditEntry]) -> int:
         if entry.seq is not None and (entry.case_no, entry.seq) in known:
             continue
         fields = _content(entry)
-        digest = row_digest(prev, fields)
-        rows.append({**fields, "prev_hash": prev, "row_hash": digest})
+        digest = keyed_digest(key, kid, prev, fields)
+        rows.append({**fields, "prev_hash": prev, "row_hash": digest, "key_id": kid})
         known.add((entry.case_no, entry.seq))
         prev = digest
     if rows:
@@ -151,10 +197,15 @@ def append(session: Session, entries: Sequence[AuditEntry]) -> int:
     return len(rows)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChainProblem:
+    """One place where the trail is not what was written; ``kind`` is one of edited,
+    inserted, deleted, rechained, unkeyed, unknown_key (and, from the anchors, cut)."""
+
     row_id: int
     problem: str
+    kind: str = "edited"
+    last_row_id: int | None = None  # a run of re-chained rows ends here
 
 
 @dataclass(frozen=True)
@@ -162,6 +213,10 @@ class ChainReport:
     rows: int
     head_hash: str
     problems: list[ChainProblem]
+    legacy_rows: int = 0
+    head_id: int = 0
+    #: The stored hash of each row an anchor named (missing ids: no such row).
+    anchored: dict[int, str] = field(default_factory=dict)
 
 
 def _rows(session: Session, batch: int = 5000) -> Iterator[AuditRecord]:
@@ -181,24 +236,157 @@ def _rows(session: Session, batch: int = 5000) -> Iterator[AuditRecord]:
         last_id = chunk[-1].id or last_id
 
 
-def verify_chain(session: Session) -> ChainReport:
-    """Walk the trail in order and name every row where the chain breaks."""
-    problems: list[ChainProblem] = []
-    prev = GENESIS
-    count = 0
-    for row in _rows(session):
-        count += 1
+_EDITED = "本行内容被改动，或本行是没有审计密钥的人伪造的（row content changed, or forged without the audit key）"
+_PLAIN = "；其哈希是无密钥的 SHA-256 重算（its hash was recomputed without the audit key）"
+_INSERTED = (
+    "本行是插入的：下一行仍与它前面的行相连（row inserted: the next row still links over it）"
+)
+_DELETED = "本行之前有行被删除（row(s) deleted before this one: it links to a row that is gone）"
+_RECHAINED = "改动之后的行被重新串链（rows re-chained after a change: their seals no longer match）"
+_UNKEYED = (
+    "已有加密钥的行之后出现无密钥的行（unkeyed row after keyed rows: re-chained without the key）"
+)
+_RELINKED = "本行的前一行哈希被改写，以接上插入的行（prev_hash rewritten to the inserted row）"
+_BROKEN = (
+    "本行与前一行断链且密封不符：被插入或改动（not linked and not sealed: inserted or edited）"
+)
+_UNKNOWN_KEY = "本行声称的审计密钥 {kid} 不存在（sealed with an unknown audit key {kid}）"
+
+
+class _Walk:
+    """The chain check as a small state machine over rows in id order (one pass, a
+    window of one row), so a trail of millions of rows verifies in constant memory."""
+
+    def __init__(
+        self, keys: AuditKeys | None, anchored_ids: Collection[int], strict: bool = True
+    ) -> None:
+        self.keys = keys
+        self.strict = strict
+        self.anchored_ids = set(anchored_ids)
+        self.anchored: dict[int, str] = {}
+        self.problems: list[ChainProblem] = []
+        self.count = 0
+        self.legacy = 0
+        self.keyed_seen = False
+        self.prev_hash = GENESIS  # the previous row's stored hash
+        self.prev_prev: str | None = None  # the previous row's stored prev_hash
+        self.prev_id = 0
+        self.prev_prev_id = 0
+        self.prev_bad = False
+
+    def _seal_problem(self, row: AuditRecord, prev_hash: str) -> tuple[str, str] | None:
+        """``(kind, why)`` when the row's seal does not hold over ``prev_hash``."""
+        fields = _content(row)
+        if row.key_id is None:
+            if self.keyed_seen:
+                return ("unkeyed", _UNKEYED)
+            return None if row_digest(prev_hash, fields) == row.row_hash else ("edited", _EDITED)
+        key = self.keys.keys.get(row.key_id) if self.keys else None
+        if key is None:
+            return ("unknown_key", _UNKNOWN_KEY.format(kid=row.key_id)) if self.strict else None
+        if hmac.compare_digest(keyed_digest(key, row.key_id, prev_hash, fields), row.row_hash):
+            return None
+        if row_digest(prev_hash, fields) == row.row_hash:
+            return ("edited", _EDITED + _PLAIN)
+        return ("edited", _EDITED)
+
+    def _gap(self, row_id: int) -> str:
+        if row_id > self.prev_id + 1:
+            return f"（ids {self.prev_id + 1}..{row_id - 1} missing）"
+        return ""
+
+    def _last_covers_prev(self) -> bool:
+        if not self.problems:
+            return False
+        last = self.problems[-1]
+        return (last.last_row_id or last.row_id) == self.prev_id
+
+    def step(self, row: AuditRecord) -> None:
         row_id = row.id or 0
-        if row.prev_hash != prev:
-            problems.append(
-                ChainProblem(
-                    row_id, "前一行被删除、插入或改动（previous row deleted, inserted or changed）"
-                )
+        self.count += 1
+        if row.key_id is None and not self.keyed_seen:
+            self.legacy += 1
+        seal = self._seal_problem(row, row.prev_hash)
+        if row.key_id is not None:
+            self.keyed_seen = True
+        linked = row.prev_hash == self.prev_hash
+        after_bad = self.prev_bad and self._last_covers_prev()
+        if seal is None:
+            if not linked:
+                if after_bad and row.prev_hash == self.prev_prev:
+                    self._mark_prev_inserted()  # this row still links over its predecessor
+                else:
+                    self.problems.append(
+                        ChainProblem(row_id, _DELETED + self._gap(row_id), "deleted")
+                    )
+        else:
+            self._bad(row, row_id, seal, linked, after_bad)
+        if row_id in self.anchored_ids:
+            self.anchored[row_id] = row.row_hash
+        self.prev_prev_id = self.prev_id
+        self.prev_prev, self.prev_hash, self.prev_id = row.prev_hash, row.row_hash, row_id
+        self.prev_bad = seal is not None
+
+    def _bad(
+        self, row: AuditRecord, row_id: int, seal: tuple[str, str], linked: bool, after_bad: bool
+    ) -> None:
+        """Name a row whose seal does not hold, as part of what happened around it."""
+        kind, why = seal
+        last = self.problems[-1] if self.problems else None
+        if (
+            linked
+            and after_bad
+            and self.prev_prev is not None
+            and self._seal_problem(row, self.prev_prev) is None
+        ):
+            # Sealed over the row before its predecessor: that predecessor was inserted
+            # and this row's prev_hash rewritten to chain onto it.
+            self._mark_prev_inserted()
+            self.problems.append(ChainProblem(row_id, _RELINKED, "rechained"))
+        elif linked and after_bad and kind in ("edited", "unkeyed") and last is not None:
+            run = "rechained" if kind == "edited" else "unkeyed"
+            if last.kind == run and last.last_row_id is not None:
+                last.last_row_id = row_id  # one problem for a run of re-chained rows
+            else:
+                text = _RECHAINED if run == "rechained" else _UNKEYED
+                self.problems.append(ChainProblem(row_id, text, run, row_id))
+        elif linked or kind != "edited":
+            self.problems.append(
+                ChainProblem(row_id, why, kind, row_id if kind == "unkeyed" else None)
             )
-        if row_digest(row.prev_hash, _content(row)) != row.row_hash:
-            problems.append(ChainProblem(row_id, "本行内容被改动（row content changed）"))
-        prev = row.row_hash
-    return ChainReport(rows=count, head_hash=prev, problems=problems)
+        else:
+            self.problems.append(ChainProblem(row_id, _BROKEN + self._gap(row_id), "inserted"))
+
+    def _mark_prev_inserted(self) -> None:
+        """The previous row was inserted: name it so (it ends a run, or replaces the
+        problem it was named by)."""
+        last = self.problems[-1]
+        if last.last_row_id is not None and last.last_row_id != last.row_id:
+            last.last_row_id = self.prev_prev_id
+            self.problems.append(ChainProblem(self.prev_id, _INSERTED, "inserted"))
+        else:
+            self.problems[-1] = ChainProblem(self.prev_id, _INSERTED, "inserted")
+
+
+def verify_chain(
+    session: Session, keys: AuditKeys | None = None, anchored_ids: Collection[int] = ()
+) -> ChainReport:
+    """Walk the trail in order and name every row where it is not what was written.
+
+    ``keys``: the audit keys (by default the configured ones); ``anchored_ids``: rows
+    whose stored hash the report should carry, for the anchors to compare.
+    """
+    walk = _Walk(keys or current_keys(), anchored_ids)
+    for row in _rows(session):
+        walk.step(row)
+    return ChainReport(
+        rows=walk.count,
+        head_hash=walk.prev_hash,
+        problems=walk.problems,
+        legacy_rows=walk.legacy,
+        head_id=walk.prev_id,
+        anchored=walk.anchored,
+    )
 
 
 def export_rows(
@@ -207,8 +395,13 @@ def export_rows(
     case_no: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    kind: str | Sequence[str] | None = None,
 ) -> Iterable[AuditRecord]:
     query = select(AuditRecord).order_by(AuditRecord.id)  # type: ignore[arg-type]
+    if isinstance(kind, str):
+        query = query.where(AuditRecord.kind == kind)
+    elif kind is not None:
+        query = query.where(AuditRecord.kind.in_(list(kind)))  # type: ignore[attr-defined]
     if case_no is not None:
         query = query.where(AuditRecord.case_no == case_no)
     if since is not None:
@@ -216,3 +409,37 @@ def export_rows(
     if until is not None:
         query = query.where(AuditRecord.at < until)  # type: ignore[operator]
     return session.exec(query)
+
+
+def keys_from_files(files: dict[str, bytes]) -> AuditKeys | None:
+    """The audit keys in a keystore folder's files (e.g. a backup's ``keys/`` part),
+    None when it has none."""
+    import base64
+
+    keys: dict[str, bytes] = {}
+    active = ""
+    try:
+        manifest = json.loads(files.get(MANIFEST, b"{}"))
+        active = str((manifest.get("audit") or {}).get("active") or "")
+    except ValueError:
+        pass
+    for name, data in files.items():
+        if name.startswith("audit/") and name.endswith(".key"):
+            kid = name.removeprefix("audit/").removesuffix(".key")
+            keys[kid] = base64.b64decode(data.strip())
+    if not keys:
+        return None
+    return AuditKeys(active_kid=active if active in keys else next(iter(keys)), keys=keys)
+
+
+def first_problem(rows: Iterable[AuditRecord], keys: AuditKeys | None) -> str | None:
+    """Where a trail (e.g. one in a backup archive) first breaks: ``row N: why``; None
+    when intact. Rows sealed with a key not in ``keys`` are checked for their links
+    only (a backup of an office whose audit key is kept elsewhere)."""
+    walk = _Walk(keys, (), strict=False)
+    for row in rows:
+        walk.step(row)
+        if walk.problems:
+            problem = walk.problems[0]
+            return f"row {problem.row_id} ({problem.problem})"
+    return None

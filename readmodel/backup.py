@@ -30,6 +30,7 @@ conflicting rows and key files instead of refusing.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import io
@@ -45,8 +46,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, DateTime, Engine, Table, delete, insert, select, text
 
-from readmodel.audit import GENESIS, row_digest
+from readmodel.audit import AuditRecord, current_keys, first_problem, keys_from_files
 from readmodel.database import describe, write_session
+from runtime.keys import AuditKeys
 
 FORMAT = "onechain-backup/1"
 MANIFEST = "manifest.json"
@@ -344,30 +346,22 @@ def read_archive(path: Path, passphrase: str | None = None) -> Archive:
             raise BackupError(
                 f"{path}: {table} has {counted} rows, the manifest says {manifest['counts'].get(table)}"
             )
-    problem = _chain_problem(archive.rows("audit_log"))
+    problem = _chain_problem(archive.rows("audit_log"), archive.key_files())
     if problem is not None:
         raise BackupError(f"{path}: the audit trail in the archive is broken at {problem}")
     return archive
 
 
-def _chain_problem(rows: list[dict[str, Any]]) -> str | None:
-    """Where the archived trail's hash chain breaks (None: intact)."""
+def _chain_problem(rows: list[dict[str, Any]], key_files: dict[str, bytes]) -> str | None:
+    """Where the archived trail's chain breaks (None: intact), its rows' seals checked
+    with the archive's audit keys and this machine's (``readmodel.audit``)."""
     table = _table("audit_log")
-    prev = GENESIS
-    for row in rows:
-        decoded = _decode(table, row)
-        fields = {
-            k: decoded[k]
-            for k in (
-                "at", "kind", "actor_id", "actor_name", "actor_role",
-                "case_no", "seq", "summary", "reason", "data",
-            )
-        }  # fmt: skip
-        fields["data"] = fields["data"] or {}
-        if row["prev_hash"] != prev or row_digest(prev, fields) != row["row_hash"]:
-            return f"row {row['id']}"
-        prev = row["row_hash"]
-    return None
+    records = (AuditRecord.model_validate(_decode(table, row)) for row in rows)
+    keys = keys_from_files(key_files)
+    with contextlib.suppress(Exception):  # no audit key here: the archive's, or links only
+        local = current_keys()
+        keys = AuditKeys(local.active_kid, {**local.keys, **(keys.keys if keys else {})})
+    return first_problem(records, keys)
 
 
 # ---------------------------------------------------------------------- restoring

@@ -42,6 +42,7 @@ from readmodel.audit import AuditEntry
 from readmodel.audit import append as append_audit
 from readmodel.database import write_session
 from readmodel.holders import holder_hash
+from readmodel.outside import ALTERED
 from readmodel.tables import (
     NO_DUE_DATE,
     CaseDepartmentRecord,
@@ -81,18 +82,23 @@ def _case_upsert(dialect: str) -> Any:
     Replaces every column unless the stored row is newer: a higher ``last_seq``, or
     the same ``last_seq`` and a later ``updated_at`` (a state change without a new
     event, e.g. a clock update; a straggling retry of the previous batch must not
-    undo it). RETURNING yields a row only when the row was inserted or replaced.
+    undo it). A row marked ``altered`` (changed around onechain, ``readmodel.outside``)
+    is never replaced: a reset run's rows would otherwise show the case running again.
+    RETURNING yields a row only when the row was inserted or replaced.
     """
     table = table_of(CaseRecord)
     stmt = _insert(dialect, CaseRecord)
     return stmt.on_conflict_do_update(
         index_elements=[table.c.case_no],
         set_={c.name: stmt.excluded[c.name] for c in table.c if c.name != "case_no"},
-        where=or_(
-            table.c.last_seq < stmt.excluded.last_seq,
-            and_(
-                table.c.last_seq == stmt.excluded.last_seq,
-                table.c.updated_at <= stmt.excluded.updated_at,
+        where=and_(
+            table.c.status != ALTERED,
+            or_(
+                table.c.last_seq < stmt.excluded.last_seq,
+                and_(
+                    table.c.last_seq == stmt.excluded.last_seq,
+                    table.c.updated_at <= stmt.excluded.updated_at,
+                ),
             ),
         ),
     ).returning(table.c.case_no)

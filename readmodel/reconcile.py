@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from domain.projection import DerivedRecords, ProjectionBatch
 from readmodel.audit import append as append_audit
 from readmodel.database import write_session
+from readmodel.outside import ALTERED
 from readmodel.projection import (
     _audit_entry,
     _case_upsert,
@@ -57,6 +58,8 @@ class CaseDiff:
     changes: list[str] = field(default_factory=list)
     events_added: int = 0
     newer_in_read_model: bool = False
+    #: The row is marked as changed around onechain (``readmodel.outside``): left alone.
+    altered: bool = False
 
     @property
     def changed(self) -> bool:
@@ -118,6 +121,9 @@ def diff_case(stored: Stored, batch: ProjectionBatch) -> CaseDiff:
     row = stored.cases.get(case_no)
     if row is None:
         diff.missing = True
+        return diff
+    if row.status == ALTERED:
+        diff.altered = True  # the upsert never replaces it; its events are still kept
         return diff
     if row.last_seq > batch.case.last_seq:
         diff.newer_in_read_model = True  # the case moved on since the query; leave it

@@ -13,6 +13,10 @@ callable (``Authorization`` header → refusal message, or None to allow):
 ``trust.codec_access.signed_in_reader`` checks session tokens; ``allow_local_insecure``
 lets every caller decode and is only accepted on a loopback address.
 
+Whatever is decoded, the trust headers (session tokens, action proofs) never leave:
+they come back as a placeholder. Every decode can be recorded (``record_read``: who
+read which cases' data, 个人信息保护法); a read that cannot be recorded is refused.
+
 Standard library only (``http.server`` in threads): the codec is synchronous and fast,
 requests are small and few (one per history page the UI shows), so a web framework
 would add a dependency and nothing else.
@@ -31,11 +35,26 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from runtime.codec import PayloadKeyError, SealingCodec
+from trust.credentials import is_trust_payload
 
 logger = logging.getLogger(__name__)
 
 #: ``authorization_header -> refusal message`` (None: allowed).
 Authorize = Callable[[str | None], str | None]
+#: ``payload -> True`` for an unsealed payload that must never leave the server (the
+#: trust headers: tokens and action proofs).
+Withhold = Callable[[Payload], bool]
+#: ``(authorization_header, payloads decoded)``: record who read what.
+RecordRead = Callable[[str | None, Sequence[Payload]], None]
+
+
+def _withheld_placeholder() -> Payload:
+    """What the UI shows in place of a withheld payload."""
+    return Payload(
+        metadata={"encoding": b"json/plain"},
+        data=json.dumps("«会话凭据，不予显示（session credential withheld）»").encode("utf-8"),
+    )
+
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
@@ -66,10 +85,14 @@ class CodecServer(ThreadingHTTPServer):
         codec: SealingCodec,
         authorize: Authorize,
         ui_origins: Sequence[str],
+        withhold: Withhold = is_trust_payload,
+        record_read: RecordRead | None = None,
     ) -> None:
         self.codec = codec
         self.authorize = authorize
         self.ui_origins = frozenset(origin.rstrip("/") for origin in ui_origins)
+        self.withhold = withhold
+        self.record_read = record_read
         super().__init__(address, CodecRequestHandler)
 
     @property
@@ -143,6 +166,13 @@ class CodecRequestHandler(BaseHTTPRequestHandler):
             return
         namespace = self.headers.get("X-Namespace") or "-"
         logger.info("codec %s namespace=%s payloads=%d", operation, namespace, len(converted))
+        if operation == "decode" and self.server.record_read is not None:
+            try:
+                self.server.record_read(authorization, converted)
+            except Exception as error:  # a read that cannot be recorded is not served
+                logger.error("codec: read not recorded: %s", type(error).__name__)
+                self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "read log unavailable"})
+                return
         document = json_format.MessageToDict(Payloads(payloads=converted))
         document.setdefault("payloads", [])
         self._reply(HTTPStatus.OK, document)
@@ -150,7 +180,8 @@ class CodecRequestHandler(BaseHTTPRequestHandler):
     def _apply(self, operation: str, payloads: Sequence[Payload]) -> list[Payload]:
         codec = self.server.codec
         if operation == "decode":
-            return [codec.open(payload) for payload in payloads]
+            opened = [codec.open(payload) for payload in payloads]
+            return [_withheld_placeholder() if self.server.withhold(p) else p for p in opened]
         return [codec.seal(payload) for payload in payloads]
 
     def _reply(self, status: HTTPStatus, document: dict[str, object]) -> None:

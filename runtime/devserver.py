@@ -20,7 +20,18 @@ SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 #: for a case's whole life. The server warns above 2 KiB by default (and refuses above
 #: 2 MiB); the warning is raised so that the server's log says what matters.
 MEMO_WARN_BYTES = 256 * 1024
-DYNAMIC_CONFIG = (f"limit.memoSize.warn={MEMO_WARN_BYTES}",)
+#: The server writes every signal it accepts to the case's history before any worker code
+#: can look at who sent it, so a client that reaches the frontend could grow a case's
+#: history without bound (2,000 signals: 13 → 4,176 events, and a workflow task over
+#: 5 s) until the server's history limit terminates the case. Cases take one signal,
+#: the calendar reload, once per `onechain calendar load`: the server refuses signals
+#: past this many per case ("exceeded workflow execution limit for signal events").
+#: Past one machine, put the same key in the cluster's dynamic config (docs/deploy.md).
+MAX_SIGNALS_PER_CASE = 100
+DYNAMIC_CONFIG = (
+    f"limit.memoSize.warn={MEMO_WARN_BYTES}",
+    f"history.maximumSignalsPerExecution={MAX_SIGNALS_PER_CASE}",
+)
 
 
 def storage_flags() -> list[str]:

@@ -11,6 +11,11 @@ Three kinds of key, each with a short key id (``p-20261202-ab12``) so keys can r
 * **lookup** — one HMAC-SHA256 key for keyed hashes of personal ids in the read model
   (the e-licence store finds a holder by ``HMAC(key, id)``). It does not rotate: a new
   key would orphan every stored hash.
+* **audit** — HMAC-SHA256 keys that seal the audit trail's rows and its anchors
+  (``readmodel.audit``, ``readmodel.anchors``): kept out of the database, so whoever
+  administers the database cannot rewrite the trail and re-seal it. The active key seals
+  new rows; every audit key still verifies the rows it sealed (each row names its key
+  id), so an audit key rotates but is never retired.
 
 On disk (the embedded default, ``<data_dir>/keys``, or ``ONECHAIN_KEYS_DIR``)::
 
@@ -18,6 +23,7 @@ On disk (the embedded default, ``<data_dir>/keys``, or ``ONECHAIN_KEYS_DIR``)::
       keys.json           which kid is active / retired per kind (no key material)
       payload/<kid>.key   base64 of 32 random bytes                          0600
       lookup/<kid>.key    base64 of 32 random bytes                          0600
+      audit/<kid>.key     base64 of 32 random bytes                          0600
       signing/<kid>.pem   Ed25519 private key, PKCS#8 PEM (signing machines)  0600
       signing/<kid>.pub   Ed25519 public key, PEM                             0600
 
@@ -26,6 +32,8 @@ variable, when set, wins over the folder for its kind:
 
 * ``ONECHAIN_PAYLOAD_KEYS="kid1:BASE64,kid2:BASE64"`` — 32-byte keys, the first active;
 * ``ONECHAIN_LOOKUP_KEY="kid:BASE64"`` (or just ``BASE64``);
+* ``ONECHAIN_AUDIT_KEY="kid1:BASE64,kid2:BASE64"`` — 32-byte keys, the first active
+  (the key id is required: each audit row records it);
 * ``ONECHAIN_SIGNING_PUBLIC_KEYS="kid1:BASE64,kid2:BASE64"`` — raw 32-byte Ed25519
   public keys, the first active;
 * ``ONECHAIN_SIGNING_PRIVATE_KEY_FILE=/path/key.pem`` — the active kid's private key
@@ -58,21 +66,24 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from runtime.private_files import make_private_dir
 from runtime.settings import Settings
 
-Kind = Literal["payload", "signing", "lookup"]
-RotatableKind = Literal["payload", "signing"]
-KINDS: tuple[Kind, ...] = ("payload", "lookup", "signing")
-_PREFIX: dict[str, str] = {"payload": "p", "signing": "s", "lookup": "l"}
+Kind = Literal["payload", "signing", "lookup", "audit"]
+RotatableKind = Literal["payload", "signing", "audit"]
+RetirableKind = Literal["payload", "signing"]
+KINDS: tuple[Kind, ...] = ("payload", "lookup", "signing", "audit")
+_PREFIX: dict[str, str] = {"payload": "p", "signing": "s", "lookup": "l", "audit": "a"}
 MANIFEST = "keys.json"
 SYMMETRIC_KEY_BYTES = 32
 INIT_HINT = "run `onechain keys init`"
 
 ENV_PAYLOAD_KEYS = "ONECHAIN_PAYLOAD_KEYS"
 ENV_LOOKUP_KEY = "ONECHAIN_LOOKUP_KEY"
+ENV_AUDIT_KEY = "ONECHAIN_AUDIT_KEY"
 ENV_SIGNING_PUBLIC_KEYS = "ONECHAIN_SIGNING_PUBLIC_KEYS"
 ENV_SIGNING_PRIVATE_KEY_FILE = "ONECHAIN_SIGNING_PRIVATE_KEY_FILE"
 KEY_ENVIRONMENT_VARIABLES = (
     ENV_PAYLOAD_KEYS,
     ENV_LOOKUP_KEY,
+    ENV_AUDIT_KEY,
     ENV_SIGNING_PUBLIC_KEYS,
     ENV_SIGNING_PRIVATE_KEY_FILE,
 )
@@ -91,6 +102,14 @@ class SigningKeys:
 
 @dataclass(frozen=True)
 class PayloadKeys:
+    active_kid: str
+    keys: dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class AuditKeys:
+    """The audit trail's HMAC keys: ``active_kid`` seals new rows, all of them verify."""
+
     active_kid: str
     keys: dict[str, bytes]
 
@@ -213,7 +232,8 @@ def _create_key(directory: Path, kind: Kind, manifest: dict[str, Any], now: date
 
 
 def init_keys(directory: Path) -> list[str]:
-    """Create whatever is missing (a payload key, a lookup key, a signing key pair);
+    """Create whatever is missing (a payload key, a lookup key, a signing key pair, an
+    audit key);
     returns the key ids created, empty when everything was already there."""
     created: list[str] = []
     with _locked(directory):
@@ -229,8 +249,8 @@ def init_keys(directory: Path) -> list[str]:
 
 def rotate(directory: Path, kind: RotatableKind) -> str:
     """A new key of ``kind`` becomes active; the old ones still decrypt / verify."""
-    if kind not in ("payload", "signing"):
-        raise KeystoreError(f"only payload and signing keys rotate, not {kind!r}")
+    if kind not in ("payload", "signing", "audit"):
+        raise KeystoreError(f"only payload, signing and audit keys rotate, not {kind!r}")
     with _locked(directory):
         manifest = _read_manifest(directory)
         if _active(manifest, kind) is None:
@@ -240,12 +260,16 @@ def rotate(directory: Path, kind: RotatableKind) -> str:
     return kid
 
 
-def retire(directory: Path, kind: RotatableKind, kid: str) -> None:
+def retire(directory: Path, kind: RetirableKind, kid: str) -> None:
     """Stop using ``kid`` for decryption / verification (its file stays, marked retired).
 
     The active key cannot be retired: rotate first. Retiring a payload key makes the
     histories sealed with it unreadable, so retire one only when no case needs it.
     """
+    if kind not in ("payload", "signing"):
+        raise KeystoreError(
+            f"{kind} keys are never retired (the rows they sealed must still verify)"
+        )
     with _locked(directory):
         manifest = _read_manifest(directory)
         entries = _entries(manifest, kind)
@@ -271,6 +295,7 @@ def list_keys(directory: Path, environ: Mapping[str, str] | None = None) -> list
         "payload": ENV_PAYLOAD_KEYS,
         "lookup": ENV_LOOKUP_KEY,
         "signing": ENV_SIGNING_PUBLIC_KEYS,
+        "audit": ENV_AUDIT_KEY,
     }
     for kind in KINDS:
         variable = from_env[kind]
@@ -389,6 +414,28 @@ def load_lookup_key(directory: Path, environ: Mapping[str, str] | None = None) -
         raise _missing("lookup", directory, ENV_LOOKUP_KEY)
     path = _folder_key_file(directory, "lookup", kid, ".key")
     return _decode_symmetric(path.read_text(encoding="ascii"), str(path))
+
+
+def load_audit_keys(directory: Path, environ: Mapping[str, str] | None = None) -> AuditKeys:
+    """The audit trail's keys: ``ONECHAIN_AUDIT_KEY`` if set, else the folder's (every
+    audit key there, retired or not: old rows name theirs)."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_AUDIT_KEY):
+        pairs = _parse_env_list(ENV_AUDIT_KEY, env[ENV_AUDIT_KEY], "audit")
+        keys = {
+            kid: _decode_symmetric(material, f"{ENV_AUDIT_KEY} key {kid}")
+            for kid, material in pairs
+        }
+        return AuditKeys(active_kid=pairs[0][0], keys=keys)
+    manifest = _read_manifest(directory)
+    active = _active(manifest, "audit")
+    if active is None:
+        raise _missing("audit", directory, ENV_AUDIT_KEY)
+    keys = {}
+    for kid in [active, *sorted(k for k in _entries(manifest, "audit") if k != active)]:
+        path = _folder_key_file(directory, "audit", kid, ".key")
+        keys[kid] = _decode_symmetric(path.read_text(encoding="ascii"), str(path))
+    return AuditKeys(active_kid=active, keys=keys)
 
 
 def _public_from_raw(material: str, where: str) -> Ed25519PublicKey:

@@ -28,6 +28,21 @@ class Settings(BaseSettings):
     #: Query or takes an action without replaying its history first; each costs about
     #: 230-270 KiB of the worker's memory (docs/deploy.md, "Sizing").
     worker_cache: int = Field(default=1000, ge=0)
+    #: How often a worker looks for cases changed around onechain (reset, terminated,
+    #: deleted with the stock ``temporal`` CLI; ``runtime.outside_sweep``); 0: never.
+    outside_sweep_seconds: float = Field(default=30.0, ge=0)
+    #: The sign-in service (``onechain signin-service``; ``up`` runs one): the only place
+    #: that holds the private signing key. ``login``, the console and batch jobs ask it.
+    signin_url: str = "http://127.0.0.1:7240"
+    #: The audit trail's anchor file (``readmodel.audit_anchors``); default
+    #: ``<data_dir>/audit/anchors.jsonl``. Keep it on another disk or host than the database.
+    audit_anchors: Path | None = None
+    #: How often a running worker anchors the audit chain's head (when it moved).
+    audit_anchor_seconds: float = Field(default=60.0, gt=0)
+    #: Refused attempts without a valid identity: detailed audit rows per reason and
+    #: window, then one summary row ("and K more") per window.
+    audit_security_per_window: int = Field(default=20, ge=1)
+    audit_security_window_seconds: float = Field(default=60.0, gt=0)
 
     @property
     def resolved_database_url(self) -> str:
@@ -35,6 +50,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'readmodel.sqlite3').resolve()}"
+
+    @property
+    def audit_anchors_file(self) -> Path:
+        """``ONECHAIN_AUDIT_ANCHORS``, by default ``<data_dir>/audit/anchors.jsonl``."""
+        if self.audit_anchors is not None:
+            return self.audit_anchors
+        return self.data_dir / "audit" / "anchors.jsonl"
 
     @property
     def calendars_dir(self) -> Path:

@@ -18,6 +18,7 @@ from readmodel.database import read_session
 from runtime.keys import SigningKeys
 from runtime.private_files import open_private
 from trust.accounts import Session, _start_session, add_user
+from trust.action_proof import SessionKey
 from trust.credentials import Credentials
 from trust.signer import ServiceCredentials
 
@@ -67,21 +68,24 @@ def ensure_demo_people(engine: Engine, accounts_file: Path) -> dict[str, str]:
     return created
 
 
-def _session_for(engine: Engine, keys: SigningKeys, user_id: str, lifetime: timedelta) -> Session:
+def _session_for(
+    engine: Engine, keys: SigningKeys, user_id: str, lifetime: timedelta, key: SessionKey
+) -> Session:
     with read_session(engine) as session:
         record = store.get_user(session, user_id)
         session.expunge(record)
-    return _start_session(engine, keys, record, lifetime)
+    return _start_session(engine, keys, record, lifetime, key.public_text)
 
 
 def demo_console_credentials(engine: Engine, keys: SigningKeys) -> Credentials:
     """The demo console, signed in as the demo coordinator (no password asked)."""
-    session = _session_for(engine, keys, COORDINATOR_ID, timedelta(hours=8))
-    return Credentials(token=session.token, grant=Grant(role=Role.COORDINATOR))
+    key = SessionKey.generate()
+    session = _session_for(engine, keys, COORDINATOR_ID, timedelta(hours=8), key)
+    return Credentials(token=session.token, grant=Grant(role=Role.COORDINATOR), key=key)
 
 
 def demo_simulator_credentials(engine: Engine, keys: SigningKeys) -> ServiceCredentials:
     """The demo's window and departments act as one service account, a grant per action."""
     return ServiceCredentials(
-        lambda: _session_for(engine, keys, SIMULATOR_ID, timedelta(hours=1)).token
+        lambda key: _session_for(engine, keys, SIMULATOR_ID, timedelta(hours=1), key).token
     )

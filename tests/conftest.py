@@ -56,6 +56,25 @@ def session_read_model(session_keystore: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signin_service(session_keystore: Path) -> Iterator[str]:
+    """A real sign-in service over HTTP for the session, as ``onechain up`` runs one.
+    Each request is answered with the database and keys the current settings name, so
+    tests with a data folder of their own sign in against it."""
+    from trust.authority import authority_from_settings
+    from trust.signin_service import start_in_thread
+
+    service = start_in_thread(authority_from_settings, "127.0.0.1", 0)
+    os.environ["ONECHAIN_SIGNIN_URL"] = service.url
+    from runtime.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        yield service.url
+    finally:
+        service.stop()
+
+
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real dev server (SQLite in memory) for the whole session."""

@@ -301,8 +301,8 @@ def sign_in_cli(
     signer = ImpersonatingSigner(
         ready_engine(settings.resolved_database_url), load_signing_keys(keys_dir(settings))
     )
-    token = signer.person_token(user_id, name, list(grants))
-    session_file.save(session_file.StoredSession(token=token), session_file_path)
+    token, key = signer.person_session(user_id, name, list(grants))
+    session_file.save(session_file.StoredSession(token=token, key=key.to_text()), session_file_path)
     forget_credentials()
     return user_id
 

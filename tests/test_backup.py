@@ -25,6 +25,7 @@ from cli.backup import PASSPHRASE_ENV
 from domain.calendar_sources import load_schedule_file
 from readmodel.accounts import SessionRecord
 from readmodel.audit import AuditEntry, append
+from readmodel.audit_anchors import anchor_now
 from readmodel.backup import TABLES, RestoreRefused, _dump, _table, read_archive, restore_backup
 from readmodel.backup_crypto import MAGIC, unseal
 from readmodel.calendar_store import store_schedule
@@ -67,13 +68,13 @@ def empty_target(database_url: str, tmp_path: Path) -> Iterator[str]:
 
 @contextmanager
 def installation(url: str, keys: Path, session_file: Path | None = None) -> Iterator[None]:
-    """Point settings (and the CLI) at ``url`` and the keystore ``keys`` for a while."""
-    saved = {
-        k: os.environ.get(k)
-        for k in ("ONECHAIN_DATABASE_URL", "ONECHAIN_KEYS_DIR", "ONECHAIN_SESSION_FILE")
-    }
+    """Point settings (and the CLI) at ``url`` and the keystore ``keys`` for a while (the
+    audit anchors beside the keystore, so an office and its restore share them)."""
+    names = ("ONECHAIN_DATABASE_URL", "ONECHAIN_KEYS_DIR", "ONECHAIN_SESSION_FILE")
+    saved = {k: os.environ.get(k) for k in (*names, "ONECHAIN_AUDIT_ANCHORS")}
     os.environ["ONECHAIN_DATABASE_URL"] = url
     os.environ["ONECHAIN_KEYS_DIR"] = str(keys)
+    os.environ["ONECHAIN_AUDIT_ANCHORS"] = str(keys.parent / "anchors.jsonl")
     if session_file is not None:
         os.environ["ONECHAIN_SESSION_FILE"] = str(session_file)
     reset_engines()
@@ -135,6 +136,7 @@ def fill(url: str) -> None:
                     for i in range(5)
                 ],
             )
+        anchor_now(engine)  # as the office's worker does: its head anchored outside
     finally:
         engine.dispose()
 
@@ -161,7 +163,8 @@ def test_backup_restores_into_an_empty_database_and_the_trail_verifies(
 ) -> None:
     keys_a, keys_b = tmp_path / "keys-a", tmp_path / "keys-b"
     init_keys(keys_a)
-    fill(database_url)
+    with installation(database_url, keys_a):  # the office's rows sealed with its audit key
+        fill(database_url)
     archive = tmp_path / "office.tar.gz"
     from tests.test_private_files import loose_umask
 
@@ -199,7 +202,8 @@ def test_restore_refuses_a_database_with_other_people_unless_forced(
 ) -> None:
     keys = tmp_path / "keys"
     init_keys(keys)
-    fill(database_url)
+    with installation(database_url, keys):
+        fill(database_url)
     archive = tmp_path / "office.tar.gz"
     with installation(database_url, keys):
         onechain("backup", "create", str(archive))
@@ -220,7 +224,8 @@ def test_restore_refuses_a_database_with_other_people_unless_forced(
 def test_restore_refuses_another_schema_revision(database_url: str, tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     init_keys(keys)
-    fill(database_url)
+    with installation(database_url, keys):
+        fill(database_url)
     archive_path = tmp_path / "office.tar.gz"
     with installation(database_url, keys):
         onechain("backup", "create", str(archive_path))
@@ -258,7 +263,8 @@ def test_a_damaged_archive_is_named(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'rm.sqlite3'}"
     keys = tmp_path / "keys"
     init_keys(keys)
-    fill(url)
+    with installation(url, keys):
+        fill(url)
     archive = tmp_path / "office.tar.gz"
     with installation(url, keys):
         onechain("backup", "create", str(archive))

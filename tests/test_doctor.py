@@ -95,6 +95,7 @@ async def test_a_healthy_deployment_is_all_ok(
         "keys",
         "calendar",
         "cases",
+        "outside changes",
     }
     assert exit_code(findings) == 0
 

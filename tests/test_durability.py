@@ -151,7 +151,11 @@ def test_up_says_so_and_exits_3_when_the_port_is_taken(tmp_path: Path) -> None:
                 "--port",
                 str(port),
             ],
-            env={**os.environ, "ONECHAIN_DATA_DIR": str(tmp_path)},
+            env={
+                **os.environ,
+                "ONECHAIN_DATA_DIR": str(tmp_path),
+                "ONECHAIN_SIGNIN_URL": f"http://127.0.0.1:{free_port()}",
+            },
             capture_output=True,
             text=True,
             timeout=60,

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from cli.app import app
 from runtime.keys import (
+    ENV_AUDIT_KEY,
     ENV_LOOKUP_KEY,
     ENV_PAYLOAD_KEYS,
     ENV_SIGNING_PRIVATE_KEY_FILE,
@@ -25,6 +26,7 @@ from runtime.keys import (
     KeystoreError,
     init_keys,
     list_keys,
+    load_audit_keys,
     load_lookup_key,
     load_payload_keys,
     load_signing_keys,
@@ -44,7 +46,7 @@ def mode(path: Path) -> int:
 def test_init_creates_each_kind_once_owner_only(tmp_path: Path) -> None:
     directory = tmp_path / "keys"
     created = init_keys(directory)
-    assert sorted(kid[0] for kid in created) == ["l", "p", "s"]
+    assert sorted(kid[0] for kid in created) == ["a", "l", "p", "s"]
     assert init_keys(directory) == []  # idempotent
     assert mode(directory) == 0o700
     files = [p for p in directory.rglob("*") if p.is_file()]
@@ -54,6 +56,8 @@ def test_init_creates_each_kind_once_owner_only(tmp_path: Path) -> None:
     payload = load_payload_keys(directory, NO_ENV)
     assert payload.active_kid in created and len(payload.keys[payload.active_kid]) == 32
     assert len(load_lookup_key(directory, NO_ENV)) == 32
+    audit = load_audit_keys(directory, NO_ENV)
+    assert audit.active_kid in created and audit.active_kid.startswith("a-")
     signing = load_signing_keys(directory, NO_ENV)
     assert signing.private_key is not None
     message = b"token"
@@ -61,7 +65,7 @@ def test_init_creates_each_kind_once_owner_only(tmp_path: Path) -> None:
 
 
 def test_missing_keys_name_the_command_that_makes_them(tmp_path: Path) -> None:
-    for load in (load_payload_keys, load_lookup_key, load_signing_keys):
+    for load in (load_payload_keys, load_lookup_key, load_signing_keys, load_audit_keys):
         with pytest.raises(KeystoreError, match="onechain keys init"):
             load(tmp_path / "keys", NO_ENV)
 
@@ -89,8 +93,16 @@ def test_rotate_keeps_old_keys_until_retired_and_never_retires_the_active_one(
     new_signer = rotate(tmp_path, "signing")
     signing = load_signing_keys(tmp_path, NO_ENV)
     assert signing.active_kid == new_signer and set(signing.public_keys) == {old_signer, new_signer}
-    with pytest.raises(KeystoreError, match="only payload and signing keys rotate"):
+    with pytest.raises(KeystoreError, match="only payload, signing and audit keys rotate"):
         rotate(tmp_path, "lookup")  # type: ignore[arg-type]
+
+    # An audit key rotates, but every audit key still verifies the rows it sealed.
+    old_audit = load_audit_keys(tmp_path, NO_ENV).active_kid
+    new_audit = rotate(tmp_path, "audit")
+    audit = load_audit_keys(tmp_path, NO_ENV)
+    assert audit.active_kid == new_audit and set(audit.keys) == {old_audit, new_audit}
+    with pytest.raises(KeystoreError, match="never retired"):
+        retire(tmp_path, "audit", old_audit)  # type: ignore[arg-type]
 
 
 def test_a_machine_with_public_keys_only_verifies(tmp_path: Path) -> None:
@@ -106,10 +118,13 @@ def test_keys_from_environment_variables(tmp_path: Path) -> None:
     env = {
         ENV_PAYLOAD_KEYS: f"p-a:{base64.b64encode(one).decode()}, p-b:{base64.b64encode(two).decode()}",
         ENV_LOOKUP_KEY: f"l-a:{base64.b64encode(two).decode()}",
+        ENV_AUDIT_KEY: f"a-b:{base64.b64encode(two).decode()},a-a:{base64.b64encode(one).decode()}",
     }
     payload = load_payload_keys(tmp_path, env)
     assert payload.active_kid == "p-a" and payload.keys == {"p-a": one, "p-b": two}
     assert load_lookup_key(tmp_path, env) == two
+    audit = load_audit_keys(tmp_path, env)
+    assert audit.active_kid == "a-b" and audit.keys == {"a-b": two, "a-a": one}
 
     private = Ed25519PrivateKey.generate()
     pem = tmp_path / "signer.pem"
@@ -171,7 +186,12 @@ def test_keys_commands_never_print_key_material(
         listed = runner.invoke(app, ["keys", "list", "--json"])
         assert listed.exit_code == 0
         data = json.loads(listed.stdout)
-        assert sorted({k["kind"] for k in data["keys"]}) == ["lookup", "payload", "signing"]
+        assert sorted({k["kind"] for k in data["keys"]}) == [
+            "audit",
+            "lookup",
+            "payload",
+            "signing",
+        ]
         active = next(k["kid"] for k in data["keys"] if k["kind"] == "payload" and k["active"])
         refused = runner.invoke(app, ["keys", "retire", "payload", active])
         assert refused.exit_code == 2 and "rotate first" in refused.stderr

@@ -206,7 +206,8 @@ def test_upserts_render_for_postgresql() -> None:
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     case_sql = str(_case_upsert("postgresql").compile(dialect=dialect))
     assert "ON CONFLICT (case_no) DO UPDATE" in case_sql
-    assert "WHERE cases.last_seq < excluded.last_seq OR cases.last_seq = excluded" in case_sql
+    assert "WHERE cases.status != %(status_1)s::VARCHAR AND (cases.last_seq < excluded" in case_sql
+    assert "OR cases.last_seq = excluded.last_seq AND cases.updated_at <=" in case_sql
     assert "RETURNING cases.case_no" in case_sql
     events_sql = str(
         _insert_ignoring("postgresql", EventRecord, "case_no", "seq").compile(dialect=dialect)

@@ -125,6 +125,7 @@ def up_process(tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
     env = {
         **os.environ,
         "ONECHAIN_DATA_DIR": str(data),
+        "ONECHAIN_SIGNIN_URL": f"http://127.0.0.1:{free_port()}",
         "ONECHAIN_TASK_QUEUE": queue,
         "ONECHAIN_DIRECTORY_REFRESH_SECONDS": "0.2",
     }

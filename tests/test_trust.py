@@ -29,7 +29,7 @@ from temporalio.converter import default
 
 from domain.actions import CalendarReload, Decide, PinnedLimits, StartCase, Urge
 from domain.case import Verdict
-from domain.roles import Actor, Role
+from domain.roles import Actor, Grant, Role
 from readmodel import accounts as store
 from readmodel.database import read_session, write_session
 from tests.harness import (
@@ -41,9 +41,14 @@ from tests.harness import (
     session_signer,
 )
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
-from trust.credentials import GRANT_HEADER, TOKEN_HEADER
+from trust.action_proof import SessionKey
+from trust.client_interceptor import CredentialsInterceptor
+from trust.credentials import GRANT_HEADER, TOKEN_HEADER, Credentials, acting_as
 from trust.directory import refresh_shared
 from trust.tokens import issue_token, read_claims
+
+#: A session key's public half for sign-ins whose sessions are not used to act.
+KEY = SessionKey.generate().public_text
 
 
 def _payload(text: str) -> Payload:
@@ -85,6 +90,14 @@ def raw_client(client: Client) -> tuple[Client, _RawHeaders]:
     config = client.config()
     config["interceptors"] = [attacker]
     return Client(**config), attacker
+
+
+def proving_client(client: Client) -> Client:
+    """A client that signs each call's proof, as onechain's own clients do: for tests
+    whose credentials are real but whose person or role is not allowed."""
+    config = client.config()
+    config["interceptors"] = [CredentialsInterceptor()]
+    return Client(**config)
 
 
 async def history_length(client: Client, case_no: str) -> int:
@@ -170,40 +183,45 @@ async def test_ended_session_and_disabled_user_are_refused(driver: CaseDriver) -
         department=department,
     )
     credentials = session_signer().sign(actor)
-    client, attacker = raw_client(driver.client)
-    attacker.headers = {TOKEN_HEADER: credentials.token, GRANT_HEADER: credentials.grant.label()}
+    client = proving_client(driver.client)
     engine = session_signer()._engine
 
     with write_session(engine) as session:  # the person is disabled by an administrator
         store.update_user(session, actor.user_id, "admin", enabled=False)
     refresh_shared(engine)
-    assert "已停用" in await _refused(client, case_no, _decide(actor, task_id))
+    with acting_as(credentials):
+        assert "已停用" in await _refused(client, case_no, _decide(actor, task_id))
 
     with write_session(engine) as session:  # enabled again, but the session was ended
         store.update_user(session, actor.user_id, "admin", enabled=True)
         assert store.revoke_session(session, read_claims(credentials.token).jti)
     refresh_shared(engine)
-    assert "已注销" in await _refused(client, case_no, _decide(actor, task_id))
+    with acting_as(credentials):
+        assert "已注销" in await _refused(client, case_no, _decide(actor, task_id))
 
 
 async def test_grant_not_held_and_forged_payload_actor(driver: CaseDriver) -> None:
     case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
     task_id, department = await open_part(driver, case_no)
     clerk = session_signer().sign(CLERK)
-    client, attacker = raw_client(driver.client)
-    # A window clerk's real token, claiming to act as a reviewer of the department.
-    attacker.headers = {TOKEN_HEADER: clerk.token, GRANT_HEADER: f"reviewer:{department}"}
-    assert "没有角色" in await _refused(client, case_no, _decide(reviewer(department), task_id))
+    client = proving_client(driver.client)
+    # A window clerk's real session, claiming to act as a reviewer of the department.
+    as_reviewer = Credentials(
+        token=clerk.token, grant=Grant.parse(f"reviewer:{department}"), key=clerk.key
+    )
+    with acting_as(as_reviewer):
+        message = await _refused(client, case_no, _decide(reviewer(department), task_id))
+    assert "没有角色" in message
 
-    # A coordinator's real token with a payload naming a supervisor: the case records
+    # A coordinator's real session with a payload naming a supervisor: the case records
     # the coordinator, because the actor comes from the verified token.
     coordinator = session_signer().sign(COORDINATOR)
-    attacker.headers = {TOKEN_HEADER: coordinator.token, GRANT_HEADER: "coordinator"}
     forged = Actor(user_id="mallory", name="城管王科长", role=Role.SUPERVISOR)
     handle = client.get_workflow_handle(f"case-{case_no}")
-    await handle.execute_update(
-        "urge", Urge(actor=forged, task_id=task_id, reason="请加快"), id=uuid.uuid4().hex
-    )
+    with acting_as(coordinator):
+        await handle.execute_update(
+            "urge", Urge(actor=forged, task_id=task_id, reason="请加快"), id=uuid.uuid4().hex
+        )
     state = await driver.state(case_no)
     urged = [e for e in state.events if e.kind == "urged"]
     assert urged and urged[-1].actor.user_id == COORDINATOR.user_id
@@ -213,7 +231,7 @@ async def test_grant_not_held_and_forged_payload_actor(driver: CaseDriver) -> No
 async def test_raw_start_refuses_a_reviewer_and_ignores_client_limits(
     driver: CaseDriver,
 ) -> None:
-    client, attacker = raw_client(driver.client)
+    client = proving_client(driver.client)
     start = StartCase(
         case_no=f"RAW{uuid.uuid4().hex[:8].upper()}",
         chain="kindergarten",
@@ -229,20 +247,20 @@ async def test_raw_start_refuses_a_reviewer_and_ignores_client_limits(
     )
     task_queue = driver.desk.task_queue
     fire = session_signer().sign(reviewer("fire"))
-    attacker.headers = {TOKEN_HEADER: fire.token, GRANT_HEADER: fire.grant.label()}
-    handle = await client.start_workflow(
-        "CaseWorkflow", start, id=f"case-{start.case_no}", task_queue=task_queue
-    )
+    with acting_as(fire):
+        handle = await client.start_workflow(
+            "CaseWorkflow", start, id=f"case-{start.case_no}", task_queue=task_queue
+        )
     with pytest.raises(WorkflowFailureError) as failed:
         await asyncio.wait_for(handle.result(), timeout=20)
     assert "受理被拒" in str(failed.value.cause)
 
     clerk = session_signer().sign(CLERK)
-    attacker.headers = {TOKEN_HEADER: clerk.token, GRANT_HEADER: clerk.grant.label()}
     accepted = start.model_copy(update={"case_no": start.case_no + "B"})
-    await client.start_workflow(
-        "CaseWorkflow", accepted, id=f"case-{accepted.case_no}", task_queue=task_queue
-    )
+    with acting_as(clerk):
+        await client.start_workflow(
+            "CaseWorkflow", accepted, id=f"case-{accepted.case_no}", task_queue=task_queue
+        )
     state = await driver.state(accepted.case_no)
     assert state.promised.limit_days == 20 and state.chain_name != "伪造"
     assert state.events[0].actor.user_id == CLERK.user_id
@@ -251,9 +269,8 @@ async def test_raw_start_refuses_a_reviewer_and_ignores_client_limits(
 async def test_calendar_reload_signal_needs_an_administrator(driver: CaseDriver) -> None:
     case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
     before = await driver.state(case_no)
-    client, attacker = raw_client(driver.client)
+    client = proving_client(driver.client)
     clerk = session_signer().sign(CLERK)
-    attacker.headers = {TOKEN_HEADER: clerk.token, GRANT_HEADER: clerk.grant.label()}
     handle = client.get_workflow_handle(f"case-{case_no}")
     from domain.calendar import CalendarData, YearSchedule
 
@@ -263,9 +280,11 @@ async def test_calendar_reload_signal_needs_an_administrator(driver: CaseDriver)
         holidays=[before.accepted_on.replace(month=12, day=d) for d in range(1, 32)],
         source="forged",
     )
-    await handle.signal(
-        "reload_calendar", CalendarReload(calendar=CalendarData(years={december.year: december}))
-    )
+    with acting_as(clerk):
+        await handle.signal(
+            "reload_calendar",
+            CalendarReload(calendar=CalendarData(years={december.year: december})),
+        )
     await asyncio.sleep(1.0)
     after = await driver.state(case_no)
     assert after.promised.due_on == before.promised.due_on
@@ -285,7 +304,12 @@ async def test_disabled_user_cannot_log_in(driver: CaseDriver) -> None:
     keys = session_signer()._keys
     with pytest.raises(accounts.AccountError, match="新密码"):
         accounts.login(
-            engine, keys, user_id=user_id, password=password, lifetime=timedelta(hours=1)
+            engine,
+            keys,
+            user_id=user_id,
+            password=password,
+            lifetime=timedelta(hours=1),
+            session_key=KEY,
         )
     session = accounts.login(
         engine,
@@ -293,12 +317,18 @@ async def test_disabled_user_cannot_log_in(driver: CaseDriver) -> None:
         user_id=user_id,
         password=password,
         lifetime=timedelta(hours=1),
+        session_key=KEY,
         new_password="a-much-longer-secret",
     )
     assert session.claims.grants == ["coordinator"]
     with pytest.raises(accounts.AccountError, match="用户名或密码错误"):
         accounts.login(
-            engine, keys, user_id=user_id, password=password, lifetime=timedelta(hours=1)
+            engine,
+            keys,
+            user_id=user_id,
+            password=password,
+            lifetime=timedelta(hours=1),
+            session_key=KEY,
         )
     accounts.update(engine, user_id, by="admin", enabled=False)
     with pytest.raises(accounts.AccountError, match="已停用"):
@@ -308,6 +338,7 @@ async def test_disabled_user_cannot_log_in(driver: CaseDriver) -> None:
             user_id=user_id,
             password="a-much-longer-secret",
             lifetime=timedelta(hours=1),
+            session_key=KEY,
         )
     with read_session(engine) as session:
         assert store.get_user(session, user_id).password_hash.startswith("$argon2id$")
@@ -330,7 +361,7 @@ async def test_actions_and_refusals_of_signed_in_people_are_audited(driver: Case
             return list(session.exec(select(AuditRecord).where(AuditRecord.case_no == case_no)))
 
     rows: list[AuditRecord] = []
-    for _ in range(100):
+    for _ in range(300):  # up to 15 s on a loaded machine
         rows = audited()
         if any(r.kind == "refused" for r in rows) and any(r.kind == "decided" for r in rows):
             break

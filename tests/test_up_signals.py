@@ -54,6 +54,7 @@ def test_up_stops_its_dev_server_when_the_terminal_closes_or_on_kill(
     env = {
         **os.environ,
         "ONECHAIN_DATA_DIR": str(tmp_path / "data"),
+        "ONECHAIN_SIGNIN_URL": f"http://127.0.0.1:{free_port()}",
         "ONECHAIN_TASK_QUEUE": f"up-{uuid.uuid4().hex[:6]}",
         "TERM": "xterm-256color",
         "COLUMNS": "120",

@@ -207,3 +207,47 @@ def test_bootstrap_refuses_where_the_audit_trail_has_rows_unless_restoring(offic
     recorded = data if isinstance(data, dict) else json.loads(data)
     assert recorded["restore"] is True and recorded["audit_rows"] == 1
     assert recorded["temporal_cases"] == 0
+
+
+def test_security_events_are_listed_for_supervisors_and_exported(office: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from readmodel.audit import append
+    from readmodel.database import write_session
+    from trust.audit_log import security_entry
+    from trust.tokens import InvalidToken
+
+    one_time = secret_in(run("users", "bootstrap"))
+    assert sign_in("admin", one_time, "admin-secret-2026").exit_code == 0
+    engine = ready_engine(get_settings().resolved_database_url)
+    old = datetime.now(UTC) - timedelta(days=3)
+    with write_session(engine) as session:
+        append(
+            session,
+            [
+                security_entry(
+                    at=old, case_no="SEC1", update="decide", update_id="u1", error=None, token=None
+                ),
+                security_entry(
+                    at=datetime.now(UTC),
+                    case_no="SEC2",
+                    update="urge",
+                    update_id="u2",
+                    error=InvalidToken("会话凭据签名无效（bad signature）"),
+                    token="not.a.token",
+                ),
+            ],
+        )
+    listed = json.loads(run("audit", "security", "--json").stdout)
+    assert [(r["case_no"], r["data"]["reason"]) for r in listed] == [
+        ("SEC1", "no_token"),
+        ("SEC2", "bad_signature"),
+    ]
+    today = datetime.now(UTC).date().isoformat()
+    recent = json.loads(run("audit", "security", "--since", today, "--json").stdout)
+    assert [r["case_no"] for r in recent] == ["SEC2"]
+    assert "not.a.token" not in run("audit", "export").stdout
+    assert '"kind": "security"' in run("audit", "export").stdout
+
+    assert run("logout").exit_code == 0
+    assert run("audit", "security").exit_code == 2  # nobody signed in

@@ -43,6 +43,7 @@ from runtime.keys import keys_dir, load_signing_keys
 from runtime.settings import get_settings
 from tests.harness import CaseDriver, fresh_applicant, sign_in_cli
 from trust import accounts
+from trust.action_proof import SessionKey
 from tui.data import CaseFilter, list_page
 from tui.messages import Catalog
 from tui.permissions import KEYS, Act
@@ -69,6 +70,7 @@ def coordinator_with_password(prefix: str) -> str:
         user_id=user_id,
         password=one_time,
         lifetime=timedelta(hours=1),
+        session_key=SessionKey.generate().public_text,
         new_password=PASSWORD,
     )
     return user_id

@@ -18,6 +18,7 @@ from domain.roles import Grant, Role
 from readmodel import accounts as store
 from readmodel.database import read_session, write_session
 from runtime.keys import SigningKeys
+from trust.action_proof import check_public_key_text
 from trust.directory import refresh_shared
 from trust.passwords import (
     check_new_password,
@@ -172,7 +173,11 @@ def reset_password(engine: Engine, user_id: str, *, by: str) -> str:
 
 
 def _start_session(
-    engine: Engine, keys: SigningKeys, record: store.UserRecord, lifetime: timedelta
+    engine: Engine,
+    keys: SigningKeys,
+    record: store.UserRecord,
+    lifetime: timedelta,
+    session_key: str,
 ) -> Session:
     return sign_session(
         engine,
@@ -182,6 +187,7 @@ def _start_session(
         grants=list(record.grants),
         kind=record.kind,
         lifetime=lifetime,
+        session_key=session_key,
     )
 
 
@@ -194,8 +200,15 @@ def sign_session(
     grants: list[str],
     kind: str,
     lifetime: timedelta,
+    session_key: str,
 ) -> Session:
-    """Sign a token and record its session (so ``logout`` can end it everywhere)."""
+    """Sign a token bound to ``session_key`` (the public half of the key pair the
+    signing-in client made: only its holder can act with the token, see
+    ``trust.action_proof``) and record its session (so ``logout`` ends it everywhere)."""
+    try:
+        check_public_key_text(session_key)
+    except ValueError as error:
+        raise AccountError(str(error)) from None
     if keys.private_key is None:
         raise AccountError(
             "this machine has no private signing key, so it cannot sign anyone in "
@@ -209,6 +222,7 @@ def sign_session(
         grants=grants,
         kind=kind,
         lifetime=lifetime,
+        session_key=session_key,
     )
     with write_session(engine) as session:
         store.record_session(
@@ -231,6 +245,7 @@ def login(
     user_id: str,
     password: str,
     lifetime: timedelta,
+    session_key: str,
     new_password: str | None = None,
 ) -> Session:
     """A signed session for a person whose password matches. A one-time password must
@@ -252,7 +267,7 @@ def login(
                 "首次登录须设置新密码（a one-time password must be changed: --new-password）"
             )
         set_password(engine, user_id, new_password)
-    return _start_session(engine, keys, record, lifetime)
+    return _start_session(engine, keys, record, lifetime, session_key)
 
 
 def set_password(engine: Engine, user_id: str, new_password: str) -> None:
@@ -268,7 +283,7 @@ def set_password(engine: Engine, user_id: str, new_password: str) -> None:
     )
 
 
-def service_login(engine: Engine, keys: SigningKeys, api_key: str) -> Session:
+def service_login(engine: Engine, keys: SigningKeys, api_key: str, session_key: str) -> Session:
     """A short-lived token for a service account's API key (batch jobs, outside systems)."""
     parts = split_service_key(api_key)
     if parts is None:
@@ -286,7 +301,7 @@ def service_login(engine: Engine, keys: SigningKeys, api_key: str) -> Session:
         raise AccountError("服务密钥无效（invalid service key）")
     if not record.enabled:
         raise AccountError(f"服务账号 {user_id} 已停用（service account disabled）")
-    return _start_session(engine, keys, record, SERVICE_TOKEN_LIFETIME)
+    return _start_session(engine, keys, record, SERVICE_TOKEN_LIFETIME, session_key)
 
 
 def logout(engine: Engine, token: str) -> str:

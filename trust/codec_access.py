@@ -4,8 +4,12 @@ personal data, checked like every action (signature, expiry, enabled, session op
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from temporalio.api.common.v1 import Payload
 
 from domain.roles import Role
 from trust.directory import DirectoryUnavailable
@@ -39,3 +43,52 @@ def signed_in_reader(verifier: IdentityVerifier) -> Callable[[str | None], str |
         return None
 
     return authorize
+
+
+#: The audit kind of a read of sealed case data through the codec server.
+PERSONAL_DATA_READ = "personal_data_read"
+
+
+def _case_numbers(payloads: Sequence[Payload]) -> list[str]:
+    """Case numbers the decoded payloads name (a start's, a case state's ``case_no``)."""
+    found: list[str] = []
+    for payload in payloads:
+        if payload.metadata.get("encoding") != b"json/plain":
+            continue
+        try:
+            value = json.loads(payload.data)
+        except ValueError:
+            continue
+        candidates = [value] + [v for v in value.values()] if isinstance(value, dict) else []
+        for item in candidates:
+            number = item.get("case_no") if isinstance(item, dict) else None
+            if isinstance(number, str) and number not in found:
+                found.append(number)
+    return found
+
+
+def read_recorder(
+    engine: Engine, via: str = "codec-server"
+) -> Callable[[str | None, Sequence[Payload]], None]:
+    """A ``record_read`` for ``runtime.codec_server``: one audit row per decode, naming
+    the reader (from their verified token, or "local" on an insecure local server), the
+    cases whose data was read and how many payloads."""
+    from trust.audit_log import record_account_event
+
+    def record(authorization: str | None, payloads: Sequence[Payload]) -> None:
+        reader = "local"
+        if authorization and authorization.startswith("Bearer "):
+            try:
+                reader = read_claims(authorization.removeprefix("Bearer ").strip()).sub
+            except Exception:
+                reader = "unknown"
+        cases = _case_numbers(payloads)
+        record_account_event(
+            engine,
+            PERSONAL_DATA_READ,
+            reader,
+            f"经编解码服务读取案件数据：{'、'.join(cases[:5]) or '（未识别案件）'}",
+            {"via": via, "payloads": len(payloads), "cases": cases[:50]},
+        )
+
+    return record

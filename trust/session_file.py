@@ -1,5 +1,10 @@
 """Where a signed-in person's session is kept between commands: one small JSON file in
-the user's config folder, readable by its owner only (mode 0600 in a 0700 folder)."""
+the user's config folder, readable by its owner only (mode 0600 in a 0700 folder).
+
+It holds the token and the session's private key (``trust.action_proof``): together
+they act as the person until the session expires or ``logout`` ends it, like a signed-in
+browser's cookie jar. A session file written before sessions had keys has none; it is
+read as no session (sign in again)."""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from pathlib import Path
 class StoredSession:
     token: str
     grant: str | None = None  # the role chosen at login, when the person holds several
+    key: str | None = None  # the session key (``SessionKey.to_text``)
 
 
 def session_path() -> Path:
@@ -41,7 +47,9 @@ def load(path: Path | None = None) -> StoredSession | None:
     path = path or session_path()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return StoredSession(token=str(data["token"]), grant=data.get("grant"))
+        if not data.get("key"):
+            return None
+        return StoredSession(token=str(data["token"]), grant=data.get("grant"), key=data["key"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -21,6 +21,7 @@ from readmodel import accounts as store
 from readmodel.database import write_session
 from runtime.keys import SigningKeys
 from trust.accounts import sign_session
+from trust.action_proof import SessionKey
 from trust.credentials import Credentials
 from trust.directory import refresh_shared
 from trust.passwords import hash_secret
@@ -33,35 +34,46 @@ def _grant_of(actor: Actor) -> Grant:
     return Grant(role=actor.role, department=actor.department)
 
 
-class ServiceCredentials:
-    """One service account's session; each call picks the grant the actor needs."""
+#: Signs in with a session key's public half; returns the token bound to it.
+SignInWithKey = Callable[[SessionKey], str]
 
-    def __init__(self, login: Callable[[], str], default_grant: Grant | None = None) -> None:
+
+class ServiceCredentials:
+    """One service account's session; each call picks the grant the actor needs.
+
+    ``login`` signs in for the session key this object makes (and makes anew at each
+    re-sign-in, so a token never outlives its key)."""
+
+    def __init__(self, login: SignInWithKey, default_grant: Grant | None = None) -> None:
         self._login = login
         self._default = default_grant
         self._token: str | None = None
+        self._key: SessionKey | None = None
         self._claims: Claims | None = None
         self._lock = threading.Lock()
 
-    def _fresh_token(self) -> tuple[str, Claims]:
+    def _fresh_session(self) -> tuple[str, SessionKey, Claims]:
         from trust.accounts import expires_soon
 
         with self._lock:
             if (
                 self._token is None
+                or self._key is None
                 or self._claims is None
                 or expires_soon(self._claims, REFRESH_MARGIN)
             ):
-                self._token = self._login()
+                key = SessionKey.generate()
+                self._token = self._login(key)
+                self._key = key
                 self._claims = read_claims(self._token)
-            return self._token, self._claims
+            return self._token, self._key, self._claims
 
     def __call__(self, actor: Actor | None) -> Credentials:
-        token, claims = self._fresh_token()
+        token, key, claims = self._fresh_session()
         grant = _grant_of(actor) if actor is not None else self._default
         if grant is None:
             grant = Grant.parse(claims.grants[0])
-        return Credentials(token=token, grant=grant)
+        return Credentials(token=token, grant=grant, key=key)
 
 
 class ImpersonatingSigner:
@@ -96,8 +108,9 @@ class ImpersonatingSigner:
                 session.add(record)
         refresh_shared(self._engine)
 
-    def person_token(self, user_id: str, name: str, grants: list[str]) -> str:
-        """A session token for a person holding several grants (registered as such)."""
+    def person_session(self, user_id: str, name: str, grants: list[str]) -> tuple[str, SessionKey]:
+        """A session (token and key) for a person holding several grants (registered
+        as such)."""
         with write_session(self._engine) as session:
             record = session.get(store.UserRecord, user_id)
             if record is None:
@@ -115,7 +128,8 @@ class ImpersonatingSigner:
                 record.enabled = True
                 session.add(record)
         refresh_shared(self._engine)
-        return sign_session(
+        key = SessionKey.generate()
+        token = sign_session(
             self._engine,
             self._keys,
             user_id=user_id,
@@ -123,7 +137,9 @@ class ImpersonatingSigner:
             grants=list(grants),
             kind="person",
             lifetime=self._lifetime,
+            session_key=key.public_text,
         ).token
+        return token, key
 
     def sign(self, actor: Actor) -> Credentials:
         key = (actor.user_id, actor.name, _grant_of(actor).label())
@@ -132,6 +148,7 @@ class ImpersonatingSigner:
         if cached is not None:
             return cached
         self.register(actor)
+        key = SessionKey.generate()
         token = sign_session(
             self._engine,
             self._keys,
@@ -140,8 +157,9 @@ class ImpersonatingSigner:
             grants=[_grant_of(actor).label()],
             kind="service" if actor.role.value == "system" else "person",
             lifetime=self._lifetime,
+            session_key=key.public_text,
         ).token
-        credentials = Credentials(token=token, grant=_grant_of(actor))
+        credentials = Credentials(token=token, grant=_grant_of(actor), key=key)
         with self._lock:
             self._cache[key] = credentials
         return credentials

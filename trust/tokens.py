@@ -34,6 +34,8 @@ class Claims(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     kind: str = "person"
     grants: list[str] = Field(default_factory=list)
+    #: The session key's public half (``trust.action_proof``): only its holder can act.
+    cnf: str | None = None
     jti: str
     iat: int
     exp: int
@@ -62,19 +64,22 @@ def issue_token(
     lifetime: timedelta,
     now: datetime | None = None,
     jti: str | None = None,
+    session_key: str | None = None,
 ) -> tuple[str, Claims]:
-    """Sign a token for ``user_id``; returns the token and its claims."""
+    """Sign a token for ``user_id`` bound to ``session_key`` (the public half of the
+    session's key pair, see ``trust.action_proof``); returns the token and its claims."""
     issued = (now or datetime.now(UTC)).replace(microsecond=0)  # deterministic: clients sign
     claims = Claims(
         sub=user_id,
         name=name,
         kind=kind,
         grants=sorted(grants),
+        cnf=session_key,
         jti=jti or new_token_id(),
         iat=int(issued.timestamp()),
         exp=int((issued + lifetime).timestamp()),
     )
-    payload = {"iss": ISSUER, **claims.model_dump()}
+    payload = {"iss": ISSUER, **claims.model_dump(exclude_none=True)}
     token = jwt.encode(payload, private_key, algorithm=ALGORITHM, headers={"kid": kid})
     return token, claims
 

@@ -10,8 +10,9 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domain.roles import Actor, Grant, Role
+from trust.action_proof import ActionBinding, ProofClaims, verify_proof
 from trust.directory import UserDirectory
-from trust.tokens import read_claims, verify_token
+from trust.tokens import Claims, read_claims, verify_token
 
 
 class NotPermitted(Exception):
@@ -24,11 +25,30 @@ class IdentityVerifier:
     directory: UserDirectory
 
     def verify(self, token: str | None, grant_label: str | None, now: datetime) -> Actor:
-        """The verified actor; raises ``InvalidToken``, ``NotPermitted`` or
-        ``DirectoryUnavailable`` with a message fit to show the person acting."""
+        """The verified actor of a session token alone (the codec server's bearer check);
+        raises ``InvalidToken``, ``NotPermitted`` or ``DirectoryUnavailable`` with a
+        message fit to show the person acting."""
+        if not token:
+            raise NotPermitted("未登录：操作需要会话凭据，请先 onechain login（no session token）")
+        return self._permitted(verify_token(token, self.public_keys, now=now), grant_label)
+
+    def verify_action(
+        self,
+        token: str | None,
+        grant_label: str | None,
+        proof: str | None,
+        binding: ActionBinding,
+        now: datetime,
+    ) -> tuple[Actor, ProofClaims]:
+        """The verified actor of one call: the token, then the proof that its session's
+        key holder sent exactly ``binding`` just now, then the directory."""
         if not token:
             raise NotPermitted("未登录：操作需要会话凭据，请先 onechain login（no session token）")
         claims = verify_token(token, self.public_keys, now=now)
+        proof_claims = verify_proof(proof, claims, binding, now=now)
+        return self._permitted(claims, grant_label), proof_claims
+
+    def _permitted(self, claims: Claims, grant_label: str | None) -> Actor:
         snapshot = self.directory.snapshot()
         entry = snapshot.users.get(claims.sub)
         if entry is None:

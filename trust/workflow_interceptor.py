@@ -3,14 +3,17 @@ token of every Update **before** the Update's own validator and hands the workfl
 role rules the verified actor, whatever actor the client put in the payload.
 
 * Validator (runs once, when the Update arrives; never on replay): verify signature,
-  key id, expiry at ``workflow.now()``, and the user directory (enabled, session not
-  ended, grant held). A refusal raises, so the Update is rejected with nothing written
-  to history.
+  key id, expiry at ``workflow.now()``, the action proof (signed by the session's key
+  for this case, this Update, this Update id and these arguments, fresh, not seen
+  before in this run: see ``trust.action_proof``), and the user directory (enabled,
+  session not ended, grant held). A refusal raises, so the Update is rejected with
+  nothing written to history.
 * Handler (runs on first execution and on every replay): takes the actor from the
   token already accepted — without keys, clock or directory — so replay is
   deterministic even after keys rotate or the person is disabled.
-* Signals: the token and grant are copied from the headers into the signal's model
-  (fields ``token``/``grant``) for the workflow to verify in an activity, whatever the
+* Signals: the token, grant and proof are copied from the headers into the signal's
+  model (fields ``token``/``grant``/``proof``), with the digest of the arguments as
+  they arrived (``digest``), for the workflow to verify in an activity, whatever the
   client wrote there.
 """
 
@@ -31,7 +34,9 @@ from temporalio.worker import (
 
 from domain.roles import Actor
 from readmodel.audit import AuditEntry
-from trust.credentials import credential_headers
+from trust.action_proof import read_proof_claims, received_digest, update_binding
+from trust.audit_log import security_entry
+from trust.credentials import credential_headers, proof_header
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
 from trust.verifier import IdentityVerifier, NotPermitted, replayed_actor
@@ -72,14 +77,28 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
     _identity_verifier: IdentityVerifier
     _audit_refusal: Callable[[AuditEntry], None] | None = None
 
+    def __init__(self, next: WorkflowInboundInterceptor) -> None:
+        super().__init__(next)
+        # Proofs this run accepted, by proof id, with their expiry (epoch seconds):
+        # rebuilt by the handlers on replay, so a proof is accepted once per run.
+        self._accepted_proofs: dict[str, int] = {}
+
     def handle_update_validator(self, input: HandleUpdateInput) -> None:
         token, grant = credential_headers(input.headers)
+        binding = update_binding(
+            workflow.info().workflow_id, input.update, input.id, input.args, received=True
+        )
         try:
-            actor = self._identity_verifier.verify(token, grant, workflow.now())
+            actor, proof = self._identity_verifier.verify_action(
+                token, grant, proof_header(input.headers), binding, workflow.now()
+            )
+            if proof.jti in self._accepted_proofs:
+                raise InvalidToken("操作证明已使用过（action proof already used）")
         except NotPermitted as refused:  # a real token: the person is on record
             self._record_refusal(input, token, grant, str(refused))
             raise ApplicationError(str(refused), type=UNAUTHENTICATED, non_retryable=True) from None
         except (InvalidToken, DirectoryUnavailable) as refused:
+            self._record_refusal(input, token, grant, str(refused), error=refused)
             raise ApplicationError(str(refused), type=UNAUTHENTICATED, non_retryable=True) from None
         input.args = _with_actor(input.args, actor)
         try:
@@ -95,10 +114,26 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
         grant: str | None,
         why: str,
         actor: Actor | None = None,
+        *,
+        error: Exception | None = None,
     ) -> None:
-        """Audit a refused action of a signed-in person (validators never run on replay,
-        so this happens once per refusal)."""
-        if self._audit_refusal is None or not token:
+        """Audit a refused action (validators never run on replay, so this happens once
+        per refusal): a signed-in person's as ``refused``; one without a valid identity
+        (no token, bad or expired token, directory down) as ``security``, bounded by the
+        recorder (``trust.audit_log``)."""
+        if self._audit_refusal is None:
+            return
+        if not token or error is not None:
+            self._audit_refusal(
+                security_entry(
+                    at=workflow.now(),
+                    case_no=workflow.info().workflow_id.removeprefix("case-"),
+                    update=input.update,
+                    update_id=input.id,
+                    error=error,
+                    token=token,
+                )
+            )
             return
         if actor is None:
             try:
@@ -124,14 +159,32 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
         token, grant = credential_headers(input.headers)
         if token:  # histories from before proven identity carry none; their validator ran then
             input.args = _with_actor(input.args, replayed_actor(token, grant))
+        self._remember_proof(proof_header(input.headers))
         return await super().handle_update_handler(input)
+
+    def _remember_proof(self, proof: str | None) -> None:
+        """Note an accepted proof (deterministic: only what the history holds)."""
+        claims = read_proof_claims(proof) if proof else None
+        if claims is None:
+            return
+        now = int(workflow.now().timestamp())
+        for stale in [jti for jti, exp in self._accepted_proofs.items() if exp <= now]:
+            del self._accepted_proofs[stale]
+        self._accepted_proofs[claims.jti] = claims.exp
 
     async def handle_signal(self, input: HandleSignalInput) -> None:
         token, grant = credential_headers(input.headers)
         if input.args and hasattr(input.args[0], "token"):
             model = input.args[0]
             input.args = [
-                model.model_copy(update={"token": token, "grant": grant}),
+                model.model_copy(
+                    update={
+                        "token": token,
+                        "grant": grant,
+                        "proof": proof_header(input.headers),
+                        "digest": received_digest(input.args),
+                    }
+                ),
                 *input.args[1:],
             ]
         await super().handle_signal(input)

@@ -340,6 +340,8 @@ class Overview:
     days: list[date] = field(default_factory=list)
     accepted_per_day: list[int] = field(default_factory=list)
     concluded_per_day: list[int] = field(default_factory=list)
+    #: Cases changed around onechain (status ``altered``, ``readmodel.outside``).
+    altered: int = 0
 
 
 def _sum_if(condition: Any) -> Any:
@@ -362,6 +364,11 @@ def overview(engine: Engine, today: date, days: int = 14) -> Overview:
             .where(running)
         ).one()
         result.open_cases, result.case_yellow, result.case_red = (int(v) for v in row)
+        result.altered = int(
+            session.exec(
+                select(func.count()).select_from(CaseRecord).where(CaseRecord.status == "altered")
+            ).one()
+        )
         task_counts = dict(
             session.exec(
                 select(TaskRecord.warning, func.count())

@@ -29,11 +29,13 @@ from tui.messages import Catalog
 
 @dataclass(frozen=True)
 class SignedIn:
-    """What the console continues with: the token and the role chosen."""
+    """What the console continues with: the token, the role chosen, and the session's
+    private key (opaque text: the console only hands it back to make credentials)."""
 
     token: str
     grant: str
     grants: tuple[str, ...]
+    key: str
 
 
 class SignInRefused(Exception):
@@ -45,8 +47,8 @@ class SignInRefused(Exception):
         self.needs_new_password = needs_new_password
 
 
-#: (user id, password, new password or None) → (token, grants held)
-SignIn = Callable[[str, str, str | None], tuple[str, list[str]]]
+#: (user id, password, new password or None) → (token, grants held, session key)
+SignIn = Callable[[str, str, str | None], tuple[str, list[str], str]]
 
 
 #: What happens with the result: the session, or None when cancelled.
@@ -110,7 +112,7 @@ class LoginScreen(Screen[None]):
             self._error(self.catalog.t("login.missing"))
             return
         try:
-            token, grants = self._sign_in(user, password, new_password)
+            token, grants, key = self._sign_in(user, password, new_password)
         except SignInRefused as refused:
             self._error(str(refused))
             if refused.needs_new_password:
@@ -118,9 +120,9 @@ class LoginScreen(Screen[None]):
                 new_box.focus()
             return
         if len(grants) == 1:
-            self._done(SignedIn(token=token, grant=grants[0], grants=tuple(grants)))
+            self._done(SignedIn(token=token, grant=grants[0], grants=tuple(grants), key=key))
             return
-        self._session = (token, grants)
+        self._session = (token, grants, key)
         roles = self.query_one("#role", Select)
         roles.set_options([(g, g) for g in grants])
         roles.remove_class("hidden")
@@ -129,12 +131,12 @@ class LoginScreen(Screen[None]):
 
     def _finish_with_role(self) -> None:
         assert self._session is not None
-        token, grants = self._session
+        token, grants, key = self._session
         choice = self.query_one("#role", Select).value
         if not isinstance(choice, str):
             self._error(self.catalog.t("login.choose_role"))
             return
-        self._done(SignedIn(token=token, grant=choice, grants=tuple(grants)))
+        self._done(SignedIn(token=token, grant=choice, grants=tuple(grants), key=key))
 
     @on(Select.Changed, "#role")
     def _role_chosen(self) -> None:

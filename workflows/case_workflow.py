@@ -82,7 +82,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.refusal import Refusal
     from domain.roles import SYSTEM_ACTOR
     from domain.timezone import cst_date, end_of_day
-    from trust.credentials import credential_headers
+    from trust.action_proof import received_digest
+    from trust.credentials import credential_headers, proof_header
     from workflows import projection_feed, registry
     from workflows import search_attributes as sa
     from workflows.projection_memo import MemoWriter
@@ -200,10 +201,17 @@ class CaseWorkflow:
     async def _admit(self, start: StartCase) -> Admission:
         """Who accepted the case and what it starts with, decided by the worker."""
         if self._patched(ADMISSION_PATCH):
-            token, grant = credential_headers(workflow.info().headers)
+            headers = workflow.info().headers
+            token, grant = credential_headers(headers)
             result = await workflow.execute_local_activity(
                 "admit_case",
-                AdmitCase(start=start, token=token, grant=grant),
+                AdmitCase(
+                    start=start,
+                    token=token,
+                    grant=grant,
+                    proof=proof_header(headers),
+                    digest=received_digest([start]),
+                ),
                 result_type=AdmissionResult,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
             )
@@ -964,6 +972,8 @@ class CaseWorkflow:
                 ReloadCalendarRequest(
                     token=reload.token,
                     grant=reload.grant,
+                    proof=reload.proof,
+                    digest=reload.digest,
                     first_year=year - SNAPSHOT_YEARS_BEFORE,
                     last_year=year + SNAPSHOT_YEARS_AFTER,
                 ),

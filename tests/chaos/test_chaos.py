@@ -58,6 +58,7 @@ from tests.chaos.driver import Applied, ChaosDriver, new_request
 from tests.chaos.processes import DevServer, WorkerProcess, data_folder, quiet_runtime
 from tests.harness import fresh_applicant, sealing_converter
 from trust.accounts import add_user, service_login
+from trust.action_proof import SessionKey
 from trust.signer import ServiceCredentials
 from workflows import registry
 from workflows.form_samples import sample_values
@@ -126,8 +127,8 @@ async def test_cases_survive_kills_of_worker_and_server(deployment: Deployment) 
     keys = load_signing_keys(parts.data_dir / "keys")
     engine = parts.engine
 
-    def login() -> str:
-        return service_login(engine, keys, parts.api_key).token
+    def login(key: SessionKey) -> str:
+        return service_login(engine, keys, parts.api_key, key.public_text).token
 
     client = await Client.connect(
         parts.server.address,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import ClassVar
 
@@ -102,6 +103,22 @@ class CaseScreen(ConsoleScreen):
             self.set_interval(self.console.refresh_seconds, self.reload)
 
     # ------------------------------------------------------------- loading
+    #: The read model marks the case as changed around onechain (``readmodel.outside``).
+    altered = False
+
+    def _altered(self) -> bool:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from readmodel.database import read_session
+        from readmodel.queries import get_case
+
+        try:
+            with read_session(self.console.engine) as session:
+                row = get_case(session, self.case_no)
+        except SQLAlchemyError:
+            return False
+        return row is not None and row.status == "altered"
+
     def reload(self) -> None:
         self.fetch()
 
@@ -112,12 +129,14 @@ class CaseScreen(ConsoleScreen):
         desk = self.console.desk
         if desk is None:
             return
+        self.altered = await asyncio.to_thread(self._altered)
         try:
             state = await desk.state(self.case_no)
         except CaseError as error:
-            self.query_one("#case-header", Static).update(
-                styled(self.t("case.error", message=self.catalog.refused(error)), "bold red")
-            )
+            message = self.t("case.error", message=self.catalog.refused(error))
+            if self.altered:
+                message = f"{self.t('status.altered')}: {message}"
+            self.query_one("#case-header", Static).update(styled(message, "bold red"))
             return
         except Exception as error:
             if not is_connection_error(error):
@@ -151,7 +170,9 @@ class CaseScreen(ConsoleScreen):
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(ratio=1)
         status = Text(c.enum("status", state.status))
-        if state.status is CaseStatus.RUNNING:
+        if self.altered:  # changed around onechain: whatever the workflow says now
+            status = Text(t("status.altered"), style="bold red")
+        elif state.status is CaseStatus.RUNNING:
             status.append(" ")
             status.append_text(warning_cell(c, self._overall_warning(state)))
         acceptance = getattr(state, "acceptance", None)

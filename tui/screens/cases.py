@@ -23,6 +23,9 @@ from tui.widgets.footer import FittingFooter
 from tui.widgets.paged_table import PagedTable
 from tui.widgets.status import StatusBar
 
+#: A case changed around onechain (``readmodel.outside.ALTERED``; not imported here).
+ALTERED = "altered"
+
 #: Urgency first, so an 80-column terminal still shows what matters; wider ones show all.
 COLUMNS = (
     "mark",
@@ -156,6 +159,8 @@ class CasesScreen(ConsoleScreen):
             due += self.t("provisional.mark")
         if running:
             level: Text = warning_cell(catalog, row.warning)
+        elif row.status == ALTERED:
+            level = Text(catalog.enum("status", row.status), style="bold red")
         else:
             level = Text(catalog.enum("status", row.status), style="dim")
         left_cell = days_left_cell(catalog, left, row.warning)

@@ -76,6 +76,10 @@ class OverviewScreen(ConsoleScreen):
         yield StatusBar("screen.overview", id="status")
         with VerticalScroll(id="overview"):
             yield Static(t("overview.hint"), classes="dim", id="overview-hint")
+            # Shown only while some case was changed around onechain (readmodel.outside).
+            altered = Static("", id="overview-altered")
+            altered.display = False
+            yield altered
             with Horizontal(id="kpis"):
                 for key, level in KPIS:
                     with KpiCard(key, classes=f"kpi {level}", id=f"kpi-{key}"):
@@ -133,6 +137,10 @@ class OverviewScreen(ConsoleScreen):
 
     def show(self, data: Overview) -> None:
         c = self.catalog
+        altered = self.query_one("#overview-altered", Static)
+        altered.display = data.altered > 0
+        if data.altered:
+            altered.update(Text(self.t("overview.altered", count=data.altered), style="bold red"))
         for key, _level in KPIS:
             value = getattr(data, key)
             self.query_one(f"#kpi-{key} .kpi-value", Static).update(f"{value:,}")
