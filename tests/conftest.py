@@ -14,10 +14,12 @@ _DATA_DIR = tempfile.mkdtemp(prefix="onechain-test-")
 os.environ["ONECHAIN_DATA_DIR"] = _DATA_DIR
 os.environ.pop("ONECHAIN_DATABASE_URL", None)
 
+import asyncio  # noqa: E402
 import shutil  # noqa: E402
 import uuid  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import AsyncIterator, Iterator  # noqa: E402
+from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -83,6 +85,44 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def empty_namespace(dev_env: WorkflowEnvironment) -> str:
+    """A namespace of its own on the session's dev server: a Temporal that holds no
+    cases, as a new installation's (``users bootstrap`` asks it)."""
+    from temporalio.api.workflowservice.v1 import (
+        DescribeNamespaceRequest,
+        RegisterNamespaceRequest,
+    )
+    from temporalio.service import RPCError
+
+    name = f"empty-{uuid.uuid4().hex[:8]}"
+    await dev_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period=timedelta(days=1)
+        )
+    )
+    for _ in range(100):  # a new namespace reaches the frontend's cache within seconds
+        try:
+            await dev_env.client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=name)
+            )
+            return name
+        except RPCError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"namespace {name} never became visible")
+
+
+@pytest.fixture
+def new_installation_temporal(
+    monkeypatch: pytest.MonkeyPatch, dev_env: WorkflowEnvironment, empty_namespace: str
+) -> str:
+    """TEMPORAL_* pointing at a Temporal that holds no cases (whatever runs on
+    localhost:7233 on this machine), as on a new installation."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", empty_namespace)
+    return empty_namespace
 
 
 @pytest.fixture

@@ -92,7 +92,8 @@ async def test_moved_read_model_is_not_made_again_and_waits_for_the_operator(
     url = f"sqlite:///{database}"
     create_read_model(url)  # the operator's `onechain db upgrade`
     task_queue = f"test-{uuid.uuid4().hex[:8]}"
-    desk = CaseDesk(dev_env.client, task_queue=task_queue, credentials=signer())
+    # The clerk signed in before the loss: a session that stays valid while it lasts.
+    desk = CaseDesk(dev_env.client, task_queue=task_queue, credentials=signer().sign(CLERK))
     caplog.set_level(logging.WARNING)
     async with build_worker(dev_env.client, task_queue):
         person = applicant()

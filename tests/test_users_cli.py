@@ -4,19 +4,14 @@ data folder (its own SQLite read model and keys)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
-from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from cli.actor import forget_credentials
@@ -28,38 +23,12 @@ from runtime.settings import get_settings
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-async def empty_namespace(dev_env: WorkflowEnvironment) -> str:
-    """A namespace of its own on the session's dev server: a Temporal holding no cases,
-    as a new installation's (``users bootstrap`` asks it)."""
-    name = f"users-{uuid.uuid4().hex[:8]}"
-    await dev_env.client.workflow_service.register_namespace(
-        RegisterNamespaceRequest(
-            namespace=name, workflow_execution_retention_period=timedelta(days=1)
-        )
-    )
-    for _ in range(100):  # a new namespace reaches the frontend's cache within seconds
-        try:
-            await dev_env.client.workflow_service.describe_namespace(
-                DescribeNamespaceRequest(namespace=name)
-            )
-            return name
-        except RPCError:
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"namespace {name} never became visible")
-
-
 @pytest.fixture
 def office(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    dev_env: WorkflowEnvironment,
-    empty_namespace: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_installation_temporal: str
 ) -> Iterator[Path]:
     """A fresh data folder with keys, and a session file of its own, on a Temporal
     that holds no cases."""
-    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
-    monkeypatch.setenv("TEMPORAL_NAMESPACE", empty_namespace)
     monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
     monkeypatch.delenv("ONECHAIN_API_KEY", raising=False)
@@ -210,7 +179,7 @@ def test_bootstrap_refuses_where_the_audit_trail_has_rows_unless_restoring(offic
 
 
 def test_security_events_are_listed_for_supervisors_and_exported(office: Path) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from readmodel.audit import append
     from readmodel.database import write_session

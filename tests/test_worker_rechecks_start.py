@@ -4,7 +4,8 @@ function (``workflows.admission.checked_start`` → ``domain.case.check_applican
 refused by the worker, the refusal naming the field and never the value.
 
 Real parts: the session's dev server and the production worker; the attacker's start
-goes through a bare temporalio client carrying a valid clerk's session token.
+goes through a bare temporalio client (no desk, no checks) that carries a valid clerk's
+session and signs each call's action proof, as an insider with a clerk's sign-in could.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from client.facade import CaseRequest, prepare_start
 from domain.actions import StartCase
 from domain.case import Applicant
 from tests.harness import CLERK, CaseDriver, fresh_applicant, session_signer
-from tests.test_trust import raw_client
-from trust.credentials import GRANT_HEADER, TOKEN_HEADER
+from tests.test_trust import proving_client
+from trust.credentials import acting_as
 from workflows import registry
 from workflows.form_samples import sample_values
 
@@ -70,15 +71,15 @@ def test_the_desk_refuses_a_phone_that_is_not_one_and_normalises_one_that_is() -
 async def test_a_start_around_the_desk_with_a_bad_phone_is_refused_naming_the_field(
     driver: CaseDriver,
 ) -> None:
-    client, attacker = raw_client(driver.client)
+    client = proving_client(driver.client)
     clerk = session_signer().sign(CLERK)  # a real clerk's valid session
-    attacker.headers = {TOKEN_HEADER: clerk.token, GRANT_HEADER: clerk.grant.label()}
     task_queue = driver.desk.task_queue
 
     bad = any_chain_start(f"PH{uuid.uuid4().hex[:8].upper()}", applicant_with_phone(BAD_PHONE))
-    handle = await client.start_workflow(
-        "CaseWorkflow", bad, id=f"case-{bad.case_no}", task_queue=task_queue
-    )
+    with acting_as(clerk):
+        handle = await client.start_workflow(
+            "CaseWorkflow", bad, id=f"case-{bad.case_no}", task_queue=task_queue
+        )
     with pytest.raises(WorkflowFailureError) as failed:
         await asyncio.wait_for(handle.result(), timeout=30)
     reason = str(failed.value.cause)
@@ -92,8 +93,9 @@ async def test_a_start_around_the_desk_with_a_bad_phone_is_refused_naming_the_fi
             "applicant": bad.applicant.model_copy(update={"phone": "0537-2345678"}),
         }
     )
-    await client.start_workflow(
-        "CaseWorkflow", good, id=f"case-{good.case_no}", task_queue=task_queue
-    )
+    with acting_as(clerk):
+        await client.start_workflow(
+            "CaseWorkflow", good, id=f"case-{good.case_no}", task_queue=task_queue
+        )
     state = await driver.state(good.case_no)
     assert state.events[0].actor.user_id == CLERK.user_id
