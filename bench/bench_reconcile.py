@@ -90,6 +90,9 @@ def delete_read_model(url: str) -> None:
         database = make_url(url).database or ""
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
+        from readmodel.database import create_read_model
+
+        create_read_model(url)  # the operator's `onechain db upgrade` before reconcile
         return
     from readmodel import backup
     from readmodel.database import ready_engine

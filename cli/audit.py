@@ -163,7 +163,10 @@ def export(
         fail(f"--format {fmt!r}: csv or jsonl", EXIT_USAGE)
     require_role("supervisor", "administrator")
     start, end = _day(since, "--from"), _day(until, "--to")
-    handle = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    from runtime.private_files import open_private
+
+    # Owner-only: the trail names people and cases.
+    handle = open_private(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     count = 0
     try:
         writer = csv.writer(handle) if fmt == "csv" else None

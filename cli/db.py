@@ -3,11 +3,11 @@
 ``upgrade`` brings the configured database (``ONECHAIN_DATABASE_URL``, default the
 SQLite file in the data folder) to this version's schema; ``current`` says where it
 stands; ``history`` lists the revisions; ``revision`` writes a new one (developers).
-``require_read_model`` is the check ``up``, ``server``, ``worker`` and ``tui`` run
+``require_read_model`` is the check ``up``, ``server``, ``worker``, ``web`` and ``tui`` run
 before they start.
 
 Exit codes: 0 ok, 2 bad URL, missing driver or a schema this version must not touch,
-3 database unreachable.
+3 database unreachable, missing or empty.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ app = typer.Typer(
 )
 
 STATE_WORDS = {
-    "empty": "empty (the schema is created on first use)",
+    "empty": "missing or empty: run `onechain db upgrade` (new installation) or restore a backup",
     "pre_migrations": "made before migrations (recognised and stamped on first use)",
     "current": "up to date",
     "behind": "behind this version: run `onechain db upgrade`",
@@ -47,15 +47,21 @@ STATE_WORDS = {
 }
 
 
-def require_read_model(*, upgrade_behind: bool = False, say: Callable[[str], None]) -> None:
-    """Check (and create or upgrade as allowed) the read model before a long-running
-    command starts; on a problem print one line and exit 2 (or 3 if unreachable)."""
-    from readmodel.database import prepare_engine
+def require_read_model(
+    *, upgrade_behind: bool = False, create: bool = False, say: Callable[[str], None]
+) -> None:
+    """Check (and upgrade, or create when ``create``, as allowed) the read model before
+    a long-running command starts; on a problem print one line and exit 2 (or 3 if it
+    is unreachable, missing or empty)."""
+    from readmodel.database import create_read_model, prepare_engine
     from readmodel.errors import ReadModelError
 
+    url = get_settings().resolved_database_url
     try:
-        _, change = prepare_engine(
-            get_settings().resolved_database_url, upgrade_behind=upgrade_behind
+        change = (
+            create_read_model(url)
+            if create
+            else prepare_engine(url, upgrade_behind=upgrade_behind)[1]
         )
     except ReadModelError as error:
         fail(str(error), EXIT_UNREACHABLE if error.unreachable else EXIT_USAGE)
@@ -81,13 +87,14 @@ def upgrade(
         ),
     ] = None,
 ) -> None:
-    """Upgrade the read model to this version's schema (back it up first).
+    """Create the read model, or upgrade it to this version's schema (back it up first).
 
-    An empty database gets the schema; one made before migrations is recognised and
+    The one command that creates it (no other command does, so a lost database is
+    noticed): a missing SQLite file is made (0600), an empty database gets the schema; one made before migrations is recognised and
     stamped 0001_baseline first. All revisions run in one transaction.
     """
-    from readmodel.database import engine_for
-    from readmodel.schema import ensure_schema, revisions, upgrade_sql
+    from readmodel.database import create_read_model
+    from readmodel.schema import revisions, upgrade_sql
 
     url = get_settings().resolved_database_url
     if sql:
@@ -98,7 +105,7 @@ def upgrade(
         return
     if from_ is not None:
         fail("--from only goes with --sql")
-    change = ensure_schema(engine_for(url), upgrade_behind=True)
+    change = create_read_model(url)
     if not change.changed:
         message(f"read model already at head ({change.revision}); nothing to do")
     else:

@@ -22,7 +22,8 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
 ) -> None:
     """Check a deployment: Temporal reachable, namespace, search attributes, a worker
-    polling, the read model's schema, people, signing keys and calendar coverage.
+    polling, the read model's schema, people, calendar coverage, signing keys, and
+    that the read model knows every case Temporal holds (a lost read model fails).
 
     Exit codes: 0 all ok, 1 warnings, 2 failures.
     """

@@ -99,7 +99,9 @@ def report(
         figures.name = names(figures.department)
     if csv_file is not None:
         try:
-            with csv_file.open("w", newline="", encoding="utf-8-sig") as handle:
+            from runtime.private_files import open_private
+
+            with open_private(csv_file, "w", newline="", encoding="utf-8-sig") as handle:
                 writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
                 writer.writeheader()
                 # Names come from chains and departments; still never a live formula.

@@ -57,6 +57,19 @@ def _prepare_embedded_data() -> None:
         )
 
 
+def _new_data_folder() -> bool:
+    """Whether ``up`` runs for the first time on the embedded default: the data folder
+    holds neither Temporal's database nor the read model. Only then may ``up`` create
+    the read model; a data folder with Temporal's file but no read model lost it."""
+    from readmodel.database import sqlite_file
+
+    settings = get_settings()
+    if settings.database_url is not None:
+        return False
+    read_model = sqlite_file(settings.resolved_database_url)
+    return not settings.temporal_db_file.exists() and not (read_model and read_model.exists())
+
+
 _UI_CODEC_HELP = (
     "Codec server the Web UI decodes payloads with, e.g. http://127.0.0.1:8888 "
     "(run `onechain codec-server`); default $ONECHAIN_UI_CODEC_ENDPOINT."
@@ -196,7 +209,7 @@ def server(
     from runtime.devserver import DevServerError, start_dev_server, stop_dev_server
 
     _prepare_embedded_data()  # keys first: a read-model upgrade may need the lookup key
-    require_read_model(say=_say)
+    require_read_model(say=_say)  # checked, never made here (`onechain db upgrade` makes it)
     settings = get_settings()
     log_file = settings.data_dir / "temporal.log"
     try:
@@ -550,11 +563,14 @@ def up(
     if language not in LANGUAGES:
         raise _fail(f"--lang {language!r}: expected one of {', '.join(LANGUAGES)}", EXIT_USAGE)
     os.environ["ONECHAIN_LANG"] = language  # the console (and its refusals) read it
+    first_run = _new_data_folder()
     _prepare_embedded_data()
-    # The embedded default's SQLite file belongs to this machine: upgrade it in place.
-    # A configured database is shared; its upgrade is an operator's step.
+    # The embedded default's SQLite file belongs to this machine: upgrade it in place,
+    # and create it on the very first run only (later, a missing one was lost).
+    # A configured database is shared; its creation and upgrade are an operator's step.
     require_read_model(
         upgrade_behind=get_settings().database_url is None,
+        create=first_run,
         say=lambda line: _say(f"onechain up: {line}"),
     )
     if not no_tui:  # before any Temporal client: no log line may cross the console

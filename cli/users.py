@@ -115,12 +115,40 @@ def _public(record: store.UserRecord) -> dict[str, Any]:
 def bootstrap(
     user_id: Annotated[str, typer.Option("--user", help="The administrator's user id.")] = "admin",
     name: Annotated[str, typer.Option(help="The administrator's name.")] = "系统管理员",
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore",
+            help="This is a restore: bootstrap even though Temporal holds cases or the audit "
+            "trail has rows (recorded in the audit trail).",
+        ),
+    ] = False,
 ) -> None:
-    """Create the first administrator (only while there is none); prints a one-time password."""
-    from trust.accounts import bootstrap as make_first
+    """Create the first administrator (only while there is none, and only on a new
+    installation unless --restore); prints a one-time password.
 
-    password = _account_call(make_first, _engine(), user_id=user_id, name=name)
-    _audit("user_bootstrap", "bootstrap", f"创建首个管理员 {user_id}", user=user_id)
+    Refuses when Temporal already holds cases or the audit trail has rows: the read
+    model was lost, and whoever bootstraps it first would become administrator.
+    """
+    from readmodel.database import read_session
+    from trust.accounts import bootstrap as make_first
+    from trust.bootstrap_guard import past_life
+
+    engine = _engine()
+    with read_session(engine) as session:
+        has_administrator = store.has_administrator(session)
+    found = None if has_administrator else past_life(engine)  # else refused just below
+    if found is not None and not found.empty and not restore:
+        fail(f"拒绝创建首个管理员 (refused): {found.refusal()}", EXIT_USAGE)
+    password = _account_call(make_first, engine, user_id=user_id, name=name)
+    extra: dict[str, Any] = {}
+    if restore and found is not None:
+        extra = {
+            "restore": True,
+            "temporal_cases": found.temporal_cases,
+            "audit_rows": found.audit_rows,
+        }
+    _audit("user_bootstrap", "bootstrap", f"创建首个管理员 {user_id}", user=user_id, **extra)
     message(f"管理员 {user_id} 已创建。一次性密码（只显示这一次）：{password}")
     message(f"登录：onechain login {user_id}（首次登录须设置新密码）")
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from doctor.calendar import calendar_coverage
-from doctor.findings import Finding, skip
+from doctor.findings import Finding, fail, skip
 from doctor.keys import signing_keys
 from doctor.people import people
 from doctor.pollers import worker_polling
 from doctor.schema import schema
 from doctor.search_attributes import search_attributes
 from doctor.temporal import namespace, reachable
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class Deployment:
     database_url: str
     keys_dir: Path
     today: date
+    #: Cases younger than this may not be projected yet (the ``cases`` check skips them).
+    projection_grace: timedelta = timedelta(minutes=1)
 
     @classmethod
     def configured(cls, today: date, task_queue: str | None = None) -> Deployment:
@@ -44,9 +49,12 @@ class Deployment:
 
 
 async def examine(deployment: Deployment) -> list[Finding]:
+    from doctor.lost_cases import cases_check
+
     findings: list[Finding] = []
     finding, client = await reachable(deployment.connect_options)
     findings.append(finding)
+    namespace_ok = False
     if client is None:
         why = "Temporal is unreachable"
         findings += [skip(c, why) for c in ("namespace", "search attributes", "worker")]
@@ -56,10 +64,30 @@ async def examine(deployment: Deployment) -> list[Finding]:
             why = "the namespace is missing"
             findings += [skip(c, why) for c in ("search attributes", "worker")]
         else:
+            namespace_ok = True
             findings.append(await search_attributes(client))
             findings.append(await worker_polling(client, deployment.task_queue))
-    findings += _database_checks(deployment)
-    findings.append(await _outside_check(deployment, client, findings))
+    engine, database = _open_database(deployment)
+    try:
+        known = _case_numbers(engine) if engine is not None else set()
+        holds_cases = False
+        if client is not None and namespace_ok:
+            cases, holds_cases = await cases_check(
+                client, deployment.task_queue, known, grace=deployment.projection_grace
+            )
+        else:
+            cases = skip("cases", "Temporal is unreachable or its namespace missing")
+        findings += database
+        if engine is not None:
+            findings += [
+                people(engine, temporal_holds_cases=holds_cases),
+                calendar_coverage(engine, deployment.today),
+            ]
+        findings.append(cases)
+        findings.append(await _outside_check(deployment, client, findings))
+    finally:
+        if engine is not None:
+            engine.dispose()
     findings.append(signing_keys(deployment.keys_dir))
     return findings
 
@@ -82,36 +110,36 @@ async def _outside_check(deployment: Deployment, client: Any, findings: list[Fin
         engine.dispose()
 
 
-def _database_checks(deployment: Deployment) -> list[Finding]:
-    from sqlalchemy.engine import make_url
-
-    from doctor.findings import warn
-    from readmodel.database import make_engine
+def _open_database(deployment: Deployment) -> tuple[Engine | None, list[Finding]]:
+    """The read model if it is usable (its schema at head), and the database finding
+    (with the users and calendar checks skipped when it is not usable)."""
+    from readmodel.database import CREATE_OR_RESTORE, make_engine, sqlite_file
     from readmodel.errors import ReadModelError
 
-    url = make_url(deployment.database_url)
-    file = url.database if url.get_backend_name() == "sqlite" else None
-    if file and file != ":memory:" and not Path(file).exists():  # look, never create
-        return [
-            warn(
-                "database",
-                f"no read model yet at {url.database}: the first worker or command creates it",
-            ),
-            *_skipped("there is no read model yet"),
+    file = sqlite_file(deployment.database_url)
+    if file is not None and not file.exists():  # look, never create
+        return None, [
+            fail("database", f"no read model at {file}: {CREATE_OR_RESTORE}"),
+            *_skipped("there is no read model"),
         ]
     try:
         engine = make_engine(deployment.database_url)
     except ReadModelError as error:
-        from doctor.findings import fail
-
-        return [fail("database", str(error)), *_skipped("the read model cannot be used")]
-    try:
-        finding, usable = schema(engine)
-        if not usable:
-            return [finding, *_skipped("the read model's schema is not at head")]
-        return [finding, people(engine), calendar_coverage(engine, deployment.today)]
-    finally:
+        return None, [fail("database", str(error)), *_skipped("the read model cannot be used")]
+    finding, usable = schema(engine)
+    if not usable:
         engine.dispose()
+        return None, [finding, *_skipped("the read model's schema is not at head")]
+    return engine, [finding]
+
+
+def _case_numbers(engine: Engine) -> set[str]:
+    from sqlalchemy import text
+
+    from readmodel.database import read_session
+
+    with read_session(engine) as session:
+        return {row[0] for row in session.execute(text("SELECT case_no FROM cases"))}
 
 
 def _skipped(why: str) -> list[Finding]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from doctor.findings import Finding, fail, ok, warn
-from readmodel.database import describe
+from doctor.findings import Finding, fail, ok
+from readmodel.database import CREATE_OR_RESTORE, describe
 from readmodel.errors import ReadModelError
 from readmodel.schema import UPGRADE_COMMAND, SchemaState, refusal, status_of
 
@@ -23,10 +23,8 @@ def schema(engine: Engine) -> tuple[Finding, bool]:
     if status.state is SchemaState.CURRENT:
         return ok("database", f"{where}, schema at head ({status.head})"), True
     if status.state is SchemaState.EMPTY:
-        return warn(
-            "database",
-            f"{where} is empty: the first worker or command creates the schema "
-            f"({status.head}), or run `{UPGRADE_COMMAND}` now",
+        return fail(
+            "database", f"{where} is empty (no tables, no schema revision): {CREATE_OR_RESTORE}"
         ), False
     if status.state is SchemaState.PRE_MIGRATIONS:
         return fail(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from domain.calendar import Pause
 from domain.materials import Acceptance, Commitment, MaterialState, MaterialStatus, MissingNotice
+from domain.phones import normalise_phone
 from domain.roles import Actor
 from domain.text import check_name, check_plain_text
 
@@ -211,14 +212,17 @@ class Applicant(BaseModel):
 
 
 def check_applicant_text(applicant: Applicant) -> None:
-    """``ValueError`` naming the field when a new applicant's name is implausible or a
-    name or phone carries control characters (the desk and the import call this)."""
+    """``ValueError`` naming the field when a new applicant's name is implausible, a
+    name or phone carries control characters, or the phone (optional) is not a phone
+    number. The desk, the import and the worker's admission all call this."""
     try:
         check_name(applicant.name)
     except ValueError as error:
         raise ValueError(f"applicant name: {error}") from None
     try:
         check_plain_text(applicant.phone)
+        if applicant.phone:
+            normalise_phone(applicant.phone)
     except ValueError as error:
         raise ValueError(f"applicant phone: {error}") from None
 

@@ -27,6 +27,7 @@ from domain.text import spreadsheet_cell, visible
 from importing.columns import normalise_header
 from importing.limits import ImportLimits
 from importing.readers import RawRow, Sheet, cell_text
+from runtime.private_files import open_private
 
 REASON_HEADERS = frozenset({"reason", "原因", "错误原因"})
 CUT_MARK = "…"
@@ -66,7 +67,8 @@ def write_errors(
     if path.suffix.lower() == ".xlsx":
         return _write_xlsx(path, records)
     count = -1
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+    # Rejected rows hold ids and phones: owner-only, whatever the umask.
+    with open_private(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         for record in records:
             writer.writerow(record)
@@ -83,5 +85,6 @@ def _write_xlsx(path: Path, records: Iterable[list[str]]) -> int:
     for record in records:
         sheet.append(record)
         count += 1
-    workbook.save(path)
+    with open_private(path, "wb") as handle:
+        workbook.save(handle)
     return count

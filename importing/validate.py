@@ -33,6 +33,7 @@ from domain.case import Applicant
 from domain.ids import InvalidId, check_applicant_id
 from domain.masking import mask_id_number, mask_phone
 from domain.materials import Commitment
+from domain.phones import normalise_phone
 from domain.roles import Actor
 from domain.text import check_name, describe_unsafe
 from domain.timezone import CST
@@ -68,8 +69,6 @@ _DATE_TIME = re.compile(
     r"(?:[ T]+(?P<H>\d{1,2})[:：](?P<M>\d{2})(?:[:：](?P<S>\d{2})(?:\.(?P<f>\d{1,6}))?)?)?"
     r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?$"
 )
-_MOBILE = re.compile(r"^(?:\+?86)?(1\d{10})$")
-_LANDLINE = re.compile(r"^(?:\+?86-?)?(0\d{2,3})-?(\d{7,8})(?:(?:-|转|ext\.?)(\d{1,6}))?$")
 
 
 @dataclass(frozen=True)
@@ -156,17 +155,9 @@ def parse_received_at(value: Any, *, now: datetime | None = None) -> datetime:
 
 
 def parse_phone(value: Any) -> str:
-    """A plausible Chinese phone number, normalised; ``ValueError`` otherwise."""
-    text = unicodedata.normalize("NFKC", cell_text(value)).strip()
-    compact = re.sub(r"[\s()]", "", text)
-    mobile = _MOBILE.match(compact.replace("-", ""))
-    if mobile:
-        return mobile.group(1)
-    landline = _LANDLINE.match(compact)
-    if landline:
-        area, number, ext = landline.groups()
-        return f"{area}-{number}" + (f"-{ext}" if ext else "")
-    raise ValueError("not a mobile number (11 digits starting with 1) or a landline (0537-2345678)")
+    """A plausible Chinese phone number, normalised; ``ValueError`` otherwise (the
+    desk's and the worker's rule: ``domain.phones``)."""
+    return normalise_phone(cell_text(value))
 
 
 def parse_kind(value: Any) -> str:

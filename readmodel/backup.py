@@ -5,13 +5,21 @@ publications, notifications) from the cases in Temporal. Five tables and the key
 are not derived: the people and their sessions, the office's departments, the loaded
 official holiday schedules and the hash-chained audit trail, and the keys that seal
 payloads, hash ids and sign sessions. Losing the keys makes every sealed history
-unreadable, so they belong in the same archive, and the archive is owner-only.
+unreadable, so they belong in the same archive, and the archive is owner-only and
+sealed with a passphrase (``readmodel.backup_crypto``: scrypt, AES-256-GCM).
 
-An archive is one tar file (gzip), mode 0600::
+The private signing key is left out unless asked for (``include_signing_key``): it
+mints anyone's session, and it belongs only where sessions are minted. The public
+keys, the payload keys and the lookup key (which a restored office needs to open its
+histories and find holders) are always in.
+
+An archive is one tar file (gzip), sealed, mode 0600::
 
     manifest.json           format, schema revision, created at/by, per part: rows and sha256
     tables/<table>.jsonl    one JSON object per row, in primary-key order
-    keys/...                the keystore folder as it is (keys.json and the key files)
+    keys/...                the keystore folder (keys.json and the key files)
+
+Archives made before sealing (plain tar.gz) are still read and restored.
 
 Restoring checks every part's hash first, then that the target database has the same
 schema revision, then that it is empty or matches: its people, sessions and audit rows
@@ -74,10 +82,12 @@ class Part:
 
 @dataclass
 class Archive:
-    """An archive read and checked: its manifest and every part's bytes."""
+    """An archive read and checked: its manifest and every part's bytes, and whether
+    it was sealed (archives from before sealing are not)."""
 
     manifest: dict[str, Any]
     parts: dict[str, bytes]
+    sealed: bool = True
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         data = self.parts.get(f"tables/{table}.jsonl", b"")
@@ -171,31 +181,53 @@ def schema_revision(connection: Connection) -> str | None:
 
 
 # ----------------------------------------------------------------------- creating
-def key_parts(directory: Path) -> list[Part]:
-    """Every regular file of the keystore folder (not its lock), by relative path."""
+def is_signing_private_key(relative: str) -> bool:
+    """``signing/<kid>.pem``: a private signing key (``.pub`` is its public half)."""
+    path = PurePosixPath(relative)
+    return path.parts[:1] == ("signing",) and path.suffix == ".pem"
+
+
+def key_parts(directory: Path, *, include_signing_key: bool = False) -> list[Part]:
+    """Every regular file of the keystore folder (not its lock), by relative path; the
+    private signing keys only when ``include_signing_key``."""
     if not directory.is_dir():
         return []
     parts = []
     for path in sorted(directory.rglob("*")):
         relative = path.relative_to(directory).as_posix()
-        if path.is_file() and not path.name.startswith("."):
-            parts.append(Part(f"keys/{relative}", path.read_bytes()))
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if is_signing_private_key(relative) and not include_signing_key:
+            continue
+        parts.append(Part(f"keys/{relative}", path.read_bytes()))
     return parts
 
 
 def create_backup(
-    engine: Engine, keys: Path, target: Path, *, by: str | None = None
+    engine: Engine,
+    keys: Path,
+    target: Path,
+    *,
+    passphrase: str,
+    include_signing_key: bool = False,
+    by: str | None = None,
 ) -> dict[str, Any]:
-    """Write the archive to ``target`` (which must not exist); returns its manifest."""
+    """Write the archive, sealed with ``passphrase``, to ``target`` (which must not
+    exist); returns its manifest."""
+    from readmodel.backup_crypto import MIN_PASSPHRASE
+
     if target.exists():
         raise BackupError(f"{target} already exists: choose a new file name")
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise BackupError(f"the backup passphrase must have at least {MIN_PASSPHRASE} characters")
     with engine.connect() as connection:
         revision = schema_revision(connection)
         parts = []
         for name in TABLES:
             rows = _dump(connection, _table(name))
             parts.append(Part(f"tables/{name}.jsonl", _jsonl(rows), len(rows)))
-    parts += key_parts(keys)
+    parts += key_parts(keys, include_signing_key=include_signing_key)
+    has_private = any(is_signing_private_key(p.name.removeprefix("keys/")) for p in parts)
     manifest = {
         "format": FORMAT,
         "schema_revision": revision,
@@ -203,6 +235,7 @@ def create_backup(
         "created_by": by or f"{getpass.getuser()}@{socket.gethostname()}",
         "database": describe(engine.url),
         "keys": "included" if any(p.name.startswith("keys/") for p in parts) else "none found",
+        "signing_private_key": "included" if has_private else "left out",
         "counts": {
             name: next(p.rows for p in parts if p.name == f"tables/{name}.jsonl") for name in TABLES
         },
@@ -210,7 +243,7 @@ def create_backup(
             p.name: {"sha256": p.sha256, "bytes": len(p.data), "rows": p.rows} for p in parts
         },
     }
-    _write_archive(target, [Part(MANIFEST, _manifest_bytes(manifest)), *parts])
+    _write_archive(target, [Part(MANIFEST, _manifest_bytes(manifest)), *parts], passphrase)
     return manifest
 
 
@@ -218,19 +251,27 @@ def _manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _write_archive(target: Path, parts: Sequence[Part]) -> None:
-    """Write the tar next to ``target`` with mode 0600 from the start, then rename it."""
+def _write_archive(target: Path, parts: Sequence[Part], passphrase: str) -> None:
+    """Seal the tar and write it next to ``target`` with mode 0600 from the start, then
+    rename it (the clear tar exists only in memory)."""
+    from readmodel.backup_crypto import seal
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for part in parts:
+            info = tarfile.TarInfo(part.name)
+            info.size, info.mode = len(part.data), 0o600
+            info.mtime = int(datetime.now(UTC).timestamp())
+            tar.addfile(info, io.BytesIO(part.data))
+    sealed = seal(buffer.getvalue(), passphrase)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.partial")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
-            for part in parts:
-                info = tarfile.TarInfo(part.name)
-                info.size, info.mode = len(part.data), 0o600
-                info.mtime = int(datetime.now(UTC).timestamp())
-                tar.addfile(info, io.BytesIO(part.data))
+        with os.fdopen(fd, "wb") as raw:
+            raw.write(sealed)
             raw.flush()
+            os.fsync(raw.fileno())
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -238,11 +279,42 @@ def _write_archive(target: Path, parts: Sequence[Part]) -> None:
 
 
 # ------------------------------------------------------------------------ reading
-def read_archive(path: Path) -> Archive:
-    """Read ``path`` and check it completely: format, every part's size and sha256,
-    row counts, no part missing or extra, and the audit rows' hash chain."""
+def is_sealed_file(path: Path) -> bool:
+    """Whether ``path`` is a sealed archive (False for an old plain one; raises
+    ``BackupError`` when there is nothing to read)."""
+    from readmodel.backup_crypto import MAGIC
+
     try:
-        with tarfile.open(path, mode="r:*") as tar:
+        with path.open("rb") as handle:
+            return handle.read(len(MAGIC)) == MAGIC
+    except FileNotFoundError:
+        raise BackupError(f"no backup at {path}") from None
+    except OSError as error:
+        raise BackupError(f"{path} is not a readable onechain backup: {error}") from None
+
+
+def read_archive(path: Path, passphrase: str | None = None) -> Archive:
+    """Read ``path`` (opening it with ``passphrase`` when sealed) and check it
+    completely: format, every part's size and sha256, row counts, no part missing or
+    extra, and the audit rows' hash chain."""
+    from readmodel.backup_crypto import SealError, is_sealed, unseal
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BackupError(f"no backup at {path}") from None
+    except OSError as error:
+        raise BackupError(f"{path} is not a readable onechain backup: {error}") from None
+    sealed = is_sealed(data)
+    if sealed:
+        if passphrase is None:
+            raise BackupError(f"{path} is sealed: give its passphrase")
+        try:
+            data = unseal(data, passphrase)
+        except SealError as error:
+            raise BackupError(f"{path}: {error}") from None
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
             parts: dict[str, bytes] = {}
             for member in tar.getmembers():
                 name = PurePosixPath(member.name)
@@ -267,7 +339,7 @@ def read_archive(path: Path) -> Archive:
     for name, data in parts.items():
         if hashlib.sha256(data).hexdigest() != listed[name]["sha256"]:
             raise BackupError(f"{path}: part {name} does not match its sha256 (damaged or edited)")
-    archive = Archive(manifest, parts)
+    archive = Archive(manifest, parts, sealed=sealed)
     for table in TABLES:
         counted = len(archive.rows(table))
         if counted != manifest["counts"].get(table):

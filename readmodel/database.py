@@ -12,16 +12,24 @@ so the engine is set up for that:
   front, where the busy timeout applies, instead of upgrading a read lock midway,
   which fails with "database is locked" regardless of the timeout.
 
-The schema is made and checked by ``readmodel.schema`` (alembic), once per process
-and URL, in ``ready_engine``. Bad URLs, a missing driver and an unreachable server
-raise ``readmodel.errors`` exceptions whose message names the database and the fix.
+The schema is checked by ``readmodel.schema`` (alembic), once per process and URL,
+in ``ready_engine``. Bad URLs, a missing driver and an unreachable server raise
+``readmodel.errors`` exceptions whose message names the database and the fix.
+
+The read model is never created by accident: an engine opens a SQLite file
+read-write without creating it (``mode=rw``), and ``ready_engine`` refuses a missing
+or empty database with ``ReadModelMissing`` (exit 3), naming the database and what to
+run. Only ``create_read_model`` / ``create_schema`` create one (``onechain db
+upgrade``, ``onechain up`` on a new data folder, ``backup restore``, tests, benches);
+a lost database would otherwise come back empty, nobody known, and whoever ran
+``users bootstrap`` first would be administrator. SQLite files are made 0600.
 
 A long-running process (the worker) must never write into a file that is no longer
 the read model. So the identity (device, inode) of a SQLite file is remembered when
 it is opened: a pooled connection whose file is no longer the one at the path is
 dropped before use (``_check_file_on_checkout``), and ``ready_engine`` notices a
 moved, deleted or replaced file, says so in the log, disposes of the engine's
-connections and re-opens the path (an empty new file gets the schema). A database
+connections and re-opens the path (a missing or empty one is refused). A database
 that fails or cannot be reached is logged by ``reporting_outages`` (without data:
 driver messages name tables and hosts, never rows), and so is its recovery.
 """
@@ -48,7 +56,7 @@ from sqlmodel import Session
 import readmodel.accounts
 import readmodel.audit
 import readmodel.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from readmodel.errors import DatabaseUnreachable, ReadModelError
+from readmodel.errors import DatabaseUnreachable, ReadModelError, ReadModelMissing
 
 if TYPE_CHECKING:
     from readmodel.schema import SchemaChange
@@ -73,9 +81,10 @@ logger = logging.getLogger("onechain.readmodel")
 FileId = tuple[int, int]
 #: The info key of a pooled connection's file identity.
 _CONNECTION_FILE = "onechain_file_id"
-RECONCILE_HINT = (
-    "run `onechain reconcile` to rebuild cases, e-licences and notifications from Temporal, "
-    "and `onechain backup restore` for people, keys, calendars and the audit trail"
+#: What to do about a missing or empty read model (``ReadModelMissing``).
+CREATE_OR_RESTORE = (
+    "run `onechain db upgrade` to create it if this is a new installation, or restore "
+    "it: `onechain backup restore ARCHIVE`, then `onechain reconcile` (nothing was created)"
 )
 
 _engines: dict[str, Engine] = {}
@@ -199,7 +208,6 @@ def make_engine(url: str) -> Engine:
         kwargs["poolclass"] = StaticPool
     elif parsed.database:
         _check_sqlite_file(Path(parsed.database).expanduser())
-        _make_folder(Path(parsed.database).expanduser())
     engine = _create_engine(
         parsed,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
@@ -209,8 +217,25 @@ def make_engine(url: str) -> Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     if (path := sqlite_file(parsed)) is not None:
+        if "uri" not in parsed.query:
+            event.listen(engine, "do_connect", _open_without_creating(path))
         _watch_file(engine, path)
     return engine
+
+
+def _open_without_creating(path: Path) -> Any:
+    """A ``do_connect`` hook opening ``path`` read-write only if it exists (SQLite's
+    ``mode=rw``): a connection never makes an empty read model where one was lost."""
+    uri = f"{path.absolute().as_uri()}?mode=rw"
+
+    def do_connect(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> None:
+        if cargs:
+            cargs[0] = uri
+        else:
+            cparams["database"] = uri
+        cparams["uri"] = True
+
+    return do_connect
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -275,8 +300,8 @@ def _create_engine(url: URL, **kwargs: Any) -> Engine:
 
 
 def _make_folder(database: Path) -> None:
-    try:
-        database.parent.mkdir(parents=True, exist_ok=True)
+    try:  # owner-only when made here: the folder of the read model is a data folder
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise _folder_error(database, f"{error.strerror or error} ({error.filename})") from None
 
@@ -310,16 +335,62 @@ def connect(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def create_schema(engine: Engine) -> None:
-    """Bring ``engine``'s database to the newest schema revision: create an empty
-    one, stamp one made before migrations, upgrade one behind (tests, benches and
-    ``onechain db upgrade``; long-running processes use ``ready_engine``).
+def missing(url: str | URL, why: str) -> ReadModelMissing:
+    """The refusal for a read model that is not there: which database (the URL, its
+    password masked) and what to run."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    return ReadModelMissing(f"no read model: {describe(url)} ({shown}) {why}; {CREATE_OR_RESTORE}")
+
+
+def create_schema(engine: Engine) -> SchemaChange:
+    """Create ``engine``'s database if it is missing or empty, stamp one made before
+    migrations, upgrade one behind: the one deliberate way to make a read model
+    (``create_read_model``, tests, benches). A SQLite file is made 0600.
 
     Raises ``readmodel.errors.SchemaAhead`` for a database a newer onechain upgraded.
     """
     from readmodel.schema import ensure_schema
 
-    ensure_schema(engine, upgrade_behind=True)
+    if (path := sqlite_file(engine.url)) is not None:
+        make_sqlite_file(path)
+    return ensure_schema(engine, upgrade_behind=True, create=True)
+
+
+def create_read_model(url: str) -> SchemaChange:
+    """``create_schema`` on the process-wide engine for ``url``, remembered as checked
+    (``onechain db upgrade``, ``onechain up`` on a new data folder, ``backup restore``)."""
+    engine = engine_for(url)
+    with _lock:
+        change = create_schema(engine)
+        _schema_ready.add(url)
+        if url in _sqlite_files:
+            _file_ids[url] = file_id(_sqlite_files[url])
+    return change
+
+
+def make_sqlite_file(path: Path) -> None:
+    """Create the SQLite file ``path`` empty and owner-only (its folder too), if it is
+    not there; SQLite gives its ``-wal`` and ``-shm`` files the same mode."""
+    _check_sqlite_file(path)
+    _make_folder(path)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise _folder_error(path, f"{error.strerror or error} ({error.filename})") from None
+    os.close(descriptor)
+    narrow_sqlite_files(path)
+
+
+def narrow_sqlite_files(path: Path) -> None:
+    """Make the read model's file and its ``-wal``/``-shm`` owner-only (they hold names,
+    password hashes and the audit trail); files of other owners are left alone."""
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            info = candidate.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                candidate.chmod(info.st_mode & 0o600)
+        except OSError:
+            continue
 
 
 def engine_for(url: str) -> Engine:
@@ -336,7 +407,8 @@ def engine_for(url: str) -> Engine:
 def ready_engine(url: str) -> Engine:
     """``engine_for(url)`` with its schema checked, once per process and URL.
 
-    An empty database gets the schema; one behind or ahead of this code raises a
+    A missing or empty database raises ``readmodel.errors.ReadModelMissing`` (nothing
+    is created); one behind or ahead of this code raises a
     ``readmodel.errors.SchemaMismatch`` naming the command to run (see
     ``readmodel.schema``). The lock is held during the check so that concurrent
     first calls (activity threads) wait for it instead of racing.
@@ -359,14 +431,11 @@ def prepare_engine(url: str, *, upgrade_behind: bool = False) -> tuple[Engine, S
         if replaced:
             _schema_ready.discard(url)
             _reopen(url, engine)
+        if (path := _sqlite_files.get(url)) is not None:
+            if not path.exists():
+                raise missing(url, "does not exist")
+            narrow_sqlite_files(path)
         change = ensure_schema(engine, upgrade_behind=upgrade_behind)
-        if replaced and change.changed:
-            logger.warning(
-                "the read model %s was empty: created its schema (%s); %s",
-                describe(url),
-                change.revision,
-                RECONCILE_HINT,
-            )
         _schema_ready.add(url)
         if url in _sqlite_files:
             _file_ids[url] = file_id(_sqlite_files[url])

@@ -23,6 +23,15 @@ class DatabaseUnreachable(ReadModelError):
     unreachable = True
 
 
+class ReadModelMissing(DatabaseUnreachable):
+    """No read model where one was expected (no file, or no tables and no revision).
+
+    Never created on the spot: only ``onechain db upgrade`` (and ``onechain up`` on a
+    new data folder) create one, so a lost database is noticed instead of replaced by
+    an empty one in which nobody is known and anybody may bootstrap.
+    """
+
+
 class SchemaMismatch(ReadModelError):
     """The database's schema is not the one this code needs (behind, ahead or unknown)."""
 

@@ -2,8 +2,10 @@
 
 Every process checks its database once (``readmodel.database.ready_engine``):
 
-* **empty** (no tables, no revision): upgraded to head at once. Nothing can be lost,
-  so every process may do it (the worker's first activity, tests, ``up``).
+* **empty** (no tables, no revision) or missing: refused (``ReadModelMissing``) unless
+  the caller creates on purpose (``create=True``: ``onechain db upgrade``, ``onechain
+  up`` on a new data folder, ``backup restore``, tests). An empty database where one
+  was expected is a lost one, and a new empty one would know nobody.
 * **made before migrations** (today's tables, no ``alembic_version``): recognised by
   its tables and columns and stamped ``0001_baseline``; from there it is like any
   database at that revision.
@@ -44,7 +46,7 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, MetaData, create_engine, inspect, text
 from sqlmodel import SQLModel
 
-from readmodel.database import SQLITE_BEGIN_OPTION, connect, describe, normalise_url
+from readmodel.database import SQLITE_BEGIN_OPTION, connect, describe, missing, normalise_url
 from readmodel.errors import SchemaAhead, SchemaBehind, UnknownSchema
 
 #: Where the alembic environment lives (inside the package, so it ships with it).
@@ -254,10 +256,13 @@ def refusal(status: SchemaStatus, engine: Engine) -> Exception | None:
     return None
 
 
-def ensure_schema(engine: Engine, *, upgrade_behind: bool = False) -> SchemaChange:
+def ensure_schema(
+    engine: Engine, *, upgrade_behind: bool = False, create: bool = False
+) -> SchemaChange:
     """Make ``engine``'s database usable by this code, or raise why it is not.
 
-    Creates an empty database's schema, stamps one made before migrations, and
+    Creates an empty database's schema only when ``create`` (otherwise raises
+    ``ReadModelMissing``), stamps one made before migrations, and
     upgrades one that is behind only when ``upgrade_behind`` (otherwise raises
     ``SchemaBehind`` naming the command). Raises ``SchemaAhead``/``UnknownSchema``
     for a schema this code must not touch, ``DatabaseUnreachable`` if it cannot
@@ -267,6 +272,8 @@ def ensure_schema(engine: Engine, *, upgrade_behind: bool = False) -> SchemaChan
         before = schema_status(connection)
     if before.state is SchemaState.CURRENT:
         return SchemaChange(before, before.head)
+    if before.state is SchemaState.EMPTY and not create:
+        raise missing(engine.url, "has no tables and no schema revision")
     may_upgrade = before.state is SchemaState.BEHIND and upgrade_behind
     if not may_upgrade and (error := refusal(before, engine)) is not None:
         raise error
@@ -276,6 +283,8 @@ def ensure_schema(engine: Engine, *, upgrade_behind: bool = False) -> SchemaChan
             with ALEMBIC_LOCK:
                 command.stamp(alembic_config(connection), BASELINE)
             status = schema_status(connection)
+        if status.state is SchemaState.EMPTY and not create:
+            raise missing(engine.url, "has no tables and no schema revision")
         if status.state is SchemaState.EMPTY or (
             status.state is SchemaState.BEHIND and upgrade_behind
         ):
@@ -304,7 +313,12 @@ def schema_lock(engine: Engine) -> Iterator[Connection]:
 
 def migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
     """Run the migrations up (or down) to ``revision`` under the schema lock, with no
-    state checks: for tests of the revisions themselves and for repairs."""
+    state checks: for tests of the revisions themselves and for repairs (a missing
+    SQLite file is made: running migrations is creating on purpose)."""
+    from readmodel.database import make_sqlite_file, sqlite_file
+
+    if (path := sqlite_file(engine.url)) is not None:
+        make_sqlite_file(path)
     with schema_lock(engine) as connection:
         config = alembic_config(connection)
         if down:

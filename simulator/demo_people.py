@@ -6,7 +6,6 @@ simulator. The demo console is signed in as the demo coordinator directly.
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from domain.roles import Grant, Role
 from readmodel import accounts as store
 from readmodel.database import read_session
 from runtime.keys import SigningKeys
+from runtime.private_files import open_private
 from trust.accounts import Session, _start_session, add_user
 from trust.action_proof import SessionKey
 from trust.credentials import Credentials
@@ -62,8 +62,7 @@ def ensure_demo_people(engine: Engine, accounts_file: Path) -> dict[str, str]:
         )
     if created:
         accounts_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+        with open_private(accounts_file, "a", encoding="utf-8") as handle:
             for user_id, password in created.items():
                 handle.write(f"{user_id}\t{password}\n")
     return created

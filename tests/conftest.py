@@ -14,10 +14,12 @@ _DATA_DIR = tempfile.mkdtemp(prefix="onechain-test-")
 os.environ["ONECHAIN_DATA_DIR"] = _DATA_DIR
 os.environ.pop("ONECHAIN_DATABASE_URL", None)
 
+import asyncio  # noqa: E402
 import shutil  # noqa: E402
 import uuid  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import AsyncIterator, Iterator  # noqa: E402
+from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -42,6 +44,18 @@ def session_keystore() -> Path:
     directory = Path(_DATA_DIR) / "keys"
     init_keys(directory)
     return directory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_read_model(session_keystore: Path) -> str:
+    """The session's read model, made once as `onechain db upgrade` makes it (no
+    command or worker creates one on its own); yields its URL."""
+    from readmodel.database import create_read_model
+    from runtime.settings import get_settings
+
+    url = get_settings().resolved_database_url
+    create_read_model(url)
+    return url
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -71,6 +85,44 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def empty_namespace(dev_env: WorkflowEnvironment) -> str:
+    """A namespace of its own on the session's dev server: a Temporal that holds no
+    cases, as a new installation's (``users bootstrap`` asks it)."""
+    from temporalio.api.workflowservice.v1 import (
+        DescribeNamespaceRequest,
+        RegisterNamespaceRequest,
+    )
+    from temporalio.service import RPCError
+
+    name = f"empty-{uuid.uuid4().hex[:8]}"
+    await dev_env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=name, workflow_execution_retention_period=timedelta(days=1)
+        )
+    )
+    for _ in range(100):  # a new namespace reaches the frontend's cache within seconds
+        try:
+            await dev_env.client.workflow_service.describe_namespace(
+                DescribeNamespaceRequest(namespace=name)
+            )
+            return name
+        except RPCError:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"namespace {name} never became visible")
+
+
+@pytest.fixture
+def new_installation_temporal(
+    monkeypatch: pytest.MonkeyPatch, dev_env: WorkflowEnvironment, empty_namespace: str
+) -> str:
+    """TEMPORAL_* pointing at a Temporal that holds no cases (whatever runs on
+    localhost:7233 on this machine), as on a new installation."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", empty_namespace)
+    return empty_namespace
 
 
 @pytest.fixture
@@ -138,6 +190,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """A URL of a fresh, EMPTY read-model database: a SQLite file, or a new database on
     the session's PostgreSQL (dropped afterwards, whoever is still connected)."""
     if request.param == "sqlite":
+        from readmodel.database import make_sqlite_file
+
+        make_sqlite_file(tmp_path / "readmodel.sqlite3")  # empty, as a new PostgreSQL database
         yield f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"
         return
     server_url = request.getfixturevalue("postgres_server")

@@ -302,10 +302,12 @@ def sign_in_cli(
     in this process against the current settings' data folder. Returns the user id.
     Set ``ONECHAIN_SESSION_FILE`` to ``session_file_path`` before running commands."""
     from cli.actor import forget_credentials
+    from readmodel.database import create_read_model
     from trust import session_file
 
     settings = get_settings()
     init_keys(keys_dir(settings))
+    create_read_model(settings.resolved_database_url)  # the test's data folder, as `db upgrade`
     signer = ImpersonatingSigner(
         ready_engine(settings.resolved_database_url), load_signing_keys(keys_dir(settings))
     )

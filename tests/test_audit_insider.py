@@ -40,9 +40,11 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A data folder of its own (SQLite file, keys, anchors), an administrator signed
-    in, and a trail of 12 rows whose head ``audit export`` anchored."""
+def office(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_installation_temporal: str
+) -> Iterator[Path]:
+    """A data folder of its own (SQLite file made by `db upgrade`, keys, anchors), an
+    administrator signed in, and a trail of 12 rows whose head ``audit export`` anchored."""
     monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
     monkeypatch.delenv("ONECHAIN_API_KEY", raising=False)
@@ -50,6 +52,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     get_settings.cache_clear()
     forget_credentials()
     init_keys(keys_dir(get_settings()))
+    assert run("db", "upgrade").exit_code == 0
     first = run("users", "bootstrap")
     secret = re.search(r"（只显示这一次）：(\S+)", first.stdout)
     assert secret, first.output

@@ -1,6 +1,8 @@
 """``onechain backup``: people, sessions, departments, calendars, the audit trail and keys
 survive into a new, empty database (SQLite and PostgreSQL) exactly, the trail still
-verifies there, and a restore that would mix two installations is refused."""
+verifies there, and a restore that would mix two installations is refused. Archives
+are encrypted with a passphrase and hold the private signing key only when asked;
+old unencrypted archives still restore."""
 
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner, Result
 
 from cli.app import app
+from cli.backup import PASSPHRASE_ENV
 from domain.calendar_sources import load_schedule_file
 from readmodel.accounts import SessionRecord
 from readmodel.audit import AuditEntry, append
 from readmodel.audit_anchors import anchor_now
 from readmodel.backup import TABLES, RestoreRefused, _dump, _table, read_archive, restore_backup
+from readmodel.backup_crypto import MAGIC, unseal
 from readmodel.calendar_store import store_schedule
 from readmodel.database import create_schema, make_engine, reset_engines, write_session
 from readmodel.departments import add_department
@@ -34,6 +38,14 @@ from trust.accounts import add_user, bootstrap
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def passphrase(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every command here finds the passphrase in the environment (unless a test says)."""
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    return PASSPHRASE
 
 
 @pytest.fixture
@@ -154,13 +166,19 @@ def test_backup_restores_into_an_empty_database_and_the_trail_verifies(
     with installation(database_url, keys_a):  # the office's rows sealed with its audit key
         fill(database_url)
     archive = tmp_path / "office.tar.gz"
-    with installation(database_url, keys_a):
-        made = json.loads(onechain("backup", "create", str(archive), "--json").stdout)
+    from tests.test_private_files import loose_umask
+
+    with installation(database_url, keys_a), loose_umask():
+        # The machine that signs people in: its backup keeps the private key too.
+        created = onechain("backup", "create", str(archive), "--include-signing-key", "--json")
+        made = json.loads(created.stdout)
+    assert "private signing key" in created.stderr  # warned: keep it like the key files
     assert archive.stat().st_mode & 0o777 == 0o600
     source = contents(database_url)
     assert made["counts"] == {name: len(rows) for name, rows in source.items()}
     assert made["counts"]["users"] == 2 and made["counts"]["audit_log"] >= 5
     assert made["keys"] == "included" and made["schema_revision"]
+    assert made["signing_private_key"] == "included"
 
     checked = json.loads(onechain("backup", "verify", str(archive), "--json").stdout)
     assert checked["ok"] and checked["counts"] == made["counts"]
@@ -211,7 +229,7 @@ def test_restore_refuses_another_schema_revision(database_url: str, tmp_path: Pa
     archive_path = tmp_path / "office.tar.gz"
     with installation(database_url, keys):
         onechain("backup", "create", str(archive_path))
-    archive = read_archive(archive_path)
+    archive = read_archive(archive_path, PASSPHRASE)
     archive.manifest["schema_revision"] = "0001_baseline"
     engine = make_engine(database_url)
     try:
@@ -219,6 +237,26 @@ def test_restore_refuses_another_schema_revision(database_url: str, tmp_path: Pa
             restore_backup(engine, keys, archive, force=True)
     finally:
         engine.dispose()
+
+
+def plain_members(archive: Path) -> dict[str, bytes]:
+    """The parts inside a sealed archive (opened with the test's passphrase)."""
+    import io
+
+    with tarfile.open(fileobj=io.BytesIO(unseal(archive.read_bytes(), PASSPHRASE))) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+
+
+def write_plain(target: Path, members: dict[str, bytes]) -> Path:
+    """An unencrypted tar.gz, as onechain wrote archives before they were sealed."""
+    import io
+
+    with tarfile.open(target, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return target
 
 
 def test_a_damaged_archive_is_named(tmp_path: Path) -> None:
@@ -230,17 +268,85 @@ def test_a_damaged_archive_is_named(tmp_path: Path) -> None:
     archive = tmp_path / "office.tar.gz"
     with installation(url, keys):
         onechain("backup", "create", str(archive))
-    with tarfile.open(archive) as tar:
-        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+    members = plain_members(archive)
     members["tables/users.jsonl"] = members["tables/users.jsonl"].replace(b"admin1", b"admin2")
-    damaged = tmp_path / "damaged.tar.gz"
-    with tarfile.open(damaged, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            import io
-
-            tar.addfile(info, io.BytesIO(data))
+    damaged = write_plain(tmp_path / "damaged.tar.gz", members)
     result = onechain("backup", "verify", str(damaged), code=2)
     assert "tables/users.jsonl" in result.stderr and "sha256" in result.stderr
     assert "no backup at" in onechain("backup", "verify", str(tmp_path / "nope"), code=2).stderr
+
+    flipped = bytearray(archive.read_bytes())
+    flipped[-40] ^= 0x01  # one bit of the ciphertext
+    (tmp_path / "flipped.tar.gz").write_bytes(bytes(flipped))
+    result = onechain("backup", "verify", str(tmp_path / "flipped.tar.gz"), code=2)
+    assert "wrong passphrase or damaged archive" in result.stderr
+
+
+def test_archives_are_encrypted_and_leave_out_the_private_signing_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'rm.sqlite3'}"
+    keys = tmp_path / "keys"
+    init_keys(keys)
+    fill(url)
+    archive = tmp_path / "office.tar.gz"
+    monkeypatch.delenv(PASSPHRASE_ENV)
+    with installation(url, keys):
+        made = json.loads(
+            runner.invoke(
+                app,
+                ["backup", "create", str(archive), "--passphrase-stdin", "--json"],
+                input=PASSPHRASE + "\n",
+            ).stdout
+        )
+    assert made["signing_private_key"] == "left out"
+    sealed = archive.read_bytes()
+    assert sealed.startswith(MAGIC)
+    header = json.loads(sealed[len(MAGIC) : sealed.index(b"\n", len(MAGIC))])
+    assert header["kdf"] == "scrypt" and header["cipher"] == "AES-256-GCM"
+    assert header["salt"] and header["nonce"] and header["version"] == 1
+    assert b"admin1" not in sealed and b"PRIVATE KEY" not in sealed  # nothing in clear
+
+    inside = {n.removeprefix("keys/") for n in plain_members(archive) if n.startswith("keys/")}
+    pems = {p.relative_to(keys).as_posix() for p in keys.rglob("signing/*.pem")}
+    assert pems and not pems & inside  # no private signing key
+    assert any(n.startswith("signing/") and n.endswith(".pub") for n in inside)
+    assert any(n.startswith("payload/") for n in inside) and any(
+        n.startswith("lookup/") for n in inside
+    ), inside
+
+    wrong = runner.invoke(
+        app, ["backup", "verify", str(archive), "--passphrase-stdin"], input="not it at all\n"
+    )
+    assert wrong.exit_code == 2 and "wrong passphrase or damaged archive" in wrong.stderr
+    none = runner.invoke(app, ["backup", "verify", str(archive)], input="")
+    assert none.exit_code == 2 and "--passphrase-stdin" in none.stderr
+    right = runner.invoke(
+        app, ["backup", "verify", str(archive), "--passphrase-stdin", "--json"], input=PASSPHRASE
+    )
+    assert right.exit_code == 0, right.output
+    assert json.loads(right.stdout)["encrypted"] is True
+
+    restored_keys = tmp_path / "restored-keys"
+    with installation(f"sqlite:///{tmp_path / 'restored.sqlite3'}", restored_keys):
+        result = runner.invoke(
+            app, ["backup", "restore", str(archive), "--passphrase-stdin"], input=PASSPHRASE
+        )
+        assert result.exit_code == 0, result.output
+    assert not list(restored_keys.rglob("signing/*.pem"))  # verifies, mints nothing
+    assert list(restored_keys.rglob("signing/*.pub"))
+
+
+def test_an_old_unencrypted_archive_still_restores(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rm.sqlite3'}"
+    keys = tmp_path / "keys"
+    init_keys(keys)
+    fill(url)
+    with installation(url, keys):
+        onechain("backup", "create", str(tmp_path / "new.tar.gz"))
+    old = write_plain(tmp_path / "old.tar.gz", plain_members(tmp_path / "new.tar.gz"))
+    target = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+    with installation(target, tmp_path / "keys-b"):
+        result = onechain("backup", "restore", str(old))
+        assert "unencrypted archive from an older onechain" in result.stderr
+    assert contents(target) == contents(url)

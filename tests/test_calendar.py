@@ -39,7 +39,7 @@ from domain.calendar_sources import (
 )
 from domain.timezone import cst_date, end_of_day, start_of_day
 from readmodel.calendar_store import stored_schedules
-from readmodel.database import ready_engine
+from readmodel.database import create_read_model, ready_engine, reset_engines
 from runtime.settings import get_settings
 from tests.harness import sign_in_cli
 from trust.credentials import Credentials
@@ -510,11 +510,22 @@ def test_day_boundaries_in_china() -> None:
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Settings pointing at a fresh data dir; get_settings is cached, so clear it."""
+    """Settings pointing at a fresh data dir whose read model `onechain db upgrade` made;
+    get_settings is cached, so clear it."""
     monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
+    reset_engines()
+    create_read_model(get_settings().resolved_database_url)
     yield tmp_path / "data"
+    reset_engines()
     get_settings.cache_clear()
+
+
+def forget_read_model(data_dir: Path) -> None:
+    """Delete the fixture's read model, so that the next `db upgrade` makes it anew."""
+    reset_engines()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{data_dir / 'readmodel.sqlite3'}{suffix}").unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -696,7 +707,9 @@ def test_cli_imports_a_schedule_file_left_by_an_older_version_once(
 ) -> None:
     """An office upgraded from file storage keeps its loaded years: the new database
     takes them from this machine's folder once, then never reads the folder again."""
+    forget_read_model(data_dir)
     save_schedule(data_dir / "calendars", load_schedule_file(EXAMPLE_2027))
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     result = runner.invoke(app, ["calendar", "due", "2026-12-20", "10"])
     assert result.exit_code == 0, result.output
     assert result.stdout == "2027-01-04\n"
@@ -707,13 +720,16 @@ def test_cli_imports_a_schedule_file_left_by_an_older_version_once(
 def test_cli_damaged_old_schedule_file_stops_the_import_and_says_which(
     data_dir: Path, runner: CliRunner
 ) -> None:
+    forget_read_model(data_dir)
     (data_dir / "calendars").mkdir(parents=True)
     (data_dir / "calendars" / "2027.json").write_text("{", encoding="utf-8")
-    result = runner.invoke(app, ["calendar", "due", "2026-09-30", "5"])
+    result = runner.invoke(app, ["db", "upgrade"])
     assert result.exit_code == 2
     assert "2027.json" in result.stderr and "move it out" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     (data_dir / "calendars" / "2027.json").unlink()  # moved aside: nothing was half done
+    reset_engines()
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     result = runner.invoke(app, ["calendar", "due", "2026-09-30", "5"])
     assert result.exit_code == 0 and result.stdout == "2026-10-13\n"
 
@@ -728,6 +744,7 @@ def test_cli_due_subprocess_any_server_time_zone(tmp_path: Path, tz: str) -> Non
         else [sys.executable, "-c", "from cli.app import main; main()"]
     )
     env = {**os.environ, "TZ": tz, "ONECHAIN_DATA_DIR": str(tmp_path / "data")}
+    subprocess.run([*command, "db", "upgrade"], env=env, cwd=tmp_path, timeout=60, check=True)
     result = subprocess.run(
         [*command, "calendar", "due", "2026-09-30", "5"],
         capture_output=True,

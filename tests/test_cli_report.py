@@ -251,6 +251,9 @@ def test_period_and_chain_filters(engine: Engine) -> None:
 @pytest.fixture
 def report_db(database_url: str, tmp_path: Path) -> Iterator[Path]:
     """A read model with the known cases as the configured database (SQLite, PostgreSQL)."""
+    from readmodel.database import create_read_model
+
+    create_read_model(database_url)  # as `onechain db upgrade`
     fill(ready_engine(database_url))
     with environment(ONECHAIN_DATABASE_URL=database_url):
         yield tmp_path
@@ -265,10 +268,13 @@ def test_cli_report_json_csv_and_tables(report_db: Path) -> None:
     assert data["period_from"] == "2026-03-01" and data["total"]["received"] == 5
     assert [c["chain"] for c in data["chains"]] == ["kindergarten", "restaurant"]
 
+    from tests.test_private_files import loose_umask
+
     target = report_db / "report.csv"
-    with wide_terminal():
+    with wide_terminal(), loose_umask():
         result = runner.invoke(app, [*args, "--chain", "kindergarten", "--csv", str(target)])
     assert result.exit_code == 0, result.output
+    assert target.stat().st_mode & 0o777 == 0o600  # owner-only, whatever the umask
     assert "50.0%" in result.stdout and "我要开幼儿园" in result.stdout
     assert "市场监管局" in result.stdout or "market" in result.stdout
     with target.open(encoding="utf-8-sig", newline="") as handle:

@@ -13,7 +13,13 @@ from typer.testing import CliRunner, Result
 from cli.app import app
 from cli.departments import office_department_names
 from domain.departments import DEPARTMENTS
-from readmodel.database import make_engine, read_session, ready_engine
+from readmodel.database import (
+    create_read_model,
+    create_schema,
+    make_engine,
+    read_session,
+    ready_engine,
+)
 from readmodel.departments import (
     DepartmentError,
     DepartmentNames,
@@ -22,7 +28,6 @@ from readmodel.departments import (
     list_departments,
     rename_department,
 )
-from readmodel.schema import ensure_schema
 from runtime.settings import get_settings
 from tests.harness import sign_in_cli
 from tests.test_cli_cases import wide_terminal
@@ -37,7 +42,7 @@ SPORTS_CHAIN = GOOD_CHAIN.replace('"market"', f'"{NEW_CODE}"').replace("pharmacy
 def test_seeded_with_the_codes_list_and_changed_by_code(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        ensure_schema(engine)
+        create_schema(engine)
         with read_session(engine) as session:
             assert {r.code: r.name for r in list_departments(session)} == DEPARTMENTS
         some = next(iter(DEPARTMENTS))
@@ -69,7 +74,7 @@ def test_bad_codes_and_names_say_what_is_wrong(
 ) -> None:
     engine = make_engine(database_url)
     try:
-        ensure_schema(engine)
+        create_schema(engine)
         with pytest.raises(DepartmentError, match=says):
             add_department(engine, code, name, by="admin")
         assert code not in department_codes(engine) or code in DEPARTMENTS
@@ -97,6 +102,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
     get_settings.cache_clear()
     office_department_names.cache_clear()
+    create_read_model(get_settings().resolved_database_url)  # as `onechain db upgrade`
     yield tmp_path / "session.json"
     get_settings.cache_clear()
     office_department_names.cache_clear()

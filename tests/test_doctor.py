@@ -20,8 +20,8 @@ from doctor.findings import Finding, Level, exit_code
 from doctor.run import Deployment, examine
 from domain.calendar_sources import load_schedule_file
 from readmodel.calendar_store import store_schedule
-from readmodel.database import make_engine
-from readmodel.schema import ensure_schema, head_revision, migrate
+from readmodel.database import create_schema, make_engine, make_sqlite_file
+from readmodel.schema import head_revision, migrate
 from runtime.keys import init_keys, keys_dir
 from runtime.settings import get_settings
 from tests.harness import session_signer, start_dev_env, worker_for
@@ -43,7 +43,7 @@ def database(tmp_path: Path) -> Iterator[str]:
     """A read model at head with a first administrator."""
     url = f"sqlite:///{tmp_path / 'rm.sqlite3'}"
     engine = make_engine(url)
-    ensure_schema(engine)
+    create_schema(engine)
     bootstrap(engine, user_id="doc-admin", name="管理员")
     engine.dispose()
     yield url
@@ -94,6 +94,7 @@ async def test_a_healthy_deployment_is_all_ok(
         "users",
         "keys",
         "calendar",
+        "cases",
         "outside changes",
     }
     assert exit_code(findings) == 0
@@ -159,9 +160,17 @@ async def test_schema_behind_or_empty(deployment: Deployment, tmp_path: Path) ->
     assert findings["users"].level is Level.SKIP
 
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    make_engine(empty).connect().close()
+    make_sqlite_file(tmp_path / "empty.sqlite3")
     found = by_check(await examine(replace(deployment, database_url=empty)))["database"]
-    assert found.level is Level.WARN and "empty" in found.message
+    assert found.level is Level.FAIL and "empty" in found.message
+    assert "onechain db upgrade" in found.message and "restore" in found.message
+
+    missing = tmp_path / "missing.sqlite3"
+    found = by_check(await examine(replace(deployment, database_url=f"sqlite:///{missing}")))[
+        "database"
+    ]
+    assert found.level is Level.FAIL and str(missing) in found.message
+    assert not missing.exists()  # doctor looks, never creates
 
 
 async def test_no_users_fails_and_no_administrator_warns(
@@ -169,7 +178,7 @@ async def test_no_users_fails_and_no_administrator_warns(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'people.sqlite3'}"
     engine = make_engine(url)
-    ensure_schema(engine)
+    create_schema(engine)
     found = by_check(await examine(replace(deployment, database_url=url)))["users"]
     assert found.level is Level.FAIL and "onechain users bootstrap" in found.message
 
@@ -235,7 +244,26 @@ async def test_cli_prints_one_line_per_check_and_json(
     finally:
         get_settings.cache_clear()
     lines = text.stdout.strip().splitlines()
-    assert len(lines) == 9 and all(line.split()[0] in {"ok", "warn"} for line in lines), lines
+    assert len(lines) == 10 and all(line.split()[0] in {"ok", "warn"} for line in lines), lines
     report = json.loads(data.stdout)
     levels = {c["level"] for c in report["checks"]}
     assert report["exit_code"] == data.exit_code == text.exit_code == (1 if "warn" in levels else 0)
+
+
+def test_cases_check_names_missing_cases_and_waits_for_new_ones_to_be_projected() -> None:
+    from datetime import UTC, datetime
+
+    from doctor.lost_cases import TemporalCases, lost_cases
+
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    held = TemporalCases(
+        count=8,
+        started={f"C{i}": now - timedelta(hours=1) for i in range(7)} | {"NEW": now},
+    )
+    grace = timedelta(minutes=1)
+    found = lost_cases(held, {"C0"}, grace=grace, now=now)
+    assert found.level is Level.FAIL
+    assert "6 of 8 case(s)" in found.message and "C1, C2, C3, C4, C5 …" in found.message
+    assert "NEW" not in found.message  # started a moment ago: not projected yet, not lost
+    assert "backup restore" in found.message and "never `onechain users bootstrap`" in found.message
+    assert lost_cases(held, {f"C{i}" for i in range(7)}, grace=grace, now=now).level is Level.OK

@@ -375,12 +375,13 @@ def test_report_csv_neutralises_cells(tmp_path: Path) -> None:
 
     from cli.app import app
     from domain.projection import ProjectionBatch
-    from readmodel.database import ready_engine
+    from readmodel.database import create_read_model, ready_engine
     from readmodel.projection import project
     from tests.test_cli_cases import environment
     from tests.test_cli_report import case_row
 
     url = f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"
+    create_read_model(url)  # as `onechain db upgrade`
     engine = ready_engine(url)
     project(
         engine,

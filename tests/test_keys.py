@@ -214,6 +214,15 @@ def test_keys_commands_never_print_key_material(
 def test_a_worker_never_makes_keys_and_says_which_command_does(tmp_path: Path) -> None:
     env = {**os.environ, "ONECHAIN_DATA_DIR": str(tmp_path / "data")}
     env.pop("ONECHAIN_KEYS_DIR", None)
+    env.pop("ONECHAIN_DATABASE_URL", None)
+    made = subprocess.run(
+        [sys.executable, "-c", "from cli.app import main; main()", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
     result = subprocess.run(
         [sys.executable, "-c", "from cli.app import main; main()", "worker"],
         env=env,

@@ -198,7 +198,7 @@ def test_every_revision_upgrades_and_downgrades(engine: Engine) -> None:
 
 def test_head_is_the_tables_in_code(engine: Engine) -> None:
     """A table change without a revision fails here (on both dialects)."""
-    change = ensure_schema(engine)
+    change = create_schema(engine)
     assert change.before.state is SchemaState.EMPTY and change.revision == head_revision()
     assert code_differences(engine) == []
 
@@ -443,7 +443,7 @@ def test_processes_starting_at_once_create_the_schema_once(database_url: str) ->
     def first_use(engine: Engine) -> None:
         try:
             start.wait()
-            outcomes.append(ensure_schema(engine).before.state.value)
+            outcomes.append(ensure_schema(engine, create=True).before.state.value)
         except BaseException as error:  # collected and asserted on the main thread
             outcomes.append(error)
 
@@ -461,6 +461,7 @@ def test_processes_starting_at_once_create_the_schema_once(database_url: str) ->
 
 
 def test_ready_engine_checks_once_per_process(configured: str) -> None:
+    create_schema(make_engine(configured))
     engine = ready_engine(configured)
     _stamp(engine, FUTURE)
     assert ready_engine(configured) is engine  # not checked again in this process
@@ -545,7 +546,7 @@ def test_db_revision_writes_the_next_numbered_revision(
         assert "readmodel" not in source  # no app imports in a revision
 
         engine = make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}")
-        ensure_schema(engine)
+        create_schema(engine)
         assert status_of(engine).revision == revision_id
         assert code_differences(engine) == []
         migrate(engine, today, down=True)

@@ -126,7 +126,7 @@ def test_a_file_where_the_folder_should_be_is_named(
     in_the_way = tmp_path / "data"
     in_the_way.write_text("a file where the data folder should be")
     database = in_the_way / "sub" / "readmodel.sqlite3"
-    line = one_line_error(database_at, f"sqlite:///{database}", "cases", "list")
+    line = one_line_error(database_at, f"sqlite:///{database}", "db", "upgrade")
     assert str(database) in line and "cannot create the folder" in line
 
 
@@ -159,6 +159,13 @@ async def test_server_says_when_its_dev_server_dies_and_exits_non_zero(tmp_path:
     env = {**os.environ, "ONECHAIN_DATA_DIR": str(data)}
     env.pop("ONECHAIN_KEYS_DIR", None)
     env.pop("ONECHAIN_DATABASE_URL", None)
+    subprocess.run(  # the read model first: `server` checks it and never makes it
+        [sys.executable, "-c", "from cli.app import main; main()", "db", "upgrade"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     process = subprocess.Popen(
         [
             *(sys.executable, "-c", "from cli.app import main; main()"),
@@ -193,6 +200,13 @@ def test_server_shows_the_last_lines_of_a_dev_server_that_fails(tmp_path: Path) 
     env = {**os.environ, "ONECHAIN_DATA_DIR": str(data)}
     env.pop("ONECHAIN_KEYS_DIR", None)
     env.pop("ONECHAIN_DATABASE_URL", None)
+    subprocess.run(  # the read model first: `server` checks it and never makes it
+        [sys.executable, "-c", "from cli.app import main; main()", "db", "upgrade"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     done = subprocess.run(
         [
             *(sys.executable, "-c", "from cli.app import main; main()"),

@@ -30,8 +30,10 @@ from domain.projection import (
     TaskRow,
 )
 from readmodel.database import (
+    create_read_model,
     create_schema,
     make_engine,
+    make_sqlite_file,
     read_session,
     reset_engines,
     write_session,
@@ -170,6 +172,7 @@ def test_schema(engine: Engine) -> None:
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
+    make_sqlite_file(tmp_path / "rm.sqlite3")
     engine = make_engine(f"sqlite:///{tmp_path / 'rm.sqlite3'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -373,11 +376,12 @@ def test_concurrent_writers_do_not_lock_or_lose_updates(engine: Engine) -> None:
 
 @pytest.fixture
 def configured_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """Point the settings at a fresh, empty database, as the worker would see it (its
-    first activity creates the schema)."""
+    """Point the settings at a fresh database made by `onechain db upgrade`, as the
+    worker would see it."""
     monkeypatch.setenv("ONECHAIN_DATABASE_URL", database_url)
     get_settings.cache_clear()
     reset_engines()
+    create_read_model(database_url)
     engine = make_engine(get_settings().resolved_database_url)
     yield engine
     engine.dispose()

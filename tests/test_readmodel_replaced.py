@@ -1,11 +1,13 @@
-"""A worker whose read-model file is moved away keeps writing to the configured path,
-not into the detached file: it notices, says so in its log (with the command that
-rebuilds the new file) and re-opens the path, which gets the schema.
+"""A worker whose read-model file is moved away never writes into the detached file,
+nor makes an empty one at the path: it notices, says in its log which database it
+expected and what to run (`onechain db upgrade` or a restore), and its writes wait in
+Temporal until the operator has made or restored one; then they land there.
 
 Real parts: the session's dev server, the production worker, a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import uuid
@@ -17,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from client.facade import CaseDesk, CaseRequest
 from domain.case import Applicant
-from readmodel.database import file_id, ready_engine, reset_engines
+from readmodel.database import create_read_model, file_id, ready_engine, reset_engines
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.settings import get_settings
 from tests.harness import CLERK, CaseDriver, fresh_applicant
@@ -69,10 +71,8 @@ def case_numbers(database: Path) -> set[str]:
         return {row[0] for row in connection.execute("SELECT case_no FROM cases")}
 
 
-async def wait_for_case(database: Path, case_no: str) -> None:
-    import asyncio
-
-    for _ in range(400):
+async def wait_for_case(database: Path, case_no: str, seconds: float = 20) -> None:
+    for _ in range(int(seconds / 0.05)):
         if database.exists():
             try:
                 if case_no in case_numbers(database):
@@ -83,15 +83,18 @@ async def wait_for_case(database: Path, case_no: str) -> None:
     raise AssertionError(f"case {case_no} never reached {database}")
 
 
-async def test_moved_read_model_is_reopened_at_its_path(
+async def test_moved_read_model_is_not_made_again_and_waits_for_the_operator(
     dev_env: WorkflowEnvironment, own_read_model: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from worker import build_worker
 
     database = own_read_model
+    url = f"sqlite:///{database}"
+    create_read_model(url)  # the operator's `onechain db upgrade`
     task_queue = f"test-{uuid.uuid4().hex[:8]}"
-    desk = CaseDesk(dev_env.client, task_queue=task_queue, credentials=signer())
-    caplog.set_level(logging.WARNING, logger="onechain.readmodel")
+    # The clerk signed in before the loss: a session that stays valid while it lasts.
+    desk = CaseDesk(dev_env.client, task_queue=task_queue, credentials=signer().sign(CLERK))
+    caplog.set_level(logging.WARNING)
     async with build_worker(dev_env.client, task_queue):
         person = applicant()
         before = f"R{uuid.uuid4().hex[:8].upper()}"
@@ -107,18 +110,26 @@ async def test_moved_read_model_is_reopened_at_its_path(
         assert not database.exists()
 
         after = f"R{uuid.uuid4().hex[:8].upper()}"
-        desk = CaseDesk(dev_env.client, task_queue=task_queue, credentials=signer())
-        await desk.start_case(request(after, person))
-        await wait_for_case(database, after)
+        await desk.start_case(request(after, person))  # the clerk's token is still valid
+        for _ in range(300):
+            if any("no read model" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+        assert not database.exists()  # the worker made nothing in its place
+
+        create_read_model(url)  # the operator's `onechain db upgrade`, then a restore
+        signer().sign(CLERK)  # ... which brings the people back
+        await wait_for_case(database, after, seconds=90)  # the retries land there
 
     assert file_id(database) != opened
     # The new file holds what was written after the move (the first case's later
     # steps may land there too), the detached one nothing of the second case.
     assert after in case_numbers(database) <= {before, after}
     assert after not in case_numbers(moved)  # nothing went into the detached file
-    messages = [r.getMessage() for r in caplog.records if r.name == "onechain.readmodel"]
-    assert any("moved away or deleted" in m and str(database) in m for m in messages), messages
-    assert any("onechain reconcile" in m for m in messages), messages
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(
+        "no read model" in m and str(database) in m and "onechain db upgrade" in m for m in messages
+    ), messages
     assert not any(person.id_number in m or person.name in m for m in messages)
 
 
@@ -151,6 +162,7 @@ def test_an_unreachable_read_model_is_logged_once_without_data(
         # A database that fails and then answers again: both are said.
         caplog.clear()
         local = f"sqlite:///{tmp_path / 'rm.sqlite3'}"
+        create_read_model(local)
         with (
             pytest.raises(DatabaseUnreachable),
             reporting_outages(local),

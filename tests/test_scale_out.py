@@ -44,7 +44,7 @@ from temporalio.testing import WorkflowEnvironment
 from client.facade import CaseDesk, WorkerUnavailable
 from domain.case import CaseStatus, MaterialState
 from domain.roles import Actor, Role
-from readmodel.database import ready_engine
+from readmodel.database import create_read_model, ready_engine
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.settings import get_settings
 from tests.harness import CLERK, CaseDriver, applicant_holding, fresh_applicant, reviewer
@@ -134,7 +134,8 @@ async def wait_for_pollers(client: Client, task_queue: str, count: int) -> None:
 async def deployment(
     dev_env: WorkflowEnvironment, shared_database: str, tmp_path: Path
 ) -> AsyncIterator[tuple[CaseDriver, dict[str, Path], str]]:
-    engine = ready_engine(shared_database)  # the schema, made once by the operator
+    create_read_model(shared_database)  # the schema, made once by the operator
+    engine = ready_engine(shared_database)
     signer = ImpersonatingSigner(engine, load_signing_keys(keys_dir(get_settings())))
     task_queue = f"scale-{uuid.uuid4().hex[:6]}"
     driver = CaseDriver(dev_env.client, task_queue)

@@ -26,6 +26,13 @@ async def test_server_makes_keys_owner_only_and_stops_its_dev_server_on_sigterm(
     data, port = tmp_path / "data", free_port()
     env = {**os.environ, "ONECHAIN_DATA_DIR": str(data)}
     env.pop("ONECHAIN_KEYS_DIR", None)
+    subprocess.run(  # the read model first: `server` checks it and never makes it
+        [sys.executable, "-c", "from cli.app import main; main()", "db", "upgrade"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     process = subprocess.Popen(
         [
             *(sys.executable, "-c", "from cli.app import main; main()"),

@@ -31,7 +31,13 @@ from readmodel.calendar_store import (
     store_schedule,
     stored_schedules,
 )
-from readmodel.database import make_engine, read_session, ready_engine
+from readmodel.database import (
+    create_read_model,
+    create_schema,
+    make_engine,
+    read_session,
+    ready_engine,
+)
 from readmodel.schema import ensure_schema, migrate
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.settings import get_settings
@@ -50,7 +56,7 @@ RECEIVED = datetime(2026, 12, 14, 9, tzinfo=CST)  # limits of 45 working days re
 def test_store_round_trip_and_replace(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        ensure_schema(engine)
+        create_schema(engine)
         example = load_schedule_file(EXAMPLE_2027)
         store_schedule(engine, example, by="admin1")
         assert stored_schedules(engine) == {2027: example}
@@ -71,7 +77,7 @@ def test_store_round_trip_and_replace(database_url: str) -> None:
 def test_store_refuses_a_provisional_schedule(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-        ensure_schema(engine)
+        create_schema(engine)
         provisional = YearSchedule(year=2030, official=False, holidays=[date(2030, 1, 1)])
         with pytest.raises(ValueError, match="provisional"):
             store_schedule(engine, provisional, by="x")
@@ -128,7 +134,9 @@ def office(
     monkeypatch.setenv("TEMPORAL_ADDRESS", target)
     monkeypatch.setenv("TEMPORAL_NAMESPACE", dev_env.client.namespace)
     monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
-    yield Office(tmp_path, monkeypatch, f"sqlite:///{tmp_path / 'shared.sqlite3'}")
+    shared = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    create_read_model(shared)  # the operator's `onechain db upgrade`
+    yield Office(tmp_path, monkeypatch, shared)
     get_settings.cache_clear()
 
 

@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import Input, Select, Static
 
 from cli.tui import sign_in_with_password
-from readmodel.database import ready_engine, reset_engines
+from readmodel.database import create_read_model, ready_engine, reset_engines
 from runtime.keys import init_keys, keys_dir, load_signing_keys
 from runtime.settings import get_settings
 from trust.accounts import add_user
@@ -22,6 +22,7 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     init_keys(keys_dir(get_settings()))
+    create_read_model(get_settings().resolved_database_url)  # as `onechain db upgrade`
     yield tmp_path
     reset_engines()
     get_settings.cache_clear()

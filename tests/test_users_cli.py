@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,18 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh data folder with keys, and a session file of its own."""
+def office(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_installation_temporal: str
+) -> Iterator[Path]:
+    """A fresh data folder with keys, and a session file of its own, on a Temporal
+    that holds no cases."""
     monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
     monkeypatch.delenv("ONECHAIN_API_KEY", raising=False)
     get_settings.cache_clear()
     forget_credentials()
     init_keys(keys_dir(get_settings()))
+    assert run("db", "upgrade").exit_code == 0  # the one command that creates it
     yield tmp_path
     forget_credentials()
     reset_engines()
@@ -142,13 +147,39 @@ def test_audit_trail_finds_edited_deleted_and_inserted_rows(office: Path) -> Non
     deleted = json.loads(run("audit", "verify", "--json").stdout)
     assert [p["row_id"] for p in deleted["problems"]] == [rows[4]["id"]]
 
+    from tests.test_private_files import loose_umask
+
     csv_out = office / "audit.csv"
-    assert run("audit", "export", "--format", "csv", "-o", str(csv_out)).exit_code == 0
+    with loose_umask():
+        assert run("audit", "export", "--format", "csv", "-o", str(csv_out)).exit_code == 0
     assert csv_out.read_text(encoding="utf-8").startswith("id,at,kind")
+    assert csv_out.stat().st_mode & 0o777 == 0o600  # names people and cases: owner-only
+
+
+def test_bootstrap_refuses_where_the_audit_trail_has_rows_unless_restoring(office: Path) -> None:
+    """A read model with a trail but no administrator was not just installed: bootstrap
+    refuses (whoever ran it first would be administrator) unless told it is a restore,
+    and the audit trail records the restore with what was found."""
+    from trust.audit_log import record_account_event
+
+    engine = ready_engine(get_settings().resolved_database_url)
+    record_account_event(engine, "user_added", "admin9", "添加用户 x", {"user": "x"})
+    refused = run("users", "bootstrap", "--user", "first")
+    assert refused.exit_code == 2, refused.output
+    assert "audit trail has 1 row(s)" in refused.stderr and "--restore" in refused.stderr
+    restored = run("users", "bootstrap", "--user", "first", "--restore")
+    assert restored.exit_code == 0, restored.output
+    with engine.connect() as db:
+        data = db.execute(
+            text("SELECT data FROM audit_log WHERE kind = 'user_bootstrap'")
+        ).scalar_one()
+    recorded = data if isinstance(data, dict) else json.loads(data)
+    assert recorded["restore"] is True and recorded["audit_rows"] == 1
+    assert recorded["temporal_cases"] == 0
 
 
 def test_security_events_are_listed_for_supervisors_and_exported(office: Path) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from readmodel.audit import append
     from readmodel.database import write_session

@@ -42,6 +42,10 @@ class UserDirectory:
     @classmethod
     def for_engine(cls, engine: Engine, refresh_seconds: float = 2.0) -> UserDirectory:
         def load() -> DirectorySnapshot:
+            from readmodel.database import missing, sqlite_file
+
+            if (path := sqlite_file(engine.url)) is not None and not path.exists():
+                raise missing(engine.url, "does not exist")  # a lost read model, named
             with read_session(engine) as session:
                 return directory_snapshot(session)
 
@@ -70,7 +74,11 @@ class UserDirectory:
             try:
                 self.refresh()
             except Exception as error:  # keep the last snapshot; staleness is judged on use
-                logger.warning("user directory refresh failed: %s", type(error).__name__)
+                from readmodel.errors import ReadModelError
+
+                # Our own messages name the database and the fix, never a row's data.
+                why = str(error) if isinstance(error, ReadModelError) else type(error).__name__
+                logger.warning("user directory refresh failed: %s", why)
 
     def snapshot(self) -> DirectorySnapshot:
         with self._lock:

@@ -171,13 +171,14 @@ class ImpersonatingSigner:
 
 
 def signer_from_settings(lifetime: timedelta = timedelta(hours=8)) -> ImpersonatingSigner:
-    """An impersonating signer on the configured database and keys (made if missing):
+    """An impersonating signer on the configured database and keys (both made if missing):
     tests and benchmarks, which act for many people on a data folder of their own."""
-    from readmodel.database import ready_engine
+    from readmodel.database import create_read_model, engine_for
     from runtime.keys import init_keys, keys_dir, load_signing_keys
     from runtime.settings import get_settings
 
     settings = get_settings()
     init_keys(keys_dir(settings))
-    engine = ready_engine(settings.resolved_database_url)
+    create_read_model(settings.resolved_database_url)  # a data folder of their own
+    engine = engine_for(settings.resolved_database_url)
     return ImpersonatingSigner(engine, load_signing_keys(keys_dir(settings)), lifetime)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from domain.actions import PinnedLimits, StartCase
 from domain.case import Applicant, check_applicant_text
 from domain.ids import InvalidId, check_applicant_id
+from domain.phones import normalise_phone
 from domain.roles import Actor, Role
 from workflows import registry
 from workflows.chain import Chain
@@ -48,7 +49,8 @@ def checked_applicant(chain: Chain, applicant: Applicant) -> Applicant:
         id_number = check_applicant_id(applicant.kind, applicant.id_number)
     except InvalidId as invalid:
         raise InvalidApplication(f"applicant id_number: {invalid}") from None
-    return applicant.model_copy(update={"id_number": id_number})
+    phone = normalise_phone(applicant.phone) if applicant.phone else ""  # checked above
+    return applicant.model_copy(update={"id_number": id_number, "phone": phone})
 
 
 def checked_form(chain: Chain, form: dict[str, Any]) -> dict[str, Any]:

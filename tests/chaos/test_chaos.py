@@ -46,7 +46,7 @@ from temporalio.client import Client
 
 from client.facade import CaseDesk
 from domain.case import CaseState
-from readmodel.database import ready_engine
+from readmodel.database import create_read_model, ready_engine
 from runtime.connect import client_plugins
 from runtime.keys import load_signing_keys
 from simulator.actors import WINDOW
@@ -90,6 +90,7 @@ IN_FLIGHT = 16
 @pytest.fixture
 async def deployment(tmp_path: Path, session_keystore: Path) -> AsyncIterator[Deployment]:
     folder = data_folder(tmp_path, session_keystore)
+    create_read_model(f"sqlite:///{folder / 'readmodel.sqlite3'}")  # `onechain db upgrade`
     engine = ready_engine(f"sqlite:///{folder / 'readmodel.sqlite3'}")
     account_id = f"chaos-{uuid.uuid4().hex[:6]}"
     api_key = add_user(
