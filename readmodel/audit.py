@@ -26,7 +26,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -107,6 +107,25 @@ def keyed_digest(key: bytes, key_id: str, prev_hash: str, fields: dict[str, Any]
     """HMAC-SHA256 with the audit key over the previous hash, the key id and the content."""
     message = f"{prev_hash}\n{key_id}\n{_blob(fields)}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def bound_keys() -> Callable[[], AuditKeys]:
+    """:func:`current_keys` bound to the keystore folder and variable configured now: a
+    writer that outlives its caller's settings (a worker's audit thread) keeps sealing
+    with its deployment's keys, and still sees a rotation there."""
+    from runtime.settings import get_settings
+
+    directory = keys_dir(get_settings())
+    variable = os.environ.get(ENV_AUDIT_KEY, "")
+
+    def keys() -> AuditKeys:
+        try:
+            stamp = (directory / MANIFEST).stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        return _loaded(str(directory), variable, stamp)
+
+    return keys
 
 
 def current_keys() -> AuditKeys:

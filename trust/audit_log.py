@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from readmodel.audit import AuditEntry, append
+from readmodel.audit import AuditEntry, append, bound_keys
 from readmodel.database import write_session
 
 logger = logging.getLogger(__name__)
@@ -166,6 +166,9 @@ class RefusalRecorder:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
+        # Sealed with the keys of the deployment that made this recorder, whatever the
+        # settings are when its thread writes.
+        self._keys = bound_keys()
         self._queue: queue.Queue[AuditEntry] = queue.Queue(maxsize=QUEUE_LIMIT)
         self._flush_seconds = flush_seconds
         self._per_window = per_window
@@ -244,7 +247,7 @@ class RefusalRecorder:
                 continue
             try:
                 with write_session(self._engine) as session:
-                    append(session, kept)
+                    append(session, kept, self._keys())
             except Exception as error:  # keep the worker alive; say what was lost
                 logger.error(
                     "audit: %d refusal(s) not recorded: %s", len(kept), type(error).__name__
