@@ -23,7 +23,7 @@ from domain.actions import (
     ReloadCalendarResult,
 )
 from domain.calendar import SNAPSHOT_YEARS_AFTER, SNAPSHOT_YEARS_BEFORE, CalendarData
-from domain.roles import Role
+from domain.roles import Actor, Role
 from trust.action_proof import ActionBinding
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
@@ -54,25 +54,22 @@ class AdmissionActivities:
     calendars: CalendarSource
     warning_fraction: float
 
+    def _sender(self, request: AdmitCase | ReloadCalendarRequest, action: str) -> Actor:
+        """Who sent this case's start or signal: the token, and the proof bound to this
+        workflow, ``action`` and the digest of what arrived, checked at workflow time."""
+        workflow_id = activity.info().workflow_id or ""
+        binding = ActionBinding(workflow_id, action, workflow_id, request.digest or "")
+        actor, _ = self.verifier.verify_action(
+            request.token, request.grant, request.proof, binding, request.at or datetime.now(UTC)
+        )
+        return actor
+
     @activity.defn(name="admit_case")
     def admit_case(self, request: AdmitCase) -> AdmissionResult:
         """Verify the acceptor's session, re-check the application against this worker's
         chain registry, and pin version, limits and calendar from the worker's side."""
-        info = activity.info()
-        binding = ActionBinding(
-            info.workflow_id or "",
-            f"start:{info.workflow_type}",
-            info.workflow_id or "",
-            request.digest or "",
-        )
         try:
-            acceptor, _ = self.verifier.verify_action(
-                request.token,
-                request.grant,
-                request.proof,
-                binding,
-                request.at or datetime.now(UTC),
-            )
+            acceptor = self._sender(request, f"start:{activity.info().workflow_type}")
             check_acceptor(acceptor)
             chain, start = checked_start(request.start)
         except (InvalidToken, NotPermitted, DirectoryUnavailable, InvalidApplication) as refused:
@@ -96,19 +93,8 @@ class AdmissionActivities:
     @activity.defn(name="reload_calendar_from_store")
     def reload_calendar_from_store(self, request: ReloadCalendarRequest) -> ReloadCalendarResult:
         """The loaded schedules, if the sender is a signed-in administrator."""
-        info = activity.info()
-        workflow_id = info.workflow_id or ""
-        binding = ActionBinding(
-            workflow_id, "signal:reload_calendar", workflow_id, request.digest or ""
-        )
         try:
-            actor, _ = self.verifier.verify_action(
-                request.token,
-                request.grant,
-                request.proof,
-                binding,
-                request.at or datetime.now(UTC),
-            )
+            actor = self._sender(request, "signal:reload_calendar")
             if actor.role is not Role.ADMINISTRATOR:
                 raise NotPermitted(f"只有系统管理员可以重载日历（not {actor.role.value}）")
         except (InvalidToken, NotPermitted, DirectoryUnavailable) as refused:
