@@ -43,6 +43,7 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MIN_YEAR, _MAX_YEAR = 1950, 2200
 # Statutory limits are at most 45 + 15 working days; this only stops runaway loops.
 _MAX_DAYS = 1000
+EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
 
@@ -184,8 +185,11 @@ def notify_running_cases(schedule: YearSchedule, credentials: Credentials) -> No
     (each case checks that an administrator sent the signal)."""
     from client.facade import broadcast_calendar_reload
 
+    capped: list[str] = []
     try:
-        count = asyncio.run(broadcast_calendar_reload(credentials))
+        count = asyncio.run(
+            broadcast_calendar_reload(credentials, lambda case_no, _why: capped.append(case_no))
+        )
     except Exception as exc:
         if not _is_unreachable(exc):
             raise
@@ -195,6 +199,14 @@ def notify_running_cases(schedule: YearSchedule, credentials: Credentials) -> No
             EXIT_UNREACHABLE,
         )
     typer.echo(f"Notified {count} running case(s) to recompute their deadlines.")
+    if capped:
+        shown = ", ".join(capped[:20]) + (" …" if len(capped) > 20 else "")
+        _fail(
+            f"{len(capped)} running case(s) refused the reload: they took as many signals as "
+            f"Temporal allows a case (someone flooded them; see `onechain audit security`) "
+            f"and keep their old calendar: {shown}",
+            EXIT_REJECTED,
+        )
 
 
 @app.command()

@@ -680,7 +680,9 @@ class CaseDesk:
                 known.runs += 1
         return [latest[k] for k in sorted(latest)]
 
-    async def broadcast_calendar_reload(self) -> int:
+    async def broadcast_calendar_reload(
+        self, refused: Callable[[str, str], None] | None = None
+    ) -> int:
         """Tell every running case to reload the schedules from the calendar store and
         recompute its deadlines (each case checks the sender is a signed-in
         administrator). A signal, not a query: it reaches cases even while no worker runs.
@@ -688,7 +690,8 @@ class CaseDesk:
         A case that refuses the signal is skipped, not the end of the broadcast: one that
         ended since the list was read (NOT_FOUND), or one that took as many signals as
         the server allows a case (INVALID_ARGUMENT, ``runtime.devserver``'s cap: someone
-        flooded it). Returns how many cases took the signal."""
+        flooded it; ``refused(case_no, why)`` hears of those, which keep their old
+        calendar). Returns how many cases took the signal."""
         credentials = self.credentials_for(None)
         count = 0
         with acting_as(credentials, self.proof_clock):
@@ -700,6 +703,8 @@ class CaseDesk:
                 except RPCError as error:
                     if error.status not in _SIGNAL_REFUSED:
                         raise
+                    if refused is not None and error.status is RPCStatusCode.INVALID_ARGUMENT:
+                        refused(case_no, error.message)
                     continue
                 count += 1
         return count
@@ -709,9 +714,11 @@ class CaseDesk:
 _SIGNAL_REFUSED = (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT)
 
 
-async def broadcast_calendar_reload(credentials: Credentials) -> int:
+async def broadcast_calendar_reload(
+    credentials: Credentials, refused: Callable[[str, str], None] | None = None
+) -> int:
     """Used by ``onechain calendar load``: connect with the standard settings and signal."""
     from runtime.connect import connect
 
     desk = CaseDesk(await connect(), credentials=credentials)
-    return await desk.broadcast_calendar_reload()
+    return await desk.broadcast_calendar_reload(refused)

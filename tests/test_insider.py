@@ -289,7 +289,9 @@ async def test_the_embedded_default_caps_the_signals_a_case_accepts(
     administrator = CaseDesk(
         driver.client, task_queue=driver.desk.task_queue, credentials=session_signer().sign(ADMIN)
     )
-    await administrator.broadcast_calendar_reload()
+    refused: list[str] = []
+    await administrator.broadcast_calendar_reload(lambda number, _why: refused.append(number))
+    assert case_no in refused  # named, so `calendar load` can say who keeps the old calendar
     outcome = await driver.run_to_end(case_no, max_rounds=40)
     assert outcome.status is CaseStatus.APPROVED
 
