@@ -118,8 +118,9 @@ async def test_red_card_idle_fires_after_n_working_days(driver: CaseDriver) -> N
     calendar = _calendar(task.due_on.year)
 
     def noon_after(days: int) -> datetime:
-        day = calendar.add_working_days(task.due_on, days)  # type: ignore[arg-type]
-        return datetime.combine(getattr(day, "date", day), time(12), tzinfo=CST)
+        assert task is not None and task.due_on is not None
+        day = calendar.add_working_days(task.due_on, days).due
+        return datetime.combine(day, time(12), tzinfo=CST)
 
     assert _evaluate("red_card_idle", case_no, noon_after(limit)) == []
     found = _evaluate("red_card_idle", case_no, noon_after(limit + 1))
