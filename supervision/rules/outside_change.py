@@ -21,8 +21,8 @@ class OutsideChange:
     code = "outside_change"
     name_zh = "绕过系统的变更与被拒绝的请求"
     basis = (
-        "《国务院办公厅关于全面推行行政执法公示制度执法全过程记录制度重大执法决定法制审核制度的指导意见》"
-        "（执法全过程记录）；电子监察对违规操作的实时监控。"
+        "行政执法公示制度、执法全过程记录制度、重大执法决定法制审核制度（“三项制度”，"
+        "青岛市《关于深化放管服改革进一步优化政务环境的意见》要求推行）。"
     )
     severity = Severity.HIGH
     Thresholds = Thresholds

@@ -33,8 +33,8 @@ class RedCardIdle:
     code = "red_card_idle"
     name_zh = "红牌逾期后无人办理"
     basis = (
-        "《国务院关于加快推进全国一体化在线政务服务平台建设的指导意见》："
-        "对办件超期实行红黄牌预警、督办；承诺时限内未办结的予以督办问责。"
+        "限时办结制度（山东省简化优化公共服务流程：首问负责、一次告知、并联办理、限时办结）；"
+        "办件到期亮红牌后仍无人办理的，由监察督办。"
     )
     severity = Severity.HIGH
     Thresholds = Thresholds

@@ -28,8 +28,8 @@ class RepeatedCorrection:
     code = "repeated_correction"
     name_zh = "一次告知未落实（多次要求补正）"
     basis = (
-        "《优化营商环境条例》第三十五条：申请材料不齐全或者不符合法定形式的，"
-        "应当一次性告知需要补正的内容；政务服务“一次告知”制度。"
+        "“一次告知、一表申请、一窗受理”的“一链”服务；"
+        "山东省简化优化公共服务流程：建立健全首问负责、一次告知、并联办理、限时办结等制度。"
     )
     severity = Severity.MEDIUM
     Thresholds = Thresholds
