@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 from supervision.rule import Rule
-from supervision.rules import outside_change, red_card_idle, repeated_correction
+from supervision.rules import (
+    off_hours_decision,
+    outside_change,
+    red_card_idle,
+    repeated_correction,
+)
 
 _RULES: dict[str, Rule] = {}
 
@@ -32,5 +37,5 @@ def get_rule(code: str) -> Rule:
         raise UnknownRule(f"unknown supervision rule {code!r} (known: {known})") from None
 
 
-for _module in (repeated_correction, red_card_idle, outside_change):
+for _module in (repeated_correction, red_card_idle, off_hours_decision, outside_change):
     register(_module.RULE)

@@ -210,6 +210,7 @@ def test_thresholds_are_the_administrators_and_audited(office: Path) -> None:
             "less than or equal to 60",
         ),
         (("set-threshold", "red_card_idle", "idle_working_days", "x"), "refused"),
+        (("set-threshold", "off_hours_decision", "day_ends_hour", "3"), "must be after"),
         (("list", "--rule", "no_such_rule"), "unknown supervision rule"),
     ],
 )
@@ -230,3 +231,27 @@ def test_list_filters_by_rule_and_department(office: Path) -> None:
     none = json.loads(onechain("supervise", "list", "--department", "nowhere", "--json").stdout)
     assert none == []
     assert onechain("supervise", "list").exit_code == 0
+
+
+async def test_off_hours_decision_fires_outside_the_office_hours(driver: CaseDriver) -> None:
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    await driver.wait_for_tasks(case_no)
+    assert await driver.approve_open(case_no)
+    await driver.projected(case_no)
+    with read_session(_engine()) as session:
+        decided = session.exec(
+            select(AuditRecord).where(AuditRecord.case_no == case_no, AuditRecord.kind == "decided")
+        ).first()
+    assert decided is not None
+    local = decided.at.astimezone(CST)
+    now = datetime.now(UTC)
+    hour = local.hour
+    around = {"day_starts_hour": hour, "day_ends_hour": hour + 1}  # the hour it was made in
+    before = {"day_starts_hour": min(hour + 1, 23), "day_ends_hour": 24} if hour < 23 else None
+    working = _calendar(local.year).is_working_day(local.date())
+    found = _evaluate("off_hours_decision", case_no, now, **around)
+    assert bool(found) is not working  # at the threshold: inside office hours on a working day
+    if before is not None:
+        late = _evaluate("off_hours_decision", case_no, now, **before)
+        assert late and all(f.key.startswith(f"off_hours_decision:{case_no}:") for f in late)
+        assert decided.seq in {s for f in late for s in f.event_seqs}
