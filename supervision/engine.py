@@ -68,14 +68,36 @@ def _calendar(engine: Engine, now: datetime) -> WorkCalendar:
     return WorkCalendar(calendar_from_store(engine, year - 1, year + 1))
 
 
-def evaluate_rule(engine: Engine, rule: Rule, now: datetime, calendar: WorkCalendar) -> int:
-    """Run one rule on the rows after its cursor in one transaction; new findings."""
+#: Audit rows one transaction evaluates: a catch-up after an outage (or a new rule
+#: reading the whole trail) commits as it goes instead of holding one huge transaction.
+BATCH_ROWS = 5000
+
+
+def evaluate_rule(
+    engine: Engine, rule: Rule, now: datetime, calendar: WorkCalendar, batch: int = BATCH_ROWS
+) -> int:
+    """Run one rule on the rows after its cursor, ``batch`` rows per transaction (each
+    stores its findings and moves the cursor); returns how many findings were new."""
+    stored = 0
+    while True:
+        found, read = _evaluate_batch(engine, rule, now, calendar, batch)
+        stored += found
+        if read < batch:
+            return stored
+
+
+def _evaluate_batch(
+    engine: Engine, rule: Rule, now: datetime, calendar: WorkCalendar, batch: int
+) -> tuple[int, int]:
     with write_session(engine) as session:
         cursor = session.get(CursorRecord, rule.code)
         after = cursor.last_audit_id if cursor else 0
         rows = list(
             session.exec(
-                select(AuditRecord).where(col(AuditRecord.id) > after).order_by(col(AuditRecord.id))
+                select(AuditRecord)
+                .where(col(AuditRecord.id) > after)
+                .order_by(col(AuditRecord.id))
+                .limit(batch)
             ).all()
         )
         context = Context(
@@ -85,18 +107,20 @@ def evaluate_rule(engine: Engine, rule: Rule, now: datetime, calendar: WorkCalen
             now=now,
             calendar=calendar,
         )
-        findings = list(rule.evaluate(context))
-        stored = _store(session, findings, now)
-        last = max((r.id for r in rows if r.id is not None), default=after)
+        stored = _store(session, list(rule.evaluate(context)), now)
         record = cursor or CursorRecord(rule=rule.code, updated_at=now)
-        record.last_audit_id = last
+        record.last_audit_id = max((r.id for r in rows if r.id is not None), default=after)
         record.updated_at = datetime.now(UTC)
         session.add(record)
-    return stored
+    return stored, len(rows)
 
 
 def run(
-    engine: Engine, *, now: datetime | None = None, rules: list[Rule] | None = None
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    rules: list[Rule] | None = None,
+    batch: int = BATCH_ROWS,
 ) -> RunReport:
     """Evaluate every rule (or ``rules``) once; see the module notes."""
     now = now or datetime.now(UTC)
@@ -104,7 +128,7 @@ def run(
     report = RunReport()
     for rule in rules if rules is not None else all_rules():
         try:
-            report.new[rule.code] = evaluate_rule(engine, rule, now, calendar)
+            report.new[rule.code] = evaluate_rule(engine, rule, now, calendar, batch)
         except Exception as error:  # one broken rule must not stop the others
             logger.exception("supervision rule %s raised", rule.code)
             report.failed[rule.code] = f"{type(error).__name__}: {error}"

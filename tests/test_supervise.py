@@ -255,3 +255,16 @@ async def test_off_hours_decision_fires_outside_the_office_hours(driver: CaseDri
         late = _evaluate("off_hours_decision", case_no, now, **before)
         assert late and all(f.key.startswith(f"off_hours_decision:{case_no}:") for f in late)
         assert decided.seq in {s for f in late for s in f.event_seqs}
+
+
+def test_a_catch_up_reads_the_trail_in_batches_without_duplicates(office: Path) -> None:
+    engine = _engine()
+    for n in range(7):
+        record_account_event(engine, "security", "", f"被拒绝的请求 {n}", {})
+    rule = get_rule("outside_change")
+    assert run(engine, rules=[rule], batch=3).new == {"outside_change": 7}
+    assert run(engine, rules=[rule], batch=3).new == {"outside_change": 0}
+    with read_session(engine) as session:
+        head = session.exec(select(AuditRecord.id).order_by(col(AuditRecord.id).desc())).first()
+        cursor = session.get(CursorRecord, rule.code)
+    assert cursor is not None and cursor.last_audit_id == head
