@@ -106,6 +106,7 @@ def _evaluate_batch(
             new_rows=rows,
             now=now,
             calendar=calendar,
+            final=len(rows) < batch,
         )
         stored = _store(session, list(rule.evaluate(context)), now)
         record = cursor or CursorRecord(rule=rule.code, updated_at=now)

@@ -53,6 +53,9 @@ class Context:
     new_rows: list[AuditRecord]
     now: datetime
     calendar: WorkCalendar
+    #: True when ``new_rows`` reach the end of the trail: a rule over the present state
+    #: (not over new rows) evaluates only then, once per run however many batches.
+    final: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 
 

@@ -225,7 +225,8 @@ def test_list_filters_by_rule_and_department(office: Path) -> None:
     engine = _engine()
     record_account_event(engine, "security", "", "被拒绝的请求", {})
     sign_in_cli(office, "supervisor", user_id="sup-1")
-    assert onechain("supervise", "run").exit_code == 0
+    ran = onechain("supervise", "run")
+    assert ran.exit_code == 0 and "outside_change：新发现 1 条" in ran.stdout
     listed = json.loads(onechain("supervise", "list", "--rule", "outside_change", "--json").stdout)
     assert [f["rule"] for f in listed] == ["outside_change"]
     none = json.loads(onechain("supervise", "list", "--department", "nowhere", "--json").stdout)

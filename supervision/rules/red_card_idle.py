@@ -40,6 +40,8 @@ class RedCardIdle:
     Thresholds = Thresholds
 
     def evaluate(self, context: Context) -> Iterable[Finding]:
+        if not context.final:  # a state rule: once per run, at the end of a catch-up
+            return
         limit = cast(Thresholds, context.thresholds).idle_working_days
         today = context.now.astimezone(CST).date()
         overdue = context.session.exec(
