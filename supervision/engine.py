@@ -59,7 +59,7 @@ def _store(session: Session, findings: list[Finding], now: datetime) -> int:
         if finding.key not in known:
             fresh.setdefault(finding.key, finding)
     if fresh:
-        session.exec(insert(FindingRecord), params=[_record(f, now) for f in fresh.values()])  # type: ignore[call-overload]
+        session.exec(insert(FindingRecord), params=[_record(f, now) for f in fresh.values()])
     return len(fresh)
 
 

@@ -114,7 +114,7 @@ async def test_red_card_idle_fires_after_n_working_days(driver: CaseDriver) -> N
             .where(col(TaskRecord.due_on).is_not(None))
         ).first()
     assert task is not None and task.due_on is not None
-    limit = get_rule("red_card_idle").Thresholds().idle_working_days  # type: ignore[attr-defined]
+    limit = get_rule("red_card_idle").Thresholds().idle_working_days
     calendar = _calendar(task.due_on.year)
 
     def noon_after(days: int) -> datetime:
@@ -169,7 +169,7 @@ def test_outside_changes_are_findings_once_and_a_raising_rule_is_skipped(office:
     record_account_event(engine, "security", "", "伪造的会话被拒绝", {"reason": "forged"})
     record_account_event(engine, "user_added", "admin", "新增用户")  # not a finding
     rules = [Boom(), get_rule("outside_change")]
-    first = run(engine, rules=rules)  # type: ignore[list-item]
+    first = run(engine, rules=rules)
     assert first.new == {"outside_change": 1} and "rule broke" in first.failed["boom"]
     assert run(engine, rules=rules).new == {"outside_change": 0}  # nothing new the second time
     record_account_event(engine, "outside_change", "temporal-admin", "终止了案件", {})
@@ -269,3 +269,12 @@ def test_a_catch_up_reads_the_trail_in_batches_without_duplicates(office: Path) 
         head = session.exec(select(AuditRecord.id).order_by(col(AuditRecord.id).desc())).first()
         cursor = session.get(CursorRecord, rule.code)
     assert cursor is not None and cursor.last_audit_id == head
+
+
+def test_every_rule_declares_its_basis_and_valid_defaults() -> None:
+    rules = all_rules()
+    assert len({r.code for r in rules}) == len(rules) >= 4
+    for rule in rules:
+        assert rule.name_zh and rule.basis and isinstance(rule.severity, Severity)
+        rule.Thresholds()  # the defaults pass the rule's own bounds
+        assert get_rule(rule.code) is rule
