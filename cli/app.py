@@ -22,6 +22,7 @@ from cli import (
     report,
     run,
     simulate,
+    supervise,
     users,
 )
 from cli import db as db_command
@@ -47,6 +48,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(actions_command.app, name="actions")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
+app.add_typer(supervise.app, name="supervise")
 app.command(name="login", help=users.login.__doc__)(users.login)
 app.command(name="logout", help=users.logout.__doc__)(users.logout)
 app.command(name="whoami", help=users.whoami.__doc__)(users.whoami)

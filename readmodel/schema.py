@@ -59,6 +59,7 @@ TABLE_MODULES = (
     "readmodel.audit",
     "readmodel.calendar_store",
     "readmodel.departments",
+    "readmodel.supervision",
 )
 #: The schema as it was before migrations; databases made then are stamped with it.
 BASELINE = "0001_baseline"

@@ -1,0 +1,41 @@
+"""The supervision rules, registered like chains: one module each under
+``supervision.rules``, listed here in the order they are evaluated and shown."""
+
+from __future__ import annotations
+
+from supervision.rule import Rule
+from supervision.rules import (
+    off_hours_decision,
+    outside_change,
+    red_card_idle,
+    repeated_correction,
+)
+
+_RULES: dict[str, Rule] = {}
+
+
+class UnknownRule(LookupError):
+    pass
+
+
+def register(rule: Rule) -> Rule:
+    if rule.code in _RULES:
+        raise ValueError(f"supervision rule {rule.code!r} is registered twice")
+    _RULES[rule.code] = rule
+    return rule
+
+
+def all_rules() -> list[Rule]:
+    return list(_RULES.values())
+
+
+def get_rule(code: str) -> Rule:
+    try:
+        return _RULES[code]
+    except KeyError:
+        known = ", ".join(_RULES)
+        raise UnknownRule(f"unknown supervision rule {code!r} (known: {known})") from None
+
+
+for _module in (repeated_correction, red_card_idle, off_hours_decision, outside_change):
+    register(_module.RULE)

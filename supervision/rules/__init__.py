@@ -1,0 +1,1 @@
+"""One module per supervision rule; each exposes ``RULE`` (see ``supervision.rule``)."""

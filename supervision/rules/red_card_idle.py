@@ -1,0 +1,81 @@
+"""A red card left idle: a task past its due date on which nobody has acted for more
+than N working days since it turned red (or since the last action on it, if later).
+
+The red card itself is the engine's warning; this is the escalation beyond it (督办):
+the supervisor hears of a card that the department is not working on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import cast
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from domain.timezone import CST
+from readmodel.tables import EventRecord, TaskRecord
+from supervision.rule import Context, Finding, Severity
+
+#: Task statuses in which a department still owes an action.
+WAITING_ON_DEPARTMENT = ("open",)
+
+
+class Thresholds(BaseModel):
+    idle_working_days: int = Field(
+        default=2, ge=0, le=60, description="working days a red card may stay idle"
+    )
+
+
+class RedCardIdle:
+    code = "red_card_idle"
+    name_zh = "红牌逾期后无人办理"
+    basis = (
+        "限时办结制度（山东省简化优化公共服务流程：首问负责、一次告知、并联办理、限时办结）；"
+        "办件到期亮红牌后仍无人办理的，由监察督办。"
+    )
+    severity = Severity.HIGH
+    Thresholds = Thresholds
+
+    def evaluate(self, context: Context) -> Iterable[Finding]:
+        if not context.final:  # a state rule: once per run, at the end of a catch-up
+            return
+        limit = cast(Thresholds, context.thresholds).idle_working_days
+        today = context.now.astimezone(CST).date()
+        overdue = context.session.exec(
+            select(TaskRecord)
+            .where(col(TaskRecord.status).in_(WAITING_ON_DEPARTMENT))
+            .where(col(TaskRecord.due_on) < today)
+        ).all()
+        for task in overdue:
+            assert task.due_on is not None
+            last = context.session.exec(
+                select(func.max(EventRecord.seq), func.max(EventRecord.at))
+                .where(EventRecord.case_no == task.case_no)
+                .where(EventRecord.task_id == task.task_id)
+            ).one()
+            last_seq, last_at = last
+            since: date = task.due_on
+            if last_at is not None:
+                since = max(since, last_at.astimezone(CST).date())
+            idle = context.calendar.working_days_between(since, today)
+            if idle <= limit:
+                continue
+            department = (task.open_departments or task.departments or [None])[0]
+            yield Finding(
+                rule=self.code,
+                key=f"{self.code}:{task.case_no}:{task.task_id}:{task.due_on.isoformat()}",
+                case_no=task.case_no,
+                severity=self.severity,
+                sentence=(
+                    f"案件 {task.case_no} 的“{task.name}”已于 {task.due_on} 到期（红牌），"
+                    f"此后 {idle} 个工作日无人办理（上限 {limit} 个工作日），请督办。"
+                ),
+                department=department,
+                event_seqs=(last_seq,) if last_seq is not None else (),
+            )
+
+
+RULE = RedCardIdle()
