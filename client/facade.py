@@ -9,9 +9,7 @@ errors into three plain exceptions.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
-import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -217,11 +215,14 @@ def _with_credentials_interceptor(client: Client) -> Client:
     return Client(**config)
 
 
-def _applicant_digest(key: bytes, id_number: str) -> bytes:
-    """A keyed hash of an applicant's id, however it was typed (``readmodel.holders``
-    normalises the same way; the facade does not import the read model)."""
-    normalised = "".join(id_number.split()).upper()
-    return hmac.new(key, normalised.encode("utf-8"), hashlib.sha256).digest()
+def _same_id(first: str, second: str) -> bool:
+    """Whether two applicant ids are the same however they were typed (spaces, case;
+    ``readmodel.holders`` normalises the same way), compared in constant time."""
+
+    def normalised(id_number: str) -> bytes:
+        return "".join(id_number.split()).upper().encode("utf-8")
+
+    return hmac.compare_digest(normalised(first), normalised(second))
 
 
 def prepare_start(request: CaseRequest) -> StartCase:
@@ -359,8 +360,8 @@ class CaseDesk:
         application as onechain started it; None when it is the same case (a re-run
         of the same import, a retried start).
 
-        The applicants are compared by a keyed hash of their ids (a key made for this
-        comparison), so no id is compared, logged or said in the answer."""
+        The applicants' ids are compared in memory only: no id is logged or said in the
+        answer."""
         handle = self.handle(start.case_no)
         try:
             description = await handle.describe()
@@ -397,11 +398,7 @@ class CaseDesk:
             )
         except Exception:
             return "held by a start whose application cannot be read (绕过受理启动)"
-        key = secrets.token_bytes(32)
-        if not hmac.compare_digest(
-            _applicant_digest(key, held.applicant.id_number),
-            _applicant_digest(key, start.applicant.id_number),
-        ):
+        if not _same_id(held.applicant.id_number, start.applicant.id_number):
             return "held by another applicant's case (案件编号已被其他申请人使用)"
         return None
 

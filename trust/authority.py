@@ -9,6 +9,8 @@ private key, so a desk, a worker host or a backup holds nothing that mints a tok
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -41,6 +43,26 @@ class SignInRefused(Exception):
         self.retry_after = retry_after
 
 
+#: A throttled attempt is audited once per person and source per this many seconds:
+#: hammering a blocked sign-in must not fill the audit trail (failures themselves are
+#: slowed by the backoff, so each is audited).
+THROTTLED_AUDIT_SECONDS = 60.0
+_throttled_audited: dict[tuple[str, str], float] = {}
+_throttled_lock = threading.Lock()
+
+
+def _first_throttled_in_a_while(user_id: str, source: str) -> bool:
+    now = time.monotonic()
+    with _throttled_lock:
+        if len(_throttled_audited) > 10_000:  # bounded: forget the oldest picture
+            _throttled_audited.clear()
+        last = _throttled_audited.get((user_id, source))
+        if last is not None and now - last < THROTTLED_AUDIT_SECONDS:
+            return False
+        _throttled_audited[(user_id, source)] = now
+        return True
+
+
 @dataclass
 class SignInAuthority:
     engine: Engine
@@ -57,6 +79,10 @@ class SignInAuthority:
         try:
             self._throttle.check(user_id, source)
         except SignInThrottled as throttled:
+            if not _first_throttled_in_a_while(user_id, source):
+                raise SignInRefused(
+                    str(throttled), 429, retry_after=throttled.retry_after
+                ) from None
             self._audit(
                 "login_throttled",
                 user_id,

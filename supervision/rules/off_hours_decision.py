@@ -36,8 +36,8 @@ class OffHoursDecision:
     code = "off_hours_decision"
     name_zh = "非工作时间作出决定"
     basis = (
-        "执法全过程记录制度（青岛市《关于深化放管服改革进一步优化政务环境的意见》）："
-        "审批决定应在工作时间由承办人作出，非工作时间的决定须说明原因。"
+        "执法全过程记录制度（青岛市《关于深化放管服改革进一步优化政务环境的意见》）。"
+        "该文件未规定办理时间；本规则是 onechain 的核查提示：非工作时间记录的决定请核实由谁、为何作出。"
     )
     severity = Severity.LOW
     Thresholds = Thresholds
