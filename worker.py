@@ -22,6 +22,7 @@ from activities import ALL_ACTIVITIES
 from activities.admission import AdmissionActivities, CalendarSource
 from activities.calendar import load_calendar
 from activities.projection import read_model_engine
+from activities.supervision_items import load_finding, record_supervision_step
 from readmodel.calendar_store import calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.outside_sweep import OutsideSweep, sweeping
@@ -32,6 +33,7 @@ from trust.directory import shared_directory
 from trust.verifier import IdentityVerifier
 from trust.workflow_interceptor import IdentityInterceptor
 from workflows.case_workflow import CaseWorkflow
+from workflows.supervision_item import SupervisionItemWorkflow
 
 
 def workflow_runner() -> WorkflowRunner:
@@ -140,12 +142,14 @@ def build_worker(
         projector=projector_for(client, task_queue),
         sweep=outside_sweep_for(client, task_queue),
         task_queue=task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, SupervisionItemWorkflow],
         activities=[
             *ALL_ACTIVITIES,
             load_calendar,
             admission.admit_case,
             admission.reload_calendar_from_store,
+            load_finding,
+            record_supervision_step,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
