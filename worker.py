@@ -28,6 +28,7 @@ from runtime.keys import keys_dir, load_signing_keys
 from runtime.outside_sweep import OutsideSweep, sweeping
 from runtime.projector import Projector, configured_writer, running
 from runtime.settings import get_settings
+from runtime.supervise_loop import SupervisionLoop, supervising
 from trust.audit_log import anchoring, shared_recorder
 from trust.directory import shared_directory
 from trust.verifier import IdentityVerifier
@@ -80,15 +81,23 @@ class CaseWorker(Worker):
         *,
         projector: Projector,
         sweep: OutsideSweep | None = None,
+        supervision: SupervisionLoop | None = None,
         **options: Any,
     ) -> None:
         super().__init__(client, **options)
         self.projector = projector
         #: Looks for cases changed around onechain (``runtime.outside_sweep``).
         self.sweep = sweep
+        #: Evaluates the 电子监察 rules on what is new (``runtime.supervise_loop``).
+        self.supervision = supervision
 
     async def run(self) -> None:
-        async with running(self.projector), sweeping(self.sweep), anchoring(read_model_engine):
+        async with (
+            running(self.projector),
+            sweeping(self.sweep),
+            supervising(self.supervision),
+            anchoring(read_model_engine),
+        ):
             await super().run()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *args: Any) -> None:
@@ -112,6 +121,12 @@ def outside_sweep_for(client: Client, task_queue: str) -> OutsideSweep | None:
     """The worker's look for cases changed around onechain (None when switched off)."""
     seconds = get_settings().outside_sweep_seconds
     return OutsideSweep(client, task_queue, read_model_engine, seconds) if seconds else None
+
+
+def supervision_for() -> SupervisionLoop | None:
+    """The worker's 电子监察 rounds (None when switched off)."""
+    seconds = get_settings().supervise_seconds
+    return SupervisionLoop(read_model_engine, seconds) if seconds else None
 
 
 def build_worker(
@@ -141,6 +156,7 @@ def build_worker(
         client,
         projector=projector_for(client, task_queue),
         sweep=outside_sweep_for(client, task_queue),
+        supervision=supervision_for(),
         task_queue=task_queue,
         workflows=[CaseWorkflow, SupervisionItemWorkflow],
         activities=[

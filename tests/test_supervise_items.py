@@ -245,3 +245,31 @@ async def test_from_a_real_finding_to_a_closed_item_on_the_command_line(cli: Cas
     assert [s["step"] for s in timeline["supervision"]] == ["send", "respond", "close"]
     missing = await refused(2, "supervise", "send", "999999", "--reason", "x", "--as", supervisor)
     assert "no finding 999999" in missing.stderr
+
+
+async def test_a_running_worker_finds_what_is_new_on_its_own(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No `supervise run`: the worker's rounds pick up a new audit row, once."""
+    from trust.audit_log import record_account_event
+
+    monkeypatch.setenv("ONECHAIN_SUPERVISE_SECONDS", "0.2")
+    get_settings.cache_clear()
+    engine = ready_engine(get_settings().resolved_database_url)
+    marker = f"终止了案件 {datetime.now(UTC).timestamp()}"
+
+    def findings() -> list[FindingRecord]:
+        with read_session(engine) as session:
+            rows = session.exec(select(FindingRecord).where(FindingRecord.rule == "outside_change"))
+            return [f for f in rows.all() if marker in f.sentence]
+
+    async with worker_for(dev_env.client):
+        await asyncio.sleep(0.5)  # a round or two over what was there
+        record_account_event(engine, "outside_change", "temporal-admin", marker, {})
+        for _ in range(50):
+            if findings():
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # more rounds: still one
+    assert len(findings()) == 1
+    get_settings.cache_clear()
