@@ -123,10 +123,10 @@ def outside_sweep_for(client: Client, task_queue: str) -> OutsideSweep | None:
     return OutsideSweep(client, task_queue, read_model_engine, seconds) if seconds else None
 
 
-def supervision_for() -> SupervisionLoop | None:
+def supervision_for(client: Client) -> SupervisionLoop | None:
     """The worker's 电子监察 rounds (None when switched off)."""
     seconds = get_settings().supervise_seconds
-    return SupervisionLoop(read_model_engine, seconds) if seconds else None
+    return SupervisionLoop(read_model_engine, seconds, client) if seconds else None
 
 
 def build_worker(
@@ -156,7 +156,7 @@ def build_worker(
         client,
         projector=projector_for(client, task_queue),
         sweep=outside_sweep_for(client, task_queue),
-        supervision=supervision_for(),
+        supervision=supervision_for(client),
         task_queue=task_queue,
         workflows=[CaseWorkflow, SupervisionItemWorkflow],
         activities=[

@@ -273,3 +273,55 @@ async def test_a_running_worker_finds_what_is_new_on_its_own(
         await asyncio.sleep(0.5)  # more rounds: still one
     assert len(findings()) == 1
     get_settings.cache_clear()
+
+
+# ---------------------------------------------------------------- around the door
+@pytest.mark.insider
+async def test_an_item_terminated_or_edited_around_onechain_is_put_on_the_record(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An insider terminates one item's workflow with the stock tooling (no sign-in) so it
+    never escalates, and marks another closed straight in the database: the worker's
+    rounds record both as outside changes, which become findings."""
+    from sqlalchemy import text
+    from temporalio.client import Client
+
+    from domain.supervision_items import supervision_workflow_id
+
+    monkeypatch.setenv("ONECHAIN_SUPERVISE_SECONDS", "0.3")
+    get_settings.cache_clear()
+    home, _ = _departments()
+    engine = ready_engine(get_settings().resolved_database_url)
+    killed, edited = _finding(home, "SUP-INSIDER-1"), _finding(home, "SUP-INSIDER-2")
+
+    def outside_rows(finding_id: int) -> list[AuditRecord]:
+        with read_session(engine) as session:
+            rows = session.exec(select(AuditRecord).where(AuditRecord.kind == "outside_change"))
+            return [r for r in rows.all() if (r.data or {}).get("finding_id") == finding_id]
+
+    async with worker_for(dev_env.client) as task_queue:
+        desk = SupervisionDesk(dev_env.client, session_signer()(SUPERVISOR), task_queue=task_queue)
+        await desk.send(killed, "请说明")
+        await desk.send(edited, "请说明")
+        insider = await Client.connect(dev_env.client.service_client.config.target_host)
+        await insider.get_workflow_handle(supervision_workflow_id(killed)).terminate("不想被升级")
+        with write_session(engine) as session:
+            session.exec(  # type: ignore[call-overload]
+                text("UPDATE supervision_items SET status = 'closed' WHERE finding_id = :id"),
+                params={"id": edited},
+            )
+        for _ in range(100):
+            if outside_rows(killed) and outside_rows(edited):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.7)  # more rounds: recorded once
+    get_settings.cache_clear()
+    (terminated,) = outside_rows(killed)
+    (row_edited,) = outside_rows(edited)
+    assert "terminated" in terminated.summary and "审计链" in row_edited.summary
+    with read_session(engine) as session:
+        findings = session.exec(
+            select(FindingRecord).where(FindingRecord.rule == "outside_change")
+        ).all()
+    found = {a for f in findings for a in f.evidence.get("audit", [])}
+    assert terminated.id in found and row_edited.id in found
