@@ -177,17 +177,26 @@ def build_worker(
 
 @contextlib.asynccontextmanager
 async def serve_metrics(
-    sdk_runtime: Runtime | None, gauge_seconds: float = 30.0
+    sdk_runtime: Runtime | None,
+    gauge_seconds: float = 30.0,
+    *,
+    namespace: str | None = None,
+    task_queue: str | None = None,
 ) -> AsyncIterator[None]:
-    """While the worker runs: the worker-side gauges on ``runtime``'s metrics endpoint
-    (the SDK's and the workflows' own metrics need nothing more than the runtime)."""
+    """While the worker runs: the worker-side gauges on ``runtime``'s metrics endpoint,
+    and, given the worker's namespace and task queue, every case counter at zero from
+    the start (``runtime.metrics_catalog``)."""
     if sdk_runtime is None:
         yield
         return
-    from runtime.open_cases_gauge import report_open_cases
+    from runtime.metrics_catalog import declare_case_metrics
+    from runtime.open_cases_gauge import report_anchor_age, report_open_cases
 
-    gauges = asyncio.create_task(
-        report_open_cases(sdk_runtime.metric_meter, read_model_engine(), gauge_seconds)
+    if namespace is not None and task_queue is not None:
+        declare_case_metrics(sdk_runtime.metric_meter, namespace, task_queue)
+    gauges = asyncio.gather(
+        report_open_cases(sdk_runtime.metric_meter, read_model_engine(), gauge_seconds),
+        report_anchor_age(sdk_runtime.metric_meter, get_settings().audit_anchors_file),
     )
     try:
         yield

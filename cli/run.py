@@ -151,7 +151,10 @@ async def _run_worker_until_stopped(
     except Exception as error:
         raise _fail(f"cannot reach Temporal: {error}", EXIT_UNREACHABLE) from None
     stop = stop or _stop_event()
-    async with build_worker(client, task_queue), serve_metrics(sdk_runtime):
+    async with (
+        build_worker(client, task_queue),
+        serve_metrics(sdk_runtime, namespace=client.namespace, task_queue=task_queue),
+    ):
         say(f"worker running on task queue {task_queue!r}")
         if metrics:
             say(f"metrics on http://{metrics}/metrics")
