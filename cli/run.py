@@ -168,7 +168,9 @@ def _metrics_runtime(address: str) -> Any:
     try:
         return metrics_runtime(address)
     except MetricsAddressError as error:
-        raise _fail(str(error), EXIT_USAGE) from None
+        # The port is taken (or the address not up yet): a condition that passes, so the
+        # exit code a service manager retries (3), not the one it gives up on (2).
+        raise _fail(str(error), EXIT_UNREACHABLE) from None
 
 
 MetricsOption = Annotated[

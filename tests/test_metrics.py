@@ -119,6 +119,9 @@ def test_taken_port_is_refused_clearly() -> None:
         address = f"127.0.0.1:{taken.getsockname()[1]}"
         with pytest.raises(MetricsAddressError, match=f"cannot serve metrics on {address}"):
             metrics_runtime(address)
+        # A taken port passes: exit 3, which the units retry (2 is never retried).
+        result = CliRunner().invoke(app, ["worker", "--metrics", address])
+        assert result.exit_code == 3 and f"cannot serve metrics on {address}" in result.stderr
 
 
 async def test_warnings_and_overdue_are_counted_once_each(
