@@ -59,3 +59,21 @@ def test_every_metric_a_rule_reads_is_served() -> None:
         for name in re.findall(r"\b((?:onechain|temporal)_[a-z_]+|up)\b(?=[{\[ )])", expression)
     }
     assert read and read <= SERVED, f"metrics no worker serves: {sorted(read - SERVED)}"
+
+
+def test_every_dashboard_panel_reads_a_served_metric() -> None:
+    """deploy/grafana/onechain-dashboard.json: valid JSON, and each panel's query names only
+    metrics the workers serve (a renamed metric would leave an empty panel)."""
+    import json
+
+    dashboard = json.loads(
+        (RULES.parent / "grafana" / "onechain-dashboard.json").read_text(encoding="utf-8")
+    )
+    assert dashboard["panels"]
+    for panel in dashboard["panels"]:
+        (target,) = panel["targets"]
+        read = {
+            name.removesuffix("_bucket")
+            for name in re.findall(r"\b((?:onechain|temporal)_[a-z_]+|up)\b", target["expr"])
+        }
+        assert read and read <= SERVED, (panel["title"], sorted(read - SERVED))
