@@ -105,7 +105,7 @@ async def bench(cases: int, workdir: Path) -> None:
                                 kind="organisation",
                                 name="某某幼儿园有限公司",
                                 id_number=credit_code(random.Random(n)),
-                            ),  # fmt: skip
+                            ),
                             form=sample_values(chain.form),
                             materials=[m.code for m in chain.materials],
                             accepted_by=clerk,
