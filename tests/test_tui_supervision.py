@@ -301,3 +301,7 @@ async def test_the_screen_is_not_offered_to_other_roles(driver: CaseDriver, engi
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         await supervision(pilot)
+        await pilot.press("f2")  # the language switch keeps the screen
+        await wait_for(pilot, lambda: app.catalog.lang == "en")
+        screen = await supervision(pilot)
+        await wait_for(pilot, lambda: "Supervision" in str(screen.query_one("#status").render()))

@@ -78,6 +78,7 @@ class SupervisionScreen(ConsoleScreen):
             yield Static(self.t("sup.hint.reviewer", department=department), id="sup-hint")
         yield Static("", id="sup-filter", classes="dim")
         yield SafeDataTable(id="sup-findings", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="sup-selected")
         yield FittingFooter()
 
     def on_mount(self) -> None:
@@ -88,7 +89,7 @@ class SupervisionScreen(ConsoleScreen):
             for status in SUMMARY_STATUSES:
                 table.add_column(self.t(f"sup.status.{status}"), key=status, width=8)
         listed = self.query_one("#sup-findings", DataTable)
-        widths = {"id": 5, "status": 8, "rule": 16, "department": 12, "case": 14}
+        widths = {"id": 5, "status": 10, "rule": 16, "department": 12, "case": 12}
         for key in FINDING_COLUMNS:
             listed.add_column(self.t(f"sup.col.{key}"), key=key, width=widths.get(key))
         listed.focus()
@@ -177,6 +178,8 @@ class SupervisionScreen(ConsoleScreen):
         if action == "filter" and not self.sees_all:
             return False  # a reviewer's list is one department's inbox already
         if action == "clear":
+            if not self.sees_all:
+                return False
             return True if self.filter.active else None
         return True
 
@@ -205,6 +208,14 @@ class SupervisionScreen(ConsoleScreen):
         department, _, rule = str(event.row_key.value or "").partition("|")
         self.set_filter(FindingFilter(department=department or None, rule=rule or None))
         self.query_one("#sup-findings", DataTable).focus()
+
+    @on(DataTable.RowHighlighted, "#sup-findings")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The whole sentence of the highlighted finding (the column cuts it)."""
+        row = next((r for r in self.rows if str(r.id) == event.row_key.value), None)
+        self.query_one("#sup-selected", Static).update(
+            Text(f"#{row.id} {row.sentence}") if row is not None else ""
+        )
 
     @on(DataTable.RowSelected, "#sup-findings")
     def _open(self, event: DataTable.RowSelected) -> None:
