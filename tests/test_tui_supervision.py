@@ -26,6 +26,7 @@ from runtime.settings import get_settings
 from supervision.registry import all_rules
 from tests.harness import COORDINATOR, SUPERVISOR, CaseDriver, reviewer
 from tests.test_tui import KINDERGARTEN, console, wait_for
+from tui.screens.case import CaseScreen
 from tui.screens.finding import FindingScreen
 from tui.screens.supervision import SupervisionScreen
 from tui.screens.supervision_dialogs import StepDialog
@@ -190,6 +191,13 @@ async def test_a_finding_from_the_supervisor_to_the_department_and_back(
         assert "测试发现" in header(detail) and case_no in header(detail)
         evidence = detail.query_one("#evidence", DataTable)
         assert str(first.id) in {str(evidence.get_row_at(i)[0]) for i in range(evidence.row_count)}
+        await pilot.press("o")  # the case it is about, in the case screen
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+        case_screen = pilot.app.screen
+        assert isinstance(case_screen, CaseScreen) and case_screen.case_no == case_no
+        await wait_for(pilot, lambda: case_screen.state is not None)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: pilot.app.screen is detail)
         # Keys the supervisor has: send, escalate, close; never the department's answer.
         assert detail.check_action("step", ("send",)) is True
         assert detail.check_action("step", ("respond",)) is False
