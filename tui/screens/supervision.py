@@ -40,6 +40,8 @@ from tui.widgets.footer import FittingFooter
 from tui.widgets.safe_table import SafeDataTable
 from tui.widgets.status import StatusBar
 
+#: Rows in the list: the newest first (the filter narrows it; the summary counts all).
+LIMIT = 500
 SUMMARY_STATUSES = ("open", "sent", "responded", "escalated")
 FINDING_COLUMNS = ("id", "status", "rule", "department", "case", "found", "respond_by", "finding")
 STATUS_STYLES = {"open": "bold", "sent": "yellow", "escalated": "bold red", "closed": "dim"}
@@ -108,7 +110,7 @@ class SupervisionScreen(ConsoleScreen):
     async def fetch(self) -> None:
         engine, actor = self.console.engine, self.console.actor
         try:
-            rows = await asyncio.to_thread(findings, engine, actor, self.filter)
+            rows = await asyncio.to_thread(findings, engine, actor, self.filter, LIMIT)
             counts = await asyncio.to_thread(summary, engine, actor) if self.sees_all else []
         except SQLAlchemyError as error:
             self.console.read_model_failed(error)
@@ -159,6 +161,8 @@ class SupervisionScreen(ConsoleScreen):
     def _show_filter(self, count: int) -> None:
         flt, c = self.filter, self.catalog
         parts = [self.t("sup.count", count=count)]
+        if count >= LIMIT:
+            parts[0] = self.t("sup.capped", count=count)
         if flt.department:
             parts.append(department_label(c, flt.department))
         if flt.rule:
