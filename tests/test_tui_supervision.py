@@ -270,6 +270,19 @@ async def test_a_finding_from_the_supervisor_to_the_department_and_back(
         steps = detail.query_one("#steps", DataTable)
         await wait_for(pilot, lambda: steps.row_count == 3)
         assert [str(steps.get_row_at(i)[1]) for i in range(3)] == ["交办", "反馈", "办结"]
+        # ... and the case's own timeline shows the 督办 steps where they happened.
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CaseScreen))
+        case_screen = pilot.app.screen
+        assert isinstance(case_screen, CaseScreen)
+        timeline = case_screen.query_one("#timeline", DataTable)
+        await wait_for(
+            pilot,
+            lambda: (
+                [str(timeline.get_row_at(i)[0]) for i in range(timeline.row_count)].count("督办")
+                == 3
+            ),
+        )
 
 
 async def test_an_administrator_answers_a_finding_with_no_department(

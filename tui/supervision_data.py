@@ -261,3 +261,34 @@ def detail(engine: Engine, actor: Actor, finding_id: int) -> FindingDetail | Non
             if (s.data or {}).get("finding_id") == finding_id
         ],
     )
+
+
+@dataclass(frozen=True)
+class CaseStep:
+    """A 督办 step on one of a case's findings, for the case's timeline."""
+
+    audit_id: int
+    at: datetime
+    actor: str
+    summary: str
+    reason: str
+
+
+def case_steps(engine: Engine, case_no: str) -> list[CaseStep]:
+    """The 督办 steps taken on the case's findings (audit rows), oldest first."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(AuditRecord)
+            .where(AuditRecord.case_no == case_no, AuditRecord.kind == "supervision_item")
+            .order_by(col(AuditRecord.id))
+        ).all()
+    return [
+        CaseStep(
+            audit_id=r.id or 0,
+            at=r.at,
+            actor=r.actor_name or r.actor_id,
+            summary=r.summary,
+            reason=r.reason,
+        )
+        for r in rows
+    ]
