@@ -211,9 +211,12 @@ def _form_values(chain: Chain, form: str | None) -> dict[str, Any]:
     try:
         chain.form.model_validate(values)
     except ValidationError as invalid:
-        mine = [e for e in invalid.errors() if e["loc"] and e["loc"][0] in given]
+        # a field given wrong, or a rule across fields (no location) the given ones break
+        mine = [e for e in invalid.errors() if not e["loc"] or e["loc"][0] in given]
         if mine:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in mine)
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in mine
+            )
             fail(f"--form for chain {chain.code}: {problems}", EXIT_USAGE)
     return values
 
