@@ -250,7 +250,7 @@ def show(
 ) -> None:
     """Draw a chain's flow: stages, parallel steps, departments, limits, and how other forms change it.
 
-    `--format mermaid` prints a flowchart: parallel stages as boxes, joint steps double-edged, steps only some forms take dashed with the condition on their arrow, limits on every node.
+    `--format mermaid` prints a flowchart: an if/else of the flow as a decision (rhombus) with an arm per way and the condition, in the form's Chinese labels, on each arm, joined where the flow joins; parallel stages as boxes, joint steps double-edged, steps only some forms add dashed with the condition on their arrow, limits on every node.
     """
     _registered()
     chain = _chain(code)
