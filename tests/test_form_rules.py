@@ -125,6 +125,15 @@ def test_chains_check_accepts_it_and_explores_the_branch_behind_the_rule(
     assert all(issued_of(nodes) == ["hotel_permit"] for _, nodes in exploration.runs)
 
 
+def test_drawing_and_catalogue_page_are_built_for_it(with_hotel: Chain) -> None:
+    from docsgen import catalogue
+    from workflows.flow_diagram import mermaid
+
+    text = mermaid(with_hotel)
+    assert "-.->|当 客房数 > 100 间|" in text  # the branch the rule made reachable
+    assert "```mermaid\n" + text in catalogue.pages()[f"{hotel.code}.md"]
+
+
 def test_demo_values_follow_the_rule() -> None:
     rng = random.Random(11)
     drawn = [demo_values(HotelForm, rng) for _ in range(200)]
