@@ -238,3 +238,25 @@ def test_show_refuses_a_form_that_breaks_the_rule(with_hotel: Chain) -> None:
     assert "床位数不应少于客房数" in result.stderr
     result = CliRunner().invoke(app, ["chains", "show", hotel.code, "--form", '{"beds": 500}'])
     assert result.exit_code == 0, result.output
+
+
+def test_a_field_validator_reading_its_neighbour_names_both_fields() -> None:
+    from pydantic import ValidationInfo, field_validator
+
+    from workflows.flow_analysis import sample_mistake
+    from workflows.form_samples import sample_problems
+
+    class YearsForm(BaseModel):
+        start_year: int = Field(ge=2000, le=2100, description="开工年份", examples=[2030])
+        end_year: int = Field(ge=2000, le=2100, description="竣工年份", examples=[2031])
+
+        @field_validator("end_year")
+        @classmethod
+        def _long_after(cls, value: int, info: ValidationInfo) -> int:
+            if value < info.data["start_year"] + 200:  # no year in range can meet it
+                raise ValueError("竣工年份须在开工两百年以后")
+            return value
+
+    (problem,) = sample_problems(YearsForm)
+    assert set(problem.fields) == {"start_year", "end_year"}
+    assert sample_mistake(problem).startswith("no sample form meets the rule across fields")
