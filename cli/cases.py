@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from cli import case_actions
 from cli.output import (
@@ -35,6 +36,7 @@ from cli.output import (
     styled,
     table,
 )
+from cli.safe_text import engine_lines, lines
 from domain.case import CaseState, CaseStatus, Clock, Task, WarningLevel
 from domain.departments import department_name
 from domain.materials import ACCEPTANCE_ZH
@@ -234,7 +236,8 @@ def _due_text(clock: Clock | None) -> str:
     return clock.due_on.isoformat() + (" provisional" if clock.provisional else "")
 
 
-def _parts_text(task: Task) -> tuple[str, str]:
+def _parts_text(task: Task) -> tuple[Text, str]:
+    """The task's departments, one per line (a joint task has several), and assignees."""
     departments = []
     assignees = []
     for part in task.parts:
@@ -245,7 +248,7 @@ def _parts_text(task: Task) -> tuple[str, str]:
         )
         if part.assignee:
             assignees.append(part.assignee)
-    return "\n".join(departments), ", ".join(assignees)
+    return lines(*departments), ", ".join(assignees)
 
 
 def show_state(state: CaseState, today: date, as_json: bool) -> None:
@@ -303,7 +306,10 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
     elif state.rating_until is not None:
         message(f"rating (好差评) open until {state.rating_until.isoformat()}")
     if state.notice is not None:
-        message(f"one-time notice (一次告知) {_when(state.notice.issued_at)}: {state.notice.text}")
+        message(
+            f"one-time notice (一次告知) {_when(state.notice.issued_at)}: ",
+            engine_lines(state.notice.text),
+        )
     if state.materials:
         table(
             "Materials (一套材料)",
@@ -318,7 +324,7 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
     for task in state.tasks:
         departments, assignees = _parts_text(task)
         view = task_view[task.id]
-        status = task.status.value
+        status = task.outcome
         if task.missing_items:
             status += f" (missing: {'、'.join(task.missing_items)})"
         rows.append(

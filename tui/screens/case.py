@@ -333,7 +333,7 @@ class CaseScreen(ConsoleScreen):
             )
             parts.append(f"{c.department(part.department)}{mark}")
         assignees = "、".join(p.assignee for p in task.parts if p.assignee)
-        status = Text(c.enum("task", task.status))
+        status = Text(c.enum("task", task.outcome))
         if task.status.value == "returned":
             status.stylize("cyan")
         elif not task.is_open:
