@@ -31,6 +31,7 @@ from cli import doctor as doctor_command
 from cli import tui as tui_command
 from cli import web as web_command
 from cli.codec_server import codec_server
+from cli.forecast import forecast
 from cli.output import EXIT_CODES_HELP
 from cli.signin_service import signin_service
 
@@ -56,6 +57,7 @@ app.add_typer(db_command.app, name="db")
 app.add_typer(departments_command.app, name="departments")
 app.add_typer(__import__("cli.backup").backup.app, name="backup")
 app.command(name="report")(report.report)
+app.command(name="forecast", help=forecast.__doc__)(forecast)
 app.command(name="reconcile")(reconcile.reconcile)
 app.command(help=run.up.__doc__)(run.up)
 app.command(help=run.server.__doc__)(run.server)

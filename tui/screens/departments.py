@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Static
 
 from tui.data import NOBODY, CaseFilter, DepartmentLoad, department_loads
@@ -57,7 +58,10 @@ class DepartmentsScreen(ConsoleScreen):
         except SQLAlchemyError as error:
             self.console.read_model_failed(error)
             return
-        self.show(loads)
+        try:
+            self.show(loads)
+        except NoMatches:  # the screen went away (app closing) while the query ran
+            return
 
     def show(self, loads: list[DepartmentLoad]) -> None:
         table = self.query_one("#departments", DataTable)

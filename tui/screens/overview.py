@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
@@ -133,7 +134,10 @@ class OverviewScreen(ConsoleScreen):
         except SQLAlchemyError as error:
             self.console.read_model_failed(error)
             return
-        self.show(data)
+        try:
+            self.show(data)
+        except NoMatches:  # the screen went away (app closing) while the query ran
+            return
 
     def show(self, data: Overview) -> None:
         c = self.catalog

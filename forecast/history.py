@@ -1,0 +1,101 @@
+"""What the forecast learns from the read model: each department's measured decision
+times, and the open tasks it draws forward.
+
+A decision time is a concluded task's working days from the day it started to the day
+it concluded, per department that decided it (a joint task counts for each of its
+departments: each had to decide). Only tasks concluded in the last ``window`` calendar
+days count, so a department that sped up or slowed down is measured as it is now.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from domain.timezone import cst_date
+from forecast.days import WorkingDays
+from readmodel.database import read_session
+from readmodel.tables import CaseRecord, TaskRecord
+
+#: Fewer measured decisions than this: the department's times are assumed from the limits.
+MIN_HISTORY = 8
+#: How far back decisions are measured (calendar days).
+HISTORY_WINDOW_DAYS = 180
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    case_no: str
+    task_id: str
+    chain: str
+    name: str
+    departments: tuple[str, ...]  # still deciding it
+    started_on: date
+    due_on: date
+    warning_on: date | None
+    limit_days: int
+
+
+def decision_times(
+    engine: Engine, ruler: WorkingDays, today: date, window: int = HISTORY_WINDOW_DAYS
+) -> dict[str, list[int]]:
+    """Working days each department took per task concluded in the window before ``today``."""
+    since = today - timedelta(days=window)
+    times: dict[str, list[int]] = defaultdict(list)
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(TaskRecord.departments, TaskRecord.started_at, TaskRecord.concluded_at).where(
+                col(TaskRecord.concluded_at).is_not(None)
+            )
+        ).all()
+    for departments, started_at, concluded_at in rows:
+        if concluded_at is None:
+            continue
+        ended = cst_date(concluded_at)
+        if not since <= ended <= today:
+            continue
+        took = max(ruler.index(ended) - ruler.index(cst_date(started_at)), 0)
+        for department in departments:
+            times[department].append(took)
+    return dict(times)
+
+
+def open_tasks(engine: Engine, today: date, chain: str | None = None) -> list[OpenTask]:
+    """Every open task with a running clock (a stopped clock cannot go red while stopped)."""
+    query = (
+        select(TaskRecord, CaseRecord.chain)
+        .join(CaseRecord, col(CaseRecord.case_no) == TaskRecord.case_no)
+        .where(TaskRecord.status == "open", CaseRecord.status == "running")
+        .where(col(TaskRecord.due_on).is_not(None))
+    )
+    if chain is not None:
+        query = query.where(CaseRecord.chain == chain)
+    found: list[OpenTask] = []
+    with read_session(engine) as session:
+        for task, chain_code in session.exec(query):
+            clock = task.clock or {}
+            if task.stopped or clock.get("stopped") or task.due_on is None:
+                continue
+            departments = tuple(task.open_departments or task.departments)
+            if not departments:
+                continue
+            warning = clock.get("warning_on")
+            found.append(
+                OpenTask(
+                    case_no=task.case_no,
+                    task_id=task.task_id,
+                    chain=chain_code,
+                    name=task.name,
+                    departments=departments,
+                    started_on=cst_date(task.started_at),
+                    due_on=task.due_on,
+                    warning_on=date.fromisoformat(warning) if warning else None,
+                    limit_days=int(clock.get("limit_days") or 0)
+                    + int(clock.get("extension_days") or 0),
+                )
+            )
+    return found

@@ -1,0 +1,132 @@
+"""The Monte Carlo core of the forecast: open tasks, drawn forward, counted per day.
+
+Pure numpy over working-day indices (day ``k`` is the k-th working day of the office
+calendar; see ``forecast.days``), so one simulated future of 25,000 open tasks is a few
+vector operations, not a loop over cases.
+
+Each open task has, per department still deciding it, an elapsed number of working
+days; its department's measured decision times (``forecast.history``) say how long such
+a task takes. A future draws, for every open (task, department), a total duration from
+that department's durations **longer than what has already elapsed** (a task open for
+6 days is not one of the quick ones), and the task ends when its last department ends.
+It gets a yellow card on its warning day and a red card the working day after its due
+day if it is still open then (DOMAIN.md rule 3: overdue after the end of the due day).
+A department with too little history draws from the task's own limit instead (it ends
+on its due day: the chain's stated limit, marked as an assumption by the caller).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class OpenWork:
+    """One row per (open task, department still deciding it), sorted by task; tasks are
+    numbered 0..n-1 with no gaps."""
+
+    task: IntArray  # index of the task (0..tasks-1): several rows of a joint task share it
+    department: IntArray  # index into the departments' duration tables
+    elapsed: IntArray  # working days since the task started, as of day 0
+    due: IntArray  # working-day index of the due day (relative to day 0)
+    warning: IntArray  # working-day index of the warning day (relative), or -1 for none
+    limit: IntArray  # the task's limit in working days (for departments without history)
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Each department's measured decision times (working days), sorted; empty arrays
+    for departments with too little history (they draw from the task's own limit)."""
+
+    by_department: list[IntArray]
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """Per future, per task: the working day (relative to day 0) its last department ends."""
+
+    task_end: IntArray  # shape (futures, tasks)
+
+
+def simulate(
+    work: OpenWork,
+    durations: Durations,
+    tasks: int,
+    futures: int,
+    rng: np.random.Generator,
+    slowdown: npt.NDArray[np.float64] | None = None,
+) -> Simulated:
+    """Draw ``futures`` futures. ``slowdown[d]`` (default 1) stretches department d's
+    remaining time (the what-if of fewer reviewers: 2 of 6 gone is 6/4 = 1.5)."""
+    rows = len(work.task)
+    ends = np.zeros((futures, rows), dtype=np.int64)
+    for d, table in enumerate(durations.by_department):
+        mine = np.flatnonzero(work.department == d)
+        if mine.size == 0:
+            continue
+        elapsed = work.elapsed[mine]
+        if table.size == 0:  # no history: the task's own limit, as the chain states it
+            total = np.maximum(work.limit[mine], elapsed + 1)
+            remaining = np.broadcast_to(total - elapsed, (futures, mine.size)).astype(np.float64)
+        else:
+            # Draw among the measured durations longer than what has elapsed; past the
+            # longest ever measured, one more day at a time (geometric, mean 2 days).
+            first = np.searchsorted(table, elapsed, side="right")
+            longer = table.size - first
+            u = rng.random((futures, mine.size))
+            pick = first + np.floor(u * np.maximum(longer, 1)).astype(np.int64)
+            drawn = table[np.minimum(pick, table.size - 1)]
+            beyond = elapsed + rng.geometric(0.5, size=(futures, mine.size))
+            total = np.where(longer > 0, drawn, beyond)
+            remaining = (total - elapsed).astype(np.float64)
+        if slowdown is not None:
+            remaining = remaining * slowdown[d]
+        ends[:, mine] = np.ceil(remaining).astype(np.int64)
+    # A joint task ends with its last department (rows are sorted by task: see OpenWork).
+    starts = np.flatnonzero(np.r_[True, work.task[1:] != work.task[:-1]]) if rows else starts_none()
+    task_end = np.maximum.reduceat(ends, starts, axis=1) if rows else np.zeros((futures, 0), int)
+    assert task_end.shape[1] == tasks, "OpenWork rows must be sorted by task, tasks 0..n-1"
+    return Simulated(task_end=task_end)
+
+
+def starts_none() -> IntArray:
+    return np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Cards:
+    """Per future, per day 1..days, per department: yellow and red cards."""
+
+    yellow: IntArray  # shape (futures, days, departments)
+    red: IntArray
+    red_probability: npt.NDArray[np.float64]  # per task: goes red within the horizon
+
+
+def count_cards(work: OpenWork, simulated: Simulated, days: int, departments: int) -> Cards:
+    """A task's red card falls on the working day after its due day if it is open then,
+    a yellow on its warning day if open then; both are counted for every department
+    still deciding it (each sees the card on its own desk)."""
+    futures = simulated.task_end.shape[0]
+    end = simulated.task_end[:, work.task]  # (futures, rows): its task's end, per row
+    red_day = work.due + 1
+    goes_red = (end > work.due) & (red_day >= 1) & (red_day <= days)
+    goes_yellow = (work.warning >= 1) & (work.warning <= days) & (end >= work.warning)
+    future = np.arange(futures)[:, None]
+    size = futures * (days + 1) * departments
+
+    def tally(mask: npt.NDArray[np.bool_], day: IntArray) -> IntArray:
+        cell = (future * (days + 1) + day) * departments + work.department
+        counts = np.bincount(cell[mask], minlength=size)
+        return counts.reshape(futures, days + 1, departments)[:, 1:, :]
+
+    first_row = np.flatnonzero(np.r_[True, work.task[1:] != work.task[:-1]])
+    return Cards(
+        yellow=tally(goes_yellow, np.broadcast_to(work.warning, end.shape)),
+        red=tally(goes_red, np.broadcast_to(red_day, end.shape)),
+        red_probability=goes_red[:, first_row].mean(axis=0),
+    )

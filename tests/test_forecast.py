@@ -1,0 +1,183 @@
+"""`onechain forecast` (issue 24, first slice): the Monte Carlo arithmetic on known
+histories (fixed seed), the read model as the projector writes it (real cases on a real
+server), the what-if, and bad input in one line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from domain.calendar import WorkCalendar
+from domain.timezone import CST
+from forecast.days import WorkingDays
+from forecast.forecast import ForecastError, make_forecast, parse_capacity
+from forecast.model import Durations, OpenWork, count_cards, simulate
+from readmodel.calendar_store import calendar_from_store
+from readmodel.database import ready_engine, write_session
+from readmodel.tables import CaseRecord, TaskRecord
+from runtime.settings import get_settings
+from tests.harness import CaseDriver, sign_in_cli
+from tests.test_chains_end_to_end import KINDERGARTEN_FORM
+from tests.test_cli_cases import wide_terminal
+
+
+def _work(**columns: list[int]) -> OpenWork:
+    return OpenWork(**{k: np.asarray(v, dtype=np.int64) for k, v in columns.items()})
+
+
+def _run(work: OpenWork, tables: list[list[int]], days: int = 5, slowdown=None):
+    durations = Durations([np.asarray(sorted(t), dtype=np.int64) for t in tables])
+    tasks = int(work.task.max()) + 1
+    simulated = simulate(work, durations, tasks, 500, np.random.default_rng(7), slowdown)
+    return count_cards(work, simulated, days, len(tables))
+
+
+# ------------------------------------------------------------------ the arithmetic
+def test_a_task_slower_than_its_limit_goes_red_the_working_day_after_its_due_day() -> None:
+    # Department 0 always takes 3 working days; the task started 1 day ago, due tomorrow.
+    cards = _run(_work(task=[0], department=[0], elapsed=[1], due=[1], warning=[-1], limit=[2]),
+                 [[3] * 10])  # fmt: skip
+    assert cards.red[:, 1, 0].tolist() == [1] * 500  # day 2: every future
+    assert cards.red.sum() == 500 and cards.red_probability.tolist() == [1.0]
+
+
+def test_a_quick_department_raises_nothing_and_the_yellow_falls_on_its_warning_day() -> None:
+    cards = _run(_work(task=[0], department=[0], elapsed=[0], due=[4], warning=[1], limit=[4]),
+                 [[2] * 10])  # fmt: skip
+    assert cards.red.sum() == 0
+    assert cards.yellow[:, 0, 0].tolist() == [1] * 500  # still open on its warning day (day 1)
+
+
+def test_a_task_open_longer_than_the_quick_ones_draws_only_from_the_longer_ones() -> None:
+    # Half the history takes 1 day, half 6; a task open 2 days already is one of the slow.
+    cards = _run(_work(task=[0], department=[0], elapsed=[2], due=[2], warning=[-1], limit=[4]),
+                 [[1] * 10 + [6] * 10])  # fmt: skip
+    assert cards.red_probability.tolist() == [1.0]
+
+
+def test_a_joint_task_ends_with_its_slowest_department() -> None:
+    work = _work(task=[0, 0], department=[0, 1], elapsed=[0, 0], due=[2, 2], warning=[-1, -1],
+                 limit=[2, 2])  # fmt: skip
+    cards = _run(work, [[1] * 10, [4] * 10])
+    assert cards.red[:, 2, 0].sum() == 500 and cards.red[:, 2, 1].sum() == 500  # both desks
+
+
+def test_fewer_reviewers_turn_a_kept_limit_into_red_cards() -> None:
+    work = _work(task=[0], department=[0], elapsed=[0], due=[3], warning=[-1], limit=[3])
+    assert _run(work, [[2] * 10]).red.sum() == 0
+    assert _run(work, [[2] * 10], slowdown=np.array([2.0])).red.sum() == 500  # 4 days > 3
+
+
+def test_a_department_without_history_takes_its_stated_limit() -> None:
+    cards = _run(_work(task=[0], department=[0], elapsed=[1], due=[2], warning=[-1], limit=[3]),
+                 [[]])  # fmt: skip
+    assert cards.red.sum() == 0  # ends on its due day, as the chain states it
+
+
+def test_capacity_is_read_as_people_or_a_share_and_wrong_input_is_named() -> None:
+    what_if = parse_capacity(["fire=-2", "market=-25%"], {"fire": 6}, {"fire", "market"})
+    assert what_if.slowdown == {"fire": 1.5, "market": pytest.approx(4 / 3)}
+    for bad, names in [("fire", "DEPARTMENT=-N"), ("moon=-1", "unknown department 'moon'"),
+                       ("fire=-6", "no capacity"), ("market=-1", "nobody holds reviewer:market"),
+                       ("fire=-x", "'-x' is not a number")]:  # fmt: skip
+        with pytest.raises(ForecastError, match=names):
+            parse_capacity([bad], {"fire": 6}, {"fire", "market"})
+
+
+# ------------------------------------------------------------------ the read model
+@pytest.fixture
+def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from readmodel.database import create_read_model
+    from runtime.keys import init_keys, keys_dir
+
+    monkeypatch.setenv("ONECHAIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ONECHAIN_SESSION_FILE", str(tmp_path / "session.json"))
+    get_settings.cache_clear()
+    init_keys(keys_dir(get_settings()))
+    create_read_model(get_settings().resolved_database_url)
+    yield tmp_path / "session.json"
+    get_settings.cache_clear()
+
+
+def _case(session, case_no: str, received: datetime) -> None:
+    session.add(CaseRecord(
+        case_no=case_no, chain="kindergarten", chain_version=1, status="running", stage="review",
+        applicant_name="某公司", applicant_id_masked="9137****", received_at=received,
+        due_on=received.date() + timedelta(days=60), provisional=False,
+        statutory_due_on=received.date() + timedelta(days=60), warning="none",
+        case_warning="none", updated_at=received, last_seq=1,
+    ))  # fmt: skip
+
+
+def _task(session, case_no: str, department: str, started: datetime, *, due: date | None = None,
+          concluded: datetime | None = None) -> None:  # fmt: skip
+    session.add(TaskRecord(
+        case_no=case_no, task_id="t1", kind="review", name="审查", stage="review",
+        departments=[department], open_departments=[] if concluded else [department],
+        status="approved" if concluded else "open", started_at=started, concluded_at=concluded,
+        due_on=due, warning="none",
+        clock={"limit_days": 5, "warning_on": None, "stopped": False} if due else None,
+    ))  # fmt: skip
+
+
+def test_a_forecast_from_the_read_model(office: Path) -> None:
+    engine = ready_engine(get_settings().resolved_database_url)
+    today = date(2026, 12, 7)  # a Monday
+    ruler = WorkingDays(WorkCalendar(calendar_from_store(engine, 2026, 2027)),
+                        date(2026, 6, 1), date(2027, 3, 1))  # fmt: skip
+    at = lambda day: datetime.combine(day, time(10), tzinfo=CST).astimezone(UTC)  # noqa: E731
+    with write_session(engine) as session:
+        for n in range(10):  # "slow" took 5 working days every time this autumn
+            start = ruler.at(ruler.index(date(2026, 10, 12)) + n)
+            _case(session, f"H{n}", at(start))
+            _task(session, f"H{n}", "slow", at(start), concluded=at(ruler.after(start, 5)[-1]))
+        start = ruler.at(ruler.index(today) - 2)  # two working days ago
+        _case(session, "LATE", at(start))
+        _task(session, "LATE", "slow", at(start), due=ruler.after(today, 1)[-1])  # due tomorrow
+        _case(session, "NEW", at(today))
+        _task(session, "NEW", "unknown", at(today), due=ruler.after(today, 5)[-1])
+
+    result = make_forecast(engine, today, days=5, futures=300, seed=1)
+    by_department = {d.department: d for d in result.departments}
+    slow = by_department["slow"]
+    assert slow.measured == 10 and not slow.assumed and slow.red_total == 1.0
+    assert [c.red for c in slow.days] == [0.0, 1.0, 0.0, 0.0, 0.0]  # the day after its due day
+    assert result.days[1] == ruler.after(today, 2)[-1]
+    assert by_department["unknown"].assumed and by_department["unknown"].red_total == 0
+    assert [r.case_no for r in result.at_risk] == ["LATE"]
+    assert any("unknown" in line for line in result.assumptions)
+
+    sign_in_cli(office, "coordinator", user_id="coord-forecast")
+    with wide_terminal():
+        shown = CliRunner().invoke(app, ["forecast", "--from", today.isoformat(), "--days", "5",
+                                         "--seed", "1", "--json"])  # fmt: skip
+        assert shown.exit_code == 0, shown.output
+        data = json.loads(shown.stdout)
+        assert data["baseline"]["at_risk"][0]["case_no"] == "LATE"
+        for args, names in [(["--from", "soon"], "--from 'soon'"),
+                            (["--chain", "nope"], "--chain 'nope'"),
+                            (["--capacity", "nowhere=-1"], "unknown department 'nowhere'")]:  # fmt: skip
+            bad = CliRunner().invoke(app, ["forecast", *args])
+            assert bad.exit_code == 2 and names in bad.stderr, bad.output
+
+
+async def test_open_tasks_as_real_cases_leave_them(driver: CaseDriver) -> None:
+    """Real cases, projected by the worker: each open task is drawn forward once per
+    department still deciding it, and the days are the office's working days."""
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    state = await driver.wait_for_tasks(case_no)
+    await driver.projected(case_no)
+    engine = ready_engine(get_settings().resolved_database_url)
+    today = datetime.now(CST).date()
+    result = make_forecast(engine, today, days=10, futures=200, seed=3, chain="kindergarten")
+    deciding = set(state.open_departments)
+    assert deciding <= {d.department for d in result.departments}
+    calendar = WorkCalendar(calendar_from_store(engine, today.year, today.year + 1))
+    assert all(calendar.is_working_day(day) for day in result.days) and len(result.days) == 10
