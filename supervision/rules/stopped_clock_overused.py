@@ -163,9 +163,14 @@ def _case_rows(context: Context, case_nos: set[str]) -> dict[str, list[AuditReco
     ordered = sorted(case_nos)
     for offset in range(0, len(ordered), monthly.CHUNK):
         chunk = ordered[offset : offset + monthly.CHUNK]
+        stopped = (  # most cases never stop their clock: read only those that did
+            select(AuditRecord.case_no)
+            .where(col(AuditRecord.case_no).in_(chunk))
+            .where(AuditRecord.kind == STARTED)
+        )
         for row in context.session.exec(
             select(AuditRecord)
-            .where(col(AuditRecord.case_no).in_(chunk))
+            .where(col(AuditRecord.case_no).in_(stopped))
             .where(col(AuditRecord.kind).in_((STARTED, *ENDS)))
             .order_by(col(AuditRecord.id))
         ):
