@@ -8,6 +8,7 @@ first run) share each batch of rows: the trail is read once per run, not once pe
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 class RunReport:
     new: dict[str, int] = field(default_factory=dict)  # rule code → new findings
     failed: dict[str, str] = field(default_factory=dict)  # rule code → what it raised
+    #: rule code → seconds spent in it (evaluating and storing; not the shared reading)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _record(finding: Finding, now: datetime) -> dict[str, object]:
@@ -126,6 +129,7 @@ def _evaluate_together(
             final = len(rows) < batch
             last = max((r.id for r in rows if r.id is not None), default=after)
             for rule in list(active):
+                began = time.perf_counter()
                 try:
                     with session.begin_nested():
                         context = Context(
@@ -144,6 +148,8 @@ def _evaluate_together(
                     active.remove(rule)
                     continue
                 report.new[rule.code] = report.new.get(rule.code, 0) + stored
+                spent = time.perf_counter() - began
+                report.seconds[rule.code] = report.seconds.get(rule.code, 0.0) + spent
         after = last
         if final:
             return

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from domain.calendar import WorkCalendar
 from domain.timezone import CST
 from readmodel.audit import AuditRecord
 from readmodel.tables import TaskRecord, table_of
@@ -171,3 +173,17 @@ def tasks_of_kind(
         ):
             found[(task.case_no, task.task_id)] = task
     return found
+
+
+#: Due days already worked out, per calendar (dropped with the calendar: a worker
+#: evaluating every few seconds makes a new calendar each run).
+_DUE: WeakKeyDictionary[WorkCalendar, dict[tuple[date, int], date]] = WeakKeyDictionary()
+
+
+def due_day(calendar: WorkCalendar, start: date, days: int) -> date:
+    """``start`` + ``days`` working days (the start day never counts), remembered: a
+    catch-up asks for the same few hundred days thousands of times."""
+    known = _DUE.setdefault(calendar, {})
+    if (start, days) not in known:
+        known[(start, days)] = calendar.add_working_days(start, days).due
+    return known[(start, days)]

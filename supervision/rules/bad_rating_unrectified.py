@@ -77,7 +77,7 @@ class BadRatingUnrectified:
         done: bool,
     ) -> Iterator[Finding]:
         rated_on = task.started_at.astimezone(CST).date()
-        due = context.calendar.add_working_days(rated_on, limit).due
+        due = monthly.due_day(context.calendar, rated_on, limit)
         if day <= due:
             return
         late = context.calendar.working_days_between(due, day)

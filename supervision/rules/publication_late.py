@@ -81,7 +81,7 @@ class PublicationLate:
         published: bool,
     ) -> Iterator[Finding]:
         decided_on = task.started_at.astimezone(CST).date()
-        due = context.calendar.add_working_days(decided_on, limit).due
+        due = monthly.due_day(context.calendar, decided_on, limit)
         if day <= due:
             return
         late = context.calendar.working_days_between(due, day)
