@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -31,7 +33,8 @@ from domain.case import CaseStatus, SuspensionKind, TaskKind, Verdict
 from domain.projection import Publication
 from domain.timezone import CST
 from readmodel.audit import AuditRecord
-from readmodel.database import read_session
+from readmodel.database import read_session, write_session
+from readmodel.supervision import CursorRecord, FindingRecord
 from readmodel.tables import TaskRecord
 from supervision.engine import run
 from supervision.registry import get_rule
@@ -39,7 +42,9 @@ from supervision.rule import Context, Finding, Severity
 from tests.harness import CLERK, COORDINATOR, SUPERVISOR, CaseDriver, approve_until, worker_for
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 from tests.test_chains_more import COMPANY_FORM
-from tests.test_supervise import _calendar, _engine, _first_review_task
+from tests.test_supervise import _calendar, _engine, _first_review_task, office
+
+__all__ = ["office"]  # the fresh-office fixture, shared
 
 
 def _findings(code: str, case_nos: list[str], now: datetime, **thresholds: Any) -> list[Finding]:
@@ -345,3 +350,37 @@ async def test_the_new_rules_run_on_the_shared_trail_without_failing(driver: Cas
     assert report.failed == {} and set(report.new) == set(codes)
     again = run(_engine(), rules=[get_rule(c) for c in codes], batch=500)
     assert again.failed == {} and sum(again.new.values()) == 0
+
+
+# ------------------------------------------------- a catch-up in batches
+def test_a_catch_up_in_small_batches_finds_what_one_pass_finds(office: Path) -> None:
+    """Month rules count a month once a batch has moved past it: however the trail is
+    cut into batches (down to one row each), the findings are the same (a year of the
+    bench's histories, thresholds low enough that most months fire)."""
+    from bench.supervise_bench import NOW, histories, write
+    from supervision import thresholds
+
+    engine = _engine()
+    write(engine, histories(60, seed=5))
+    codes = ["stopped_clock_overused", "extensions_overused", "on_behalf_share"]
+    rules = [get_rule(code) for code in codes]
+    with write_session(engine) as session:
+        for rule in rules:
+            low = {name: 1 for name in rule.Thresholds.model_fields if name.startswith("min_")}
+            low |= {name: 0 for name in rule.Thresholds.model_fields if name.startswith("max_s")}
+            thresholds.store(session, rule.code, rule.Thresholds(**low), "test")
+
+    def keys(batch: int) -> set[str]:
+        with write_session(engine) as session:
+            session.exec(delete(FindingRecord))  # type: ignore[call-overload]
+            session.exec(delete(CursorRecord))  # type: ignore[call-overload]
+        report = run(engine, now=NOW, rules=rules, batch=batch)
+        assert report.failed == {}
+        with read_session(engine) as session:
+            return set(session.exec(select(FindingRecord.key)).all())
+
+    whole = keys(1_000_000)
+    months = {key.rsplit(":", 1)[-1] for key in whole if ":dept:" in key}
+    assert len(months) >= 6  # the month rules found something in most months
+    assert keys(1) == whole
+    assert keys(41) == whole
