@@ -323,7 +323,12 @@ async def test_acceptance_time_backdated_or_forward_dated(driver: CaseDriver) ->
         KINDERGARTEN_FORM,
         received_at=now.replace(microsecond=0) - timedelta(hours=limit + 2),
     )
-    for case_no in (on_time, backdated):
+    ahead = await driver.start(
+        "kindergarten",
+        KINDERGARTEN_FORM,
+        received_at=now.replace(microsecond=0) + timedelta(hours=limit + 2),
+    )
+    for case_no in (on_time, backdated, ahead):
         await driver.wait_for_tasks(case_no)
         await driver.projected(case_no)
     assert _findings("acceptance_time_mismatch", [on_time], now, max_hours=0.5) == []
@@ -331,6 +336,9 @@ async def test_acceptance_time_backdated_or_forward_dated(driver: CaseDriver) ->
     assert found.key == f"acceptance_time_mismatch:{backdated}" and "倒签" in found.sentence
     assert found.person == CLERK.user_id and found.event_seqs == (1,)
     assert _findings("acceptance_time_mismatch", [backdated], now, max_hours=limit + 3) == []
+    (forward,) = _findings("acceptance_time_mismatch", [ahead], now)
+    assert "提前登记" in forward.sentence and forward.key == f"acceptance_time_mismatch:{ahead}"
+    assert _findings("acceptance_time_mismatch", [ahead], now, max_hours=limit + 3) == []
 
 
 # ------------------------------------------------------------- the engine

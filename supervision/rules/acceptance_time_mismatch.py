@@ -7,6 +7,10 @@ Backdating makes a case look handled faster than it was, or hides a late 受理;
 forward-dating buys the department days it did not have. Either way the clock the
 applicant was promised no longer starts when the application arrived.
 
+The ``received`` event is stamped when the case's first workflow step runs: if no
+worker ran for longer than ``max_hours`` after a case was submitted, its cases look
+backdated by the length of that outage (``onechain doctor`` reports the outage).
+
 Not checked: "accepted but left unstarted". In onechain the engine opens a case's
 first tasks in the same workflow step that records its acceptance
 (``CaseWorkflow._run_flow``), and both reach the trail in one projection batch; no
