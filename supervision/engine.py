@@ -22,7 +22,7 @@ from readmodel.audit import AuditRecord
 from readmodel.calendar_store import calendar_from_store
 from readmodel.database import read_session, write_session
 from readmodel.supervision import CursorRecord, FindingRecord
-from supervision import thresholds
+from supervision import monthly, thresholds
 from supervision.registry import all_rules
 from supervision.rule import Context, Finding, Rule
 
@@ -174,6 +174,7 @@ def run(
     cursors stand at the same row (all of them, usually) read each batch together."""
     now = now or datetime.now(UTC)
     calendar = _calendar(engine, now)
+    monthly.forget_months()
     chosen = rules if rules is not None else all_rules()
     with read_session(engine) as session:
         cursors = {c.rule: c.last_audit_id for c in session.exec(select(CursorRecord))}

@@ -86,8 +86,41 @@ class Row:
     task_id: str | None
 
 
-def rows_in_month(session: Session, month: str, kinds: Sequence[str]) -> list[Row]:
-    """The case events of ``kinds`` recorded in ``month``, in trail order."""
+#: Every kind a share rule counts: a month is read once for all of them.
+SHARE_KINDS = (*DECISION_KINDS, "special_started", "extended")
+#: Months already read in this run, by (database, month, last audit id): the trail is
+#: append-only, so the rows of a month up to an id never change. The share rules
+#: evaluating one batch ask for the same months; each is read once for all of them.
+#: ``supervision.engine.run`` forgets them at its start (a restored database may reuse ids).
+_MONTHS: dict[tuple[str, str, int], list[Row]] = {}
+_MONTHS_KEPT = 32
+
+
+def forget_months() -> None:
+    _MONTHS.clear()
+
+
+def through_id(context: Context) -> int:
+    """The last audit row this evaluation reads up to (the end of its batch)."""
+    ids = [r.id for r in context.new_rows if r.id is not None]
+    return max(ids, default=0)
+
+
+def rows_in_month(session: Session, month: str, kinds: Sequence[str], through: int) -> list[Row]:
+    """The case events of ``kinds`` recorded in ``month`` up to audit row ``through``,
+    in trail order."""
+    key = (str(session.get_bind().url), month, through)
+    rows = _MONTHS.get(key)
+    if rows is None:
+        rows = _read_month(session, month, through)
+        if len(_MONTHS) >= _MONTHS_KEPT:
+            _MONTHS.clear()
+        _MONTHS[key] = rows
+    wanted = set(kinds)
+    return [r for r in rows if r.kind in wanted]
+
+
+def _read_month(session: Session, month: str, through: int) -> list[Row]:
     start, end = month_bounds(month)
     table = table_of(AuditRecord)
     query = (
@@ -101,8 +134,8 @@ def rows_in_month(session: Session, month: str, kinds: Sequence[str]) -> list[Ro
             table.c.seq,
             table.c.data,
         )
-        .where(table.c.at >= start, table.c.at < end)
-        .where(table.c.kind.in_(list(kinds)), table.c.case_no.is_not(None))
+        .where(table.c.at >= start, table.c.at < end, table.c.id <= through)
+        .where(table.c.kind.in_(SHARE_KINDS), table.c.case_no.is_not(None))
         .order_by(table.c.id)
     )
     found = []

@@ -49,7 +49,7 @@ class ExtensionsOverused:
         limits = cast(Thresholds, context.thresholds)
         kinds = (EXTENDED, *monthly.DECISION_KINDS)
         for month in monthly.months_due(context, kinds):
-            rows = monthly.rows_in_month(context.session, month, kinds)
+            rows = monthly.rows_in_month(context.session, month, kinds, monthly.through_id(context))
             extended = [r for r in rows if r.kind == EXTENDED]
             yield from self._departments(context, limits, month, rows, extended)
             yield from self._people(limits, month, extended)

@@ -43,7 +43,9 @@ class OnBehalfShare:
     def evaluate(self, context: Context) -> Iterable[Finding]:
         limits = cast(Thresholds, context.thresholds)
         for month in monthly.months_due(context, DECISIONS):
-            rows = monthly.rows_in_month(context.session, month, DECISIONS)
+            rows = monthly.rows_in_month(
+                context.session, month, DECISIONS, monthly.through_id(context)
+            )
             decisions: dict[str, int] = defaultdict(int)
             on_behalf: dict[str, list[monthly.Row]] = defaultdict(list)
             for row in rows:

@@ -72,7 +72,12 @@ class StoppedClockOverused:
     # ------------------------------------------------------------------ share
     def _shares(self, context: Context, limits: Thresholds) -> Iterator[Finding]:
         for month in monthly.months_due(context, (STARTED, *monthly.DECISION_KINDS)):
-            rows = monthly.rows_in_month(context.session, month, (STARTED, *monthly.DECISION_KINDS))
+            rows = monthly.rows_in_month(
+                context.session,
+                month,
+                (STARTED, *monthly.DECISION_KINDS),
+                monthly.through_id(context),
+            )
             starts = [r for r in rows if r.kind == STARTED and r.task_id]
             owners = monthly.task_departments(
                 context.session, {(r.case_no, r.task_id) for r in starts if r.task_id}
