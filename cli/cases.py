@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from cli import case_actions
 from cli.output import (
@@ -35,6 +36,7 @@ from cli.output import (
     styled,
     table,
 )
+from cli.safe_text import engine_lines, lines
 from domain.case import CaseState, CaseStatus, Clock, Task, WarningLevel
 from domain.departments import department_name
 from domain.materials import ACCEPTANCE_ZH
@@ -234,7 +236,8 @@ def _due_text(clock: Clock | None) -> str:
     return clock.due_on.isoformat() + (" provisional" if clock.provisional else "")
 
 
-def _parts_text(task: Task) -> tuple[str, str]:
+def _parts_text(task: Task) -> tuple[Text, str]:
+    """The task's departments, one per line (a joint task has several), and assignees."""
     departments = []
     assignees = []
     for part in task.parts:
@@ -245,7 +248,7 @@ def _parts_text(task: Task) -> tuple[str, str]:
         )
         if part.assignee:
             assignees.append(part.assignee)
-    return "\n".join(departments), ", ".join(assignees)
+    return lines(*departments), ", ".join(assignees)
 
 
 def show_state(state: CaseState, today: date, as_json: bool) -> None:
@@ -303,7 +306,10 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
     elif state.rating_until is not None:
         message(f"rating (好差评) open until {state.rating_until.isoformat()}")
     if state.notice is not None:
-        message(f"one-time notice (一次告知) {_when(state.notice.issued_at)}: {state.notice.text}")
+        message(
+            f"one-time notice (一次告知) {_when(state.notice.issued_at)}: ",
+            engine_lines(state.notice.text),
+        )
     if state.materials:
         table(
             "Materials (一套材料)",
@@ -318,7 +324,7 @@ def show_state(state: CaseState, today: date, as_json: bool) -> None:
     for task in state.tasks:
         departments, assignees = _parts_text(task)
         view = task_view[task.id]
-        status = task.status.value
+        status = task.outcome
         if task.missing_items:
             status += f" (missing: {'、'.join(task.missing_items)})"
         rows.append(
@@ -402,13 +408,22 @@ def show(case_no: CaseArg, as_json: JsonOption = False) -> None:
         else:
             _show_outside(case_no, outside)
         return
-    if outside and as_json:
+    supervision = _supervision_steps(case_no)
+    if as_json and (outside or supervision):
         data = state.model_dump(mode="json")
-        emit_json({**data, "status": "altered", "outside_changes": outside})
+        if outside:
+            data.update(status="altered", outside_changes=outside)
+        emit_json({**data, "supervision": supervision})
         return
     if outside:
         _show_outside(case_no, outside)
     show_state(state, cst_date(_now()), as_json)
+    if supervision:
+        message(styled("督办（supervision）", "bold"))
+        for step in supervision:
+            message(
+                f"  {step['at'][:19]}Z  {step['summary']}  —— {step['actor']}：{step['reason']}"
+            )
 
 
 def _outside_changes(case_no: str) -> list[dict[str, str]]:
@@ -427,6 +442,31 @@ def _outside_changes(case_no: str) -> list[dict[str, str]]:
         {"what": c.kind, "at": c.at.isoformat(), "summary": c.summary, "identity": c.identity}
         for c in found
     ]
+
+
+def _supervision_steps(case_no: str) -> list[dict[str, str]]:
+    """The 督办 steps taken on the case's findings (the audit trail's
+    ``supervision_item`` rows), oldest first; empty without a read model."""
+    from sqlmodel import col, select
+
+    from readmodel.audit import AuditRecord
+    from readmodel.database import read_session
+    from readmodel.errors import ReadModelError
+
+    try:
+        with read_session(_read_model()) as session:
+            rows = session.exec(
+                select(AuditRecord)
+                .where(AuditRecord.case_no == case_no, AuditRecord.kind == "supervision_item")
+                .order_by(col(AuditRecord.id))
+            ).all()
+    except ReadModelError:
+        return []
+    return [
+        {"at": r.at.isoformat(), "summary": r.summary, "actor": r.actor_name or r.actor_id,
+         "reason": r.reason, "step": str((r.data or {}).get("step", ""))}
+        for r in rows
+    ]  # fmt: skip
 
 
 def _show_outside(case_no: str, changes: list[dict[str, str]]) -> None:

@@ -211,9 +211,12 @@ def _form_values(chain: Chain, form: str | None) -> dict[str, Any]:
     try:
         chain.form.model_validate(values)
     except ValidationError as invalid:
-        mine = [e for e in invalid.errors() if e["loc"] and e["loc"][0] in given]
+        # a field given wrong, or a rule across fields (no location) the given ones break
+        mine = [e for e in invalid.errors() if not e["loc"] or e["loc"][0] in given]
         if mine:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in mine)
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg']}" for e in mine
+            )
             fail(f"--form for chain {chain.code}: {problems}", EXIT_USAGE)
     return values
 
@@ -247,7 +250,7 @@ def show(
 ) -> None:
     """Draw a chain's flow: stages, parallel steps, departments, limits, and how other forms change it.
 
-    `--format mermaid` prints a flowchart: parallel stages as boxes, joint steps double-edged, steps only some forms take dashed with the condition on their arrow, limits on every node.
+    `--format mermaid` prints a flowchart: an if/else of the flow as a decision (rhombus) with an arm per way and the condition, in the form's Chinese labels, on each arm, joined where the flow joins; parallel stages as boxes, joint steps double-edged, steps only some forms add dashed with the condition on their arrow, limits on every node.
     """
     _registered()
     chain = _chain(code)

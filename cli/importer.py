@@ -49,8 +49,10 @@ ACCEPTING_ROLES = (Role.WINDOW_CLERK, Role.COORDINATOR)
 
 
 def _actor(role: str | None, dry_run: bool) -> Actor:
-    """Who accepts the cases: the signed-in person or service account (a dry run needs
-    no sign-in: it starts nothing)."""
+    """Who accepts the cases: the signed-in person or service account. A dry run needs
+    no sign-in, and no accepting role: it starts nothing, so it checks as the clerk
+    signed in, or as :data:`DRY_RUN_ACTOR` for anyone else (an administrator, a
+    reviewer) or no one."""
     import os
 
     from trust import session_file
@@ -59,6 +61,8 @@ def _actor(role: str | None, dry_run: bool) -> Actor:
     if dry_run and not signed_in:
         return DRY_RUN_ACTOR
     actor = signed_actor(role)
+    if dry_run and actor.role not in ACCEPTING_ROLES:
+        return DRY_RUN_ACTOR
     if actor.role not in ACCEPTING_ROLES:
         fail(
             f"cases are accepted by a window clerk or a coordinator, not {actor.role.value} "

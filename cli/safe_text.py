@@ -33,6 +33,18 @@ def safe(value: Any) -> Text:
     return Text(visible(value if isinstance(value, str) else str(value)))
 
 
+def lines(*values: Any) -> Text:
+    """Each value as inert text, one per line: the line breaks are the code's own, so
+    a line break inside a value is still written out (``\\x0a``)."""
+    return Text("\n").join(safe(value) for value in values)
+
+
+def engine_lines(text: str) -> Text:
+    """Text the engine wrote with its own line breaks (the 一次告知 notice): shown on
+    several lines; any other control character in a line is still written out."""
+    return lines(*text.split("\n"))
+
+
 def styled(value: Any, style: str) -> Text:
     """``value`` as inert text in ``style`` (a red card, a bold case number)."""
     text = safe(value).copy()

@@ -28,7 +28,9 @@ NO_SESSION_FILE_HELP = (
 
 
 #: The console's first screen and its refresh, shared by `tui` and `web`.
-StartScreen = Annotated[str, typer.Option(help="First screen: overview, cases or departments.")]
+StartScreen = Annotated[
+    str, typer.Option(help="First screen: overview, cases, departments or supervision.")
+]
 RefreshSeconds = Annotated[
     float, typer.Option(help="Seconds between live refreshes (0: only on demand).")
 ]
@@ -54,8 +56,8 @@ def tui(
     language = lang or os.environ.get("ONECHAIN_LANG") or "zh"
     if language not in LANGUAGES:
         fail(f"--lang {language!r}: expected one of {', '.join(LANGUAGES)}", EXIT_USAGE)
-    if start not in ("overview", "cases", "departments"):
-        fail(f"--start {start!r}: expected overview, cases or departments", EXIT_USAGE)
+    if start not in ("overview", "cases", "departments", "supervision"):
+        fail(f"--start {start!r}: expected overview, cases, departments or supervision", EXIT_USAGE)
     require_read_model(say=lambda line: typer.echo(line, err=True))
     from runtime.console_logging import console_logs_to_file
     from runtime.settings import get_settings

@@ -224,8 +224,8 @@ def web(
     language = lang or os.environ.get("ONECHAIN_LANG") or "zh"
     if language not in LANGUAGES:
         fail(f"--lang {language!r}: expected one of {', '.join(LANGUAGES)}", EXIT_USAGE)
-    if start not in ("overview", "cases", "departments"):
-        fail(f"--start {start!r}: expected overview, cases or departments", EXIT_USAGE)
+    if start not in ("overview", "cases", "departments", "supervision"):
+        fail(f"--start {start!r}: expected overview, cases, departments or supervision", EXIT_USAGE)
     if not 0 < port < 65536:
         fail(f"--port {port}: expected 1-65535", EXIT_USAGE)
     require_read_model(say=_say)

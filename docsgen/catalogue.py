@@ -95,8 +95,10 @@ def chain_page(chain: Chain) -> str:
     else:
         days, path = longest_path(exploration.base)
         lines += [
-            "Dashed steps are taken only for some forms (the arrow says when); the box of a "
-            "parallel stage (并联) holds steps that run at the same time.",
+            "A rhombus asks about the form: each arm is one way the flow goes (the arrow says "
+            "when), and the arms join where the flow joins. Dashed steps are added only for "
+            "some forms (the arrow says when); the box of a parallel stage (并联) holds steps "
+            "that run at the same time.",
             "",
             "```mermaid",
             mermaid(chain, version).rstrip("\n"),

@@ -146,6 +146,14 @@ class Task(BaseModel):
     def is_open(self) -> bool:
         return self.status in OPEN_TASK_STATUSES
 
+    @property
+    def outcome(self) -> str:
+        """The status as people read it: a finished 补齐材料 task was ``supplied`` (the
+        window recorded the materials; nobody approved anything), else the status."""
+        if self.kind is TaskKind.MATERIALS and self.status is TaskStatus.APPROVED:
+            return "supplied"
+        return self.status.value
+
 
 class Suspension(BaseModel):
     id: str

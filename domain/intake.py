@@ -123,17 +123,20 @@ class IntakeRules:
     def apply_supply(self: CaseFile, action: SupplyMaterials, now: datetime) -> Event:
         state = self.state
         today = cst_date(now)
+        # 补正 completes an application not yet accepted; under 容缺受理 the case was
+        # accepted and the applicant brings what was allowed to follow (补齐容缺材料).
+        deferred = state.acceptance is Acceptance.INCOMPLETE
         names = []
         for item in state.materials:
             if item.code in action.items:
                 item.state = MaterialState.RECEIVED
-                item.source = "补正提交"
+                item.source = "容缺后补" if deferred else "补正提交"
                 item.received_on = today
                 names.append(item.name)
         event = self.record(
             "materials_supplied",
             action.actor,
-            f"收到补正材料：{'、'.join(names)}",
+            f"{'补齐容缺材料' if deferred else '收到补正材料'}：{'、'.join(names)}",
             now,
             reason=action.reason,
             data={"items": action.items},

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, col, select
 
 from domain.calendar import WorkCalendar
@@ -85,7 +86,10 @@ def evaluate_rule(
     stores its findings and moves the cursor); returns how many findings were new.
     Raises what the rule raised (its cursor stays where that batch began)."""
     report = RunReport()
-    _evaluate_together(engine, [rule], _cursor(engine, rule.code), now, calendar, batch, report)
+    pending = [rule]
+    while pending:  # moved by another worker meanwhile: go on from where it left it
+        after = _cursor(engine, rule.code)
+        pending = _evaluate_together(engine, pending, after, now, calendar, batch, report)
     if rule.code in report.failed:
         raise RuleFailed(f"supervision rule {rule.code} raised: {report.failed[rule.code]}")
     return report.new.get(rule.code, 0)
@@ -101,6 +105,15 @@ def _cursor(engine: Engine, code: str) -> int:
         return cursor.last_audit_id if cursor else 0
 
 
+def _serialise(session: Session, rule: Rule) -> None:
+    """One evaluator of ``rule`` at a time across workers: SQLite's ``BEGIN IMMEDIATE``
+    already does it; on PostgreSQL a transaction-scoped advisory lock per rule, so a
+    second worker waits and then reads the cursor the first one moved."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"onechain-supervision:{rule.code}".encode())
+        session.exec(text("SELECT pg_advisory_xact_lock(:key)"), params={"key": key})  # type: ignore[call-overload]
+
+
 def _evaluate_together(
     engine: Engine,
     rules: list[Rule],
@@ -109,14 +122,32 @@ def _evaluate_together(
     calendar: WorkCalendar,
     batch: int,
     report: RunReport,
-) -> None:
+) -> list[Rule]:
     """Evaluate ``rules`` (all at cursor ``after``) batch by batch: each batch of audit
     rows is read once for all of them, in one transaction. Each rule stores its findings
     and moves its cursor inside a savepoint of its own, so a rule that raises leaves no
-    trace, keeps its cursor, and drops out; the others go on."""
+    trace, keeps its cursor, and drops out; the others go on.
+
+    Each transaction first takes every rule's lock (``_serialise``, in code order) and
+    reads the cursors again: a rule another worker moved meanwhile leaves the group and
+    is returned, to be evaluated from where that worker left it."""
     active = list(rules)
+    moved: list[Rule] = []
     while active:
         with write_session(engine) as session:
+            for rule in sorted(active, key=lambda r: r.code):
+                _serialise(session, rule)
+            cursors = {
+                c.rule: c.last_audit_id
+                for c in session.exec(
+                    select(CursorRecord).where(col(CursorRecord.rule).in_([r.code for r in active]))
+                )
+            }
+            elsewhere = [r for r in active if cursors.get(r.code, 0) != after]
+            moved += elsewhere
+            active = [r for r in active if r not in elsewhere]
+            if not active:
+                break
             rows = list(
                 session.exec(
                     select(AuditRecord)
@@ -152,7 +183,8 @@ def _evaluate_together(
                 report.seconds[rule.code] = report.seconds.get(rule.code, 0.0) + spent
         after = last
         if final:
-            return
+            break
+    return moved
 
 
 def _move_cursor(session: Session, code: str, last: int, now: datetime) -> None:
@@ -176,14 +208,17 @@ def run(
     calendar = _calendar(engine, now)
     monthly.forget_months()
     chosen = rules if rules is not None else all_rules()
-    with read_session(engine) as session:
-        cursors = {c.rule: c.last_audit_id for c in session.exec(select(CursorRecord))}
-    together: dict[int, list[Rule]] = defaultdict(list)
-    for rule in chosen:
-        together[cursors.get(rule.code, 0)].append(rule)
     report = RunReport()
-    for after, group in sorted(together.items()):
-        _evaluate_together(engine, group, after, now, calendar, batch, report)
+    pending = list(chosen)
+    while pending:  # rules another worker moved meanwhile go on from where it left them
+        with read_session(engine) as session:
+            cursors = {c.rule: c.last_audit_id for c in session.exec(select(CursorRecord))}
+        together: dict[int, list[Rule]] = defaultdict(list)
+        for rule in pending:
+            together[cursors.get(rule.code, 0)].append(rule)
+        pending = []
+        for after, group in sorted(together.items()):
+            pending += _evaluate_together(engine, group, after, now, calendar, batch, report)
     # Shown in the order the rules are registered; a rule that raised is under failed.
     report.new = {r.code: report.new.get(r.code, 0) for r in chosen if r.code not in report.failed}
     return report

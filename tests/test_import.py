@@ -321,6 +321,20 @@ async def test_dry_run_starts_nothing(cli: CaseDriver, tmp_path: Path) -> None:
             await cli.client.get_workflow_handle(workflow_id_for(f"{prefix}-{suffix}")).describe()
 
 
+async def test_a_dry_run_is_open_to_any_signed_in_role(cli: CaseDriver, tmp_path: Path) -> None:
+    """The docs: a dry run needs no sign-in; an administrator signed in is not refused
+    either, while a real import still needs a window clerk or a coordinator."""
+    prefix = f"IA{uuid.uuid4().hex[:6].upper()}"
+    path = write_csv(tmp_path / "in.csv", messy_rows(prefix), "utf-8-sig")
+    data = await import_json(str(path), "--dry-run", "--as", "admin1:administrator", code=1)
+    assert_expected_problems(data)
+    assert data["dry_run"] is True and data["summary"]["valid"] == 4
+    assert data["summary"]["started"] == 0
+    refused = await invoke("import", str(path), "--as", "admin1:administrator")
+    assert refused.exit_code == 2
+    assert "not administrator" in refused.stderr
+
+
 async def test_errors_out_is_ready_to_fix_and_reimport(cli: CaseDriver, tmp_path: Path) -> None:
     prefix = f"IE{uuid.uuid4().hex[:6].upper()}"
     path = write_csv(tmp_path / "in.csv", messy_rows(prefix), "gbk")

@@ -37,9 +37,12 @@ from tui.screens.case import CaseScreen
 from tui.screens.cases import CasesScreen
 from tui.screens.departments import DepartmentsScreen
 from tui.screens.dialogs import ConfirmScreen, HelpScreen, JumpScreen, NoticeScreen
+from tui.screens.finding import FindingScreen
 from tui.screens.overview import OverviewScreen
+from tui.screens.supervision import SupervisionScreen
+from tui.supervision_data import sees_supervision
 
-SCREENS = ("overview", "cases", "departments")
+SCREENS = ("overview", "cases", "departments", "supervision")
 JUMP_WORDS = {
     "overview": "overview",
     "o": "overview",
@@ -50,6 +53,10 @@ JUMP_WORDS = {
     "departments": "departments",
     "d": "departments",
     "部门": "departments",
+    "supervision": "supervision",
+    "s": "supervision",
+    "监察": "supervision",
+    "督办": "supervision",
 }
 
 
@@ -61,6 +68,7 @@ class OneChainApp(App[None]):
         "overview": OverviewScreen,
         "cases": CasesScreen,
         "departments": DepartmentsScreen,
+        "supervision": SupervisionScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("colon", "jump", "bind.jump"),
@@ -71,6 +79,7 @@ class OneChainApp(App[None]):
         Binding("1", "switch_mode('overview')", "bind.overview", show=False),
         Binding("2", "switch_mode('cases')", "bind.cases", show=False),
         Binding("3", "switch_mode('departments')", "bind.departments", show=False),
+        Binding("4", "switch_mode('supervision')", "bind.supervision", show=False),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
@@ -274,6 +283,38 @@ class OneChainApp(App[None]):
     def open_case(self, case_no: str) -> None:
         self.push_screen(CaseScreen(case_no))
 
+    def offers_mode(self, mode: str) -> bool:
+        """Whether this person gets a screen: 监察 is for supervisors, administrators
+        and reviewers (their department's 督办 inbox)."""
+        return mode != "supervision" or sees_supervision(self.actor)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "switch_mode" and parameters:
+            return self.offers_mode(str(parameters[0]))
+        return True
+
+    def supervision_desk(self) -> Any:
+        """A ``client.supervision_desk.SupervisionDesk`` on the case desk's connection
+        and credentials (the signed-in person); None until Temporal is connected."""
+        desk = self.desk
+        if desk is None or getattr(desk, "client", None) is None:
+            return None
+        cached = getattr(self, "_supervision_desk", None)
+        if cached is not None and cached[0] is desk:
+            return cached[1]
+        from client.supervision_desk import SupervisionDesk
+
+        credentials_for = getattr(desk, "credentials_for", None)
+        credentials = credentials_for(self.actor) if credentials_for is not None else None
+        made = SupervisionDesk(
+            desk.client,  # type: ignore[attr-defined]
+            credentials,
+            task_queue=getattr(desk, "task_queue", None),
+            proof_clock=getattr(desk, "proof_clock", None),
+        )
+        self._supervision_desk = (desk, made)
+        return made
+
     def cases_screen(self) -> CasesScreen | None:
         return next((s for s in self.screen_stack if isinstance(s, CasesScreen)), None)
 
@@ -297,7 +338,8 @@ class OneChainApp(App[None]):
                 return
             target = JUMP_WORDS.get(text.lower())
             if target is not None:
-                self.switch_mode(target)
+                if self.offers_mode(target):
+                    self.switch_mode(target)
             else:
                 self.open_case(text.strip())
 
@@ -323,6 +365,8 @@ class OneChainApp(App[None]):
             CasesScreen: "screen.cases",
             CaseScreen: "screen.case",
             DepartmentsScreen: "screen.departments",
+            SupervisionScreen: "screen.supervision",
+            FindingScreen: "screen.finding",
         }.get(type(screen))
         self.push_screen(HelpScreen(self.catalog.t(title) if title else name, lines))
 
@@ -337,6 +381,8 @@ class OneChainApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         t = self.catalog.t
         for name in SCREENS:
+            if not self.offers_mode(name):
+                continue
             label = t(f"screen.{name}")
             yield SystemCommand(
                 t("cmd.jump", screen=label),

@@ -26,6 +26,7 @@ from domain.case import Applicant
 from domain.departments import DEPARTMENTS
 from workflows.chain import Chain
 from workflows.form_samples import (
+    SampleProblem,
     build_form,
     sample_applicant,
     sample_problems,
@@ -440,11 +441,7 @@ def check_chain(
             f"promised limit {chain.promised_days} is longer than the statutory "
             f"{chain.statutory_days} working days"
         )
-    for problem in sample_problems(chain.form):
-        mistakes.append(
-            f"the sample form does not validate ({problem}); give that field "
-            "examples=[...] (demo cases, drawings and the import sample use them)"
-        )
+    mistakes += [sample_mistake(problem) for problem in sample_problems(chain.form)]
     if not chain.flows:
         mistakes.append("has no flow")
         return result
@@ -499,6 +496,23 @@ def check_chain(
     if never:
         result.notes.append(f"declared licences no explored branch issues: {', '.join(never)}")
     return result
+
+
+def sample_mistake(problem: SampleProblem) -> str:
+    """``chains check``'s line for a form no sample can fill: which fields the author
+    must give examples for, and for a rule across fields, one whole-form example."""
+    fields = ", ".join(problem.fields)
+    if not problem.across_fields:
+        return (
+            f"the sample form does not validate ({fields}: {problem.message}); give that "
+            "field examples=[...] (demo cases, drawings and the import sample use them)"
+        )
+    example = ", ".join(f'"{name}": …' for name in problem.fields)
+    return (
+        f"no sample form meets the rule across fields {fields} ({problem.message}); give "
+        "examples of these fields that meet it together, or a whole form: model_config = "
+        f'ConfigDict(json_schema_extra={{"examples": [{{{example}}}]}})'
+    )
 
 
 def _form_label(label: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, datetime
 from typing import ClassVar
 
 from rich.console import Group
@@ -23,6 +23,7 @@ from tui.data import Holding
 from tui.desk import is_connection_error
 from tui.permissions import KEYS, Act, applicable, may
 from tui.screens.base import ConsoleScreen
+from tui.supervision_data import CaseStep, case_steps
 from tui.widgets.cells import days_left_cell, deadline_bar, warning_cell
 from tui.widgets.footer import FittingFooter
 from tui.widgets.safe_table import SafeDataTable
@@ -106,6 +107,17 @@ class CaseScreen(ConsoleScreen):
     #: The read model marks the case as changed around onechain (``readmodel.outside``).
     altered = False
 
+    #: 督办 steps on the case's findings (from the audit trail), shown in the timeline.
+    supervision: tuple[CaseStep, ...] = ()
+
+    def _supervision(self) -> tuple[CaseStep, ...]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return tuple(case_steps(self.console.engine, self.case_no))
+        except SQLAlchemyError:
+            return ()
+
     def _altered(self) -> bool:
         from sqlalchemy.exc import SQLAlchemyError
 
@@ -130,6 +142,7 @@ class CaseScreen(ConsoleScreen):
         if desk is None:
             return
         self.altered = await asyncio.to_thread(self._altered)
+        self.supervision = await asyncio.to_thread(self._supervision)
         try:
             state = await desk.state(self.case_no)
         except CaseError as error:
@@ -320,7 +333,7 @@ class CaseScreen(ConsoleScreen):
             )
             parts.append(f"{c.department(part.department)}{mark}")
         assignees = "、".join(p.assignee for p in task.parts if p.assignee)
-        status = Text(c.enum("task", task.status))
+        status = Text(c.enum("task", task.outcome))
         if task.status.value == "returned":
             status.stylize("cyan")
         elif not task.is_open:
@@ -458,18 +471,20 @@ class CaseScreen(ConsoleScreen):
         at_end = table.cursor_row >= table.row_count - 1
         keep = table.cursor_row
         table.clear()
+        rows: list[tuple[datetime, tuple[str, ...], str]] = []
         for e in state.events:
             who = e.actor.name
             if e.actor.role.value != "system":
                 who += f"（{self.catalog.role(e.actor.role)}）"
-            table.add_row(
-                str(e.seq),
-                f"{e.at.astimezone(CST):%m-%d %H:%M}",
-                who,
-                self._summary(e),
-                e.reason,
-                key=str(e.seq),
-            )
+            cells = (str(e.seq), f"{e.at.astimezone(CST):%m-%d %H:%M}", who, self._summary(e),
+                     e.reason)  # fmt: skip
+            rows.append((e.at, cells, str(e.seq)))
+        for step in self.supervision:  # 督办 on the case's findings, where they happened
+            cells = ("督办", f"{step.at.astimezone(CST):%m-%d %H:%M}", step.actor, step.summary,
+                     step.reason)  # fmt: skip
+            rows.append((step.at, cells, f"dubian-{step.audit_id}"))
+        for _, cells, key in sorted(rows, key=lambda row: row[0]):
+            table.add_row(*cells, key=key)
         if table.row_count:
             row = table.row_count - 1 if at_end else min(keep, table.row_count - 1)
             table.move_cursor(row=row, animate=False)
