@@ -392,3 +392,25 @@ def test_a_catch_up_in_small_batches_finds_what_one_pass_finds(office: Path) -> 
     assert len(months) >= 6  # the month rules found something in most months
     assert keys(1) == whole
     assert keys(41) == whole
+
+
+def test_a_rule_another_worker_moved_goes_on_from_there(office: Path) -> None:
+    """Between reading the cursors and evaluating, another worker may have evaluated a
+    rule: the batch sees the moved cursor, leaves the rule alone and hands it back, and
+    the run goes on from where that worker left it (nothing found twice)."""
+    from supervision.engine import RunReport, _evaluate_together
+    from supervision.engine import _calendar as office_calendar
+    from trust.audit_log import record_account_event
+
+    engine = _engine()
+    rule = get_rule("outside_change")
+    for n in range(3):
+        record_account_event(engine, "security", "", f"被拒绝的请求 {n}", {})
+    assert run(engine, rules=[rule]).new == {"outside_change": 3}
+    for n in range(2):
+        record_account_event(engine, "security", "", f"又一次被拒绝 {n}", {})
+    now = datetime.now(UTC)
+    report = RunReport()
+    stale = _evaluate_together(engine, [rule], 0, now, office_calendar(engine, now), 100, report)
+    assert stale == [rule] and report.new == {}  # its cursor was not at 0 any more
+    assert run(engine, rules=[rule]).new == {"outside_change": 2}
