@@ -191,7 +191,8 @@ async def test_extensions_overused_by_department_and_person(driver: CaseDriver) 
 
     share = 100 * (part + 1) / (total + 1)
     at = {"max_share_percent": share, "min_cases": 1, "max_per_person": granted + 1}
-    assert _findings("extensions_overused", cases, now, **at) == []
+    keys = {f.key for f in _findings("extensions_overused", cases, now, **at)}
+    assert not {dept_key, person_key} & keys  # other tests' departments may still fire
     above = {"max_share_percent": share - 0.01, "min_cases": 1, "max_per_person": granted}
     keys = {f.key for f in _findings("extensions_overused", cases, now, **above)}
     assert {dept_key, person_key} <= keys
