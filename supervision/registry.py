@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from supervision.rule import Rule
 from supervision.rules import (
+    acceptance_time_mismatch,
+    bad_rating_unrectified,
+    extensions_overused,
     off_hours_decision,
+    on_behalf_share,
     outside_change,
+    publication_late,
     red_card_idle,
     repeated_correction,
+    stopped_clock_overused,
 )
 
 _RULES: dict[str, Rule] = {}
@@ -37,5 +43,16 @@ def get_rule(code: str) -> Rule:
         raise UnknownRule(f"unknown supervision rule {code!r} (known: {known})") from None
 
 
-for _module in (repeated_correction, red_card_idle, off_hours_decision, outside_change):
+for _module in (
+    repeated_correction,
+    red_card_idle,
+    off_hours_decision,
+    outside_change,
+    stopped_clock_overused,
+    extensions_overused,
+    on_behalf_share,
+    publication_late,
+    bad_rating_unrectified,
+    acceptance_time_mismatch,
+):
     register(_module.RULE)

@@ -8,7 +8,7 @@ the supervisor hears of a card that the department is not working on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import cast
 
 from pydantic import BaseModel, Field
@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from domain.timezone import CST
 from readmodel.tables import EventRecord, TaskRecord
+from supervision.monthly import CHUNK
 from supervision.rule import Context, Finding, Severity
 
 #: Task statuses in which a department still owes an action.
@@ -49,14 +50,10 @@ class RedCardIdle:
             .where(col(TaskRecord.status).in_(WAITING_ON_DEPARTMENT))
             .where(col(TaskRecord.due_on) < today)
         ).all()
+        latest = _last_events(context, {task.case_no for task in overdue})
         for task in overdue:
             assert task.due_on is not None
-            last = context.session.exec(
-                select(func.max(EventRecord.seq), func.max(EventRecord.at))
-                .where(EventRecord.case_no == task.case_no)
-                .where(EventRecord.task_id == task.task_id)
-            ).one()
-            last_seq, last_at = last
+            last_seq, last_at = latest.get((task.case_no, task.task_id), (None, None))
             since: date = task.due_on
             if last_at is not None:
                 since = max(since, last_at.astimezone(CST).date())
@@ -76,6 +73,29 @@ class RedCardIdle:
                 department=department,
                 event_seqs=(last_seq,) if last_seq is not None else (),
             )
+
+
+def _last_events(
+    context: Context, case_nos: set[str]
+) -> dict[tuple[str, str | None], tuple[int | None, datetime | None]]:
+    """The last event (seq, at) on each task of these cases: one grouped query per
+    chunk of cases, not one per task."""
+    found: dict[tuple[str, str | None], tuple[int | None, datetime | None]] = {}
+    ordered = sorted(case_nos)
+    for offset in range(0, len(ordered), CHUNK):
+        for case_no, task_id, seq, at in context.session.exec(
+            select(
+                EventRecord.case_no,
+                EventRecord.task_id,
+                func.max(EventRecord.seq),
+                func.max(EventRecord.at),
+            )
+            .where(col(EventRecord.case_no).in_(ordered[offset : offset + CHUNK]))
+            .where(col(EventRecord.task_id).is_not(None))
+            .group_by(col(EventRecord.case_no), col(EventRecord.task_id))
+        ):
+            found[(case_no, task_id)] = (seq, at)
+    return found
 
 
 RULE = RedCardIdle()

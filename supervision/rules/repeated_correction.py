@@ -7,6 +7,7 @@ for 补正) is a broken promise the supervisor should see.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import cast
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from readmodel.audit import AuditRecord
+from supervision.monthly import CHUNK
 from supervision.rule import Context, Finding, Severity
 
 #: Case event kinds that ask the applicant for corrections or supplements.
@@ -39,13 +41,18 @@ class RepeatedCorrection:
         touched = sorted(
             {r.case_no for r in context.new_rows if r.kind in CORRECTION_KINDS and r.case_no}
         )
-        for case_no in touched:
-            rows = context.session.exec(
+        requests: dict[str, list[AuditRecord]] = defaultdict(list)
+        for offset in range(0, len(touched), CHUNK):  # one query per chunk, not per case
+            for row in context.session.exec(
                 select(AuditRecord)
-                .where(AuditRecord.case_no == case_no)
+                .where(col(AuditRecord.case_no).in_(touched[offset : offset + CHUNK]))
                 .where(col(AuditRecord.kind).in_(CORRECTION_KINDS))
                 .order_by(col(AuditRecord.id))
-            ).all()
+            ):
+                assert row.case_no is not None
+                requests[row.case_no].append(row)
+        for case_no in touched:
+            rows = requests[case_no]
             if len(rows) <= limit:
                 continue
             last = rows[-1]
