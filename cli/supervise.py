@@ -173,3 +173,6 @@ def set_threshold(rule: str, name: str, value: str) -> None:
          "at": datetime.now(UTC).isoformat()},
     )  # fmt: skip
     message(f"{rule}.{name} = {after.model_dump()[name]}（已记入审计 audited）")
+
+
+from cli import supervise_report  # noqa: E402, F401  (registers `supervise report` on app)

@@ -9,6 +9,8 @@ Definitions (cases are counted by the day they were accepted, 受理日, China t
 * 办结率 ``concluded_rate`` = concluded / received.
 * 按时办结率 ``on_time_rate`` = concluded on or before the due day of the case's
   promised limit (after extensions and stopped clocks) / concluded.
+* 提前办结率 ``early_rate`` = concluded before that due day (on it is on time, not
+  early) / concluded.
 * 超期 ``overdue_open``: still running with a red card; ``concluded_late``: concluded
   after the promised due day; ``past_statutory``: after the statutory due day.
 * 好差评 ``rated``/``avg_rating``/``bad_ratings``: the applicants' ratings (1–5);
@@ -74,6 +76,8 @@ class ChainFigures(BaseModel):
     concluded_rate: float | None = None
     on_time: int = 0
     on_time_rate: float | None = None
+    early: int = 0
+    early_rate: float | None = None
     overdue_open: int = 0
     concluded_late: int = 0
     past_statutory: int = 0
@@ -95,9 +99,12 @@ class DepartmentFigures(BaseModel):
     concluded_rate: float | None = None
     on_time: int = 0
     on_time_rate: float | None = None
+    early: int = 0
+    early_rate: float | None = None
     overdue_open: int = 0
     concluded_late: int = 0
     avg_working_days: float | None = None
+    max_working_days: int | None = None
     avg_limit_days: float | None = None
 
 
@@ -218,6 +225,8 @@ def _chain_figures(
         day = cst_date(concluded_at)
         if day <= due_on:
             entry.figures.on_time += 1
+            if day < due_on:
+                entry.figures.early += 1
         else:
             entry.figures.concluded_late += 1
         if day > statutory_due_on:
@@ -230,6 +239,7 @@ def _finish_chain(entry: _ChainAcc) -> ChainFigures:
     figures = entry.figures
     figures.concluded_rate = _rate(figures.concluded, figures.received)
     figures.on_time_rate = _rate(figures.on_time, figures.on_time + figures.concluded_late)
+    figures.early_rate = _rate(figures.early, figures.on_time + figures.concluded_late)
     figures.avg_working_days = _mean(entry.days)
     figures.max_working_days = max(entry.days) if entry.days else None
     figures.avg_rating = round(entry.rating_sum / figures.rated, 2) if figures.rated else None
@@ -246,6 +256,7 @@ def _total(entries: Iterable[_ChainAcc]) -> ChainFigures:
         "not_approved",
         "withdrawn",
         "on_time",
+        "early",
         "overdue_open",
         "concluded_late",
         "past_statutory",
@@ -335,6 +346,8 @@ def _department_figures(
                 entry.limits.append(calendar.working_days_between(started, due_on))
                 if done <= due_on:
                     figures.on_time += 1
+                    if done < due_on:
+                        figures.early += 1
                 else:
                     figures.concluded_late += 1
     found = []
@@ -342,7 +355,9 @@ def _department_figures(
         figures = entry.figures
         figures.concluded_rate = _rate(figures.concluded, figures.tasks)
         figures.on_time_rate = _rate(figures.on_time, entry.judged)
+        figures.early_rate = _rate(figures.early, entry.judged)
         figures.avg_working_days = _mean(entry.days)
+        figures.max_working_days = max(entry.days) if entry.days else None
         figures.avg_limit_days = _mean(entry.limits)
         found.append(figures)
     return sorted(found, key=lambda f: (-f.tasks, f.department))
