@@ -135,7 +135,10 @@ def _write_files(report: Any, out: Path) -> list[Path]:
             note(
                 "no CJK font on this machine: the summary's labels are English (tables are Chinese)"
             )
-        written += write_summary(report, out / f"{stem}.png", out / f"{stem}.pdf", font)
+        pdf = out / f"{stem}.pdf"
+        written += write_summary(report, out / f"{stem}.png", pdf, font)
+        if pdf not in written:
+            note(f"{pdf.name}: the font {font} cannot be embedded in a PDF; the PNG is the summary")
     except OSError as error:
         fail(f"--out {out}: {error.strerror or error}", EXIT_USAGE)
     return written

@@ -198,7 +198,8 @@ def summary_figure(report: MonthlyReport, font: str | None) -> Any:
 def write_summary(
     report: MonthlyReport, png: Path, pdf: Path | None, font: str | None
 ) -> list[Path]:
-    """Draw the page; write the PNG (and the PDF when asked). Returns what was written."""
+    """Draw the page; write the PNG (and the PDF when asked and the font embeds).
+    Returns what was written."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
@@ -212,7 +213,12 @@ def write_summary(
             figure.savefig(handle, format="png", dpi=PNG_DPI)
         written.append(png)
         if pdf is not None:
-            with open_private(pdf, "wb") as handle:
-                figure.savefig(handle, format="pdf")
-            written.append(pdf)
+            try:
+                with open_private(pdf, "wb") as handle:
+                    figure.savefig(handle, format="pdf")
+                written.append(pdf)
+            except OSError:
+                raise
+            except Exception:  # a font the PDF backend cannot embed: the PNG stands
+                pdf.unlink(missing_ok=True)
     return written
