@@ -133,11 +133,12 @@ class MonthlyReport(BaseModel):
 
     @property
     def has_data(self) -> bool:
-        """Any case, department task, finding or 督办 in the month (under the filters)."""
+        """Any case, department task, finding or 督办 in the month (under the filters;
+        with --department, that department's tasks, findings or 督办)."""
         figures = self.performance
+        cases = self.department is None and (figures.total.received or figures.awaiting_materials)
         return bool(
-            figures.total.received
-            or figures.awaiting_materials
+            cases
             or figures.departments
             or any(r.findings for r in self.rules)
             or self.duban_total.opened
