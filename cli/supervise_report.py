@@ -182,7 +182,10 @@ def _print(report: Any) -> None:
     table(
         "按部门 (per department)",
         ["department", *columns],
-        [[f"{r['name']} ({r['code']})", *cells(r, "tasks")] for r in department_rows(report)],
+        [
+            [f"{r['name']} ({r['code']})" if r["code"] else r["name"], *cells(r, "tasks")]
+            for r in department_rows(report)
+        ],
     )
     table(
         "监察规则 (findings per rule)",
