@@ -22,16 +22,19 @@ from activities import ALL_ACTIVITIES
 from activities.admission import AdmissionActivities, CalendarSource
 from activities.calendar import load_calendar
 from activities.projection import read_model_engine
+from activities.supervision_items import load_finding, record_supervision_step
 from readmodel.calendar_store import calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.outside_sweep import OutsideSweep, sweeping
 from runtime.projector import Projector, configured_writer, running
 from runtime.settings import get_settings
+from runtime.supervise_loop import SupervisionLoop, supervising
 from trust.audit_log import anchoring, shared_recorder
 from trust.directory import shared_directory
 from trust.verifier import IdentityVerifier
 from trust.workflow_interceptor import IdentityInterceptor
 from workflows.case_workflow import CaseWorkflow
+from workflows.supervision_item import SupervisionItemWorkflow
 
 
 def workflow_runner() -> WorkflowRunner:
@@ -78,15 +81,23 @@ class CaseWorker(Worker):
         *,
         projector: Projector,
         sweep: OutsideSweep | None = None,
+        supervision: SupervisionLoop | None = None,
         **options: Any,
     ) -> None:
         super().__init__(client, **options)
         self.projector = projector
         #: Looks for cases changed around onechain (``runtime.outside_sweep``).
         self.sweep = sweep
+        #: Evaluates the 电子监察 rules on what is new (``runtime.supervise_loop``).
+        self.supervision = supervision
 
     async def run(self) -> None:
-        async with running(self.projector), sweeping(self.sweep), anchoring(read_model_engine):
+        async with (
+            running(self.projector),
+            sweeping(self.sweep),
+            supervising(self.supervision),
+            anchoring(read_model_engine),
+        ):
             await super().run()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *args: Any) -> None:
@@ -110,6 +121,12 @@ def outside_sweep_for(client: Client, task_queue: str) -> OutsideSweep | None:
     """The worker's look for cases changed around onechain (None when switched off)."""
     seconds = get_settings().outside_sweep_seconds
     return OutsideSweep(client, task_queue, read_model_engine, seconds) if seconds else None
+
+
+def supervision_for(client: Client) -> SupervisionLoop | None:
+    """The worker's 电子监察 rounds (None when switched off)."""
+    seconds = get_settings().supervise_seconds
+    return SupervisionLoop(read_model_engine, seconds, client) if seconds else None
 
 
 def build_worker(
@@ -139,13 +156,16 @@ def build_worker(
         client,
         projector=projector_for(client, task_queue),
         sweep=outside_sweep_for(client, task_queue),
+        supervision=supervision_for(client),
         task_queue=task_queue,
-        workflows=[CaseWorkflow],
+        workflows=[CaseWorkflow, SupervisionItemWorkflow],
         activities=[
             *ALL_ACTIVITIES,
             load_calendar,
             admission.admit_case,
             admission.reload_calendar_from_store,
+            load_finding,
+            record_supervision_step,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
@@ -157,17 +177,26 @@ def build_worker(
 
 @contextlib.asynccontextmanager
 async def serve_metrics(
-    sdk_runtime: Runtime | None, gauge_seconds: float = 30.0
+    sdk_runtime: Runtime | None,
+    gauge_seconds: float = 30.0,
+    *,
+    namespace: str | None = None,
+    task_queue: str | None = None,
 ) -> AsyncIterator[None]:
-    """While the worker runs: the worker-side gauges on ``runtime``'s metrics endpoint
-    (the SDK's and the workflows' own metrics need nothing more than the runtime)."""
+    """While the worker runs: the worker-side gauges on ``runtime``'s metrics endpoint,
+    and, given the worker's namespace and task queue, every case counter at zero from
+    the start (``runtime.metrics_catalog``)."""
     if sdk_runtime is None:
         yield
         return
-    from runtime.open_cases_gauge import report_open_cases
+    from runtime.metrics_catalog import declare_case_metrics
+    from runtime.open_cases_gauge import report_anchor_age, report_open_cases
 
-    gauges = asyncio.create_task(
-        report_open_cases(sdk_runtime.metric_meter, read_model_engine(), gauge_seconds)
+    if namespace is not None and task_queue is not None:
+        declare_case_metrics(sdk_runtime.metric_meter, namespace, task_queue)
+    gauges = asyncio.gather(
+        report_open_cases(sdk_runtime.metric_meter, read_model_engine(), gauge_seconds),
+        report_anchor_age(sdk_runtime.metric_meter, get_settings().audit_anchors_file),
     )
     try:
         yield

@@ -13,10 +13,12 @@ Exit codes: 0 ok, 2 bad input, 3 Temporal or the database unreachable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -182,23 +184,48 @@ def _is_unreachable(exc: BaseException) -> bool:
 
 def notify_running_cases(schedule: YearSchedule, credentials: Credentials) -> None:
     """Signal every running case to recompute its deadlines from the calendar store
-    (each case checks that an administrator sent the signal)."""
+    (each case checks that an administrator sent the signal), many at once, with a
+    progress line; cases an interrupted load of the same schedule told are skipped
+    (``runtime.reload_journal``)."""
+    from cli.output import stderr
     from client.facade import broadcast_calendar_reload
+    from runtime.reload_journal import ReloadJournal
 
+    journal = ReloadJournal(get_settings().data_dir / "calendar-reload", schedule)
+    already = journal.told()
+    if already:
+        typer.echo(f"Resuming: {len(already)} running case(s) were told by an earlier load.")
     capped: list[str] = []
-    try:
-        count = asyncio.run(
-            broadcast_calendar_reload(credentials, lambda case_no, _why: capped.append(case_no))
-        )
-    except Exception as exc:
-        if not _is_unreachable(exc):
-            raise
-        _fail(
-            f"schedule {schedule.year} saved, but Temporal is unreachable so running cases "
-            f"were not notified ({exc}); run `onechain calendar load` again once it is up",
-            EXIT_UNREACHABLE,
-        )
-    typer.echo(f"Notified {count} running case(s) to recompute their deadlines.")
+    with _progress(stderr) as progress:
+        try:
+            count = asyncio.run(
+                broadcast_calendar_reload(
+                    credentials,
+                    lambda case_no, _why: capped.append(case_no),
+                    skip=already,
+                    sent=journal.record,
+                    progress=progress,
+                )
+            )
+        except Exception as exc:
+            journal.close()
+            if not _is_unreachable(exc):
+                raise
+            _fail(
+                f"schedule {schedule.year} saved, but Temporal is unreachable so some running "
+                f"cases were not notified ({exc}); run `onechain calendar load` again once it is "
+                "up: it tells only the cases not told yet",
+                EXIT_UNREACHABLE,
+            )
+        except KeyboardInterrupt:
+            journal.close()
+            _fail(
+                "interrupted: run the same `onechain calendar load` again to tell the cases "
+                "not told yet",
+                EXIT_UNREACHABLE,
+            )
+    journal.finished()
+    typer.echo(f"Notified {count + len(already)} running case(s) to recompute their deadlines.")
     if capped:
         shown = ", ".join(capped[:20]) + (" …" if len(capped) > 20 else "")
         _fail(
@@ -207,6 +234,36 @@ def notify_running_cases(schedule: YearSchedule, credentials: Credentials) -> No
             f"and keep their old calendar: {shown}",
             EXIT_REJECTED,
         )
+
+
+@contextlib.contextmanager
+def _progress(console: Any) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal; a line every 10 % otherwise (logs, CI)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    if console.is_terminal:
+        bar = Progress(
+            "通知运行中案件（telling running cases）",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        task = bar.add_task("reload", total=None)
+        with bar:
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        return
+    said = -1
+
+    def line(done: int, total: int) -> None:
+        nonlocal said
+        tenth = done * 10 // max(total, 1)
+        if tenth > said:
+            said = tenth
+            console.print(f"told {done}/{total} running case(s)", highlight=False)
+
+    yield line
 
 
 @app.command()

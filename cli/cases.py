@@ -402,13 +402,22 @@ def show(case_no: CaseArg, as_json: JsonOption = False) -> None:
         else:
             _show_outside(case_no, outside)
         return
-    if outside and as_json:
+    supervision = _supervision_steps(case_no)
+    if as_json and (outside or supervision):
         data = state.model_dump(mode="json")
-        emit_json({**data, "status": "altered", "outside_changes": outside})
+        if outside:
+            data.update(status="altered", outside_changes=outside)
+        emit_json({**data, "supervision": supervision})
         return
     if outside:
         _show_outside(case_no, outside)
     show_state(state, cst_date(_now()), as_json)
+    if supervision:
+        message(styled("督办（supervision）", "bold"))
+        for step in supervision:
+            message(
+                f"  {step['at'][:19]}Z  {step['summary']}  —— {step['actor']}：{step['reason']}"
+            )
 
 
 def _outside_changes(case_no: str) -> list[dict[str, str]]:
@@ -427,6 +436,31 @@ def _outside_changes(case_no: str) -> list[dict[str, str]]:
         {"what": c.kind, "at": c.at.isoformat(), "summary": c.summary, "identity": c.identity}
         for c in found
     ]
+
+
+def _supervision_steps(case_no: str) -> list[dict[str, str]]:
+    """The 督办 steps taken on the case's findings (the audit trail's
+    ``supervision_item`` rows), oldest first; empty without a read model."""
+    from sqlmodel import col, select
+
+    from readmodel.audit import AuditRecord
+    from readmodel.database import read_session
+    from readmodel.errors import ReadModelError
+
+    try:
+        with read_session(_read_model()) as session:
+            rows = session.exec(
+                select(AuditRecord)
+                .where(AuditRecord.case_no == case_no, AuditRecord.kind == "supervision_item")
+                .order_by(col(AuditRecord.id))
+            ).all()
+    except ReadModelError:
+        return []
+    return [
+        {"at": r.at.isoformat(), "summary": r.summary, "actor": r.actor_name or r.actor_id,
+         "reason": r.reason, "step": str((r.data or {}).get("step", ""))}
+        for r in rows
+    ]  # fmt: skip
 
 
 def _show_outside(case_no: str, changes: list[dict[str, str]]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -66,7 +65,9 @@ def codec_server(
             authorize = signed_in_reader(identity_verifier())
         except KeystoreError as error:
             fail(str(error), EXIT_USAGE)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    from cli.run import configure_service_logging
+
+    configure_service_logging()
     from readmodel.database import ready_engine
     from trust.codec_access import read_recorder
 

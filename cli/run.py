@@ -28,12 +28,27 @@ DEFAULT_PORT = 7233
 EXIT_UNREACHABLE = 3
 
 
+#: Set by ``configure_service_logging``: lines for the operator go through logging, so a
+#: JSON log stays one object per line.
+_lines_via_logging = False
+
+
 def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    if _lines_via_logging:
+        import logging
+
+        logging.getLogger("onechain.run").error(message)
+    else:
+        typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
 
 
 def _say(line: str) -> None:
+    if _lines_via_logging:
+        import logging
+
+        logging.getLogger("onechain.run").info(line)
+        return
     typer.echo(line, err=True)
 
 
@@ -136,7 +151,10 @@ async def _run_worker_until_stopped(
     except Exception as error:
         raise _fail(f"cannot reach Temporal: {error}", EXIT_UNREACHABLE) from None
     stop = stop or _stop_event()
-    async with build_worker(client, task_queue), serve_metrics(sdk_runtime):
+    async with (
+        build_worker(client, task_queue),
+        serve_metrics(sdk_runtime, namespace=client.namespace, task_queue=task_queue),
+    ):
         say(f"worker running on task queue {task_queue!r}")
         if metrics:
             say(f"metrics on http://{metrics}/metrics")
@@ -150,7 +168,9 @@ def _metrics_runtime(address: str) -> Any:
     try:
         return metrics_runtime(address)
     except MetricsAddressError as error:
-        raise _fail(str(error), EXIT_USAGE) from None
+        # The port is taken (or the address not up yet): a condition that passes, so the
+        # exit code a service manager retries (3), not the one it gives up on (2).
+        raise _fail(str(error), EXIT_UNREACHABLE) from None
 
 
 MetricsOption = Annotated[
@@ -168,6 +188,14 @@ def worker(
         str | None, typer.Option(help="Task queue (default: ONECHAIN_TASK_QUEUE or 'onechain').")
     ] = None,
     metrics: MetricsOption = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="text (default) or json: one object per line with level, logger, case_no "
+            "(default: $ONECHAIN_LOG_FORMAT).",
+        ),
+    ] = None,
 ) -> None:
     """Run a worker against the Temporal named by TEMPORAL_* variables / envconfig profile.
 
@@ -177,11 +205,24 @@ def worker(
     """
     from runtime.private_files import owner_only_umask
 
+    configure_service_logging(log_format)
     owner_only_umask()
     require_read_model(say=_say)
     if metrics:
         _check_metrics_address(metrics)
     asyncio.run(_run_worker_until_stopped(task_queue or get_settings().task_queue, metrics=metrics))
+
+
+def configure_service_logging(log_format: str | None = None) -> None:
+    """Log lines with level and logger on stderr, as text or JSON (``runtime.log_setup``)."""
+    from runtime.log_setup import configure
+
+    global _lines_via_logging
+    chosen = log_format or get_settings().log_format
+    if chosen not in ("text", "json"):
+        raise _fail(f"--log-format {chosen!r}: choose text or json", EXIT_USAGE)
+    configure("json" if chosen == "json" else "text")
+    _lines_via_logging = chosen == "json"
 
 
 def _check_metrics_address(address: str) -> None:

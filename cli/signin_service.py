@@ -87,7 +87,9 @@ def signin_service(
     the console and batch jobs sign in through it (POST /v1/sessions); put TLS in front of
     it when it is reached over a network."""
     from cli.db import require_read_model
+    from cli.run import configure_service_logging
 
+    configure_service_logging()
     require_read_model(say=note)  # a missing or empty read model: exit 3, never made here
     default_host, default_port = default_host_port()
     service = start_signin_service(host or default_host, port or default_port)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.output import EXIT_REJECTED, EXIT_USAGE, emit_json, fail, guarded, message, table
+from domain.timezone import CST
 
 app = typer.Typer(
     help="电子监察 (supervision) rules and findings (supervisor or administrator session).",
@@ -173,6 +174,195 @@ def set_threshold(rule: str, name: str, value: str) -> None:
          "at": datetime.now(UTC).isoformat()},
     )  # fmt: skip
     message(f"{rule}.{name} = {after.model_dump()[name]}（已记入审计 audited）")
+
+
+# --------------------------------------------------------------------------- 督办 items
+ReasonOption = Annotated[
+    str, typer.Option("--reason", help="Why: the instruction, the answer or the conclusion.")
+]
+RoleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--role",
+        metavar="ROLE[:DEPARTMENT]",
+        help="Act in this role of yours (default: the role chosen at login, or your only one).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json")]
+
+
+def _finding_row(finding_id: int) -> dict[str, Any]:
+    from readmodel.database import read_session
+    from readmodel.supervision import FindingRecord
+
+    with read_session(_engine()) as session:
+        row = session.get(FindingRecord, finding_id)
+        if row is None:
+            fail(f"no finding {finding_id} (see `onechain supervise list`)", EXIT_USAGE)
+        return row.model_dump()
+
+
+def _step(finding_id: int, step: str, reason: str, role: str | None, **options: Any) -> None:
+    """Send one step of an item as the signed-in person; the engine decides if they may."""
+    from cli.actor import cli_credentials
+    from cli.output import run
+    from client.supervision_desk import SupervisionDesk
+    from runtime.connect import connect
+
+    _finding_row(finding_id)
+
+    async def send() -> Any:
+        desk = SupervisionDesk(await connect(), cli_credentials(role))
+        return await getattr(desk, step)(finding_id, reason, **options)
+
+    record = run(send())
+    from domain.supervision_items import ITEM_STATUS_ZH, STEP_ZH
+
+    due = ""
+    if record.respond_by:
+        due = f"，须于 {record.respond_by.astimezone(CST):%Y-%m-%d} 前反馈"
+    message(
+        f"督办 #{finding_id} {STEP_ZH[record.step]}：{ITEM_STATUS_ZH[record.status]}{due}"
+        f"（{record.status.value}）"
+    )
+
+
+@app.command("send")
+@guarded
+def send(
+    finding: int,
+    reason: ReasonOption,
+    respond_days: Annotated[
+        int, typer.Option("--respond-days", min=1, max=30, help="Working days to answer.")
+    ] = 5,
+    role: RoleOption = None,
+) -> None:
+    """Send a finding to its department as a 督办 item (supervisor); it is notified and
+    must answer within --respond-days working days, or the item escalates."""
+    _step(finding, "send", reason, role, respond_days=respond_days)
+
+
+@app.command("respond")
+@guarded
+def respond(finding: int, reason: ReasonOption, role: RoleOption = None) -> None:
+    """Answer a 督办 item sent to your department (a reviewer of that department)."""
+    _step(finding, "respond", reason, role)
+
+
+@app.command("close")
+@guarded
+def close(finding: int, reason: ReasonOption, role: RoleOption = None) -> None:
+    """Close a 督办 item (supervisor), with the conclusion."""
+    _step(finding, "close", reason, role)
+
+
+@app.command("escalate")
+@guarded
+def escalate(finding: int, reason: ReasonOption, role: RoleOption = None) -> None:
+    """Escalate a 督办 item to the leadership (supervisor)."""
+    _step(finding, "escalate", reason, role)
+
+
+@app.command("show")
+@guarded
+def show(finding: int, as_json: JsonOption = False) -> None:
+    """One finding: its sentence, evidence (event seqs, audit rows) and its 督办 item's
+    steps (who, when, why)."""
+    from sqlmodel import col, select
+
+    from cli.users import require_role
+    from readmodel.audit import AuditRecord
+    from readmodel.database import read_session
+    from readmodel.supervision import SupervisionItemRecord
+
+    require_role("supervisor", "administrator")
+    row = _finding_row(finding)
+    with read_session(_engine()) as session:
+        item = session.get(SupervisionItemRecord, finding)
+        steps = [
+            r
+            for r in session.exec(
+                select(AuditRecord)
+                .where(AuditRecord.kind == "supervision_item")
+                .where(AuditRecord.case_no == row["case_no"])
+                .order_by(col(AuditRecord.id))
+            ).all()
+            if (r.data or {}).get("finding_id") == finding
+        ]
+        evidence = [
+            {"id": r.id, "at": r.at.isoformat(), "kind": r.kind, "seq": r.seq,
+             "actor": r.actor_id, "summary": r.summary}
+            for r in session.exec(
+                select(AuditRecord).where(col(AuditRecord.id).in_(row["evidence"].get("audit", [])))
+            ).all()
+        ]  # fmt: skip
+    listed_steps = [
+        {"at": s.at.isoformat(), "step": s.data["step"], "status": s.data["status"],
+         "actor": s.actor_id, "role": s.actor_role, "reason": s.reason}
+        for s in steps
+    ]  # fmt: skip
+    status = item.status if item else "open"
+    if as_json:
+        emit_json({**row, "status": status, "steps": listed_steps, "evidence_rows": evidence})
+        return
+    from domain.supervision_items import ITEM_STATUS_ZH, ItemStatus
+
+    message(f"监察发现 #{finding}（{row['rule']}，{row['severity']}）：{row['sentence']}")
+    message(f"案件 {row['case_no'] or '—'}  部门 {row['department'] or '—'}  "
+            f"督办状态 {ITEM_STATUS_ZH[ItemStatus(status)]}（{status}）")  # fmt: skip
+    if item and item.respond_by:
+        message(f"反馈期限 {item.respond_by.astimezone(CST):%Y-%m-%d}")
+    table(
+        "证据（evidence）",
+        ["audit id", "at", "kind", "seq", "actor", "summary"],
+        [[e["id"], e["at"][:19], e["kind"], e["seq"] or "", e["actor"], e["summary"]]
+         for e in evidence],
+    )  # fmt: skip
+    table(
+        "督办过程（steps）",
+        ["at", "step", "status", "actor", "reason"],
+        [[s["at"][:19], s["step"], s["status"], f"{s['actor']}（{s['role']}）", s["reason"]]
+         for s in listed_steps],
+    )  # fmt: skip
+
+
+@app.command("inbox")
+@guarded
+def inbox(role: RoleOption = None, as_json: JsonOption = False) -> None:
+    """The 督办 items sent to your department and awaiting its answer (reviewer)."""
+    from sqlmodel import col, select
+
+    from cli.actor import cli_credentials
+    from readmodel.database import read_session
+    from readmodel.supervision import FindingRecord, SupervisionItemRecord
+
+    actor = cli_credentials(role).actor
+    if actor.department is None:
+        fail(
+            f"the inbox is a department's: you act as {actor.role.value} (try --role reviewer:DEPT)"
+        )
+    with read_session(_engine()) as session:
+        rows = session.exec(
+            select(SupervisionItemRecord, FindingRecord)
+            .join(FindingRecord, col(FindingRecord.id) == SupervisionItemRecord.finding_id)
+            .where(SupervisionItemRecord.department == actor.department)
+            .where(col(SupervisionItemRecord.status).in_(("sent", "escalated")))
+            .order_by(col(SupervisionItemRecord.respond_by))
+        ).all()
+    listed = [
+        {"finding": f.id, "status": i.status, "case_no": i.case_no, "rule": i.rule,
+         "respond_by": i.respond_by.isoformat() if i.respond_by else None, "finding_text": f.sentence}
+        for i, f in rows
+    ]  # fmt: skip
+    if as_json:
+        emit_json(listed)
+        return
+    table(
+        f"待反馈的督办（{actor.department}）",
+        ["finding", "status", "case", "respond by", "finding"],
+        [[r["finding"], r["status"], r["case_no"] or "", (r["respond_by"] or "")[:10],
+          r["finding_text"]] for r in listed],
+    )  # fmt: skip
 
 
 from cli import supervise_report  # noqa: E402, F401  (registers `supervise report` on app)

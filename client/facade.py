@@ -62,6 +62,8 @@ QUERY_TRY_WAIT = timedelta(seconds=5)
 #: loaded worker takes seconds; none at all never answers, and the RPC would end in a
 #: bare "Timeout expired").
 ACTION_TIMEOUT = timedelta(seconds=60)
+#: Calendar reload signals in flight at once (``CaseDesk.broadcast_calendar_reload``).
+BROADCAST_AT_ONCE = 64
 #: How long ``state`` waits for a just-started case to be admitted by a worker.
 STARTING_WAIT = timedelta(seconds=30)
 #: The workflow's answer to a Query before admission (``CaseWorkflow.file``).
@@ -678,11 +680,21 @@ class CaseDesk:
         return [latest[k] for k in sorted(latest)]
 
     async def broadcast_calendar_reload(
-        self, refused: Callable[[str, str], None] | None = None
+        self,
+        refused: Callable[[str, str], None] | None = None,
+        *,
+        skip: frozenset[str] = frozenset(),
+        sent: Callable[[str], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        at_once: int = BROADCAST_AT_ONCE,
     ) -> int:
         """Tell every running case to reload the schedules from the calendar store and
         recompute its deadlines (each case checks the sender is a signed-in
         administrator). A signal, not a query: it reaches cases even while no worker runs.
+
+        ``at_once`` signals are in flight together (one at a time took 5.5 min for 2,000
+        cases); ``skip`` are cases already told (a resumed load), ``sent(case_no)`` hears
+        of each one told (the caller's journal), ``progress(done, total)`` after each.
 
         A case that refuses the signal is skipped, not the end of the broadcast: one that
         ended since the list was read (NOT_FOUND), or one that took as many signals as
@@ -691,19 +703,32 @@ class CaseDesk:
         calendar). Returns how many cases took the signal."""
         credentials = self.credentials_for(None)
         count = 0
+        gate = asyncio.Semaphore(at_once)
         with acting_as(credentials, self.proof_clock):
-            for case_no in await self.running_case_numbers():
-                try:
-                    await self.handle(case_no).signal(
-                        CaseWorkflow.reload_calendar, CalendarReload()
-                    )
-                except RPCError as error:
-                    if error.status not in _SIGNAL_REFUSED:
-                        raise
-                    if refused is not None and error.status is RPCStatusCode.INVALID_ARGUMENT:
-                        refused(case_no, error.message)
-                    continue
-                count += 1
+            wanted = [c for c in await self.running_case_numbers() if c not in skip]
+            done = 0
+
+            async def one(case_no: str) -> None:
+                nonlocal count, done
+                async with gate:
+                    try:
+                        await self.handle(case_no).signal(
+                            CaseWorkflow.reload_calendar, CalendarReload()
+                        )
+                    except RPCError as error:
+                        if error.status not in _SIGNAL_REFUSED:
+                            raise
+                        if refused is not None and error.status is RPCStatusCode.INVALID_ARGUMENT:
+                            refused(case_no, error.message)
+                    else:
+                        count += 1
+                        if sent is not None:
+                            sent(case_no)
+                    done += 1
+                    if progress is not None:
+                        progress(done, len(wanted))
+
+            await asyncio.gather(*(one(c) for c in wanted))
         return count
 
 
@@ -712,10 +737,13 @@ _SIGNAL_REFUSED = (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT)
 
 
 async def broadcast_calendar_reload(
-    credentials: Credentials, refused: Callable[[str, str], None] | None = None
+    credentials: Credentials,
+    refused: Callable[[str, str], None] | None = None,
+    **options: Any,
 ) -> int:
-    """Used by ``onechain calendar load``: connect with the standard settings and signal."""
+    """Used by ``onechain calendar load``: connect with the standard settings and signal
+    (``options``: see :meth:`CaseDesk.broadcast_calendar_reload`)."""
     from runtime.connect import connect
 
     desk = CaseDesk(await connect(), credentials=credentials)
-    return await desk.broadcast_calendar_reload(refused)
+    return await desk.broadcast_calendar_reload(refused, **options)

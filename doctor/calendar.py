@@ -16,6 +16,13 @@ from doctor.findings import Finding, ok, warn
 from readmodel.calendar_store import calendar_from_store
 
 HORIZON_DAYS = 120
+#: Words in a schedule's source that say it is not the official notice.
+EXAMPLE_MARKS = ("example", "示例", "sample", "样例")
+
+
+def is_example(source: str) -> bool:
+    lowered = source.lower()
+    return any(mark in lowered for mark in EXAMPLE_MARKS)
 
 
 def calendar_coverage(engine: Engine, today: date) -> Finding:
@@ -29,6 +36,15 @@ def calendar_coverage(engine: Engine, today: date) -> Finding:
             f"the official holiday schedule for {years} is not loaded: new cases get "
             f"provisional due dates once they reach into {years}. Load the State Council's "
             "notice with `onechain calendar load FILE` (see docs/calendar-2027.example.json)",
+        )
+    examples = [y for y, s in sorted(snapshot.years.items()) if is_example(s.source)]
+    if examples:
+        years = ", ".join(map(str, examples))
+        return warn(
+            "calendar",
+            f"the schedule loaded for {years} is an example, not the State Council's notice "
+            f"(source: {snapshot.years[examples[0]].source}): due dates in {years} may be wrong. "
+            "Load the official notice with `onechain calendar load FILE`",
         )
     sources = "; ".join(f"{y}: {s.source}" for y, s in sorted(snapshot.years.items()))
     return ok("calendar", f"official schedules until {horizon.isoformat()} ({sources})")

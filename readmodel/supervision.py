@@ -57,3 +57,33 @@ class CursorRecord(SQLModel, table=True):
     rule: str = Field(primary_key=True, max_length=64)
     last_audit_id: int = 0
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class SupervisionItemRecord(SQLModel, table=True):
+    """A 督办 item as its workflow last recorded it (the workflow is the truth; this is
+    what lists, reports and the console read). One row per finding sent."""
+
+    __tablename__ = "supervision_items"
+    __table_args__ = (
+        Index("ix_supervision_items_department", "department", "status"),
+        Index("ix_supervision_items_status", "status", "updated_at"),
+    )
+
+    finding_id: int = Field(primary_key=True)
+    status: str = Field(max_length=16)
+    rule: str = Field(max_length=64)
+    case_no: str | None = Field(default=None, max_length=64)
+    department: str | None = Field(default=None, max_length=64)
+    steps: int = 0  # how many steps are recorded (a retried write records none twice)
+    sent_by: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    respond_by: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    responded_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    response: str | None = None
+    escalated_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

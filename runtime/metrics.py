@@ -42,6 +42,14 @@ def check_bind_address(text: str) -> str:
     return text.strip()
 
 
+PROJECTION_LAG = "onechain_projection_lag"
+#: Projection lag buckets (ms): 50 ms to 3 h, so an outage of hours is still measured.
+LAG_BUCKETS_MS = (
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
+    300_000, 900_000, 1_800_000, 3_600_000, 10_800_000,
+)  # fmt: skip
+
+
 def metrics_runtime(bind_address: str) -> Runtime:
     """A runtime serving ``/metrics`` on ``bind_address``; its core logs go to Python
     logging (``temporalio.core``) like the CLI's, never to the terminal directly."""
@@ -49,7 +57,10 @@ def metrics_runtime(bind_address: str) -> Runtime:
     try:
         return Runtime(
             telemetry=TelemetryConfig(
-                metrics=PrometheusConfig(bind_address=address),
+                metrics=PrometheusConfig(
+                    bind_address=address,
+                    histogram_bucket_overrides={PROJECTION_LAG: LAG_BUCKETS_MS},
+                ),
                 logging=LoggingConfig(
                     filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
                     forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),

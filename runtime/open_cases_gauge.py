@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from pathlib import Path
 
 from sqlalchemy import Engine, func
 from sqlmodel import select
@@ -53,3 +55,24 @@ async def report_open_cases(
                 gauge.set(counts.get(chain, 0), {"chain": chain})
         with contextlib.suppress(TimeoutError):
             await asyncio.sleep(interval)
+
+
+ANCHOR_AGE = "onechain_audit_anchor_age_seconds"
+ANCHOR_SECONDS = 30.0
+
+
+async def report_anchor_age(
+    meter: MetricMeter, anchors: Path, interval: float = ANCHOR_SECONDS
+) -> None:
+    """How long ago the audit chain's head was last anchored (the anchor file's last
+    write); while there is no anchor file, how long the worker has run without one. A
+    worker anchors every minute."""
+    gauge = meter.create_gauge(ANCHOR_AGE, "Seconds since the audit chain was last anchored.", "s")
+    began = time.time()
+    while True:
+        try:
+            last = anchors.stat().st_mtime
+        except OSError:
+            last = began
+        gauge.set(max(0, int(time.time() - last)))
+        await asyncio.sleep(interval)

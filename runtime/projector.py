@@ -34,6 +34,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
@@ -69,6 +70,11 @@ log = logging.getLogger("onechain.projector")
 
 PROJECTION_QUERY = "projection"
 PROJECTION_LAG = "onechain_projection_lag"
+PROJECTION_BACKLOG = "onechain_projection_backlog"
+PROJECTION_OLDEST = "onechain_projection_oldest_seconds"
+WRITE_FAILURES = "onechain_read_model_write_failures"
+#: How often the backlog gauges are set.
+BACKLOG_REPORT_SECONDS = 5.0
 #: Hints that arrive within this window are written together (one commit), and hints
 #: of one case within it cost one Query (four departments deciding at once: one).
 LINGER = timedelta(milliseconds=100)
@@ -230,6 +236,14 @@ class Projector:
             if meter is not None
             else None
         )
+        self._meter = meter
+        self._write_failures = (
+            meter.create_counter(WRITE_FAILURES, "Read-model writes that failed and were retried.")
+            if meter is not None
+            else None
+        )
+        #: When each case still owed to the read model was first hinted (monotonic).
+        self._owed_since: dict[str, float] = {}
         self.written = 0
 
     # ------------------------------------------------------------------ hints
@@ -242,9 +256,37 @@ class Projector:
             loop.call_soon_threadsafe(self._enqueue, workflow_id, revision)
 
     def _enqueue(self, workflow_id: str, revision: int = 0) -> None:
+        self._owed_since.setdefault(workflow_id, time.monotonic())
         self._pending[workflow_id] = max(revision, self._pending.get(workflow_id, 0))
         self._idle.clear()
         self._wake.set()
+
+    # ----------------------------------------------------------------- backlog
+    def backlog(self) -> tuple[int, float]:
+        """Cases hinted and not yet written, and how long the oldest has waited (s)."""
+        owed = set(self._pending) | set(self._in_flight) | self._retrying
+        for done in [w for w in self._owed_since if w not in owed]:
+            del self._owed_since[done]
+        oldest = min(self._owed_since.values(), default=None)
+        return len(owed), 0.0 if oldest is None else time.monotonic() - oldest
+
+    async def _report_backlog(self) -> None:
+        """``onechain_projection_backlog`` and ``_oldest_seconds`` every few seconds,
+        from zero at start (an alert can tell "behind" from "not reporting")."""
+        assert self._meter is not None
+        count = self._meter.create_gauge(
+            PROJECTION_BACKLOG, "Cases changed in Temporal and not yet in the read model."
+        )
+        oldest = self._meter.create_gauge(
+            PROJECTION_OLDEST,
+            "How long the oldest change not yet in the read model has waited.",
+            "s",
+        )
+        while True:
+            cases, waited = self.backlog()
+            count.set(cases)
+            oldest.set(int(waited))
+            await asyncio.sleep(BACKLOG_REPORT_SECONDS)
 
     # ------------------------------------------------------------------- loop
     def bind(self) -> None:
@@ -265,6 +307,9 @@ class Projector:
             self._enqueue(workflow_id)
         rounds = asyncio.Semaphore(CONCURRENT_ROUNDS)
         running_rounds: set[asyncio.Task[None]] = set()
+        if self._meter is not None:
+            reporter = asyncio.create_task(self._report_backlog())
+            running_rounds.add(reporter)
 
         async def one_round() -> None:
             try:
@@ -432,8 +477,9 @@ class Projector:
                 await asyncio.to_thread(self._write_batches, batches)
                 break
             except DatabaseUnreachable:  # logged once per outage by reporting_outages
-                pass
+                self._count_write_failure()
             except Exception as error:  # locked, or a bug: keep the batches and say so
+                self._count_write_failure()
                 log.warning("read model write failed (%s); retrying in %.1f s", error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_WRITE_RETRY_DELAY)
@@ -447,6 +493,10 @@ class Projector:
         while len(self._seq) > SEQ_MEMORY:
             self._seq.popitem(last=False)
         self.written += len(batches)
+
+    def _count_write_failure(self) -> None:
+        if self._write_failures is not None:
+            self._write_failures.add(1)
 
     def _retry(
         self, workflow_id: str, error: Exception | None, revision: int, first_delay: float = 0.2

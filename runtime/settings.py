@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,12 @@ class Settings(BaseSettings):
     #: How often a worker looks for cases changed around onechain (reset, terminated,
     #: deleted with the stock ``temporal`` CLI; ``runtime.outside_sweep``); 0: never.
     outside_sweep_seconds: float = Field(default=30.0, ge=0)
+    #: How often a worker evaluates the 电子监察 rules on what is new in the audit trail
+    #: (``runtime.supervise_loop``); 0: never (``onechain supervise run`` still does).
+    supervise_seconds: float = Field(default=60.0, ge=0)
+    #: How workers and services log on stderr: ``text`` (a terminal) or ``json`` (one
+    #: object per line, for a log shipper; ``runtime.log_setup``).
+    log_format: Literal["text", "json"] = "text"
     #: The sign-in service (``onechain signin-service``; ``up`` runs one): the only place
     #: that holds the private signing key. ``login``, the console and batch jobs ask it.
     signin_url: str = "http://127.0.0.1:7240"

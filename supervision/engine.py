@@ -7,10 +7,11 @@ reads the same rows again next time.
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, text
 from sqlmodel import Session, col, select
 
 from domain.calendar import WorkCalendar
@@ -86,10 +87,20 @@ def evaluate_rule(
             return stored
 
 
+def _serialise(session: Session, rule: Rule) -> None:
+    """One evaluator of ``rule`` at a time across workers: SQLite's ``BEGIN IMMEDIATE``
+    already does it; on PostgreSQL a transaction-scoped advisory lock per rule, so a
+    second worker waits and then reads the cursor the first one moved."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"onechain-supervision:{rule.code}".encode())
+        session.exec(text("SELECT pg_advisory_xact_lock(:key)"), params={"key": key})  # type: ignore[call-overload]
+
+
 def _evaluate_batch(
     engine: Engine, rule: Rule, now: datetime, calendar: WorkCalendar, batch: int
 ) -> tuple[int, int]:
     with write_session(engine) as session:
+        _serialise(session, rule)
         cursor = session.get(CursorRecord, rule.code)
         after = cursor.last_audit_id if cursor else 0
         rows = list(

@@ -13,6 +13,9 @@ import tempfile
 _DATA_DIR = tempfile.mkdtemp(prefix="onechain-test-")
 os.environ["ONECHAIN_DATA_DIR"] = _DATA_DIR
 os.environ.pop("ONECHAIN_DATABASE_URL", None)
+# Workers under test evaluate the 电子监察 rules only where a test asks for it
+# (tests/test_supervise_items.py): findings must not appear under other tests' feet.
+os.environ["ONECHAIN_SUPERVISE_SECONDS"] = "0"
 
 import asyncio  # noqa: E402
 import shutil  # noqa: E402

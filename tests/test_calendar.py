@@ -551,7 +551,9 @@ def _fake_facade(monkeypatch: pytest.MonkeyPatch, result: int | Exception) -> li
     against a real server."""
     calls: list[Credentials] = []
 
-    async def broadcast_calendar_reload(credentials: Credentials, refused: object = None) -> int:
+    async def broadcast_calendar_reload(
+        credentials: Credentials, refused: object = None, **options: object
+    ) -> int:
         calls.append(credentials)
         if isinstance(result, Exception):
             raise result

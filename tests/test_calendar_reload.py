@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
+from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
@@ -69,3 +70,43 @@ async def test_loading_a_schedule_recomputes_running_cases(dev_env: WorkflowEnvi
         # 15–19 Feb: 44; Sat 20 Feb (make-up): 45.
         assert after.statutory.due_on == date(2027, 2, 20)
         assert after.events[-1].kind == "calendar_reloaded"
+
+
+async def test_a_load_tells_many_cases_at_once_and_an_interrupted_one_resumes(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The reload goes to the running cases not told yet (a journal per schedule), with
+    progress; cases an interrupted load told are skipped, and their number is known."""
+    from runtime.reload_journal import ReloadJournal
+
+    async with worker_for(dev_env.client) as task_queue:
+        driver = CaseDriver(dev_env.client, task_queue)
+        told_before, not_told = [await driver.start("kindergarten", KINDERGARTEN_FORM)
+                                 for _ in range(2)]  # fmt: skip
+        await driver.wait_for_tasks(not_told)
+        journal = ReloadJournal(tmp_path, SCHEDULE_2027)
+        journal.record(told_before)  # an earlier load told it, then died
+        journal.close()
+        assert journal.told() == {told_before}
+
+        as_admin = CaseDesk(
+            dev_env.client, task_queue=task_queue, credentials=session_signer().sign(ADMIN)
+        )
+        resumed = ReloadJournal(tmp_path, SCHEDULE_2027)
+        seen: list[tuple[int, int]] = []
+        count = await as_admin.broadcast_calendar_reload(
+            skip=resumed.told(), sent=resumed.record, progress=lambda d, t: seen.append((d, t))
+        )
+        assert count >= 1 and seen and seen[-1][0] == seen[-1][1] == len(seen)
+        assert not_told in resumed.told() and resumed.told() >= {told_before}
+        resumed.finished()
+        assert not resumed.path.exists()
+        for _ in range(100):
+            if (await driver.state(not_told)).events[-1].kind == "calendar_reloaded":
+                break
+            await asyncio.sleep(0.05)
+        assert (await driver.state(not_told)).events[-1].kind == "calendar_reloaded"
+        assert all(e.kind != "calendar_reloaded" for e in (await driver.state(told_before)).events)
+
+    other = SCHEDULE_2027.model_copy(update={"source": "another notice"})
+    assert ReloadJournal(tmp_path, other).path != resumed.path  # a new schedule starts afresh

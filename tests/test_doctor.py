@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -216,10 +216,35 @@ async def test_calendar_warns_in_december_until_next_year_is_loaded(
     assert "onechain calendar load" in found.message
 
     engine = make_engine(deployment.database_url)
-    store_schedule(engine, load_schedule_file(EXAMPLE_2027), by="doc-admin")
+    example = load_schedule_file(EXAMPLE_2027)
+    store_schedule(engine, example, by="doc-admin")
+    found = by_check(await examine(december))["calendar"]
+    assert found.level is Level.WARN and "example" in found.message, found  # not the notice
+
+    official = example.model_copy(update={"source": "国办发明电〔2026〕7号"})
+    store_schedule(engine, official, by="doc-admin")
     engine.dispose()
     found = by_check(await examine(december))["calendar"]
     assert found.level is Level.OK, found
+
+
+def test_a_poller_not_seen_within_a_long_poll_is_not_a_live_worker() -> None:
+    """Temporal lists pollers seen in the last minutes, a killed worker among them."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+    from temporalio.api.taskqueue.v1 import PollerInfo
+
+    from doctor.pollers import LIVE_WITHIN, live_identities
+
+    now = datetime.now(UTC)
+
+    def seen(identity: str, ago: timedelta) -> PollerInfo:
+        stamp = Timestamp()
+        stamp.FromDatetime(now - ago)
+        return PollerInfo(identity=identity, last_access_time=stamp)
+
+    pollers = [seen("alive@a", timedelta(seconds=5)), seen("alive@b", LIVE_WITHIN / 2),
+               seen("killed@c", LIVE_WITHIN + timedelta(seconds=30))]  # fmt: skip
+    assert live_identities(pollers, now) == {"alive@a", "alive@b"}
 
 
 async def test_cli_prints_one_line_per_check_and_json(

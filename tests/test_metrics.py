@@ -119,6 +119,9 @@ def test_taken_port_is_refused_clearly() -> None:
         address = f"127.0.0.1:{taken.getsockname()[1]}"
         with pytest.raises(MetricsAddressError, match=f"cannot serve metrics on {address}"):
             metrics_runtime(address)
+        # A taken port passes: exit 3, which the units retry (2 is never retried).
+        result = CliRunner().invoke(app, ["worker", "--metrics", address])
+        assert result.exit_code == 3 and f"cannot serve metrics on {address}" in result.stderr
 
 
 async def test_warnings_and_overdue_are_counted_once_each(
@@ -169,3 +172,53 @@ async def test_warnings_and_overdue_are_counted_once_each(
         for kind in fired
     }
     assert counted == fired
+
+
+async def test_every_onechain_series_is_there_from_the_start(dev_env: WorkflowEnvironment) -> None:
+    """Before any case: each case counter at 0 for every registered chain (an alert on
+    `increase()` needs the series), the projector's backlog gauges and the audit anchor's
+    age; after a case, the lag histogram's buckets reach hours."""
+    from worker import build_worker, serve_metrics
+
+    address = f"127.0.0.1:{free_port()}"
+    runtime = metrics_runtime(address)
+    client = await Client.connect(
+        dev_env.client.service_client.config.target_host,
+        namespace=dev_env.client.namespace,
+        data_converter=sealing_converter(),
+        plugins=client_plugins(),
+        runtime=runtime,
+    )
+    session_signer()
+    task_queue = f"test-metrics-{uuid.uuid4().hex[:6]}"
+    async with (
+        build_worker(client, task_queue),
+        serve_metrics(runtime, namespace=client.namespace, task_queue=task_queue),
+    ):
+        text = ""
+        for _ in range(100):
+            text = await asyncio.to_thread(scrape, address)
+            if samples(text, "onechain_projection_backlog"):
+                break
+            await asyncio.sleep(0.1)
+        for chain in registry.all_chains():
+            started = [s for s in samples(text, "onechain_cases_started")
+                       if f'chain="{chain.code}"' in s and f'task_queue="{task_queue}"' in s]  # fmt: skip
+            assert started and value(started[0]) == 0, (chain.code, started)
+            overdue = [s for s in samples(text, "onechain_deadlines_fired")
+                       if f'chain="{chain.code}"' in s and 'kind="case_overdue"' in s]  # fmt: skip
+            assert overdue, chain.code
+        assert value(samples(text, "onechain_projection_backlog")[0]) == 0
+        assert samples(text, "onechain_projection_oldest_seconds")
+        assert samples(text, "onechain_audit_anchor_age_seconds")
+
+        driver = CaseDriver(dev_env.client, task_queue)
+        case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+        await driver.projected(case_no)
+        for _ in range(50):
+            text = await asyncio.to_thread(scrape, address)
+            if samples(text, "onechain_projection_lag_bucket"):
+                break
+            await asyncio.sleep(0.1)
+    buckets = samples(text, "onechain_projection_lag_bucket")
+    assert any('le="10800000"' in b for b in buckets), buckets[:3]

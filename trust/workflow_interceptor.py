@@ -67,6 +67,11 @@ class IdentityInterceptor(Interceptor):
         return _Bound
 
 
+def _case_no_of(workflow_id: str) -> str | None:
+    """The case a workflow is (None for the others, e.g. a 督办 item's)."""
+    return workflow_id.removeprefix("case-") if workflow_id.startswith("case-") else None
+
+
 def _with_actor(args: Sequence[Any], actor: Actor) -> Sequence[Any]:
     if not args or not hasattr(args[0], "actor"):
         return args
@@ -127,7 +132,7 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
             self._audit_refusal(
                 security_entry(
                     at=workflow.now(),
-                    case_no=workflow.info().workflow_id.removeprefix("case-"),
+                    case_no=_case_no_of(workflow.info().workflow_id),
                     update=input.update,
                     update_id=input.id,
                     error=error,
@@ -148,10 +153,14 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
                 actor_id=actor.user_id,
                 actor_name=actor.name,
                 actor_role=grant or actor.role.value,
-                case_no=workflow.info().workflow_id.removeprefix("case-"),
+                case_no=_case_no_of(workflow.info().workflow_id),
                 summary=f"{input.update} 被拒绝：{why}",
                 reason=str(getattr(action, "reason", ""))[:500],
-                data={"update": input.update, "update_id": input.id},
+                data={
+                    "update": input.update,
+                    "update_id": input.id,
+                    "workflow_id": workflow.info().workflow_id,
+                },
             )
         )
 
