@@ -8,11 +8,10 @@ module adds is what ``onechain report`` does not know:
 
 * findings per rule, department and chain: ``supervision_findings`` rows whose
   ``found_at`` is in the month (China time); the chain is the finding's case's;
-* 督办: from ``supervision_items`` when the read model has it — *opened* = sent in
-  the month, *closed* = closed in the month, *how fast* = working days from sent to
-  closed of the items closed in the month. A read model without that table (before
-  migration 0009) counts each finding of the month as one 督办 opened and none closed,
-  and says so in the notes;
+* 督办: from ``supervision_items`` — *opened* = sent in the month, *responded*,
+  *escalated*, *closed* = that step's time in the month, *still open* = sent in the
+  month and not closed, *how fast* = working days from sent to closed of the items
+  closed in the month;
 * 好差评 per department: a case's rating counts for every department that had a part
   in one of its tasks (the rating is the applicant's, of the whole case).
 """
@@ -26,13 +25,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, func, inspect
+from sqlalchemy import Engine, func, or_
 from sqlmodel import Session, col, select
 
 from domain.calendar import WorkCalendar
 from domain.timezone import cst_date, end_of_day, start_of_day
-from readmodel.supervision import FindingRecord
-from readmodel.tables import CaseRecord, TaskRecord, UTCDateTime
+from readmodel.supervision import FindingRecord, SupervisionItemRecord
+from readmodel.tables import CaseRecord, TaskRecord
 from reporting.performance import (
     BAD_RATING,
     LEFT_OUT_TASK_KINDS,
@@ -47,19 +46,6 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 NO_DEPARTMENT = ""
 #: ... or to no case, hence no chain.
 NO_CHAIN = ""
-ITEMS_TABLE = "supervision_items"
-
-# The columns of migration 0009's table that this report reads (Core, in a metadata of
-# its own: nothing here ever creates the table).
-_items = Table(
-    ITEMS_TABLE,
-    MetaData(),
-    Column("finding_id", Integer, primary_key=True),
-    Column("status", String),
-    Column("department", String),
-    Column("sent_at", UTCDateTime),
-    Column("closed_at", UTCDateTime),
-)
 
 
 class MonthError(ValueError):
@@ -88,8 +74,9 @@ class Duban(BaseModel):
     code: str
     name: str = ""
     opened: int = 0
-    closed: int = 0
+    responded: int = 0
     escalated: int = 0
+    closed: int = 0
     still_open: int = 0
     avg_days_to_close: float | None = None
     max_days_to_close: int | None = None
@@ -124,8 +111,6 @@ class MonthlyReport(BaseModel):
     department_ratings: dict[str, Ratings]
     rules: list[RuleCount]
     findings: list[FindingCount]
-    #: ``supervision_items``, or ``findings`` when the read model has no such table yet.
-    duban_source: str
     duban_departments: list[Duban]
     duban_chains: list[Duban]
     duban_total: Duban
@@ -225,17 +210,12 @@ def _department_ratings(
     return found
 
 
-def has_items_table(engine: Engine) -> bool:
-    return inspect(engine).has_table(ITEMS_TABLE)
-
-
 def _duban(
     session: Session,
     calendar: WorkCalendar,
     first: date,
     last: date,
     *,
-    items: bool,
     chain: str | None,
     department: str | None,
 ) -> tuple[list[_DubanAcc], list[_DubanAcc], _DubanAcc]:
@@ -253,47 +233,31 @@ def _duban(
             total,
         ]
 
-    if not items:  # before migration 0009: each finding of the month opens one
-        for _rule, dept, code, count in _finding_rows(
-            session, first, last, chain=chain, department=department
-        ):
-            for entry in entries(dept, code):
-                entry.figures.opened += count
-                entry.figures.still_open += count
-        return list(by_department.values()), list(by_chain.values()), total
-
+    item = SupervisionItemRecord
+    steps = (item.sent_at, item.responded_at, item.escalated_at, item.closed_at)
     query = (
-        select(
-            _items.c.status,
-            _items.c.department,
-            _items.c.sent_at,
-            _items.c.closed_at,
-            CaseRecord.chain,
-        )
-        .select_from(_items)
-        .join(FindingRecord, col(FindingRecord.id) == _items.c.finding_id)
+        select(*steps, CaseRecord.chain, item.department)
+        .join(FindingRecord, col(FindingRecord.id) == col(item.finding_id))
         .outerjoin(CaseRecord, col(CaseRecord.case_no) == col(FindingRecord.case_no))
-        .where(
-            ((_items.c.sent_at >= since) & (_items.c.sent_at < until))
-            | ((_items.c.closed_at >= since) & (_items.c.closed_at < until))
-        )
+        .where(or_(*((col(s) >= since) & (col(s) < until) for s in steps)))
     )
     if chain is not None:
         query = query.where(col(CaseRecord.chain) == chain)
     if department is not None:
-        query = query.where(_items.c.department == department)
-    for status, dept, sent_at, closed_at, code in session.execute(query).all():
-        sent_here = sent_at is not None and since <= sent_at < until
-        closed_here = closed_at is not None and since <= closed_at < until
+        query = query.where(col(item.department) == department)
+
+    def here(instant: datetime | None) -> bool:
+        return instant is not None and since <= instant < until
+
+    for sent_at, responded_at, escalated_at, closed_at, code, dept in session.exec(query).all():
         for entry in entries(dept, code):
             figures = entry.figures
-            if sent_here:
+            if here(sent_at):
                 figures.opened += 1
-                if closed_at is None:
-                    figures.still_open += 1
-                if status == "escalated":
-                    figures.escalated += 1
-            if closed_here:
+                figures.still_open += closed_at is None
+            figures.responded += here(responded_at)
+            figures.escalated += here(escalated_at)
+            if here(closed_at):
                 figures.closed += 1
                 if sent_at is not None:
                     entry.days.append(
@@ -325,7 +289,6 @@ def build_monthly_report(
             f"per-chain figures cover every department; department rows, findings and "
             f"督办 only {department}"
         )
-    items = has_items_table(engine)
     with read_session(engine) as session:
         found = _finding_rows(session, first, last, chain=chain, department=department)
         ratings = _department_ratings(session, first, last, chain)
@@ -334,14 +297,8 @@ def build_monthly_report(
             calendar,
             first,
             last,
-            items=items,
             chain=chain,
             department=department,
-        )
-    if not items:
-        notes.append(
-            "督办: the read model has no supervision_items table yet (migration 0009); "
-            "each finding of the month counts as one 督办 opened, none closed"
         )
     names = DepartmentNames.of(engine)
     rules = {r.code: r for r in all_rules()}
@@ -393,7 +350,6 @@ def build_monthly_report(
             )
             for rule, dept, code, count in sorted(found)
         ],
-        duban_source=ITEMS_TABLE if items else "findings",
         duban_departments=_sorted(e.finish() for e in dubans),
         duban_chains=_sorted(e.finish() for e in chain_dubans),
         duban_total=duban_total.finish(),

@@ -69,8 +69,9 @@ DUBAN_COLUMNS = (
     Column("code", "代码", T),
     Column("name", "名称", T),
     Column("opened", "督办发起"),
-    Column("closed", "督办办结"),
+    Column("responded", "部门反馈"),
     Column("escalated", "升级督办"),
+    Column("closed", "督办办结"),
     Column("still_open", "未办结"),
     Column("avg_days_to_close", "平均办结用时（工作日）", D),
     Column("max_days_to_close", "最长办结用时（工作日）"),
@@ -181,7 +182,11 @@ def note_rows(report: MonthlyReport) -> list[dict[str, Any]]:
             "text": "办件 = 当月受理的案件 (cases accepted in the month, China dates), "
             "与 onechain report 同一口径; 监察发现按发现时间 (findings by found_at, CST)",
         },
-        {"item": "督办 source", "text": report.duban_source},
+        {
+            "item": "督办 basis",
+            "text": "发起 = 当月交办, 反馈/升级/办结 = 当月该步骤, 未办结 = 当月交办尚未办结, "
+            "办结用时 = 交办至办结的工作日 (supervision_items)",
+        },
     ]
     rows += [{"item": "注 note", "text": line} for line in report.notes]
     return rows

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from PIL import Image
-from sqlalchemy import Engine, MetaData, Table, func, insert, inspect
+from sqlalchemy import Engine, func
 from sqlmodel import col, select
 from typer.testing import CliRunner, Result
 
@@ -30,11 +30,11 @@ from domain.actions import Decide, Rate, RecordSupplement
 from domain.case import Verdict
 from domain.timezone import CST, cst_date
 from readmodel.database import read_session, ready_engine, write_session
-from readmodel.supervision import FindingRecord
-from reporting.supervision_report import ITEMS_TABLE, MonthError, parse_month
+from readmodel.supervision import FindingRecord, SupervisionItemRecord
+from reporting.supervision_report import MonthError, parse_month
 from reporting.supervision_tables import FINDING_COLUMNS
 from runtime.settings import get_settings
-from tests.harness import CLERK, CaseDriver, reviewer, sign_in_cli
+from tests.harness import CLERK, SUPERVISOR, CaseDriver, reviewer, session_signer, sign_in_cli
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 from tests.test_cli_cases import environment, wide_terminal
 from tests.test_cli_report import at, fill
@@ -110,6 +110,32 @@ async def _return_twice(driver: CaseDriver, case_no: str) -> str:
     return department
 
 
+async def _send_and_close(driver: CaseDriver, case_no: str) -> int:
+    """督办 the case's repeated_correction finding: sent and closed through its item
+    workflow on the driver's worker; returns the finding's id once its row is closed."""
+    from client.supervision_desk import SupervisionDesk
+
+    with read_session(_engine()) as session:
+        (finding,) = session.exec(
+            select(FindingRecord).where(
+                FindingRecord.case_no == case_no, FindingRecord.rule == "repeated_correction"
+            )
+        ).all()
+    assert finding.id is not None
+    desk = SupervisionDesk(
+        driver.client, session_signer()(SUPERVISOR), task_queue=driver.desk.task_queue
+    )
+    await desk.send(finding.id, "请说明两次要求补正的原因")
+    await desk.close(finding.id, "已整改：一次性告知清单")
+    for _ in range(200):
+        with read_session(_engine()) as session:
+            item = session.get(SupervisionItemRecord, finding.id)
+        if item is not None and item.closed_at is not None:
+            return finding.id
+        await asyncio.sleep(0.05)
+    raise AssertionError("the 督办 item's row was never closed")
+
+
 async def test_report_of_a_month_of_real_cases_agrees_with_onechain_report(
     driver: CaseDriver, tmp_path: Path
 ) -> None:
@@ -131,6 +157,7 @@ async def test_report_of_a_month_of_real_cases_agrees_with_onechain_report(
         sign_in_cli(tmp_path / "session.json", "supervisor", user_id="sup-report")
         ran = await _invoke("supervise", "run")
         assert ran.exit_code in (0, 1), ran.output  # 1: some other test's rule broke
+        finding_id = await _send_and_close(driver, corrected)
         result = await _invoke("supervise", "report", "--month", month, "--out", str(out), "--json")
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
@@ -163,17 +190,21 @@ async def test_report_of_a_month_of_real_cases_agrees_with_onechain_report(
     for row in data["findings"]:
         listed[(row["rule"], row["department"])] += row["findings"]
     assert listed == by_rule_department
-    if data["duban_source"] == "findings":  # before migration 0009: a finding opens one
-        assert data["duban_total"]["opened"] == len(stored)
-    else:
-        items = Table(ITEMS_TABLE, MetaData(), autoload_with=_engine())
-        with _engine().connect() as connection:
-            sent = connection.execute(
-                select(func.count())
-                .select_from(items)
-                .where(items.c.sent_at >= since, items.c.sent_at < until)
-            ).scalar_one()
-        assert data["duban_total"]["opened"] == sent
+    with read_session(_engine()) as session:
+        item = session.get(SupervisionItemRecord, finding_id)
+        sent = session.exec(
+            select(func.count())
+            .select_from(SupervisionItemRecord)
+            .where(
+                col(SupervisionItemRecord.sent_at) >= since,
+                col(SupervisionItemRecord.sent_at) < until,
+            )
+        ).one()
+    assert item is not None and item.closed_at is not None
+    duban = data["duban_total"]
+    assert duban["opened"] == sent >= 1 and duban["closed"] >= 1
+    (ours_closed,) = [d for d in data["duban_departments"] if d["code"] == returned_by]
+    assert ours_closed["closed"] >= 1 and ours_closed["max_days_to_close"] is not None
 
     # The files: CSV per table, the workbook with numbers, the page as PNG and PDF.
     files = _check_files(out, f"supervision-report-{month}")
@@ -228,28 +259,15 @@ def _finding(key: str, rule: str, case_no: str | None, department: str | None, f
     )
 
 
-def _items_table(engine: Engine) -> Table:
-    """``supervision_items`` as migration 0009 makes it; a read model from before that
-    migration gets the columns this report reads (the test's own database only)."""
-    if not inspect(engine).has_table(ITEMS_TABLE):
-        from reporting.supervision_report import _items
-
-        _items.metadata.create_all(engine)
-    return Table(ITEMS_TABLE, MetaData(), autoload_with=engine)
-
-
-def _item(table: Table, finding_id: int, department: str, status: str, sent: datetime, closed: datetime | None) -> dict[str, Any]:  # fmt: skip
-    row = {
-        "finding_id": finding_id,
-        "status": status,
-        "rule": "repeated_correction",
-        "department": department,
-        "steps": 1,
-        "sent_at": sent,
-        "closed_at": closed,
-        "updated_at": closed or sent,
-    }
-    return {k: v for k, v in row.items() if k in table.c}
+def _item(finding_id: int, department: str, sent: datetime, **steps: datetime) -> SupervisionItemRecord:  # fmt: skip
+    last = max([sent, *steps.values()])
+    status = (
+        "closed" if "closed_at" in steps else "escalated" if "escalated_at" in steps else "sent"
+    )
+    return SupervisionItemRecord(
+        finding_id=finding_id, status=status, rule="repeated_correction", department=department,
+        steps=1 + len(steps), sent_by="sup-1", sent_at=sent, updated_at=last, **steps,
+    )  # fmt: skip
 
 
 def _seed(engine: Engine) -> None:
@@ -266,17 +284,20 @@ def _seed(engine: Engine) -> None:
             session.add(finding)
     with read_session(engine) as session:
         ids = {f.key: f.id for f in session.exec(select(FindingRecord))}
-    items = _items_table(engine)
-    with engine.begin() as connection:
-        connection.execute(
-            insert(items),
-            [
-                # sent Tue 03-10, closed Fri 03-13: 3 working days
-                _item(items, ids["a"], "fire", "closed", at("2026-03-10"), at("2026-03-13")),
-                _item(items, ids["b"], "market", "escalated", at("2026-03-16"), None),
-                _item(items, ids["d"], "fire", "sent", early_april, None),  # April's
-            ],
-        )
+    with write_session(engine) as session:
+        for item in [
+            # sent Tue 03-10, answered 03-11, closed Fri 03-13: 3 working days
+            _item(
+                ids["a"],
+                "fire",
+                at("2026-03-10"),
+                responded_at=at("2026-03-11"),
+                closed_at=at("2026-03-13"),
+            ),
+            _item(ids["b"], "market", at("2026-03-16"), escalated_at=at("2026-03-24")),
+            _item(ids["d"], "fire", early_april),  # April's
+        ]:
+            session.add(item)
 
 
 def test_known_month_on_sqlite_and_postgresql(database_url: str) -> None:
@@ -309,9 +330,9 @@ def test_known_month_on_sqlite_and_postgresql(database_url: str) -> None:
     assert per == {("fire", "kindergarten"): 1, ("market", "kindergarten"): 1, ("", ""): 1}
     assert {r.rule: r.findings for r in april.rules}["repeated_correction"] == 1
 
-    assert march.duban_source == ITEMS_TABLE
     total = march.duban_total
-    assert (total.opened, total.closed, total.escalated, total.still_open) == (2, 1, 1, 1)
+    assert (total.opened, total.responded, total.escalated) == (2, 1, 1)
+    assert (total.closed, total.still_open) == (1, 1)
     assert (total.avg_days_to_close, total.max_days_to_close) == (3.0, 3)
     by_department = {d.code: d for d in march.duban_departments}
     assert (by_department["fire"].closed, by_department["market"].escalated) == (1, 1)
