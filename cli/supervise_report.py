@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.output import EXIT_REJECTED, EXIT_USAGE, emit_json, fail, guarded, message, note, table
 from cli.supervise import app
+
+if TYPE_CHECKING:
+    from reporting.supervision_report import MonthlyReport
 
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -108,13 +111,13 @@ def supervise_report(
         note(f"wrote {path}")
 
 
-def _stem(report: Any) -> str:
+def _stem(report: MonthlyReport) -> str:
     return "-".join(
         x for x in ("supervision-report", report.month, report.chain, report.department) if x
     )
 
 
-def _write_files(report: Any, out: Path) -> list[Path]:
+def _write_files(report: MonthlyReport, out: Path) -> list[Path]:
     from reporting.charts import cjk_font, write_summary
     from reporting.supervision_tables import sheets
     from reporting.tabular import write_csv
@@ -144,7 +147,7 @@ def _write_files(report: Any, out: Path) -> list[Path]:
     return written
 
 
-def _print(report: Any) -> None:
+def _print(report: MonthlyReport) -> None:
     from reporting.supervision_tables import chain_rows, department_rows
 
     columns = [
