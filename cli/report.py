@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from cli.output import EXIT_USAGE, emit_json, fail, guarded, message, note, table
 from domain.text import spreadsheet_value
 from runtime.settings import get_settings
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -66,37 +63,19 @@ def report(
 
     Exit codes: 0 ok, 2 bad usage or unwritable file, 3 database unreachable.
     """
-    import chains  # noqa: F401  (registers the chains)
-    from domain.calendar import WorkCalendar
-    from domain.timezone import cst_date
-    from readmodel.calendar_store import calendar_from_store
-    from readmodel.database import read_session, ready_engine
-    from readmodel.departments import DepartmentNames
-    from reporting.performance import CSV_COLUMNS, ChainLimits, build_report, csv_rows
-    from workflows import registry
+    from readmodel.database import ready_engine
+    from reporting.office import chain_limits, known_chain, office_report
+    from reporting.performance import CSV_COLUMNS, csv_rows
 
     start = _parse_date(from_, "--from")
     end = _parse_date(to, "--to")
     if start and end and end < start:
         fail(f"--to {end} is before --from {start}", EXIT_USAGE)
-    limits = {
-        c.code: ChainLimits(
-            name=c.name_zh, promised_days=c.promised_days, statutory_days=c.statutory_days
-        )
-        for c in registry.all_chains()
-    }
-    settings = get_settings()
-    engine = ready_engine(settings.resolved_database_url)
-    today = cst_date(datetime.now(UTC))
-    with read_session(engine) as session:
-        if chain is not None and chain not in limits and not _in_read_model(session, chain):
-            fail(f"unknown chain {chain!r} (known: {', '.join(sorted(limits))})", EXIT_USAGE)
-        first, last = _years(session, start, end, today)
-        calendar = WorkCalendar(calendar_from_store(engine, first - 1, last + 1))
-        result = build_report(session, calendar, limits, start=start, end=end, chain=chain)
-    names = DepartmentNames.of(engine)  # the office's names, not the code's
-    for figures in result.departments:
-        figures.name = names(figures.department)
+    limits = chain_limits()
+    engine = ready_engine(get_settings().resolved_database_url)
+    if chain is not None and not known_chain(engine, chain, limits):
+        fail(f"unknown chain {chain!r} (known: {', '.join(sorted(limits))})", EXIT_USAGE)
+    result, _calendar = office_report(engine, limits, start=start, end=end, chain=chain)
     if csv_file is not None:
         try:
             from runtime.private_files import open_private
@@ -182,29 +161,3 @@ def report(
     )
     for line in result.notes:
         message(f"note: {line}")
-
-
-def _in_read_model(session: Session, chain: str) -> bool:
-    from sqlmodel import select
-
-    from readmodel.tables import CaseRecord
-
-    return (
-        session.exec(select(CaseRecord.case_no).where(CaseRecord.chain == chain).limit(1)).first()
-        is not None
-    )
-
-
-def _years(session: Session, start: date | None, end: date | None, today: date) -> tuple[int, int]:
-    """The years the calendar must cover: the period, or the accepted dates on file."""
-    from sqlalchemy import func
-    from sqlmodel import select
-
-    from readmodel.tables import CaseRecord
-
-    low, _high = session.exec(
-        select(func.min(CaseRecord.accepted_on), func.max(CaseRecord.accepted_on))
-    ).one()
-    first = (start or low or today).year
-    last = max((end or today).year, today.year)
-    return min(first, last), last

@@ -363,3 +363,6 @@ def inbox(role: RoleOption = None, as_json: JsonOption = False) -> None:
         [[r["finding"], r["status"], r["case_no"] or "", (r["respond_by"] or "")[:10],
           r["finding_text"]] for r in listed],
     )  # fmt: skip
+
+
+from cli import supervise_report  # noqa: E402, F401  (registers `supervise report` on app)
