@@ -6,6 +6,7 @@ from __future__ import annotations
 from supervision.rule import Rule
 from supervision.rules import (
     acceptance_time_mismatch,
+    asked_for_held_material,
     bad_rating_unrectified,
     extensions_overused,
     off_hours_decision,
@@ -45,6 +46,7 @@ def get_rule(code: str) -> Rule:
 
 for _module in (
     repeated_correction,
+    asked_for_held_material,
     red_card_idle,
     off_hours_decision,
     outside_change,

@@ -16,9 +16,11 @@ from sqlmodel import col, select
 from typer.testing import CliRunner, Result
 
 from cli.app import app
+from client.facade import ActionRejected
 from domain.actions import Decide, RecordSupplement
 from domain.calendar import WorkCalendar
 from domain.case import Verdict
+from domain.materials import MaterialState
 from domain.timezone import CST
 from readmodel.audit import AuditRecord
 from readmodel.calendar_store import calendar_from_store
@@ -101,6 +103,27 @@ async def test_repeated_correction_fires_above_its_threshold(driver: CaseDriver)
     (finding,) = _evaluate("repeated_correction", case_no, now)
     assert finding.department == department and len(finding.event_seqs) == 2
     assert "2 次" in finding.sentence and finding.key == f"repeated_correction:{case_no}"
+
+
+async def test_asking_for_a_material_already_received_is_a_finding(driver: CaseDriver) -> None:
+    """The engine refuses the request (never asked twice); the attempt is a finding that
+    names the department and the person; a request for a missing item is not."""
+    case_no = await driver.start("kindergarten", KINDERGARTEN_FORM)
+    task_id, department = await _first_review_task(driver, case_no)
+    state = await driver.state(case_no)
+    held = next(m for m in state.materials if m.state is not MaterialState.MISSING)
+    with pytest.raises(ActionRejected):
+        await driver.desk.act(
+            case_no,
+            Decide(actor=reviewer(department), task_id=task_id, verdict=Verdict.RETURN,
+                   reason="请补交", missing_items=[held.code]),
+        )  # fmt: skip
+    await _return(driver, case_no, task_id, department)  # a missing item: a fair request
+    await driver.projected(case_no)
+    now = datetime.now(UTC)
+    (finding,) = _evaluate("asked_for_held_material", case_no, now)
+    assert finding.department == department and finding.person == reviewer(department).user_id
+    assert finding.severity is Severity.MEDIUM and "已收取" in finding.sentence
 
 
 async def test_red_card_idle_fires_after_n_working_days(driver: CaseDriver) -> None:

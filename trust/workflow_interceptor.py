@@ -67,6 +67,13 @@ class IdentityInterceptor(Interceptor):
         return _Bound
 
 
+def _refusal_code(refused: ApplicationError) -> str | None:
+    """The code a workflow sent with its refusal (``domain.refusal``), if any."""
+    details = refused.details[0] if refused.details else None
+    code = details.get("code") if isinstance(details, dict) else None
+    return str(code) if code else None
+
+
 def _case_no_of(workflow_id: str) -> str | None:
     """The case a workflow is (None for the others, e.g. a 督办 item's)."""
     return workflow_id.removeprefix("case-") if workflow_id.startswith("case-") else None
@@ -109,7 +116,9 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
         try:
             super().handle_update_validator(input)
         except ApplicationError as refused:
-            self._record_refusal(input, token, grant, refused.message, actor)
+            self._record_refusal(
+                input, token, grant, refused.message, actor, refusal=_refusal_code(refused)
+            )
             raise
 
     def _record_refusal(
@@ -121,6 +130,7 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
         actor: Actor | None = None,
         *,
         error: Exception | None = None,
+        refusal: str | None = None,
     ) -> None:
         """Audit a refused action (validators never run on replay, so this happens once
         per refusal): a signed-in person's as ``refused``; one without a valid identity
@@ -160,6 +170,9 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
                     "update": input.update,
                     "update_id": input.id,
                     "workflow_id": workflow.info().workflow_id,
+                    # the engine's refusal code (e.g. material_already_received): 电子监察
+                    # reads attempts the engine stopped, not only actions it took
+                    **({"refusal": refusal} if refusal else {}),
                 },
             )
         )
