@@ -8,6 +8,7 @@ figures move when this test adds one case, and at thresholds set from those figu
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -83,6 +84,22 @@ def _figures(finding: Finding | None, pattern: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+async def _audited(case_no: str, kind: str, timeout: float = 15.0) -> None:
+    """Wait until the case's event of ``kind`` is on the audit trail (the projector writes
+    it; on a loaded machine a moment after the case's row)."""
+    for _ in range(int(timeout / 0.1)):
+        with read_session(_engine()) as session:
+            found = session.exec(
+                select(AuditRecord.id).where(
+                    AuditRecord.case_no == case_no, AuditRecord.kind == kind
+                )
+            ).first()
+        if found is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {kind} audit row for {case_no} after {timeout} s")
+
+
 def _month(now: datetime) -> str:
     return now.astimezone(CST).strftime("%Y-%m")
 
@@ -154,6 +171,7 @@ async def test_stopped_clock_share_and_length(driver: CaseDriver) -> None:
         ),
     )
     await driver.projected(stopped)
+    await _audited(stopped, "special_ended")
     later = _noon_after(began, limit + 5)
     short = _findings("stopped_clock_overused", [stopped], later, max_working_days=1)
     assert not [f for f in short if f.key.startswith("stopped_clock_overused:long:")]
