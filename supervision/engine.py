@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from domain.calendar import WorkCalendar
 from domain.timezone import CST
-from readmodel.audit import AuditRecord
+from readmodel.audit import AuditEntry, AuditRecord, append
 from readmodel.calendar_store import calendar_from_store
 from readmodel.database import read_session, write_session
 from readmodel.supervision import CursorRecord, FindingRecord
@@ -66,7 +66,30 @@ def _store(session: Session, findings: list[Finding], now: datetime) -> int:
             fresh.setdefault(finding.key, finding)
     if fresh:
         session.exec(insert(FindingRecord), params=[_record(f, now) for f in fresh.values()])
+        append(session, [_sealed(f, now) for f in fresh.values()])
     return len(fresh)
+
+
+#: The audit kind of a stored finding: sealed like every row, so a finding deleted or
+#: edited in the database is noticed (``supervision.item_integrity``).
+FINDING_KIND = "supervision_finding"
+
+
+def _sealed(finding: Finding, now: datetime) -> AuditEntry:
+    return AuditEntry(
+        at=now,
+        kind=FINDING_KIND,
+        actor_id="system:supervision",
+        actor_role="system",
+        case_no=finding.case_no,
+        summary=f"监察发现（{finding.rule}）：{finding.sentence}"[:500],
+        data={
+            "key": finding.key,
+            "rule": finding.rule,
+            "department": finding.department,
+            "severity": finding.severity.value,
+        },
+    )
 
 
 def _calendar(engine: Engine, now: datetime) -> WorkCalendar:

@@ -9,7 +9,9 @@ the sealed audit trail, which holds every step the workflow took. So:
 * a visibility query lists item workflows in a closed status onechain never produces
   (terminated, cancelled, timed out; an item nobody sent *fails* on purpose);
 * each row of ``supervision_items`` is compared with the item's last step on the
-  audit trail (status and step count).
+  audit trail (status and step count), and every finding the trail sealed when it was
+  stored must still be in ``supervision_findings`` as it was (rule, department,
+  severity): deleting a finding to hide a department's record is noticed too.
 
 What differs becomes an audit row of kind ``outside_change`` (once per change), which
 the ``outside_change`` rule turns into a finding for the supervisors.
@@ -35,6 +37,10 @@ ABNORMAL_ITEMS = (
     "WorkflowType = 'SupervisionItemWorkflow' AND ExecutionStatus != 'Running' "
     "AND ExecutionStatus != 'Completed' AND ExecutionStatus != 'Failed'"
 )
+
+
+#: Changes seen in Temporal (the others were made in the database).
+_TEMPORAL = frozenset({"terminated", "canceled", "timed_out", "closed"})
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,37 @@ def table_mismatches(session: Session) -> list[ItemChange]:
     return found
 
 
+def finding_mismatches(session: Session) -> list[ItemChange]:
+    """Findings the sealed trail records that the findings table lost or says otherwise
+    (deleted or edited in the database to hide a department's record)."""
+    from readmodel.supervision import FindingRecord
+    from supervision.engine import FINDING_KIND
+
+    table = {
+        f.key: (f.rule, f.department, f.severity, f.id or 0)
+        for f in session.exec(select(FindingRecord))
+    }
+    found: list[ItemChange] = []
+    for data in session.exec(select(AuditRecord.data).where(AuditRecord.kind == FINDING_KIND)):
+        key = str((data or {}).get("key"))
+        sealed = (data.get("rule"), data.get("department"), data.get("severity"))
+        held = table.get(key)
+        if held is not None and held[:3] == sealed:
+            continue
+        what = "finding_deleted" if held is None else "finding_edited"
+        said = "已被删除" if held is None else f"与审计链不符（表中 {held[0]}/{held[1]}/{held[2]}）"
+        found.append(
+            ItemChange(
+                finding_id=held[3] if held else 0,
+                key=f"{what}:{key}:{held[:3] if held else ''}",
+                what=what,
+                summary=f"监察发现 {key} {said}（supervision_findings changed outside onechain）",
+                at=datetime.now(UTC),
+            )
+        )
+    return found
+
+
 def record_item_changes(engine: Engine, changes: list[ItemChange]) -> list[ItemChange]:
     """Put each change not yet recorded on the audit trail; returns those that were new."""
     if not changes:
@@ -123,7 +160,7 @@ def record_item_changes(engine: Engine, changes: list[ItemChange]) -> list[ItemC
                 AuditEntry(
                     at=c.at,
                     kind=OUTSIDE_KIND,
-                    actor_id="temporal:unknown" if c.what != "row_edited" else "database:unknown",
+                    actor_id="temporal:unknown" if c.what in _TEMPORAL else "database:unknown",
                     actor_role="outside",
                     summary=c.summary,
                     data={"key": c.key, "what": c.what, "finding_id": c.finding_id},
@@ -137,5 +174,5 @@ def record_item_changes(engine: Engine, changes: list[ItemChange]) -> list[ItemC
 def check_table(engine: Engine) -> list[ItemChange]:
     """The rows that differ from the trail, recorded; returns those new to the trail."""
     with read_session(engine) as session:
-        changes = table_mismatches(session)
+        changes = table_mismatches(session) + finding_mismatches(session)
     return record_item_changes(engine, changes)

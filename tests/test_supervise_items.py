@@ -325,3 +325,49 @@ async def test_an_item_terminated_or_edited_around_onechain_is_put_on_the_record
         ).all()
     found = {a for f in findings for a in f.evidence.get("audit", [])}
     assert terminated.id in found and row_edited.id in found
+
+
+@pytest.mark.insider
+async def test_a_finding_deleted_in_the_database_is_put_on_the_record(
+    dev_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every finding is sealed on the audit trail when stored; deleting its row to hide a
+    department's record leaves the seal without its row, which the worker's rounds record."""
+    from sqlalchemy import text
+
+    from trust.audit_log import record_account_event
+
+    monkeypatch.setenv("ONECHAIN_SUPERVISE_SECONDS", "0.3")
+    get_settings.cache_clear()
+    engine = ready_engine(get_settings().resolved_database_url)
+    marker = f"被掩盖的变更 {datetime.now(UTC).timestamp()}"
+
+    def finding() -> FindingRecord | None:
+        with read_session(engine) as session:
+            rows = session.exec(select(FindingRecord).where(FindingRecord.rule == "outside_change"))
+            return next((f for f in rows.all() if marker in f.sentence), None)
+
+    def recorded(key: str) -> list[AuditRecord]:
+        with read_session(engine) as session:
+            rows = session.exec(select(AuditRecord).where(AuditRecord.kind == "outside_change"))
+            return [r for r in rows.all() if key in r.summary]
+
+    async with worker_for(dev_env.client):
+        record_account_event(engine, "outside_change", "temporal-admin", marker, {})
+        for _ in range(100):
+            if (held := finding()) is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert held is not None
+        with write_session(engine) as session:
+            session.exec(  # type: ignore[call-overload]
+                text("DELETE FROM supervision_findings WHERE id = :id"), params={"id": held.id}
+            )
+        for _ in range(100):
+            if recorded(held.key):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.7)  # more rounds: recorded once
+    get_settings.cache_clear()
+    (deleted,) = recorded(held.key)
+    assert "已被删除" in deleted.summary and deleted.actor_id == "database:unknown"
