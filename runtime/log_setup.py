@@ -141,6 +141,22 @@ class OutageFilter(logging.Filter):
         self._say_ended(logging.LogRecord("", 0, "", 0, "", None, None), ended)
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (as logging's last resort does),
+    so a handler made under a test runner's captured stderr never writes to a closed one."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
+_flushing: OutageFilter | None = None
+
+
 def configure(
     log_format: LogFormat = "text",
     level: int = logging.INFO,
@@ -151,15 +167,18 @@ def configure(
     for handler in list(root.handlers):
         if getattr(handler, "_onechain", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     handler._onechain = True  # type: ignore[attr-defined]
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )
+    global _flushing
     outages = OutageFilter(quiet_seconds)
     handler.addFilter(outages)
     root.addHandler(handler)
-    _every(5.0, outages.flush_ended)
+    if _flushing is None:  # one thread per process, flushing the current handler's filter
+        _every(5.0, lambda: _flushing.flush_ended() if _flushing else None)
+    _flushing = outages
     root.setLevel(level)
     for noisy in ("temporalio", "sqlalchemy", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

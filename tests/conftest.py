@@ -33,6 +33,19 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from tests.harness import CaseDriver, start_dev_env, start_time_skipping_env, worker_for  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def root_logging_kept() -> Iterator[None]:
+    """A command run in-process (``onechain worker`` under CliRunner) configures the root
+    logger as a service would; put it back so the next test logs as before."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return Path(_DATA_DIR)

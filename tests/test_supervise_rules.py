@@ -174,7 +174,7 @@ async def test_stopped_clock_share_and_length(driver: CaseDriver) -> None:
     await _audited(stopped, "special_ended")
     later = _noon_after(began, limit + 5)
     short = _findings("stopped_clock_overused", [stopped], later, max_working_days=1)
-    assert not [f for f in short if f.key.startswith("stopped_clock_overused:long:")]
+    assert not [f for f in short if f.key.startswith(f"stopped_clock_overused:long:{stopped}:")]
 
 
 # --------------------------------------------------------------- extensions
