@@ -837,6 +837,22 @@ EN.update(
     }
 )
 
+# Issue 26, what misled: due today, outages, reasons (kept in one block).
+ZH.update(
+    {
+        "left.today": "今日到期",
+        "left.today_bar": "今日",
+        "left.late_day": "已超期",
+    }
+)
+EN.update(
+    {
+        "left.today": "due today",
+        "left.today_bar": "today",
+        "left.late_day": "late",
+    }
+)
+
 CATALOGS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
 
 #: Stages and steps the engine itself names (every chain has them).

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 from cli.safe_text import safe, styled
 from domain.case import CaseState, CaseStatus, Clock, Event, Task
 from domain.timezone import CST
-from tui.clocks import capped_left, holder_line, late_line, nearest
+from tui.clocks import capped_left, due_today, holder_line, late_line, nearest
 from tui.data import Holding
 from tui.desk import is_connection_error
 from tui.permissions import KEYS, Act, applicable, may
@@ -266,7 +266,14 @@ class CaseScreen(ConsoleScreen):
         text = Text(
             clock.due_on.isoformat() + (self.t("provisional") if clock.provisional else "") + "  "
         )
-        text.append_text(days_left_cell(self.catalog, left, self._clock_warning(clock)))
+        text.append_text(
+            days_left_cell(
+                self.catalog,
+                left,
+                self._clock_warning(clock),
+                due_today=due_today(today, clock),
+            )
+        )
         if any(p.end is None for p in clock.pauses):
             text.append(self.t("stopped.mark"), style="cyan")
         return text
@@ -345,10 +352,16 @@ class CaseScreen(ConsoleScreen):
             warning = self._clock_warning(clock) if task.is_open else "none"
             if task.is_open:
                 left = capped_left(self.console.days, today, clock)
-                left_cell = days_left_cell(c, left, warning)
+                today_due = due_today(today, clock)
+                left_cell = days_left_cell(c, left, warning, due_today=today_due)
                 if any(p.end is None for p in clock.pauses):
                     left_cell.append(c.t("stopped.mark"), style="cyan")
-                bar = deadline_bar(left, clock.limit_days + clock.extension_days, warning)
+                bar = deadline_bar(
+                    left,
+                    clock.limit_days + clock.extension_days,
+                    warning,
+                    due_today=c.t("left.today_bar") if today_due else None,
+                )
         return [
             task.id,
             self.catalog.step(self.state.chain if self.state else "", task.name),

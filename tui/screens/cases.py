@@ -14,7 +14,14 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
 from cli.safe_text import safe
-from tui.clocks import holder_line, holder_short, is_stopped, late_line, row_left
+from tui.clocks import (
+    holder_line,
+    holder_short,
+    is_stopped,
+    late_line,
+    row_due_today,
+    row_left,
+)
 from tui.data import SORTS, CaseFilter, CaseListRow, Page, filter_choices, list_page
 from tui.permissions import BULK, KEYS, Act, may
 from tui.screens.base import ConsoleScreen
@@ -163,7 +170,7 @@ class CasesScreen(ConsoleScreen):
             level = Text(catalog.enum("status", row.status), style="bold red")
         else:
             level = Text(catalog.enum("status", row.status), style="dim")
-        left_cell = days_left_cell(catalog, left, row.warning)
+        left_cell = days_left_cell(catalog, left, row.warning, due_today=row_due_today(today, row))
         if running and is_stopped(row):
             left_cell.append(self.t("stopped.mark"), style="cyan")
         return [

@@ -1,0 +1,184 @@
+"""What misled a coordinator in the console (issue 26): a step due today that looked
+late, reasons nobody could read, an outage worded as a refusal, English mode
+leftovers, and a 'why late' that named no cause.
+
+These run the real app (``App.run_test``) on a real SQLite read model written through
+``readmodel.projection`` (``domain.casefile.CaseFile``, as the worker writes it); the
+case Query is a stand-in answering with the state under test, except where a real
+Temporal server is the point (the outage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+from sqlalchemy import Engine
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from domain.actions import Action, ActionResult
+from domain.calendar import WorkCalendar
+from domain.calendar_sources import build_calendar
+from domain.case import CaseState, Clock
+from domain.casefile import CaseFile
+from readmodel.database import create_schema, make_engine, write_session
+from readmodel.projection import apply_batch
+from tests.test_tui_snapshots import COORDINATOR, TODAY
+from tui.app import OneChainApp
+from tui.demo import sample_state
+from tui.desk import DayCounter
+from tui.screens.case import CaseScreen
+from tui.screens.cases import CasesScreen
+
+
+@pytest.fixture(scope="module")
+def days() -> DayCounter:
+    empty = Path(__file__).parent / "snapshots" / "no-calendars"
+    return DayCounter(WorkCalendar(build_calendar(empty, 2025, 2028)))
+
+
+class StateDesk:
+    """Answers the Query with one given case state."""
+
+    def __init__(self, state: CaseState) -> None:
+        self.fixed = state
+
+    async def state(self, case_no: str) -> CaseState:
+        return self.fixed
+
+    async def act(self, case_no: str, action: Action) -> ActionResult:
+        return ActionResult(seq=0, message="")
+
+
+def projected(tmp_path: Path, state: CaseState, days: DayCounter) -> Engine:
+    """A read model holding ``state`` as the worker's projection writes it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'readmodel.sqlite3'}")
+    create_schema(engine)
+    with write_session(engine) as session:
+        apply_batch(
+            session, CaseFile(state, days.calendar.data, 0.2).projection(0, datetime.now(UTC))
+        )
+    return engine
+
+
+def app_for(engine: Engine, days: DayCounter, desk: Any, today: date, **kw: Any) -> OneChainApp:
+    options: dict[str, Any] = {
+        "engine": engine,
+        "actor": COORDINATOR,
+        "desk": desk,
+        "today": lambda: today,
+        "refresh_seconds": 0,
+        "ping_seconds": 0,
+        "start": "cases",
+        "days": days,
+    }
+    options.update(kw)
+    return OneChainApp(**options)
+
+
+async def settle(pilot: Pilot) -> None:
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+
+
+async def until(pilot: Pilot, predicate: Any, timeout: float = 20.0) -> None:
+    """Wait (the timeout only bounds a hang; it is not what is asserted)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, f"timed out on {pilot.app.screen!r}"
+        await pilot.pause(0.05)
+
+
+def screen_text(app: OneChainApp) -> str:
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text()
+
+
+async def open_case(pilot: Pilot) -> CaseScreen:
+    app = pilot.app
+    await settle(pilot)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, CaseScreen))
+    page = app.screen
+    assert isinstance(page, CaseScreen)
+    await until(pilot, lambda: page.state is not None)
+    await settle(pilot)
+    return page
+
+
+# -------------------------------------------------------------- due today
+def due_today_state(case_no: str, limit: int) -> CaseState:
+    """The sample case with its only counting step due on TODAY: a 即办 step (limit 0,
+    started today) or a step whose ``limit`` working days end today; its overdue
+    and stopped steps are gone, so nothing else on the row is late."""
+    state = sample_state(case_no, TODAY)
+    started = TODAY if limit == 0 else TODAY - timedelta(days=7)
+    clock = Clock(
+        started_on=started,
+        limit_days=limit,
+        warn_at_days_left=1,
+        max_extension_days=0,
+        due_on=TODAY,
+        warned=True,
+    )
+    keep = [t for t in state.tasks if t.id in ("T1", "T4")]
+    keep[1] = keep[1].model_copy(update={"clock": clock, "name": "即办审查"})
+    promised = state.promised.model_copy(update={"overdue": False})
+    return state.model_copy(update={"tasks": keep, "promised": promised, "suspensions": []})
+
+
+@pytest.mark.parametrize("limit", [0, 5])
+async def test_a_step_due_today_is_due_today_not_late_until_the_day_ends(
+    tmp_path: Path, days: DayCounter, limit: int
+) -> None:
+    """On its due day a step says 今日到期 (yellow, in the list, the header and the
+    task table), never 超 0 in red with a full red bar, and the case has no 超期原因;
+    the next working day the same step is late (超 1)."""
+    state = due_today_state("JN-2026-90001", limit)
+    engine = projected(tmp_path, state, days)
+    app = app_for(engine, days, StateDesk(state), TODAY)
+    c = app.catalog
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CasesScreen)
+        listed = screen.query_one("#cases", DataTable).get_cell(state.case_no, "left")
+        assert isinstance(listed, Text)
+        assert listed.plain.startswith(c.t("left.today")), listed.plain
+        assert "red" not in str(listed.style)
+        page = await open_case(pilot)
+        tasks = page.query_one("#tasks", DataTable)
+        left = tasks.get_cell("T4", "left")
+        bar = tasks.get_cell("T4", "bar")
+        assert left.plain == c.t("left.today")
+        assert "red" not in str(left.style)
+        assert all("red" not in str(span.style) for span in bar.spans)
+        assert c.t("left.today_bar") in bar.plain
+        shown = screen_text(app)
+        assert c.t("case.late") not in shown
+        assert c.t("left.late", days=0) not in shown
+    engine.dispose()
+
+    # The day after the due day (a working day): late by one, in red.
+    after = TODAY + timedelta(days=1)
+    late = app_for(make_engine(f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"), days,
+                   StateDesk(state), after)  # fmt: skip
+    async with late.run_test(size=(120, 40)) as pilot:
+        page = await open_case(pilot)
+        left = page.query_one("#tasks", DataTable).get_cell("T4", "left")
+        assert left.plain == late.catalog.t("left.late", days=1)
+        assert "red" in str(left.style)
+        assert late.catalog.t("case.late") in screen_text(late)
