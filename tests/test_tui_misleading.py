@@ -19,7 +19,7 @@ import pytest
 from rich.text import Text
 from sqlalchemy import Engine
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from domain.actions import Action, ActionResult
 from domain.calendar import WorkCalendar
@@ -182,3 +182,46 @@ async def test_a_step_due_today_is_due_today_not_late_until_the_day_ends(
         assert left.plain == late.catalog.t("left.late", days=1)
         assert "red" in str(left.style)
         assert late.catalog.t("case.late") in screen_text(late)
+
+
+# ---------------------------------------------------------------- reasons
+LONG_REASON = (
+    "申请人现场踏勘时提出消防通道改造方案需要重新论证，经协调会议决定延后十个工作日并通知相关部门"
+)
+
+
+def long_reason_state(case_no: str) -> CaseState:
+    """The sample case whose urge (seq 6) carries a long reason, as people write them."""
+    state = sample_state(case_no, TODAY)
+    events = [
+        e.model_copy(update={"reason": LONG_REASON}) if e.seq == 6 else e for e in state.events
+    ]
+    return state.model_copy(update={"events": events})
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_timeline_shows_the_highlighted_rows_reason_in_full(
+    tmp_path: Path, days: DayCounter, size: tuple[int, int]
+) -> None:
+    """At 80 and 120 columns the 理由 of the highlighted timeline row is on screen in
+    full (the column itself showed 3 characters at 120, none at 80); moving the
+    cursor to a row without a reason shows none."""
+    state = long_reason_state("JN-2026-90002")
+    engine = projected(tmp_path, state, days)
+    app = app_for(engine, days, StateDesk(state), TODAY)
+    async with app.run_test(size=size) as pilot:
+        page = await open_case(pilot)
+        page.query_one("#case-tabs").active = "tab-timeline"
+        await settle(pilot)
+        table = page.query_one("#timeline", DataTable)
+        table.focus()
+        table.move_cursor(row=table.get_row_index("6"))
+        await settle(pilot)
+        flat = "".join(screen_text(app).split())
+        assert LONG_REASON in flat
+        table.move_cursor(row=table.get_row_index("4"))  # task_opened: no reason
+        await settle(pilot)
+        detail = str(page.query_one("#timeline-detail", Static).render())
+        assert "T2 消防安全检查（消防救援支队）" in detail
+        assert app.catalog.t("case.col.reason") not in detail
+    engine.dispose()

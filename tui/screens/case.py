@@ -9,7 +9,7 @@ from typing import ClassVar
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -50,6 +50,8 @@ class CaseScreen(ConsoleScreen):
         super().__init__()
         self.case_no = case_no
         self.state: CaseState | None = None
+        #: The timeline's rows by key (what and why in full), for the line under it.
+        self._timeline_rows: dict[str, tuple[str, ...]] = {}
 
     def compose(self) -> ComposeResult:
         t = self.t
@@ -71,6 +73,7 @@ class CaseScreen(ConsoleScreen):
                 yield SafeDataTable(id="licences", cursor_type="row")
             with TabPane(t("case.tab.timeline"), id="tab-timeline"):
                 yield SafeDataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="timeline-detail")
         yield FittingFooter()
 
     def on_mount(self) -> None:
@@ -479,6 +482,29 @@ class CaseScreen(ConsoleScreen):
             return event.summary
         return event.summary.replace(f"（{kind}）", f"（{self.catalog.enum('suspension', kind)}）")
 
+    def _timeline_detail(self) -> None:
+        """Under the timeline: the highlighted row's 事项 and 理由 in full, wrapped (the
+        table's 理由 column is cut to a few characters, or none at 80 columns)."""
+        table = self.query_one("#timeline", DataTable)
+        detail = self.query_one("#timeline-detail", Static)
+        cells = None
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            cells = self._timeline_rows.get(str(key))
+        if cells is None:
+            detail.update("")
+            return
+        seq, when, who, what, reason = cells
+        t = self.t
+        lines = [Text.assemble(styled(f"{seq} {when} ", "bold"), safe(f"{who}：{what}"))]
+        if reason:
+            lines.append(Text.assemble(styled(t("case.col.reason") + "：", "bold"), safe(reason)))
+        detail.update(Text("\n").join(lines))
+
+    @on(DataTable.RowHighlighted, "#timeline")
+    def _timeline_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._timeline_detail()
+
     def _timeline(self, state: CaseState) -> None:
         table = self.query_one("#timeline", DataTable)
         at_end = table.cursor_row >= table.row_count - 1
@@ -496,11 +522,14 @@ class CaseScreen(ConsoleScreen):
             cells = ("督办", f"{step.at.astimezone(CST):%m-%d %H:%M}", step.actor, step.summary,
                      step.reason)  # fmt: skip
             rows.append((step.at, cells, f"dubian-{step.audit_id}"))
+        self._timeline_rows = {}
         for _, cells, key in sorted(rows, key=lambda row: row[0]):
             table.add_row(*cells, key=key)
+            self._timeline_rows[key] = cells
         if table.row_count:
             row = table.row_count - 1 if at_end else min(keep, table.row_count - 1)
             table.move_cursor(row=row, animate=False)
+        self._timeline_detail()
 
     # -------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
