@@ -92,7 +92,9 @@ async def until(pilot: Pilot, predicate: Any, timeout: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
-        assert loop.time() < deadline, f"timed out on {pilot.app.screen!r}"
+        assert loop.time() < deadline, (
+            f"timed out on {pilot.app.screen!r}: {screen_text(pilot.app)}"
+        )
         await pilot.pause(0.05)
 
 
@@ -225,3 +227,70 @@ async def test_the_timeline_shows_the_highlighted_rows_reason_in_full(
         assert "T2 消防安全检查（消防救援支队）" in detail
         assert app.catalog.t("case.col.reason") not in detail
     engine.dispose()
+
+
+# ----------------------------------------------------------------- outage
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def status_text(app: OneChainApp) -> str:
+    return str(app.screen.query_one("#status").render())
+
+
+async def test_an_outage_is_said_as_one_and_a_frozen_server_is_not_connected(
+    tmp_path: Path, days: DayCounter
+) -> None:
+    """On a real Temporal dev server: a case no worker serves reads as 「没有应答」 in
+    the console's words (not 「流程拒绝」, no English command-line advice) and the
+    header says Temporal is not answering; then the server is frozen (SIGSTOP) and
+    the header stops saying 已连接 until it is thawed (SIGCONT)."""
+    import os
+    import signal
+    import uuid
+
+    from client.facade import CaseDesk, workflow_id_for
+    from runtime.devserver import start_dev_server, stop_dev_server, wait_until_serving
+
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    process = start_dev_server(tmp_path / "temporal.sqlite3", port=port, headless=True)
+    engine = make_engine(f"sqlite:///{tmp_path / 'readmodel.sqlite3'}")
+    create_schema(engine)
+    try:
+        client = await wait_until_serving(address, process)
+        queue = f"nobody-polls-{uuid.uuid4().hex[:8]}"
+        await client.start_workflow("CaseWorkflow", id=workflow_id_for("OUT-1"), task_queue=queue)
+        desk = CaseDesk(client, task_queue=queue)
+        app = app_for(engine, days, desk, TODAY, start="overview", ping_seconds=1.0,
+                      retry_seconds=1.0)  # fmt: skip
+        c = app.catalog
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: c.t("conn.ok") in status_text(app))
+            await pilot.press("colon", *"OUT-1", "enter")
+            await until(pilot, lambda: isinstance(app.screen, CaseScreen))
+            said = "".join(c.t("outage.no_answer").split())
+            await until(pilot, lambda: said[:20] in "".join(screen_text(app).split()), 40)
+            shown = screen_text(app)
+            assert c.t("form.rejected", message="")[:4] not in shown
+            assert "onechain" not in shown and "no worker" not in shown
+            assert c.t("conn.stalled") in status_text(app)
+            assert c.t("conn.ok") not in status_text(app)
+
+            await pilot.press("escape")  # the server itself answers: connected again
+            await until(pilot, lambda: c.t("conn.ok") in status_text(app))
+            os.kill(process.pid, signal.SIGSTOP)
+            try:
+                await until(pilot, lambda: c.t("conn.ok") not in status_text(app), 20)
+                assert c.t("conn.lost_short") in status_text(app)
+            finally:
+                os.kill(process.pid, signal.SIGCONT)
+            await until(pilot, lambda: c.t("conn.ok") in status_text(app), 30)
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+        stop_dev_server(process)
+        engine.dispose()

@@ -843,6 +843,11 @@ ZH.update(
         "left.today": "今日到期",
         "left.today_bar": "今日",
         "left.late_day": "已超期",
+        "conn.stalled": "Temporal 无应答",
+        "outage.no_answer": "Temporal 或办理服务（worker）没有应答，可能已停止或卡住：暂时读不到案件的最新状态，恢复后自动刷新。请通知系统管理员",
+        "outage.maybe_applied": "Temporal 或办理服务（worker）没有应答：这次操作可能已经生效，也可能没有。服务恢复后先在案件页查看时间线，再决定是否重做。请通知系统管理员",
+        "outage.not_applied": "办理服务（worker）没有接收这次操作，操作未生效：服务恢复后再提交一次。请通知系统管理员",
+        "outage.unreachable": "连不上 Temporal（服务未启动或网络中断）：恢复后自动重连。请通知系统管理员",
     }
 )
 EN.update(
@@ -850,6 +855,11 @@ EN.update(
         "left.today": "due today",
         "left.today_bar": "today",
         "left.late_day": "late",
+        "conn.stalled": "Temporal not answering",
+        "outage.no_answer": "Temporal or its workers are not answering (stopped or stuck): the case's latest state cannot be read now; it is read again once they are back. Tell your administrator",
+        "outage.maybe_applied": "Temporal or its workers are not answering: this action may or may not have taken effect. Once they are back, look at the case's timeline before doing it again. Tell your administrator",
+        "outage.not_applied": "No worker took this action; it did not take effect: send it again once they are back. Tell your administrator",
+        "outage.unreachable": "Temporal cannot be reached (not running, or the network is down); the console reconnects once it is back. Tell your administrator",
     }
 )
 

@@ -20,7 +20,6 @@ from domain.case import CaseState, CaseStatus, Clock, Event, Task
 from domain.timezone import CST
 from tui.clocks import capped_left, due_today, holder_line, late_line, nearest
 from tui.data import Holding
-from tui.desk import is_connection_error
 from tui.permissions import KEYS, Act, applicable, may
 from tui.screens.base import ConsoleScreen
 from tui.supervision_data import CaseStep, case_steps
@@ -148,19 +147,33 @@ class CaseScreen(ConsoleScreen):
         self.supervision = await asyncio.to_thread(self._supervision)
         try:
             state = await desk.state(self.case_no)
-        except CaseError as error:
+        except Exception as error:
+            said = self.console.outage(error)
+            if said is None and not isinstance(error, CaseError):
+                raise
+            if said is not None:  # keep what is shown; say why it is not fresh
+                self._say_outage(said)
+                return
             message = self.t("case.error", message=self.catalog.refused(error))
             if self.altered:
                 message = f"{self.t('status.altered')}: {message}"
             self.query_one("#case-header", Static).update(styled(message, "bold red"))
             return
-        except Exception as error:
-            if not is_connection_error(error):
-                raise
-            self.console.connection_failed()
-            return
         self.console.connection_ok()
+        self._outage_said = False
         self.show(state)
+
+    #: An outage was already said on this page (cleared by the next good read).
+    _outage_said = False
+
+    def _say_outage(self, said: str) -> None:
+        """An outage while reading the case: over an empty page in the header, over a
+        page already shown as a notification (what is shown stays, marked stale)."""
+        if self.state is None:
+            self.query_one("#case-header", Static).update(styled(said, "bold red"))
+        elif not self._outage_said:  # once per outage, not at every refresh
+            self.notify(said, severity="error", markup=False, timeout=10)
+        self._outage_said = True
 
     def show(self, state: CaseState) -> None:
         self.state = state
