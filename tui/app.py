@@ -200,7 +200,8 @@ class OneChainApp(App[None]):
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen(self.confirm_quit), answered)
+        # A catalog key (the browser session's question) follows the language switch.
+        self.push_screen(ConfirmScreen(self.catalog.t(self.confirm_quit)), answered)
 
     @property
     def screenshot_dir(self) -> Path:
