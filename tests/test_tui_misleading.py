@@ -294,3 +294,133 @@ async def test_an_outage_is_said_as_one_and_a_frozen_server_is_not_connected(
         os.kill(process.pid, signal.SIGCONT)
         stop_dev_server(process)
         engine.dispose()
+
+
+# ---------------------------------------------------------- small things
+@pytest.fixture(scope="module")
+def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from tui.demo import fill
+
+    path = tmp_path_factory.mktemp("tui-misleading") / "readmodel.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    fill(engine, 200, TODAY)
+    yield engine
+    engine.dispose()
+
+
+def summary_text(app: OneChainApp) -> str:
+    return str(app.screen.query_one("#cases-summary", Static).render())
+
+
+@pytest.mark.parametrize("card", ["case_red", "task_red", "accepted_today"])
+async def test_a_list_opened_from_a_card_says_which_card_not_all_cases(
+    demo_engine: Engine, days: DayCounter, card: str
+) -> None:
+    """Drilling from an Overview card, the list's line names what it shows (it said
+    全部案件 over a narrowed list); the Overview says what each kind of card counts."""
+    from tui.screens.overview import OverviewScreen
+
+    app = app_for(demo_engine, days, StateDesk(sample_state("X", TODAY)), TODAY,
+                  start="overview")  # fmt: skip
+    c = app.catalog
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert "".join(c.t("overview.counts").split()) in "".join(screen_text(app).split())
+        app.screen.query_one(f"#kpi-{card}").focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, CasesScreen))
+        await settle(pilot)
+        said = summary_text(app)
+        assert c.t("cases.no_filters") not in said
+        expected = (
+            f"{c.t('filter.accepted_on')}={TODAY.isoformat()}"
+            if card == "accepted_today"
+            else c.t(f"overview.{card}")
+        )
+        assert expected in said
+        await pilot.press("c")  # cleared: all cases again, and it says so
+        await settle(pilot)
+        assert c.t("cases.no_filters") in summary_text(app)
+
+
+async def test_a_confirmation_shows_its_lines_not_escaped_line_breaks(
+    demo_engine: Engine, days: DayCounter
+) -> None:
+    """The on-behalf confirmation has three lines: they are lines on screen, not a
+    literal \\x0a; a control character inside case data is still written out."""
+    from tui.screens.dialogs import ConfirmScreen
+
+    app = app_for(demo_engine, days, StateDesk(sample_state("X", TODAY)), TODAY)
+    c = app.catalog
+    text = c.t(
+        "confirm.on_behalf",
+        action=c.t("act.approve"),
+        case_no="JN-1",
+        task="T2",
+        department="消防",
+        reason="逾期\x1b[31m未办",
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.push_screen(ConfirmScreen(text))
+        await settle(pilot)
+        shown = screen_text(app)
+        assert "\\x0a" not in shown
+        lines = [line for line in shown.splitlines() if "JN-1" in line or "逾期" in line]
+        assert len(lines) == 2, shown
+        assert "\\x1b" in shown  # outside text stays inert
+
+
+async def test_a_special_procedures_code_is_worded_in_toasts_and_the_timeline() -> None:
+    """「特别程序开始（expert_review）」 as the engine writes it reads 专家评审 / Expert
+    review; text without a code is left as it is."""
+    from tui.messages import Catalog
+
+    raw = "T2 特别程序开始（expert_review），计时暂停"
+    assert Catalog("zh").codes(raw) == "T2 特别程序开始（专家评审），计时暂停"
+    assert "expert_review" not in Catalog("en").codes(raw)
+    assert Catalog("en").t("suspension.expert_review") in Catalog("en").codes(raw)
+    assert Catalog("zh").codes("T2 催办（第 1 次）") == "T2 催办（第 1 次）"
+
+
+async def test_the_done_toast_words_the_code(demo_engine: Engine, days: DayCounter) -> None:
+    from tui.permissions import Act
+    from tui.screens.action_form import ActionOutcome
+
+    app = app_for(demo_engine, days, StateDesk(sample_state("X", TODAY)), TODAY)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.after_action(
+            ActionOutcome(Act.SPECIAL_START, "JN-1", "T2 特别程序开始（expert_review），计时暂停")
+        )
+        await settle(pilot)
+        said = [n.message for n in app._notifications]
+        assert any("专家评审" in m for m in said) and not any("expert_review" in m for m in said)
+
+
+async def test_english_lists_show_chain_names_not_codes(
+    demo_engine: Engine, days: DayCounter
+) -> None:
+    """In English the chain column holds a capitalised short name that fits its
+    column (8 cells cut 'kindergarten' to 'kinderga', read as a code)."""
+    import chains  # noqa: F401
+    from workflows import registry
+
+    codes = {chain.code for chain in registry.all_chains()}
+    app = app_for(demo_engine, days, StateDesk(sample_state("X", TODAY)), TODAY, lang="en")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CasesScreen) and screen.page is not None
+        table = screen.query_one("#cases", DataTable)
+        width = next(col.width for key, col in table.columns.items() if key.value == "chain")
+        seen = set()
+        for row in screen.page.rows:
+            cell = str(table.get_cell(row.case_no, "chain"))
+            assert cell and cell[0].isupper(), cell
+            assert cell not in codes
+            assert len(cell) <= width, (cell, width)
+            seen.add(cell)
+        assert len(seen) > 1

@@ -473,7 +473,14 @@ class OneChainApp(App[None]):
             return
         t = self.catalog.t
         self.notify(
-            plain(t("done", action=t(f"act.{outcome.act}"), message=outcome.message)), markup=False
+            plain(
+                t(
+                    "done",
+                    action=t(f"act.{outcome.act}"),
+                    message=self.catalog.codes(outcome.message),
+                )
+            ),
+            markup=False,
         )
         self.refresh_views()
         if outcome.notice:

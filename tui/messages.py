@@ -844,6 +844,9 @@ ZH.update(
         "left.today_bar": "今日",
         "left.late_day": "已超期",
         "conn.stalled": "Temporal 无应答",
+        "filter.accepted_on": "受理日",
+        "filter.concluded_on": "办结日",
+        "overview.counts": "案件牌：整体承诺时限 · 环节牌：在办环节自身的时限（一件可有几个环节）",
         "quit.confirm_web": "退出将结束这个浏览器会话（别人的会话不受影响），需要重新登录才能继续。确定退出吗？",
         "outage.no_answer": "Temporal 或办理服务（worker）没有应答，可能已停止或卡住：暂时读不到案件的最新状态，恢复后自动刷新。请通知系统管理员",
         "outage.maybe_applied": "Temporal 或办理服务（worker）没有应答：这次操作可能已经生效，也可能没有。服务恢复后先在案件页查看时间线，再决定是否重做。请通知系统管理员",
@@ -857,6 +860,9 @@ EN.update(
         "left.today_bar": "today",
         "left.late_day": "late",
         "conn.stalled": "Temporal not answering",
+        "filter.accepted_on": "accepted on",
+        "filter.concluded_on": "concluded on",
+        "overview.counts": "case cards: the promised limit · step cards: an open step's own limit (a case may have several)",
         "quit.confirm_web": "Quitting ends this browser session (nobody else's); you will have to sign in again. Quit?",
         "outage.no_answer": "Temporal or its workers are not answering (stopped or stuck): the case's latest state cannot be read now; it is read again once they are back. Tell your administrator",
         "outage.maybe_applied": "Temporal or its workers are not answering: this action may or may not have taken effect. Once they are back, look at the case's timeline before doing it again. Tell your administrator",
@@ -879,6 +885,10 @@ ENGINE_NAMES_EN: dict[str, str] = {
     "等待补齐材料": "Waiting for the missing materials",
     "出件": "Issuing",
 }
+
+
+#: At most this many characters in an English short chain name (the list's column).
+SHORT_EN = 16
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -947,6 +957,12 @@ class Catalog:
         if self.lang == "en":  # cut at a word boundary
             shared = full.rfind(" ", 0, shared + 1) + 1 if shared else 0
         short = full[shared:].strip()
+        if self.lang == "en":  # "Construction project: from …" → "Construction project";
+            # "kindergarten" read as the chain's code: capitalised, it reads as a name
+            short = short.split(":")[0].split(" (")[0].strip()
+            short = short[:1].upper() + short[1:]
+            if len(short) > SHORT_EN and " " in short[: SHORT_EN + 1]:  # whole words only
+                short = short[: short.rfind(" ", 0, SHORT_EN + 1)]
         self._short[code] = short if len(short) >= 2 else full
         return self._short[code]
 
@@ -995,6 +1011,19 @@ class Catalog:
             task_name=task_name,
             doing=doing,
         )
+
+    def codes(self, text: str) -> str:
+        """``text`` as the engine wrote it (an event summary, an action's message) with
+        the codes it names in parentheses (a special procedure's ``expert_review``) in
+        this language's words."""
+        from domain.case import SuspensionKind
+
+        for kind in SuspensionKind:
+            if kind.value in text:
+                word = self.enum("suspension", kind.value)
+                text = text.replace(f"（{kind.value}）", f"（{word}）")
+                text = text.replace(f"({kind.value})", f"({word})")
+        return text
 
     def role(self, role: str) -> str:
         return self.t(f"role.{role}")

@@ -48,6 +48,7 @@ from tui.screens.form_help import (
     stopped_due,
     undecided_departments,
 )
+from tui.text import safe_lines
 
 #: Forms whose reason is required (declared with the action, domain/action_catalog.py).
 NEEDS_REASON = {Act(form.act) for _, form in console_forms() if form.reason_required}
@@ -413,7 +414,7 @@ class ActionForm(ConsoleModal):
     # -------------------------------------------------------------- submit
     def show_error(self, text: str) -> None:
         error = self.query_one("#form-error", Static)
-        error.update(safe(text))
+        error.update(safe_lines(text))
         error.set_class(bool(text), "-shown")
 
     @on(Input.Submitted)

@@ -23,6 +23,7 @@ from tui.data import Holding
 from tui.permissions import KEYS, Act, applicable, may
 from tui.screens.base import ConsoleScreen
 from tui.supervision_data import CaseStep, case_steps
+from tui.text import safe_lines
 from tui.widgets.cells import days_left_cell, deadline_bar, warning_cell
 from tui.widgets.footer import FittingFooter
 from tui.widgets.safe_table import SafeDataTable
@@ -461,7 +462,9 @@ class CaseScreen(ConsoleScreen):
         lines: list[Text] = []
         notice = getattr(state, "notice", None)
         if notice is not None:
-            lines.append(Text.assemble(styled(t("case.notice"), "bold"), "\n", safe(notice.text)))
+            lines.append(
+                Text.assemble(styled(t("case.notice"), "bold"), "\n", safe_lines(notice.text))
+            )
         returned = [task for task in state.open_tasks if task.missing_items]
         if returned:
             lines.append(styled(t("case.missing_items"), "bold"))
@@ -485,7 +488,7 @@ class CaseScreen(ConsoleScreen):
         """The event's summary as the engine wrote it, with a special procedure's kind
         (written as its code, e.g. ``expert_review``) in the console's words."""
         if not event.kind.startswith("special_"):
-            return event.summary
+            return self.catalog.codes(event.summary)
         kind = event.data.get("kind")
         if kind is None and self.state is not None:
             suspension_id = event.data.get("suspension")

@@ -21,6 +21,7 @@ from tui.messages import Catalog
 from tui.screens.base import ConsoleModal
 from tui.screens.dialogs import FilterField
 from tui.supervision_data import NO_DEPARTMENT, STATUSES, FindingFilter, FindingRow
+from tui.text import safe_lines
 
 #: The steps a person takes (the engine's own "overdue" step is nobody's key).
 STEPS = ("send", "respond", "escalate", "close")
@@ -83,7 +84,7 @@ class StepDialog(ConsoleModal):
 
     def show_error(self, text: str) -> None:
         error = self.query_one("#form-error", Static)
-        error.update(safe(text))
+        error.update(safe_lines(text))
         error.set_class(bool(text), "-shown")
 
     @on(Input.Submitted)
