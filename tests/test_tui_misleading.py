@@ -424,3 +424,77 @@ async def test_english_lists_show_chain_names_not_codes(
             assert len(cell) <= width, (cell, width)
             seen.add(cell)
         assert len(seen) > 1
+
+
+# --------------------------------------------------------------- why late
+def late_state(case_no: str, *, statutory_due: date, promised_due: date) -> CaseState:
+    """The sample case over its promised limit with no open step late: T1 concluded
+    four working days over its 3-day limit (done 05-15 instead of 05-11), T2 gone."""
+    state = sample_state(case_no, TODAY)
+    tasks = []
+    for task in state.tasks:
+        if task.id == "T2":
+            continue
+        if task.id == "T1":
+            concluded = datetime(2026, 5, 15, 8, tzinfo=UTC)
+            task = task.model_copy(update={"concluded_at": concluded})
+        tasks.append(task)
+    promised = state.promised.model_copy(
+        update={"due_on": promised_due, "overdue": promised_due < TODAY, "extension_days": 0}
+    )
+    statutory = state.statutory.model_copy(update={"due_on": statutory_due})
+    return state.model_copy(update={"tasks": tasks, "promised": promised, "statutory": statutory})
+
+
+def header_text(page: CaseScreen) -> str:
+    """The case header as shown, without its spaces and line breaks (it wraps)."""
+    return "".join(screen_text(page.app).split())  # type: ignore[arg-type]
+
+
+def flat(text: str) -> str:
+    return "".join(text.split())
+
+
+async def test_why_late_names_the_steps_that_used_the_days_and_a_passed_statutory_limit(
+    tmp_path: Path, days: DayCounter
+) -> None:
+    """Over its promised limit, the case page names the step (and department) that
+    used the days — a concluded one included — and, the statutory due day being
+    over, says the statutory limit is passed; on the statutory due day itself, and
+    for a case within its limit, neither is said."""
+    state = late_state("JN-2026-90003", statutory_due=TODAY - timedelta(days=1),
+                       promised_due=date(2026, 5, 15))  # fmt: skip
+    engine = projected(tmp_path, state, days)
+    app = app_for(engine, days, StateDesk(state), TODAY)
+    c = app.catalog
+    async with app.run_test(size=(120, 40)) as pilot:
+        page = await open_case(pilot)
+        shown = header_text(page)
+        education = c.departments([state.tasks[0].parts[0].department])
+        # counted on the office calendar: 2026-05-09 (a Saturday) is a make-up working day
+        used = days.calendar.working_days_between(date(2026, 5, 6), date(2026, 5, 15))
+        assert used > 3
+        step = c.t("cause.step", task="T1 办学许可预审", departments=education, used=used,
+                   limit=3, over=c.t("cause.over", days=used - 3))  # fmt: skip
+        assert flat(c.t("case.late")) in shown
+        assert flat(c.t("cause.line", steps=step)) in shown, shown
+        due = (TODAY - timedelta(days=1)).isoformat()
+        assert flat(c.t("cause.statutory", days=1, due=due)) in shown
+    engine.dispose()
+
+    within = late_state(
+        "JN-2026-90004", statutory_due=TODAY, promised_due=TODAY + timedelta(days=5)
+    )
+    app = app_for(make_engine(f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"), days,
+                  StateDesk(within), TODAY)  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.open_case(within.case_no)
+        await until(pilot, lambda: isinstance(app.screen, CaseScreen))
+        page = app.screen
+        await until(pilot, lambda: page.state is not None)
+        await settle(pilot)
+        shown = header_text(page)
+        assert flat(c.t("cause.line", steps="")) not in shown
+        assert flat(c.t("cause.statutory_day", due=TODAY.isoformat())) not in shown
+        assert "已超过法定时限" not in shown

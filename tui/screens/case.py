@@ -20,6 +20,7 @@ from domain.case import CaseState, CaseStatus, Clock, Event, Task
 from domain.timezone import CST
 from tui.clocks import capped_left, due_today, holder_line, late_line, nearest
 from tui.data import Holding
+from tui.late_causes import cause_line, statutory_line
 from tui.permissions import KEYS, Act, applicable, may
 from tui.screens.base import ConsoleScreen
 from tui.supervision_data import CaseStep, case_steps
@@ -248,6 +249,12 @@ class CaseScreen(ConsoleScreen):
         why = self._late(state, today)
         if why:
             lines.append(Text.assemble(styled(t("case.late") + "：", "bold red"), safe(why)))
+            cause = cause_line(self.catalog, self.console.days, today, state)
+            if cause:  # which steps and departments used the days
+                lines.append(Text.assemble("  ", safe(cause)))
+        statutory = statutory_line(self.catalog, self.console.days, today, state)
+        if statutory:
+            lines.append(styled(statutory, "bold white on dark_red"))
         return Group(grid, *lines)
 
     def _limit(self, clock) -> Text:
