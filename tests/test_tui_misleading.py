@@ -498,3 +498,51 @@ async def test_why_late_names_the_steps_that_used_the_days_and_a_passed_statutor
         assert flat(c.t("cause.line", steps="")) not in shown
         assert flat(c.t("cause.statutory_day", due=TODAY.isoformat())) not in shown
         assert "已超过法定时限" not in shown
+
+
+# -------------------------------------------------------------- bulk urge
+class RecordingDesk(StateDesk):
+    """Answers with the given state and records every action sent."""
+
+    def __init__(self, state: CaseState) -> None:
+        super().__init__(state)
+        self.sent: list[Action] = []
+
+    async def state(self, case_no: str, events: bool = True) -> CaseState:
+        return self.fixed
+
+    async def act(self, case_no: str, action: Action) -> ActionResult:
+        self.sent.append(action)
+        return ActionResult(seq=len(self.sent), message=f"{action.task_id} 催办")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("only_returned", [False, True])
+async def test_bulk_urge_leaves_out_steps_waiting_for_the_applicant(
+    tmp_path: Path, days: DayCounter, only_returned: bool
+) -> None:
+    """A step returned for supplement waits for the applicant's materials: bulk urge
+    urges the departments' open steps and not that one; a case waiting only on the
+    applicant is not urged and says why."""
+    from tui.permissions import Act
+    from tui.screens.bulk import BulkRequest, BulkResultScreen
+
+    state = sample_state("JN-2026-90005", TODAY)
+    if only_returned:
+        state = state.model_copy(update={"tasks": [t for t in state.tasks if t.id in ("T1", "T3")]})
+    desk = RecordingDesk(state)
+    engine = projected(tmp_path, state, days)
+    app = app_for(engine, days, desk, TODAY)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = BulkResultScreen(BulkRequest(Act.URGE, [state.case_no], reason="请加快"))
+        app.push_screen(screen)
+        await until(pilot, lambda: len(screen.results) == 1)
+        urged = [a.task_id for a in desk.sent]  # type: ignore[attr-defined]
+        assert "T3" not in urged
+        (result,) = screen.results
+        if only_returned:
+            assert urged == [] and not result.ok
+            assert result.message == app.catalog.t("bulk.applicant")
+        else:
+            assert urged == ["T2", "T4"] and result.ok
+    engine.dispose()

@@ -15,7 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from cli.safe_text import safe
 from domain.actions import Reassign, Urge
 from domain.departments import DEPARTMENTS
-from tui.permissions import Act, tasks_for
+from tui.permissions import Act, tasks_for, waits_on_applicant
 from tui.screens.base import ConsoleModal
 from tui.widgets.safe_table import SafeDataTable
 
@@ -169,8 +169,11 @@ class BulkResultScreen(ConsoleModal):
             state = await desk.state(case_no, events=False)
             tasks = tasks_for(actor, request.act, state)
             messages: list[str] = []
+            waiting = [t for t in tasks if waits_on_applicant(t)]
             for task in tasks:
                 if request.act is Act.URGE:
+                    if task in waiting:  # the applicant owes the materials, not the office
+                        continue
                     action: Urge | Reassign = Urge(
                         actor=actor, task_id=task.id, reason=request.reason
                     )
@@ -189,6 +192,8 @@ class BulkResultScreen(ConsoleModal):
                 sent = True
                 messages.append((await desk.act(case_no, action)).message)
             if not messages:
+                if request.act is Act.URGE and waiting:
+                    return BulkResult(case_no, False, self.t("bulk.applicant"))
                 return BulkResult(case_no, False, self.t("bulk.none"))
             return BulkResult(case_no, True, "；".join(messages))
         except Exception as error:
