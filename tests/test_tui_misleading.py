@@ -404,7 +404,8 @@ async def test_english_lists_show_chain_names_not_codes(
     demo_engine: Engine, days: DayCounter
 ) -> None:
     """In English the chain column holds a capitalised short name that fits its
-    column (8 cells cut 'kindergarten' to 'kinderga', read as a code)."""
+    column (8 cells cut 'kindergarten' to 'kinderga', read as a code), and the stage
+    column holds English words (并联审批 stayed Chinese where a chain named no English)."""
     import chains  # noqa: F401
     from workflows import registry
 
@@ -423,6 +424,8 @@ async def test_english_lists_show_chain_names_not_codes(
             assert cell not in codes
             assert len(cell) <= width, (cell, width)
             seen.add(cell)
+            stage = str(table.get_cell(row.case_no, "stage"))
+            assert not any("\u4e00" <= ch <= "\u9fff" for ch in stage), stage
         assert len(seen) > 1
 
 

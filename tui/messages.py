@@ -901,6 +901,30 @@ ENGINE_NAMES_EN: dict[str, str] = {
 }
 
 
+#: The reform's own words for stages (DOMAIN.md's glossary), for a chain that does
+#: not name them in English (``Chain.names_en`` wins): 「并联审查」 stayed Chinese
+#: in the English console.
+COMMON_NAMES_EN: dict[str, str] = {
+    "受理": "Acceptance",
+    "并联审查": "Parallel review",
+    "并联审批": "Parallel approval",
+    "并联决定": "Parallel decisions",
+    "并联预审": "Parallel pre-review",
+    "并联初审": "Parallel preliminary review",
+    "并联办理": "Parallel processing",
+    "联合踏勘": "Joint site survey",
+    "实地检查": "Site inspection",
+    "多图联审": "Joint drawing review",
+    "多评合一": "Combined evaluations",
+    "联合验收": "Joint acceptance",
+    "用地规划": "Land-use planning",
+    "工程建设许可": "Construction project permit",
+    "施工许可": "Construction permit",
+    "登记": "Registration",
+    "营业执照": "Business licence",
+    "营业执照登记": "Business licence registration",
+}
+
 #: At most this many characters in an English short chain name (the list's column).
 SHORT_EN = 16
 
@@ -992,7 +1016,7 @@ class Catalog:
             names = registry.get_chain(chain).names_en
         except LookupError:
             return name
-        return names.get(name) or ENGINE_NAMES_EN.get(name, name)
+        return names.get(name) or ENGINE_NAMES_EN.get(name) or COMMON_NAMES_EN.get(name, name)
 
     def refused(
         self,

@@ -163,6 +163,8 @@ class CaseScreen(ConsoleScreen):
             return
         self.console.connection_ok()
         self._outage_said = False
+        if not self.is_attached:
+            return  # closed (Esc) while the Query was on its way
         self.show(state)
 
     #: An outage was already said on this page (cleared by the next good read).

@@ -124,6 +124,8 @@ class CasesScreen(ConsoleScreen):
             return
         if flt != self.filter:
             return  # a newer filter was set meanwhile; its own load follows
+        if not self.is_attached:
+            return  # the screen went away meanwhile (a browser closed, a mode removed)
         self.apply_page(page)
 
     def apply_page(self, page: Page) -> None:
