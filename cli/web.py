@@ -14,6 +14,13 @@ stderr (a crash's traceback) goes to ``data/web-sessions.log``, never over the p
 
 Bound to 127.0.0.1 unless told otherwise; textual-serve speaks plain HTTP, so any
 other address is said loudly (put a TLS proxy in front of it).
+
+The page is our copy of textual-serve's (``cli/web_page/app_index.html``): the same,
+but its font is served from this server instead of Google Fonts, since an office
+intranet has no internet and nothing may be loaded from outside. On SIGTERM every
+browser session is ended first (its websocket closed, its console told to quit, and
+killed if it has not within a grace period), so the server and its sessions are gone
+within seconds, not after aiohttp's minute-long shutdown wait.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,6 +47,10 @@ from cli.tui import LANG_HELP, RefreshSeconds, StartScreen
 DEFAULT_PORT = 8000
 #: What the browser tab says.
 TITLE = "一链办理 协调台"
+#: Our copy of textual-serve's page template (local font, nothing from outside).
+PAGE_TEMPLATES = Path(__file__).with_name("web_page")
+#: How long a session's console gets to quit on shutdown before it is killed.
+SESSION_GRACE_SECONDS = 2.0
 
 
 class ServeError(Exception):
@@ -135,16 +146,13 @@ async def serve_console(
     """Serve ``command`` per browser connection at ``host:port`` until ``stop`` is set,
     on the running event loop (so ``onechain up --web`` can serve beside its console)."""
     from aiohttp import web
-    from textual_serve.server import Server
 
-    class ConsoleServer(Server):
-        async def on_startup(self, app: web.Application) -> None:
-            """No banner: the address is said once it is actually served."""
-
-    server = ConsoleServer(command, host=host, port=port, title=TITLE, public_url=public_url)
+    server = _console_server(command, host=host, port=port, public_url=public_url)
     # textual-serve's own ``serve()`` owns the event loop and prints a banner;
     # its aiohttp application is served here on ours instead.
-    runner = web.AppRunner(await server._make_app(), handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        await server._make_app(), handle_signals=False, access_log=None, shutdown_timeout=1.0
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host=host, port=port)
@@ -155,7 +163,91 @@ async def serve_console(
         say(f"onechain web: the console at {server.public_url}/ (each browser signs in)")
         await stop.wait()
     finally:
+        await server.end_sessions(SESSION_GRACE_SECONDS)
         await runner.cleanup()
+
+
+def _console_server(command: str, *, host: str, port: int, public_url: str) -> Any:
+    """textual-serve's server with our page, no banner, and a register of its browser
+    sessions so that stopping ends them (textual-serve keeps none)."""
+    from aiohttp import web
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server, to_int
+
+    class ConsoleServer(Server):
+        def __init__(self) -> None:
+            super().__init__(
+                command,
+                host=host,
+                port=port,
+                title=TITLE,
+                public_url=public_url,
+                templates_path=PAGE_TEMPLATES.resolve(),
+            )
+            self.sessions: dict[web.WebSocketResponse, AppService | None] = {}
+
+        async def on_startup(self, app: web.Application) -> None:
+            """No banner: the address is said once it is actually served."""
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            """textual-serve's handler (1.1.3), with the session registered while it runs."""
+            websocket = web.WebSocketResponse(heartbeat=15)
+            width = to_int(request.query.get("width", "80"), 80)
+            height = to_int(request.query.get("height", "24"), 24)
+            service: AppService | None = None
+            self.sessions[websocket] = None
+            try:
+                await websocket.prepare(request)
+                service = AppService(
+                    self.command,
+                    write_bytes=websocket.send_bytes,
+                    write_str=websocket.send_str,
+                    close=websocket.close,
+                    download_manager=self.download_manager,
+                    debug=self.debug,
+                )
+                self.sessions[websocket] = service
+                await service.start(width, height)
+                await self._process_messages(websocket, service)
+            except asyncio.CancelledError:
+                await websocket.close()
+            except Exception as error:  # as textual-serve: one session's failure is logged
+                import logging
+
+                logging.getLogger("onechain.web").exception(error)
+            finally:
+                self.sessions.pop(websocket, None)
+                if service is not None:
+                    await _end_session(service, SESSION_GRACE_SECONDS)
+            return websocket
+
+        async def end_sessions(self, grace: float) -> None:
+            """Close every browser's websocket and end its console: told to quit,
+            killed if it has not within ``grace`` seconds."""
+            sessions = list(self.sessions.items())
+            await asyncio.gather(
+                *(_close_quietly(websocket) for websocket, _ in sessions),
+                *(_end_session(service, grace) for _, service in sessions if service is not None),
+            )
+
+    return ConsoleServer()
+
+
+async def _close_quietly(websocket: Any) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(), 1.0)
+
+
+async def _end_session(service: Any, grace: float) -> None:
+    """Ask a session's console to quit; kill its process if it has not in ``grace``."""
+    process = getattr(service, "_process", None)
+    with contextlib.suppress(Exception):  # a stuck or broken session is killed below
+        await asyncio.wait_for(service.stop(), grace)
+    if process is not None and process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(process.wait(), grace)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,12 @@ def test_the_wheel_installs_a_working_onechain(
 ) -> None:
     wheel = _wheel(tmp_path)
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    assert {"tui/app.tcss", "readmodel/migrations/script.py.mako", "worker.py"} <= shipped
+    assert {
+        "tui/app.tcss",
+        "cli/web_page/app_index.html",  # the browser page, font served locally
+        "readmodel/migrations/script.py.mako",
+        "worker.py",
+    } <= shipped
     assert any(name.startswith("chains/") for name in shipped)
 
     venv = _fresh_venv(tmp_path, wheel)

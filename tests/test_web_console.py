@@ -194,10 +194,14 @@ async def test_a_taken_port_is_said_not_served() -> None:
 
 @contextlib.asynccontextmanager
 async def web_server(
-    driver: CaseDriver, log: Path, extra_env: dict[str, str]
+    driver: CaseDriver,
+    log: Path,
+    extra_env: dict[str, str],
+    started: list[subprocess.Popen[bytes]] | None = None,
 ) -> AsyncIterator[str]:
     """``onechain web`` as its own process (and process group), against the test's
-    Temporal and task queue; yields its URL; stops it and its sessions afterwards."""
+    Temporal and task queue; yields its URL (and appends the process to ``started``);
+    stops it and its sessions afterwards."""
     port = _free_port()
     environment = {
         **os.environ,
@@ -215,6 +219,8 @@ async def web_server(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    if started is not None:
+        started.append(process)
     try:
 
         def serving() -> bool:
@@ -366,3 +372,129 @@ async def test_sign_in_and_urge_in_a_real_browser(
         finally:
             await browser.close()
     assert decoy_session.read_bytes() == saved  # never read over, never written
+
+
+def _session_pids(server_pid: int) -> set[int]:
+    """The browser sessions' consoles: the web server's child processes."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == server_pid:
+            found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+async def test_the_page_loads_nothing_from_outside_q_asks_and_sigterm_ends_every_session(
+    driver: CaseDriver, tmp_path: Path
+) -> None:
+    """Two browsers on one ``onechain web``: every request either page makes goes to
+    the server itself (its font included: textual-serve's page asked Google Fonts);
+    ``q`` asks first, Esc keeps the session, Enter ends that browser's session only
+    (the other one still types); SIGTERM to the server ends it and every session
+    process within 5 s."""
+    async_playwright = _playwright()
+    user_id = coordinator_with_password("quit")
+    zh = Catalog("zh")
+    log = tmp_path / "web.log"
+    started: list[subprocess.Popen[bytes]] = []
+    async with web_server(driver, log, {}, started) as url, async_playwright() as playwright:
+        server = started[0]
+        origin = url.rstrip("/")
+        requested: list[str] = []
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            pages = []
+            for _ in range(2):
+                page = await browser.new_page(viewport={"width": 1400, "height": 900})
+                page.on("request", lambda request: requested.append(request.url))
+
+                async def local_only(route: Any) -> None:
+                    local = route.request.url.startswith((origin, origin.replace("http", "ws")))
+                    await (route.continue_() if local else route.abort())
+
+                await page.route("**/*", local_only)
+                await page.add_init_script(CAPTURE_TERMINALS)
+                pages.append(page)
+            first, second = pages
+
+            async def shows(page: Any, text: str) -> None:
+                async def check() -> bool:
+                    return text in str(await page.evaluate(READ_SCREEN))
+
+                await eventually(check, repr(text), timeout=90)
+
+            for page in pages:
+                await page.goto(url, wait_until="domcontentloaded")
+                await shows(page, zh.t("login.password"))
+            await eventually(lambda: len(_session_pids(server.pid)) == 2, "two sessions")
+            await first.focus("textarea.xterm-helper-textarea")
+            await first.keyboard.type(user_id)
+            await shows(first, user_id)
+            await first.keyboard.press("Tab")
+            await first.keyboard.type(PASSWORD)
+            await shows(first, "•" * len(PASSWORD))
+            await first.keyboard.press("Enter")
+            await shows(first, zh.t("cases.col.case_no"))
+
+            question = zh.t("quit.confirm_web")[:10]
+            await first.keyboard.press("q")
+            await shows(first, question)
+            await first.keyboard.press("Escape")  # not now: the session stays
+
+            async def asked() -> bool:
+                return question in str(await first.evaluate(READ_SCREEN))
+
+            async def answered() -> bool:
+                return not await asked()
+
+            await eventually(answered, "the question to close")
+            assert len(_session_pids(server.pid)) == 2
+            await first.keyboard.press("q")
+            await shows(first, question)
+            await first.keyboard.press("Enter")
+
+            async def closed() -> bool:
+                return bool(await first.evaluate("document.body.classList.contains('-closed')"))
+
+            await eventually(closed, "the first page to say its session ended", timeout=30)
+            await eventually(lambda: len(_session_pids(server.pid)) == 1, "one session left")
+            await second.focus("textarea.xterm-helper-textarea")
+            await second.keyboard.type("still-here")
+            await shows(second, "still-here")
+
+            assert requested and all(
+                u.startswith((origin, origin.replace("http", "ws"))) for u in requested
+            ), [u for u in requested if not u.startswith(origin)]
+            assert "fonts.googleapis" not in await second.content()
+
+            # SIGTERM with a browser connected: the server and its sessions stop in 5 s.
+            sessions = _session_pids(server.pid)
+            assert sessions
+            signalled = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            await eventually(
+                lambda: server.poll() is not None and not any(_alive(p) for p in sessions),
+                "onechain web and its sessions to stop",
+                timeout=30,
+            )
+            took = time.monotonic() - signalled
+            print(f"\nonechain web: SIGTERM with a browser connected → all stopped in {took:.2f} s")
+            assert took <= 5.0, took
+            assert server.returncode == 0, log.read_text(errors="replace")
+        finally:
+            await browser.close()

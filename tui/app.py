@@ -200,7 +200,8 @@ class OneChainApp(App[None]):
             if yes:
                 self.exit()
 
-        self.push_screen(ConfirmScreen(self.confirm_quit), answered)
+        # A catalog key (the browser session's question) follows the language switch.
+        self.push_screen(ConfirmScreen(self.catalog.t(self.confirm_quit)), answered)
 
     @property
     def screenshot_dir(self) -> Path:
@@ -235,6 +236,26 @@ class OneChainApp(App[None]):
     def connection_failed(self) -> None:
         self.connection = "lost"
 
+    def connection_stalled(self) -> None:
+        """Temporal or its workers did not answer (the facade's ``WorkerUnavailable``):
+        the header stops saying 已连接; the next successful check or read clears it."""
+        self.connection = "stalled"
+
+    def outage(self, error: BaseException, *, acting: bool = False) -> str | None:
+        """If ``error`` is an outage (no worker answered, Temporal unreachable), note
+        it in the header and return the console's words for it; None otherwise.
+        ``acting``: it answers an action already sent (which may still apply)."""
+        from tui.outage import UNREACHABLE, outage_kind, outage_text
+
+        kind = outage_kind(error, acting=acting)
+        if kind is None:
+            return None
+        if kind == UNREACHABLE:
+            self.connection_failed()
+        else:
+            self.connection_stalled()
+        return outage_text(self.catalog.t, error, acting=acting)
+
     def connection_ok(self) -> None:
         self.connection = "ok"
 
@@ -250,6 +271,8 @@ class OneChainApp(App[None]):
     def _tick(self) -> None:
         now = self.loop_time()
         due = self.retry_seconds if self.connection != "ok" else self.ping_seconds
+        if any(w.group == "probe" and w.is_running for w in self.workers):
+            return  # a check still waiting is let run to its timeout (a new one would cancel it)
         if due and now - self._last_probe >= due:
             self.probe()
 
@@ -275,6 +298,9 @@ class OneChainApp(App[None]):
                 return
             raise
         was = self.connection
+        if was == "stalled" and isinstance(self.screen, CaseScreen):
+            self.screen.reload()  # the server answers; whether a worker does, the read says
+            return
         self.connection = "ok"
         if was != "ok" and isinstance(self.screen, CaseScreen):
             self.screen.reload()
@@ -430,18 +456,12 @@ class OneChainApp(App[None]):
             return
         try:
             state = await self.desk.state(case_no)
-        except CaseError as error:
-            self.notify(plain(self.catalog.refused(error)), severity="error", markup=False)
-            return
         except Exception as error:
-            if not is_connection_error(error):
+            said = self.outage(error)
+            if said is None and not isinstance(error, CaseError):
                 raise
-            self.connection_failed()
-            self.notify(
-                plain(self.catalog.t("form.unreachable", message=str(error))),
-                severity="error",
-                markup=False,
-            )
+            text = said if said is not None else self.catalog.refused(error)
+            self.notify(plain(text), severity="error", markup=False, timeout=10)
             return
         self._open_form(act, state)
 
@@ -453,7 +473,14 @@ class OneChainApp(App[None]):
             return
         t = self.catalog.t
         self.notify(
-            plain(t("done", action=t(f"act.{outcome.act}"), message=outcome.message)), markup=False
+            plain(
+                t(
+                    "done",
+                    action=t(f"act.{outcome.act}"),
+                    message=self.catalog.codes(outcome.message),
+                )
+            ),
+            markup=False,
         )
         self.refresh_views()
         if outcome.notice:

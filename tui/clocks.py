@@ -33,11 +33,32 @@ def capped_left(days: DayCounter, today: date, clock: Clock | None) -> int | Non
     return min(left, clock.limit_days + clock.extension_days)
 
 
+def due_today(today: date, clock: Clock | None) -> bool:
+    """The running limit's due day is today: not late until the day has ended
+    (DOMAIN rule 3), whatever the limit (a 即办 step's 0 days included)."""
+    return clock is not None and clock.running and clock.due_on == today
+
+
+def row_clock(row: CaseListRow) -> Clock | None:
+    """The clock a list row counts down (the nearest running one)."""
+    return nearest([row.promised_clock, *(h.clock for h in row.holders)])
+
+
+def row_due_today(today: date, row: CaseListRow) -> bool:
+    """A running row whose nearest limit is due today."""
+    if row.status != "running":
+        return False
+    clock = row_clock(row)
+    if clock is not None:
+        return due_today(today, clock)
+    return row.due_on == today
+
+
 def row_left(days: DayCounter, today: date, row: CaseListRow) -> int | None:
     """剩余 for a list row: the same clock and rule as the case page."""
     if row.status != "running":
         return None
-    clock = nearest([row.promised_clock, *(h.clock for h in row.holders)])
+    clock = row_clock(row)
     if clock is not None:
         return capped_left(days, today, clock)
     if row.due_on is None:

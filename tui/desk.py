@@ -8,6 +8,7 @@ days left for lists.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -29,20 +30,29 @@ class Desk(Protocol):
     async def state(self, case_no: str) -> CaseState: ...
 
 
-async def ping(desk: Desk) -> None:
-    """Raise if Temporal cannot be reached.
+#: How long a health check may take before Temporal counts as not answering: a
+#: frozen server (stopped process, full disk) accepts the connection and never
+#: answers, and the header kept saying 已连接 through such a freeze.
+PING_TIMEOUT = 5.0
 
-    The facade has no health check yet; until it has (``CaseDesk.ping``), this asks
-    the desk's client's service for its health, the cheapest call there is.
+
+async def ping(desk: Desk, timeout: float = PING_TIMEOUT) -> None:
+    """Raise if Temporal cannot be reached or does not answer within ``timeout``
+    (``TimeoutError``, a connection error).
+
+    Uses the desk's own health check (``CaseDesk.ping``) when it has one, else the
+    desk's client's service health, the cheapest call there is.
     """
     probe = getattr(desk, "ping", None)
     if probe is not None:
-        await probe()
+        await asyncio.wait_for(probe(), timeout)
         return
     client = getattr(desk, "client", None)
     if client is None:
         return
-    await client.service_client.check_health(timeout=timedelta(seconds=5))
+    await asyncio.wait_for(
+        client.service_client.check_health(timeout=timedelta(seconds=timeout)), timeout
+    )
 
 
 def is_connection_error(error: BaseException) -> bool:

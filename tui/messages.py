@@ -839,6 +839,54 @@ EN.update(
     }
 )
 
+# Issue 26, what misled: due today, outages, reasons (kept in one block).
+ZH.update(
+    {
+        "left.today": "今日到期",
+        "left.today_bar": "今日",
+        "left.late_day": "已超期",
+        "conn.stalled": "Temporal 无应答",
+        "bulk.applicant": "只在等待申请人补齐材料，不催办",
+        "cause.line": "耗时：{steps}",
+        "cause.step": "{task}（{departments}）用 {used} 个工作日（时限 {limit}{over}）",
+        "cause.over": "，超 {days}",
+        "cause.more": "另有 {count} 个环节超时",
+        "cause.statutory": "已超过法定时限 {days} 个工作日（法定到期 {due}）",
+        "cause.statutory_day": "已超过法定时限（法定到期 {due}）",
+        "filter.accepted_on": "受理日",
+        "filter.concluded_on": "办结日",
+        "overview.counts": "案件牌：整体承诺时限 · 环节牌：在办环节自身的时限（一件可有几个环节）",
+        "quit.confirm_web": "退出将结束这个浏览器会话（别人的会话不受影响），需要重新登录才能继续。确定退出吗？",
+        "outage.no_answer": "Temporal 或办理服务（worker）没有应答，可能已停止或卡住：暂时读不到案件的最新状态，恢复后自动刷新。请通知系统管理员",
+        "outage.maybe_applied": "Temporal 或办理服务（worker）没有应答：这次操作可能已经生效，也可能没有。服务恢复后先在案件页查看时间线，再决定是否重做。请通知系统管理员",
+        "outage.not_applied": "办理服务（worker）没有接收这次操作，操作未生效：服务恢复后再提交一次。请通知系统管理员",
+        "outage.unreachable": "连不上 Temporal（服务未启动或网络中断）：恢复后自动重连。请通知系统管理员",
+    }
+)
+EN.update(
+    {
+        "left.today": "due today",
+        "left.today_bar": "today",
+        "left.late_day": "late",
+        "conn.stalled": "Temporal not answering",
+        "bulk.applicant": "only waiting for the applicant's materials: not urged",
+        "cause.line": "Days used by: {steps}",
+        "cause.step": "{task} ({departments}) {used} working days (limit {limit}{over})",
+        "cause.over": ", {days} over",
+        "cause.more": "{count} more steps over their limit",
+        "cause.statutory": "The statutory limit is passed by {days} working days (due {due})",
+        "cause.statutory_day": "The statutory limit is passed (due {due})",
+        "filter.accepted_on": "accepted on",
+        "filter.concluded_on": "concluded on",
+        "overview.counts": "case cards: the promised limit · step cards: an open step's own limit (a case may have several)",
+        "quit.confirm_web": "Quitting ends this browser session (nobody else's); you will have to sign in again. Quit?",
+        "outage.no_answer": "Temporal or its workers are not answering (stopped or stuck): the case's latest state cannot be read now; it is read again once they are back. Tell your administrator",
+        "outage.maybe_applied": "Temporal or its workers are not answering: this action may or may not have taken effect. Once they are back, look at the case's timeline before doing it again. Tell your administrator",
+        "outage.not_applied": "No worker took this action; it did not take effect: send it again once they are back. Tell your administrator",
+        "outage.unreachable": "Temporal cannot be reached (not running, or the network is down); the console reconnects once it is back. Tell your administrator",
+    }
+)
+
 CATALOGS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
 
 #: Stages and steps the engine itself names (every chain has them).
@@ -853,6 +901,34 @@ ENGINE_NAMES_EN: dict[str, str] = {
     "等待补齐材料": "Waiting for the missing materials",
     "出件": "Issuing",
 }
+
+
+#: The reform's own words for stages (DOMAIN.md's glossary), for a chain that does
+#: not name them in English (``Chain.names_en`` wins): 「并联审查」 stayed Chinese
+#: in the English console.
+COMMON_NAMES_EN: dict[str, str] = {
+    "受理": "Acceptance",
+    "并联审查": "Parallel review",
+    "并联审批": "Parallel approval",
+    "并联决定": "Parallel decisions",
+    "并联预审": "Parallel pre-review",
+    "并联初审": "Parallel preliminary review",
+    "并联办理": "Parallel processing",
+    "联合踏勘": "Joint site survey",
+    "实地检查": "Site inspection",
+    "多图联审": "Joint drawing review",
+    "多评合一": "Combined evaluations",
+    "联合验收": "Joint acceptance",
+    "用地规划": "Land-use planning",
+    "工程建设许可": "Construction project permit",
+    "施工许可": "Construction permit",
+    "登记": "Registration",
+    "营业执照": "Business licence",
+    "营业执照登记": "Business licence registration",
+}
+
+#: At most this many characters in an English short chain name (the list's column).
+SHORT_EN = 16
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -921,6 +997,12 @@ class Catalog:
         if self.lang == "en":  # cut at a word boundary
             shared = full.rfind(" ", 0, shared + 1) + 1 if shared else 0
         short = full[shared:].strip()
+        if self.lang == "en":  # "Construction project: from …" → "Construction project";
+            # "kindergarten" read as the chain's code: capitalised, it reads as a name
+            short = short.split(":")[0].split(" (")[0].strip()
+            short = short[:1].upper() + short[1:]
+            if len(short) > SHORT_EN and " " in short[: SHORT_EN + 1]:  # whole words only
+                short = short[: short.rfind(" ", 0, SHORT_EN + 1)]
         self._short[code] = short if len(short) >= 2 else full
         return self._short[code]
 
@@ -936,7 +1018,7 @@ class Catalog:
             names = registry.get_chain(chain).names_en
         except LookupError:
             return name
-        return names.get(name) or ENGINE_NAMES_EN.get(name, name)
+        return names.get(name) or ENGINE_NAMES_EN.get(name) or COMMON_NAMES_EN.get(name, name)
 
     def refused(
         self,
@@ -969,6 +1051,19 @@ class Catalog:
             task_name=task_name,
             doing=doing,
         )
+
+    def codes(self, text: str) -> str:
+        """``text`` as the engine wrote it (an event summary, an action's message) with
+        the codes it names in parentheses (a special procedure's ``expert_review``) in
+        this language's words."""
+        from domain.case import SuspensionKind
+
+        for kind in SuspensionKind:
+            if kind.value in text:
+                word = self.enum("suspension", kind.value)
+                text = text.replace(f"（{kind.value}）", f"（{word}）")
+                text = text.replace(f"({kind.value})", f"({word})")
+        return text
 
     def role(self, role: str) -> str:
         return self.t(f"role.{role}")

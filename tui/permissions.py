@@ -70,6 +70,15 @@ def _undecided(task: Task) -> list[str]:
     return [p.department for p in task.parts if p.verdict is None]
 
 
+def waits_on_applicant(task: Task) -> bool:
+    """The task waits for the applicant (returned for supplement, the window's
+    补齐材料, an applicant's event): urging its department changes nothing."""
+    return task.status is TaskStatus.RETURNED or task.kind in (
+        TaskKind.MATERIALS,
+        TaskKind.APPLICANT_EVENT,
+    )
+
+
 def tasks_for(actor: Actor, act: Act, state: CaseState) -> list[Task]:
     """The tasks of ``state`` the form for ``act`` may target, for this actor."""
     if state.status is not CaseStatus.RUNNING or not may(actor, act):

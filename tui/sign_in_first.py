@@ -7,7 +7,8 @@ and becomes the ordinary console once someone has signed in; the session lives o
 this process's memory, never in a session file on the serving machine.
 
 Until then it offers nothing of the console: the app's own keys (jump, help, modes,
-the command palette) are refused and asking who acts is an error.
+the command palette) are refused and asking who acts is an error. ``q`` asks before
+it ends the session (a browser tab closes with it), as ``q`` in ``onechain up`` does.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class SignInFirstApp(OneChainApp):
 
     def __init__(self, *, sign_in: SignIn, open_session: OpenSession, **options: Any) -> None:
         self._actor: Actor | None = None
+        options.setdefault("confirm_quit", "quit.confirm_web")
         super().__init__(actor=None, **options)  # type: ignore[arg-type]
         self._sign_in = sign_in
         self._open_session = open_session

@@ -37,7 +37,6 @@ from domain.actions import (
 )
 from domain.case import CaseState, SuspensionKind, Task, Verdict
 from domain.departments import DEPARTMENTS
-from tui.desk import is_connection_error
 from tui.permissions import MANUAL_SUSPENSIONS, Act, open_special_procedures, tasks_for
 from tui.refusals import task_label
 from tui.screens.base import ConsoleModal
@@ -49,6 +48,7 @@ from tui.screens.form_help import (
     stopped_due,
     undecided_departments,
 )
+from tui.text import safe_lines
 
 #: Forms whose reason is required (declared with the action, domain/action_catalog.py).
 NEEDS_REASON = {Act(form.act) for _, form in console_forms() if form.reason_required}
@@ -414,7 +414,7 @@ class ActionForm(ConsoleModal):
     # -------------------------------------------------------------- submit
     def show_error(self, text: str) -> None:
         error = self.query_one("#form-error", Static)
-        error.update(safe(text))
+        error.update(safe_lines(text))
         error.set_class(bool(text), "-shown")
 
     @on(Input.Submitted)
@@ -454,6 +454,7 @@ class ActionForm(ConsoleModal):
         desk = self.console.desk
         self.show_error("")
         self.query_one("#submit", Button).disabled = True
+        sent = False
         try:
             if desk is None:
                 raise ConnectionError(self.t("conn.lost_short"))
@@ -465,14 +466,15 @@ class ActionForm(ConsoleModal):
                 self.show_error(stale)
                 return
             self.show_error("")
+            sent = True
             result = await desk.act(self.case_no, action)
         except ActionRejected as rejected:
             self.show_error(self.t("form.rejected", message=self.worded(rejected)))
             return
         except Exception as error:
-            if is_connection_error(error):
-                self.console.connection_failed()
-                self.show_error(self.t("form.unreachable", message=str(error)))
+            said = self.console.outage(error, acting=sent)
+            if said is not None:  # not a refusal: Temporal or its workers did not answer
+                self.show_error(said)
             elif isinstance(error, CaseError):
                 self.show_error(self.t("form.rejected", message=self.worded(error)))
             else:

@@ -15,8 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from cli.safe_text import safe
 from domain.actions import Reassign, Urge
 from domain.departments import DEPARTMENTS
-from tui.desk import is_connection_error
-from tui.permissions import Act, tasks_for
+from tui.permissions import Act, tasks_for, waits_on_applicant
 from tui.screens.base import ConsoleModal
 from tui.widgets.safe_table import SafeDataTable
 
@@ -163,14 +162,18 @@ class BulkResultScreen(ConsoleModal):
         desk = self.console.desk
         actor = self.console.actor
         request = self.request
+        sent = False
         try:
             if desk is None:
                 raise ConnectionError(self.t("conn.lost_short"))
             state = await desk.state(case_no, events=False)
             tasks = tasks_for(actor, request.act, state)
             messages: list[str] = []
+            waiting = [t for t in tasks if waits_on_applicant(t)]
             for task in tasks:
                 if request.act is Act.URGE:
+                    if task in waiting:  # the applicant owes the materials, not the office
+                        continue
                     action: Urge | Reassign = Urge(
                         actor=actor, task_id=task.id, reason=request.reason
                     )
@@ -186,17 +189,20 @@ class BulkResultScreen(ConsoleModal):
                         to_assignee=request.to_assignee,
                         reason=request.reason,
                     )
+                sent = True
                 messages.append((await desk.act(case_no, action)).message)
             if not messages:
+                if request.act is Act.URGE and waiting:
+                    return BulkResult(case_no, False, self.t("bulk.applicant"))
                 return BulkResult(case_no, False, self.t("bulk.none"))
             return BulkResult(case_no, True, "；".join(messages))
-        except CaseError as error:
-            doing = self.t(f"act.{request.act}")
-            return BulkResult(case_no, False, self.catalog.refused(error, doing=doing))
         except Exception as error:
-            if is_connection_error(error):
-                self.console.connection_failed()
-                return BulkResult(case_no, False, self.t("form.unreachable", message=str(error)))
+            said = self.console.outage(error, acting=sent)
+            if said is not None:  # not a refusal: Temporal or its workers did not answer
+                return BulkResult(case_no, False, said)
+            if isinstance(error, CaseError):
+                doing = self.t(f"act.{request.act}")
+                return BulkResult(case_no, False, self.catalog.refused(error, doing=doing))
             if hasattr(error, "errors"):
                 return BulkResult(case_no, False, self.t("form.invalid", message=str(error)))
             raise

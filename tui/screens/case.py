@@ -9,7 +9,7 @@ from typing import ClassVar
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -18,12 +18,13 @@ from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 from cli.safe_text import safe, styled
 from domain.case import CaseState, CaseStatus, Clock, Event, Task
 from domain.timezone import CST
-from tui.clocks import capped_left, holder_line, late_line, nearest
+from tui.clocks import capped_left, due_today, holder_line, late_line, nearest
 from tui.data import Holding
-from tui.desk import is_connection_error
+from tui.late_causes import cause_line, statutory_line
 from tui.permissions import KEYS, Act, applicable, may
 from tui.screens.base import ConsoleScreen
 from tui.supervision_data import CaseStep, case_steps
+from tui.text import safe_lines
 from tui.widgets.cells import days_left_cell, deadline_bar, warning_cell
 from tui.widgets.footer import FittingFooter
 from tui.widgets.safe_table import SafeDataTable
@@ -50,6 +51,8 @@ class CaseScreen(ConsoleScreen):
         super().__init__()
         self.case_no = case_no
         self.state: CaseState | None = None
+        #: The timeline's rows by key (what and why in full), for the line under it.
+        self._timeline_rows: dict[str, tuple[str, ...]] = {}
 
     def compose(self) -> ComposeResult:
         t = self.t
@@ -71,6 +74,7 @@ class CaseScreen(ConsoleScreen):
                 yield SafeDataTable(id="licences", cursor_type="row")
             with TabPane(t("case.tab.timeline"), id="tab-timeline"):
                 yield SafeDataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="timeline-detail")
         yield FittingFooter()
 
     def on_mount(self) -> None:
@@ -145,19 +149,35 @@ class CaseScreen(ConsoleScreen):
         self.supervision = await asyncio.to_thread(self._supervision)
         try:
             state = await desk.state(self.case_no)
-        except CaseError as error:
+        except Exception as error:
+            said = self.console.outage(error)
+            if said is None and not isinstance(error, CaseError):
+                raise
+            if said is not None:  # keep what is shown; say why it is not fresh
+                self._say_outage(said)
+                return
             message = self.t("case.error", message=self.catalog.refused(error))
             if self.altered:
                 message = f"{self.t('status.altered')}: {message}"
             self.query_one("#case-header", Static).update(styled(message, "bold red"))
             return
-        except Exception as error:
-            if not is_connection_error(error):
-                raise
-            self.console.connection_failed()
-            return
         self.console.connection_ok()
+        self._outage_said = False
+        if not self.is_attached:
+            return  # closed (Esc) while the Query was on its way
         self.show(state)
+
+    #: An outage was already said on this page (cleared by the next good read).
+    _outage_said = False
+
+    def _say_outage(self, said: str) -> None:
+        """An outage while reading the case: over an empty page in the header, over a
+        page already shown as a notification (what is shown stays, marked stale)."""
+        if self.state is None:
+            self.query_one("#case-header", Static).update(styled(said, "bold red"))
+        elif not self._outage_said:  # once per outage, not at every refresh
+            self.notify(said, severity="error", markup=False, timeout=10)
+        self._outage_said = True
 
     def show(self, state: CaseState) -> None:
         self.state = state
@@ -231,6 +251,12 @@ class CaseScreen(ConsoleScreen):
         why = self._late(state, today)
         if why:
             lines.append(Text.assemble(styled(t("case.late") + "：", "bold red"), safe(why)))
+            cause = cause_line(self.catalog, self.console.days, today, state)
+            if cause:  # which steps and departments used the days
+                lines.append(Text.assemble("  ", safe(cause)))
+        statutory = statutory_line(self.catalog, self.console.days, today, state)
+        if statutory:
+            lines.append(styled(statutory, "bold white on dark_red"))
         return Group(grid, *lines)
 
     def _limit(self, clock) -> Text:
@@ -266,7 +292,14 @@ class CaseScreen(ConsoleScreen):
         text = Text(
             clock.due_on.isoformat() + (self.t("provisional") if clock.provisional else "") + "  "
         )
-        text.append_text(days_left_cell(self.catalog, left, self._clock_warning(clock)))
+        text.append_text(
+            days_left_cell(
+                self.catalog,
+                left,
+                self._clock_warning(clock),
+                due_today=due_today(today, clock),
+            )
+        )
         if any(p.end is None for p in clock.pauses):
             text.append(self.t("stopped.mark"), style="cyan")
         return text
@@ -345,10 +378,16 @@ class CaseScreen(ConsoleScreen):
             warning = self._clock_warning(clock) if task.is_open else "none"
             if task.is_open:
                 left = capped_left(self.console.days, today, clock)
-                left_cell = days_left_cell(c, left, warning)
+                today_due = due_today(today, clock)
+                left_cell = days_left_cell(c, left, warning, due_today=today_due)
                 if any(p.end is None for p in clock.pauses):
                     left_cell.append(c.t("stopped.mark"), style="cyan")
-                bar = deadline_bar(left, clock.limit_days + clock.extension_days, warning)
+                bar = deadline_bar(
+                    left,
+                    clock.limit_days + clock.extension_days,
+                    warning,
+                    due_today=c.t("left.today_bar") if today_due else None,
+                )
         return [
             task.id,
             self.catalog.step(self.state.chain if self.state else "", task.name),
@@ -432,7 +471,9 @@ class CaseScreen(ConsoleScreen):
         lines: list[Text] = []
         notice = getattr(state, "notice", None)
         if notice is not None:
-            lines.append(Text.assemble(styled(t("case.notice"), "bold"), "\n", safe(notice.text)))
+            lines.append(
+                Text.assemble(styled(t("case.notice"), "bold"), "\n", safe_lines(notice.text))
+            )
         returned = [task for task in state.open_tasks if task.missing_items]
         if returned:
             lines.append(styled(t("case.missing_items"), "bold"))
@@ -456,7 +497,7 @@ class CaseScreen(ConsoleScreen):
         """The event's summary as the engine wrote it, with a special procedure's kind
         (written as its code, e.g. ``expert_review``) in the console's words."""
         if not event.kind.startswith("special_"):
-            return event.summary
+            return self.catalog.codes(event.summary)
         kind = event.data.get("kind")
         if kind is None and self.state is not None:
             suspension_id = event.data.get("suspension")
@@ -465,6 +506,29 @@ class CaseScreen(ConsoleScreen):
         if not kind:
             return event.summary
         return event.summary.replace(f"（{kind}）", f"（{self.catalog.enum('suspension', kind)}）")
+
+    def _timeline_detail(self) -> None:
+        """Under the timeline: the highlighted row's 事项 and 理由 in full, wrapped (the
+        table's 理由 column is cut to a few characters, or none at 80 columns)."""
+        table = self.query_one("#timeline", DataTable)
+        detail = self.query_one("#timeline-detail", Static)
+        cells = None
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            cells = self._timeline_rows.get(str(key))
+        if cells is None:
+            detail.update("")
+            return
+        seq, when, who, what, reason = cells
+        t = self.t
+        lines = [Text.assemble(styled(f"{seq} {when} ", "bold"), safe(f"{who}：{what}"))]
+        if reason:
+            lines.append(Text.assemble(styled(t("case.col.reason") + "：", "bold"), safe(reason)))
+        detail.update(Text("\n").join(lines))
+
+    @on(DataTable.RowHighlighted, "#timeline")
+    def _timeline_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._timeline_detail()
 
     def _timeline(self, state: CaseState) -> None:
         table = self.query_one("#timeline", DataTable)
@@ -483,11 +547,14 @@ class CaseScreen(ConsoleScreen):
             cells = ("督办", f"{step.at.astimezone(CST):%m-%d %H:%M}", step.actor, step.summary,
                      step.reason)  # fmt: skip
             rows.append((step.at, cells, f"dubian-{step.audit_id}"))
+        self._timeline_rows = {}
         for _, cells, key in sorted(rows, key=lambda row: row[0]):
             table.add_row(*cells, key=key)
+            self._timeline_rows[key] = cells
         if table.row_count:
             row = table.row_count - 1 if at_end else min(keep, table.row_count - 1)
             table.move_cursor(row=row, animate=False)
+        self._timeline_detail()
 
     # -------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

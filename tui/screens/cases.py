@@ -14,7 +14,14 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
 from cli.safe_text import safe
-from tui.clocks import holder_line, holder_short, is_stopped, late_line, row_left
+from tui.clocks import (
+    holder_line,
+    holder_short,
+    is_stopped,
+    late_line,
+    row_due_today,
+    row_left,
+)
 from tui.data import SORTS, CaseFilter, CaseListRow, Page, filter_choices, list_page
 from tui.permissions import BULK, KEYS, Act, may
 from tui.screens.base import ConsoleScreen
@@ -43,6 +50,9 @@ COLUMNS = (
 
 #: Fixed widths (cells) of the columns that could grow without bound.
 WIDTHS = {"holder": 18, "chain": 8, "stage": 10, "applicant": 16}
+#: English names take more cells than their Chinese (8 cells cut "kindergarten" to
+#: "kinderga", which read as a code).
+WIDTHS_EN = {**WIDTHS, "chain": 16, "stage": 16}
 
 
 def action_bindings() -> list[Binding]:
@@ -91,7 +101,8 @@ class CasesScreen(ConsoleScreen):
     def on_mount(self) -> None:
         table = self.query_one("#cases", DataTable)
         for column in COLUMNS:  # capped widths: one long cell must not push the rest off
-            table.add_column(self.t(f"cases.col.{column}"), key=column, width=WIDTHS.get(column))
+            widths = WIDTHS_EN if self.catalog.lang == "en" else WIDTHS
+            table.add_column(self.t(f"cases.col.{column}"), key=column, width=widths.get(column))
         table.focus()
         if self.console.pending_filter is not None:
             self.filter, self.console.pending_filter = self.console.pending_filter, None
@@ -113,6 +124,8 @@ class CasesScreen(ConsoleScreen):
             return
         if flt != self.filter:
             return  # a newer filter was set meanwhile; its own load follows
+        if not self.is_attached:
+            return  # the screen went away meanwhile (a browser closed, a mode removed)
         self.apply_page(page)
 
     def apply_page(self, page: Page) -> None:
@@ -163,7 +176,7 @@ class CasesScreen(ConsoleScreen):
             level = Text(catalog.enum("status", row.status), style="bold red")
         else:
             level = Text(catalog.enum("status", row.status), style="dim")
-        left_cell = days_left_cell(catalog, left, row.warning)
+        left_cell = days_left_cell(catalog, left, row.warning, due_today=row_due_today(today, row))
         if running and is_stopped(row):
             left_cell.append(self.t("stopped.mark"), style="cyan")
         return [
@@ -248,7 +261,7 @@ class CasesScreen(ConsoleScreen):
         if flt.status:
             parts.append(f"{self.t('filter.status')}={c.enum('status', flt.status)}")
         if flt.stage:
-            parts.append(f"{self.t('filter.stage')}={flt.stage}")
+            parts.append(f"{self.t('filter.stage')}={c.step(flt.chain or '', flt.stage)}")
         if flt.department:
             parts.append(f"{self.t('filter.department')}={c.department(flt.department)}")
         if flt.warning:
@@ -257,6 +270,13 @@ class CasesScreen(ConsoleScreen):
             parts.append(self.t("cases.only_problems"))
         if flt.search.strip():
             parts.append(f"“{flt.search.strip()}”")
+        # What an Overview card opened (else the list said 全部案件 over a narrowed list).
+        if flt.card:
+            parts.append(self.t(f"overview.{flt.card}"))
+        if flt.accepted_on:
+            parts.append(f"{self.t('filter.accepted_on')}={flt.accepted_on.isoformat()}")
+        if flt.concluded_on:
+            parts.append(f"{self.t('filter.concluded_on')}={flt.concluded_on.isoformat()}")
         text = (
             self.t("cases.filters", filters=" · ".join(parts))
             if parts

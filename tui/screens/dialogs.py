@@ -10,9 +10,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from cli.safe_text import safe
 from tui.data import SORTS, CaseFilter, FilterChoices
 from tui.screens.base import ConsoleModal
+from tui.text import safe_lines
 
 
 class ConfirmScreen(ConsoleModal):
@@ -31,7 +31,7 @@ class ConfirmScreen(ConsoleModal):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="confirm"):
             yield Label(self.t("confirm.title"), classes="dialog-title")
-            yield Static(safe(self.text), id="confirm-text")
+            yield Static(safe_lines(self.text), id="confirm-text")
             with Horizontal(classes="buttons"):
                 yield Button(self.t("confirm.yes"), variant="error", id="yes")
                 yield Button(self.t("confirm.no"), id="no")
@@ -61,7 +61,7 @@ class NoticeScreen(ConsoleModal):
         with Vertical(classes="dialog", id="notice"):
             yield Label(self.title_text, classes="dialog-title")
             with VerticalScroll():
-                yield Static(safe(self.text), id="notice-text")
+                yield Static(safe_lines(self.text), id="notice-text")
             with Horizontal(classes="buttons"):
                 yield Button(self.t("notice.close"), id="close", variant="primary")
 

@@ -76,7 +76,11 @@ class OverviewScreen(ConsoleScreen):
         t = self.t
         yield StatusBar("screen.overview", id="status")
         with VerticalScroll(id="overview"):
-            yield Static(t("overview.hint"), classes="dim", id="overview-hint")
+            # What the cards count: a case's own limit and a step's are different cards
+            # (环节红牌 0 beside thousands of case reds read as a wrong count).
+            yield Static(
+                t("overview.hint") + " · " + t("overview.counts"), classes="dim", id="overview-hint"
+            )
             # Shown only while some case was changed around onechain (readmodel.outside).
             altered = Static("", id="overview-altered")
             altered.display = False

@@ -17,11 +17,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from cli.safe_text import safe
-from tui.desk import is_connection_error
 from tui.messages import Catalog
 from tui.screens.base import ConsoleModal
 from tui.screens.dialogs import FilterField
 from tui.supervision_data import NO_DEPARTMENT, STATUSES, FindingFilter, FindingRow
+from tui.text import safe_lines
 
 #: The steps a person takes (the engine's own "overdue" step is nobody's key).
 STEPS = ("send", "respond", "escalate", "close")
@@ -84,7 +84,7 @@ class StepDialog(ConsoleModal):
 
     def show_error(self, text: str) -> None:
         error = self.query_one("#form-error", Static)
-        error.update(safe(text))
+        error.update(safe_lines(text))
         error.set_class(bool(text), "-shown")
 
     @on(Input.Submitted)
@@ -115,17 +115,17 @@ class StepDialog(ConsoleModal):
             if desk is None:
                 raise ConnectionError(self.t("conn.lost_short"))
             record = await getattr(desk, self.step)(self.finding.id, reason, **options)
-        except CaseError as refused:
-            self.show_error(self.t("form.rejected", message=str(refused)))
-            return
         except ValidationError as invalid:
             self.show_error(self.t("form.invalid", message=invalid.errors()[0]["msg"]))
             return
         except Exception as error:
-            if not is_connection_error(error):
+            said = self.console.outage(error, acting=True)
+            if said is not None:  # not a refusal: Temporal or its workers did not answer
+                self.show_error(said)
+            elif isinstance(error, CaseError):
+                self.show_error(self.t("form.rejected", message=str(error)))
+            else:
                 raise
-            self.console.connection_failed()
-            self.show_error(self.t("form.unreachable", message=str(error)))
             return
         finally:
             submit.disabled = False

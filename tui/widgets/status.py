@@ -48,6 +48,8 @@ class StatusBar(Static):
             text.append(f"│ ● {t('conn.ok')}", style="green")
         elif state == "connecting":
             text.append(f"│ ◌ {t('conn.connecting')}", style="yellow")
+        elif state == "stalled":
+            text.append(f"│ ✖ {t('conn.stalled')}", style="bold red")
         else:
             text.append(f"│ ✖ {t('conn.lost_short')}", style="bold red")
         self.set_class(state != "ok", "-problem")
