@@ -36,6 +36,7 @@ class UserDirectory:
         self._refresh_seconds = refresh_seconds
         self._snapshot: DirectorySnapshot | None = None
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
@@ -52,9 +53,13 @@ class UserDirectory:
         return cls(load, refresh_seconds)
 
     def refresh(self) -> DirectorySnapshot:
-        snapshot = self._load()
-        with self._lock:
-            self._snapshot = snapshot
+        """Load and install a snapshot. Refreshes never overlap: the timer's read that
+        began before a user was added cannot finish after (and overwrite) the refresh
+        asked for right after adding them."""
+        with self._refreshing:
+            snapshot = self._load()
+            with self._lock:
+                self._snapshot = snapshot
         return snapshot
 
     def start(self) -> None:
