@@ -1,4 +1,5 @@
-"""督办 items (issue 22): one row per finding sent to a department.
+"""督办 items (issue 22): one row per finding sent to a department; the audit trail
+indexed by kind.
 
 Revision ID: 0009_supervision_items
 Revises: 0008_supervision
@@ -42,9 +43,12 @@ def upgrade() -> None:
         "ix_supervision_items_department", "supervision_items", ["department", "status"]
     )
     op.create_index("ix_supervision_items_status", "supervision_items", ["status", "updated_at"])
+    # 电子监察 reads the audit trail by kind (rules' month queries, integrity checks)
+    op.create_index("ix_audit_kind", "audit_log", ["kind", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_kind", table_name="audit_log")
     op.drop_index("ix_supervision_items_status", table_name="supervision_items")
     op.drop_index("ix_supervision_items_department", table_name="supervision_items")
     op.drop_table("supervision_items")
