@@ -263,43 +263,45 @@ def escalate(finding: int, reason: ReasonOption, role: RoleOption = None) -> Non
     _step(finding, "escalate", reason, role)
 
 
+def _overseeing_role() -> str | None:
+    """The supervisor or administrator grant of the signed-in person (a person may also
+    hold a reviewer's), as ``require_role`` chose it; None for a service account."""
+    from trust import session_file
+    from trust.tokens import read_claims
+
+    stored = session_file.load()
+    held = read_claims(stored.token).grants if stored is not None else []
+    return next((r for r in ("supervisor", "administrator") if r in held), None)
+
+
 @app.command("show")
 @guarded
 def show(finding: int, as_json: JsonOption = False) -> None:
     """One finding: its sentence, evidence (event seqs, audit rows) and its 督办 item's
     steps (who, when, why)."""
-    from sqlmodel import col, select
-
+    from cli.actor import cli_credentials
     from cli.users import require_role
-    from readmodel.audit import AuditRecord
     from readmodel.database import read_session
     from readmodel.supervision import SupervisionItemRecord
+    from tui.supervision_data import detail
 
     require_role("supervisor", "administrator")
     row = _finding_row(finding)
-    with read_session(_engine()) as session:
+    engine = _engine()
+    found = detail(engine, cli_credentials(_overseeing_role()).actor, finding)
+    if found is None:  # a supervisor or administrator sees every finding
+        fail(f"finding {finding} is not yours to see", EXIT_USAGE)
+    with read_session(engine) as session:
         item = session.get(SupervisionItemRecord, finding)
-        steps = [
-            r
-            for r in session.exec(
-                select(AuditRecord)
-                .where(AuditRecord.kind == "supervision_item")
-                .where(AuditRecord.case_no == row["case_no"])
-                .order_by(col(AuditRecord.id))
-            ).all()
-            if (r.data or {}).get("finding_id") == finding
-        ]
-        evidence = [
-            {"id": r.id, "at": r.at.isoformat(), "kind": r.kind, "seq": r.seq,
-             "actor": r.actor_id, "summary": r.summary}
-            for r in session.exec(
-                select(AuditRecord).where(col(AuditRecord.id).in_(row["evidence"].get("audit", [])))
-            ).all()
-        ]  # fmt: skip
+    evidence = [
+        {"id": e.id, "at": e.at.isoformat(), "kind": e.kind, "seq": e.seq, "actor": e.actor,
+         "summary": e.summary}
+        for e in found.evidence
+    ]  # fmt: skip
     listed_steps = [
-        {"at": s.at.isoformat(), "step": s.data["step"], "status": s.data["status"],
-         "actor": s.actor_id, "role": s.actor_role, "reason": s.reason}
-        for s in steps
+        {"at": s.at.isoformat(), "step": s.step, "status": s.status, "actor": s.actor,
+         "role": s.role, "reason": s.reason}
+        for s in found.steps
     ]  # fmt: skip
     status = item.status if item else "open"
     if as_json:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ from client.outside import (
 )
 from readmodel.database import read_session
 from readmodel.outside import case_numbers, must_exist, record_changes
+from runtime.background import in_background
 
 if TYPE_CHECKING:
     from client.facade import CaseExecution
@@ -150,16 +151,6 @@ class OutsideSweep:
             await asyncio.sleep(self.interval)
 
 
-@contextlib.asynccontextmanager
-async def sweeping(sweep: OutsideSweep | None) -> AsyncIterator[None]:
+def sweeping(sweep: OutsideSweep | None) -> contextlib.AbstractAsyncContextManager[None]:
     """Run ``sweep`` in the background while the block runs (nothing when None)."""
-    if sweep is None:
-        yield
-        return
-    task = asyncio.create_task(sweep.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return in_background(sweep.run if sweep is not None else None)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
+
+from runtime.background import in_background
 
 log = logging.getLogger("onechain.supervision")
 
@@ -77,16 +79,6 @@ class SupervisionLoop:
             await asyncio.sleep(self.seconds)
 
 
-@contextlib.asynccontextmanager
-async def supervising(loop: SupervisionLoop | None) -> AsyncIterator[None]:
+def supervising(loop: SupervisionLoop | None) -> contextlib.AbstractAsyncContextManager[None]:
     """Run ``loop`` in the background while the block runs (nothing when None)."""
-    if loop is None:
-        yield
-        return
-    task = asyncio.create_task(loop.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return in_background(loop.run if loop is not None else None)

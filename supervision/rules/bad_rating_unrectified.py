@@ -7,17 +7,13 @@ Both are the same happening and share one key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import date
+from collections.abc import Iterable
 from typing import cast
 
 from pydantic import BaseModel, Field
-from sqlmodel import select
 
 from domain.aftercare import RECTIFICATION_DAYS
-from domain.timezone import CST
-from readmodel.tables import TaskRecord
-from supervision import monthly
+from supervision import task_deadline
 from supervision.rule import Context, Finding, Severity
 
 RECTIFICATION = "rectification"
@@ -43,59 +39,20 @@ class BadRatingUnrectified:
 
     def evaluate(self, context: Context) -> Iterable[Finding]:
         limit = cast(Thresholds, context.thresholds).working_days
-        done = {
-            (r.case_no, (r.data or {}).get("task_id")): r
-            for r in context.new_rows
-            if r.kind == "rectified" and r.case_no
-        }
-        if done:
-            tasks = monthly.tasks_of_kind(
-                context.session, (case_no for case_no, _ in done), RECTIFICATION
+        for late in task_deadline.late_tasks(context, limit, RECTIFICATION, "rectified"):
+            what = f"于 {late.day} 才整改完成" if late.closed else f"至 {late.day} 仍未整改"
+            yield Finding(
+                rule=self.code,
+                key=f"{self.code}:{late.task.case_no}:{late.task.task_id}",
+                case_no=late.task.case_no,
+                severity=self.severity,
+                sentence=(
+                    f"案件 {late.task.case_no} 于 {late.started_on} 收到差评，应于 {late.due} 前"
+                    f"整改，{what}，超期 {late.late_days} 个工作日。"
+                ),
+                department=late.department,
+                event_seqs=(late.seq,) if late.seq is not None else (),
             )
-            for key, row in done.items():
-                task = tasks.get(key)
-                if task is not None:
-                    day = row.at.astimezone(CST).date()
-                    yield from self._if_late(context, limit, task, day, row.seq, done=True)
-        if context.final:
-            today = context.now.astimezone(CST).date()
-            pending = context.session.exec(
-                select(TaskRecord)
-                .where(TaskRecord.status == "open")
-                .where(TaskRecord.kind == RECTIFICATION)
-            ).all()
-            for task in pending:
-                yield from self._if_late(context, limit, task, today, None, done=False)
-
-    def _if_late(
-        self,
-        context: Context,
-        limit: int,
-        task: TaskRecord,
-        day: date,
-        seq: int | None,
-        *,
-        done: bool,
-    ) -> Iterator[Finding]:
-        rated_on = task.started_at.astimezone(CST).date()
-        due = monthly.due_day(context.calendar, rated_on, limit)
-        if day <= due:
-            return
-        late = context.calendar.working_days_between(due, day)
-        what = f"于 {day} 才整改完成" if done else f"至 {day} 仍未整改"
-        department = (task.departments or [None])[0]
-        yield Finding(
-            rule=self.code,
-            key=f"{self.code}:{task.case_no}:{task.task_id}",
-            case_no=task.case_no,
-            severity=self.severity,
-            sentence=(
-                f"案件 {task.case_no} 于 {rated_on} 收到差评，应于 {due} 前整改，"
-                f"{what}，超期 {late} 个工作日。"
-            ),
-            department=department,
-            event_seqs=(seq,) if seq is not None else (),
-        )
 
 
 RULE = BadRatingUnrectified()

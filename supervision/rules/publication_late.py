@@ -10,18 +10,14 @@ not reported again when it is finally published.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import date
+from collections.abc import Iterable
 from typing import cast
 
 from pydantic import BaseModel, Field
-from sqlmodel import select
 
 from domain.aftercare import PUBLICATION_DAYS
 from domain.departments import department_name
-from domain.timezone import CST
-from readmodel.tables import TaskRecord
-from supervision import monthly
+from supervision import task_deadline
 from supervision.rule import Context, Finding, Severity
 
 PUBLICATION = "publication"
@@ -46,60 +42,22 @@ class PublicationLate:
 
     def evaluate(self, context: Context) -> Iterable[Finding]:
         limit = cast(Thresholds, context.thresholds).working_days
-        published = {
-            (r.case_no, (r.data or {}).get("task_id")): r
-            for r in context.new_rows
-            if r.kind == "published" and r.case_no
-        }
-        if published:
-            tasks = monthly.tasks_of_kind(
-                context.session, (case_no for case_no, _ in published), PUBLICATION
+        for late in task_deadline.late_tasks(context, limit, PUBLICATION, "published"):
+            what = f"于 {late.day} 才公示" if late.closed else f"至 {late.day} 仍未公示"
+            department = late.department
+            who = f"（{department_name(department)}）" if department else ""
+            yield Finding(
+                rule=self.code,
+                key=f"{self.code}:{late.task.case_no}:{late.task.task_id}",
+                case_no=late.task.case_no,
+                severity=self.severity,
+                sentence=(
+                    f"案件 {late.task.case_no} 的许可决定{who}于 {late.started_on} 作出，"
+                    f"应于 {late.due} 前公示，{what}，超期 {late.late_days} 个工作日（七天双公示）。"
+                ),
+                department=department,
+                event_seqs=(late.seq,) if late.seq is not None else (),
             )
-            for key, row in published.items():
-                task = tasks.get(key)
-                if task is not None:
-                    day = row.at.astimezone(CST).date()
-                    yield from self._if_late(context, limit, task, day, row.seq, published=True)
-        if context.final:
-            today = context.now.astimezone(CST).date()
-            pending = context.session.exec(
-                select(TaskRecord)
-                .where(TaskRecord.status == "open")
-                .where(TaskRecord.kind == PUBLICATION)
-            ).all()
-            for task in pending:
-                yield from self._if_late(context, limit, task, today, None, published=False)
-
-    def _if_late(
-        self,
-        context: Context,
-        limit: int,
-        task: TaskRecord,
-        day: date,
-        seq: int | None,
-        *,
-        published: bool,
-    ) -> Iterator[Finding]:
-        decided_on = task.started_at.astimezone(CST).date()
-        due = monthly.due_day(context.calendar, decided_on, limit)
-        if day <= due:
-            return
-        late = context.calendar.working_days_between(due, day)
-        what = f"于 {day} 才公示" if published else f"至 {day} 仍未公示"
-        department = (task.departments or [None])[0]
-        who = f"（{department_name(department)}）" if department else ""
-        yield Finding(
-            rule=self.code,
-            key=f"{self.code}:{task.case_no}:{task.task_id}",
-            case_no=task.case_no,
-            severity=self.severity,
-            sentence=(
-                f"案件 {task.case_no} 的许可决定{who}于 {decided_on} 作出，应于 {due} 前公示，"
-                f"{what}，超期 {late} 个工作日（七天双公示）。"
-            ),
-            department=department,
-            event_seqs=(seq,) if seq is not None else (),
-        )
 
 
 RULE = PublicationLate()
