@@ -83,7 +83,7 @@ class AdmissionActivities:
                 accepted_by=acceptor,
                 applicant=start.applicant,
                 chain_version=chain.version,
-                limits=pinned_limits(chain),
+                limits=pinned_limits(chain, start.form),
                 warning_fraction=self.warning_fraction,
                 calendar=calendar,
                 form=start.form,

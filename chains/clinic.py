@@ -36,6 +36,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.material_conditions import FormIs
 from workflows.steps import CaseContext
 
 
@@ -95,7 +96,7 @@ chain = Chain(
             "entity_proof",
             "主体资格证明（营业执照；新设立的提交名称自主申报告知书）",
             e_licence="business_licence",
-            form_hint="营利性诊所提交",
+            required_if="for_profit",
         ),
         Material("premises_proof", "执业场所产权证明或租赁合同"),
         Material("layout_plan", "诊所平面布局图（诊室、治疗室、处置室分区）"),
@@ -103,7 +104,12 @@ chain = Chain(
         Material("staff_list", "医务人员名册及执业资格证明"),
         Material("equipment_list", "主要设备清单"),
         Material(
-            "rules", "诊所规章制度和技术操作规范", key=False, commitment=True, verifier="health"
+            "rules",
+            "诊所规章制度和技术操作规范",
+            key=False,
+            commitment=True,
+            verifier="health",
+            needed_for=("clinic_filing",),
         ),
         Material(
             "waste_contract",
@@ -111,25 +117,31 @@ chain = Chain(
             key=False,
             commitment=True,
             verifier="ecology",
+            needed_for=("pollutant_registration",),
         ),
-        Material("fire_plan", "消防安全管理制度及疏散平面图", key=False),
+        Material(
+            "fire_plan", "消防安全管理制度及疏散平面图", key=False, needed_for=("clinic_filing",)
+        ),
         Material(
             "radiation_assessment",
             "放射诊疗建设项目职业病危害放射防护评价报告及辐射环境影响登记表",
             key=False,
-            form_hint="使用 X 射线诊断设备时提交",
+            required_if="uses_xray",
+            needed_for=("radiation_safety_licence",),
         ),
         Material(
             "radiation_staff",
             "放射工作人员培训合格证明及个人剂量监测安排",
             key=False,
-            form_hint="使用 X 射线诊断设备时提交",
+            required_if="uses_xray",
+            needed_for=("radiodiagnosis_licence",),
         ),
         Material(
             "charter",
             "章程（非营利性诊所办理民办非企业单位登记用）",
             key=False,
-            form_hint="非营利性诊所提交",
+            required_if=FormIs("for_profit", "==", False),
+            needed_for=("private_non_enterprise",),
         ),
     ),
     licences=(

@@ -111,9 +111,15 @@ chain = Chain(
         Material("legal_rep_id", "法定代表人身份证明", e_licence="resident_id"),
         Material("charter", "公司章程（可使用章程范本）"),
         Material("officers", "董事、监事、经理任职文件"),
-        Material("premises_proof", "住所（经营场所）使用证明", key=False, commitment=True),
-        Material("seal_specimen", "印章印模样式", key=False),
-        Material("bank_form", "银行开户申请书", key=False),
+        Material(
+            "premises_proof",
+            "住所（经营场所）使用证明",
+            key=False,
+            commitment=True,
+            needed_for=("business_licence",),
+        ),
+        Material("seal_specimen", "印章印模样式", key=False, needed_for=("seal_record",)),
+        Material("bank_form", "银行开户申请书", key=False, needed_for=("bank_account",)),
     ),
     licences=(
         LicenceType("business_licence", "营业执照", "market"),

@@ -31,6 +31,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.material_conditions import FormIs
 from workflows.steps import CaseContext
 
 
@@ -83,7 +84,11 @@ chain = Chain(
             e_licence="business_licence",
         ),
         Material(
-            "charter", "章程（非营利性养老机构登记用）", key=False, form_hint="非营利性时提交"
+            "charter",
+            "章程（非营利性养老机构登记用）",
+            key=False,
+            required_if=FormIs("for_profit", "==", False),
+            needed_for=("private_non_enterprise",),
         ),
         Material("premises_proof", "服务场所产权证明或租赁合同（租期不少于 5 年）"),
         Material("building_safety", "建筑消防验收或备案凭证、房屋安全鉴定证明"),
@@ -94,15 +99,22 @@ chain = Chain(
             key=False,
             commitment=True,
             verifier="civil_affairs",
+            needed_for=("elderly_care_filing",),
         ),
         Material(
-            "fire_rules", "消防安全管理制度及疏散预案", key=False, commitment=True, verifier="fire"
+            "fire_rules",
+            "消防安全管理制度及疏散预案",
+            key=False,
+            commitment=True,
+            verifier="fire",
+            needed_for=("fire_safety_opinion",),
         ),
         Material(
             "medical_room",
             "医务室（护理站）设置说明、医护人员执业证书",
             key=False,
-            form_hint="内设医务室或护理站时提交",
+            required_if="has_medical_room",
+            needed_for=("medical_room_filing",),
         ),
         Material(
             "canteen_rules",
@@ -110,7 +122,8 @@ chain = Chain(
             key=False,
             commitment=True,
             verifier="market",
-            form_hint="自办食堂时提交",
+            required_if="has_canteen",
+            needed_for=("food_business_licence",),
         ),
     ),
     licences=(

@@ -37,6 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.material_conditions import FormIs
 from workflows.steps import CaseContext
 
 VenueKind = Literal["ktv", "internet_cafe"]
@@ -105,6 +106,7 @@ chain = Chain(
             key=False,
             commitment=True,
             verifier="fire",
+            needed_for=("fire_check",),
         ),
         Material(
             "hygiene_facilities",
@@ -112,15 +114,22 @@ chain = Chain(
             key=False,
             commitment=True,
             verifier="health",
-            form_hint="歌舞娱乐场所（KTV）提交",
+            required_if=FormIs("venue_kind", "==", "ktv"),
+            needed_for=("hygiene_licence",),
         ),
         Material(
             "network_security",
             "网络安全技术措施及实名登记系统说明",
             key=False,
-            form_hint="互联网上网服务营业场所（网吧）提交",
+            required_if=FormIs("venue_kind", "==", "internet_cafe"),
+            needed_for=("internet_culture_licence", "public_security_filing"),
         ),
-        Material("cctv_plan", "视频监控系统安装说明（与公安机关联网）", key=False),
+        Material(
+            "cctv_plan",
+            "视频监控系统安装说明（与公安机关联网）",
+            key=False,
+            needed_for=("public_security_filing",),
+        ),
     ),
     licences=(
         LicenceType("business_licence", "营业执照", "market"),

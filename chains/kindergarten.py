@@ -56,8 +56,18 @@ chain = Chain(
         Material("premises_proof", "园舍产权或租赁证明"),
         Material("staff_list", "教职工名册及资格证明"),
         Material("fire_plan", "消防安全管理制度及平面图"),
-        Material("health_staff", "卫生保健人员资格证明", key=False),
-        Material("canteen_layout", "食堂布局流程图", key=False, commitment=True, verifier="market"),
+        Material(
+            "health_staff", "卫生保健人员资格证明", key=False, needed_for=("health_evaluation",)
+        ),
+        Material(
+            "canteen_layout",
+            "食堂布局流程图",
+            key=False,
+            commitment=True,
+            verifier="market",
+            required_if="has_canteen",
+            needed_for=("food_business_licence",),
+        ),
         Material("charter", "幼儿园章程"),
     ),
     licences=(

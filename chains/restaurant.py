@@ -26,6 +26,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.material_conditions import AnyOf, FormIs
 from workflows.steps import CaseContext, StepResult
 
 LARGE_FLOOR_AREA_M2 = 300
@@ -92,20 +93,35 @@ chain = Chain(
         Material("premises_proof", "经营场所使用证明（产权证明或租赁合同）"),
         Material("kitchen_layout", "经营场所平面布局图及设备布局、操作流程"),
         Material(
-            "food_safety_rules", "食品安全管理制度", key=False, commitment=True, verifier="market"
+            "food_safety_rules",
+            "食品安全管理制度",
+            key=False,
+            commitment=True,
+            verifier="market",
+            needed_for=("food_business_licence",),
         ),
-        Material("staff_health", "从业人员健康证明", key=False),
+        Material(
+            "staff_health", "从业人员健康证明", key=False, needed_for=("food_business_licence",)
+        ),
         Material(
             "fire_plan",
             "消防安全制度及疏散平面图",
             key=False,
             commitment=True,
             verifier="fire",
-            form_hint="营业面积超过 300 平方米或座位超过 100 个时提交",
+            required_if=AnyOf(
+                FormIs("floor_area_m2", ">", LARGE_FLOOR_AREA_M2), FormIs("seats", ">", LARGE_SEATS)
+            ),
+            needed_for=("fire_check",),
         ),
         Material("signboard_design", "门头牌匾设计效果图（位置、尺寸、材质）"),
         Material(
-            "fume_equipment", "油烟净化设施安装说明", key=False, commitment=True, verifier="ecology"
+            "fume_equipment",
+            "油烟净化设施安装说明",
+            key=False,
+            commitment=True,
+            verifier="ecology",
+            needed_for=("fume_filing",),
         ),
     ),
     licences=(

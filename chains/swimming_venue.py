@@ -86,16 +86,22 @@ chain = Chain(
             key=False,
             commitment=True,
             verifier="sports",
+            needed_for=("high_risk_sports_licence",),
         ),
-        Material("water_quality", "水质检测报告（GB 37488）", key=False),
-        Material("staff_health", "从业人员健康合格证明", key=False),
+        Material(
+            "water_quality", "水质检测报告（GB 37488）", key=False, needed_for=("hygiene_licence",)
+        ),
+        Material(
+            "staff_health", "从业人员健康合格证明", key=False, needed_for=("hygiene_licence",)
+        ),
         Material(
             "fire_plan",
             "消防安全制度、疏散预案及消防设施检测报告",
             key=False,
             commitment=True,
             verifier="fire",
-            form_hint="室内游泳馆提交",
+            required_if="indoor",
+            needed_for=("fire_check",),
         ),
     ),
     licences=(

@@ -88,6 +88,14 @@ class TrainingSchoolForm(BaseModel):
     )
 
 
+#: The permits a school's own documents are needed for (one per training kind).
+TRAINING_PERMITS = (
+    "school_permit",
+    "vocational_school_permit",
+    "arts_training_permit",
+    "sports_training_permit",
+)
+
 chain = Chain(
     code="training_school",
     name_zh="我要办培训学校",
@@ -111,6 +119,7 @@ chain = Chain(
             key=False,
             e_licence="business_licence",
             form_hint="由法人举办时提交",
+            needed_for=TRAINING_PERMITS,
         ),
         Material("charter", "学校章程和首届理事会（董事会）组成人员名单"),
         Material("principal", "拟任校长（行政负责人）基本情况及身份证明"),
@@ -123,6 +132,7 @@ chain = Chain(
             key=False,
             commitment=True,
             verifier="education",
+            needed_for=TRAINING_PERMITS,
         ),
         Material(
             "fire_rules",
@@ -130,6 +140,7 @@ chain = Chain(
             key=False,
             commitment=True,
             verifier="fire",
+            needed_for=("fire_safety_opinion",),
         ),
     ),
     licences=(

@@ -282,6 +282,7 @@ def show(
                 "longest_path_days": days,
                 "longest_path": [s.name for s in path if s.case_days],
                 "conditions": found,
+                "materials": materials_for(chain, values),
                 "note": "branches depend on the form; this flow is drawn for 'form'",
             }
         )
@@ -302,6 +303,36 @@ def show(
         message("Conditions (other forms):")
         for line in condition_lines(found, days):
             message(f"  {line}")
+    message("Materials (一套材料) for this form:")
+    for item in materials_for(chain, values):
+        kind = "关键" if item["key"] else "非关键"
+        when = f"，{item['condition']} 时提交" if item["condition"] else ""
+        asked = "" if item["asked"] else " — 本表单不需要"
+        holds = f"；容缺时暂缓 {'、'.join(item['holds'])}" if item["holds"] else ""
+        message(f"  {item['code']} {item['name']}（{kind}{when}{holds}）{asked}")
+
+
+def materials_for(chain: Chain, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each material, whether this form asks for it, its condition in Chinese and, under
+    容缺受理, the licences it holds back while missing."""
+    form = chain.form.model_validate(values)
+    rows: list[dict[str, Any]] = []
+    for material in chain.materials:
+        holds: list[str] = []
+        if chain.allow_incomplete and not material.key:
+            codes = material.needed_for
+            holds = [lic.name for lic in chain.licences if codes is None or lic.code in codes]
+        rows.append(
+            {
+                "code": material.code,
+                "name": material.name,
+                "key": material.key,
+                "asked": material.applies(form),
+                "condition": chain.material_condition(material),
+                "holds": holds,
+            }
+        )
+    return rows
 
 
 def load_chain_file(path: Path) -> list[Chain]:
@@ -392,6 +423,7 @@ def check(
                         "code": r.code,
                         "mistakes": r.mistakes,
                         "notes": r.notes,
+                        "warnings": r.warnings,
                         "forms_explored": r.explored,
                     }
                     for r in results
@@ -404,6 +436,8 @@ def check(
                 typer.echo(f"{result.code}: {mistake}")
             if not result.mistakes:
                 typer.echo(f"{result.code}: ok ({result.explored} form variants explored)")
+            for warning in result.warnings:
+                typer.echo(f"{result.code}: warning: {warning}", err=True)
             for note in result.notes:
                 typer.echo(f"{result.code}: note: {note}", err=True)
     if bad:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importing.columns import form_fields
 from workflows import registry
-from workflows.chain import Chain
+from workflows.chain import Chain, Material
 from workflows.flow_analysis import (
     condition_lines,
     conditions,
@@ -81,7 +81,8 @@ def chain_page(chain: Chain) -> str:
     if chain.allow_incomplete:
         lines.append(
             f"- 容缺受理: non-key materials may follow within {chain.supplement_days} working "
-            f"days (then: {chain.on_supplement_missed})"
+            f"days (then: {chain.on_supplement_missed}); a missing one holds back only the "
+            "licences it is needed for (column 容缺 holds), the rest is issued at once"
         )
     lines += [
         f"- Commitments verified within {chain.verification_days} working days after issuance; "
@@ -118,15 +119,17 @@ def chain_page(chain: Chain) -> str:
     lines += [
         "## Materials (一套材料)",
         "",
-        "| code | material | key | replaced by e-licence | commitment allowed (verified by) | when |",
-        "|---|---|---|---|---|---|",
+        "| code | material | key | replaced by e-licence | commitment allowed (verified by) | when "
+        "| 容缺 holds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for m, spec in zip(chain.materials, chain.material_specs(), strict=True):
         commitment = f"yes ({_department(spec.verifier)})" if spec.verifier else "yes"
         lines.append(
             f"| `{m.code}` | {_cell(m.name)} | {'key' if m.key else 'non-key'} | "
             f"{f'`{m.e_licence}`' if m.e_licence else ''} | "
-            f"{commitment if m.commitment else ''} | {_cell(m.form_hint)} |"
+            f"{commitment if m.commitment else ''} | {_cell(spec.form_hint)} | "
+            f"{_holds(chain, m) if chain.allow_incomplete and not m.key else ''} |"
         )
     lines += [
         "",
@@ -189,3 +192,10 @@ def pages() -> dict[str, str]:
     for chain in registry.all_chains():
         found[f"{chain.code}.md"] = chain_page(chain)
     return found
+
+
+def _holds(chain: Chain, material: Material) -> str:
+    """容缺受理: the licences a missing non-key item holds back."""
+    if material.needed_for is None:
+        return "every licence"
+    return ", ".join(f"`{code}`" for code in material.needed_for) or "none"

@@ -23,6 +23,16 @@ class MaterialSpec(BaseModel):
     commitment: bool = False
     verifier: str | None = None
     form_hint: str = ""
+    #: False: the case's form does not ask for this conditional material, so the case
+    #: neither lists it nor waits for it (pinned at start from the form).
+    applies: bool = True
+    condition: str = ""  # when the form asks for it, in Chinese ("" for always)
+    #: 容缺受理: the licences a missing item holds back; None holds every licence.
+    needed_for: list[str] | None = None
+
+    def holds(self, licence: str) -> bool:
+        """Whether this item, while missing, holds back ``licence``."""
+        return self.needed_for is None or licence in self.needed_for
 
 
 class Commitment(BaseModel):
@@ -104,6 +114,8 @@ def assess_materials(
     }
     statuses: list[MaterialStatus] = []
     for spec in specs:
+        if not spec.applies:
+            continue  # a conditional material this case's form does not ask for
         base = {"code": spec.code, "name": spec.name, "key": spec.key, "form_hint": spec.form_hint}
         licence = by_type.get(spec.e_licence) if spec.e_licence else None
         if spec.code in submitted:

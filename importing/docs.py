@@ -103,16 +103,18 @@ def columns_markdown() -> str:
             "|---|---|---|---|---|---|",
             *(_field_row(spec) for spec in form_fields(chain)),
             "",
-            f"Materials of `{chain.code}` (材料, by code or by name):",
+            f"Materials of `{chain.code}` (材料, by code or by name; a material with a "
+            "condition is asked for only when the row's form meets it, and ignored otherwise):",
             "",
-            "| code | name | key | e-licence replaces it | commitment allowed |",
-            "|---|---|---|---|---|",
+            "| code | name | key | e-licence replaces it | commitment allowed | asked for when |",
+            "|---|---|---|---|---|---|",
         ]
         for material in chain.materials:
             lines.append(
                 f"| `{material.code}` | {_cell(material.name)} | "
                 f"{'key' if material.key else 'non-key'} | {material.e_licence or ''} | "
-                f"{'yes' if material.commitment else ''} |"
+                f"{'yes' if material.commitment else ''} | "
+                f"{_cell(chain.material_condition(material)) or 'always'} |"
             )
     return "\n".join(lines) + "\n"
 

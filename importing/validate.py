@@ -602,6 +602,11 @@ class RowChecker:
         commitments: list[str],
         received_at: datetime | None,
     ) -> CaseRequest:
+        # A conditional material the row's form does not ask for is not part of the case.
+        model = chain.form.model_validate(form)
+        applies = {m.code for m in chain.materials if m.applies(model)}
+        materials = [code for code in materials if code in applies]
+        commitments = [code for code in commitments if code in applies]
         return CaseRequest(
             case_no=case_no,
             chain=chain.code,

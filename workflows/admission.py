@@ -88,14 +88,16 @@ def chain_of(code: str) -> Chain:
         raise InvalidApplication(str(unknown)) from None
 
 
-def pinned_limits(chain: Chain) -> PinnedLimits:
-    """The chain's settings as of now, pinned for the case's life."""
+def pinned_limits(chain: Chain, form: dict[str, Any] | None = None) -> PinnedLimits:
+    """The chain's settings as of now, pinned for the case's life; with the case's
+    ``form``, each conditional material says whether this case needs it."""
+    model = chain.form.model_validate(form) if form is not None else None
     return PinnedLimits(
         chain_name=chain.name_zh,
         promised_days=chain.promised_days,
         statutory_days=chain.statutory_days,
         department_count=len(chain.departments),
-        materials=chain.material_specs(),
+        materials=chain.material_specs(model),
         allow_incomplete=chain.allow_incomplete,
         supplement_days=chain.supplement_days,
         on_supplement_missed=chain.on_supplement_missed,

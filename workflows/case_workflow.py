@@ -125,6 +125,12 @@ FEATURES_2026_12_PATCH = "features-2026-12"
 #: a second workflow task for its result, about a tenth of an approved case's work.
 #: The publication stays an activity: it goes to another office's system.
 LICENCES_LOCAL_PATCH = "licences-local"
+#: From here on 容缺受理 holds back only the licences a missing item is needed for
+#: (``MaterialSpec.needed_for``), and the flow does not wait for them: ``case.issue``
+#: issues what nothing holds at once and the held licences as their own items arrive
+#: (``_issue_held``); the case concludes once every licence is issued. Asked only
+#: when an issue finds materials missing, so other cases record no marker.
+PER_LICENCE_HOLD_PATCH = "per-licence-hold"
 FOLDED_PATCHES = frozenset(
     {
         ADMISSION_PATCH,
@@ -196,6 +202,10 @@ class CaseWorkflow:
         self._derived_dirty = False
         # What this case wrote outside its own read-model rows (see derived_records).
         self._derived = DerivedRecords()
+        # 容缺受理 (PER_LICENCE_HOLD_PATCH): licences waiting for their missing items.
+        self._held: list[str] = []
+        self._held_task: asyncio.Task[None] | None = None
+        self._flow_done = False
 
     # ---------------------------------------------------------------- set-up
     async def _admit(self, start: StartCase) -> Admission:
@@ -408,6 +418,14 @@ class CaseWorkflow:
             with contextlib.suppress(asyncio.CancelledError):
                 await flow
             return
+        self._flow_done = True
+        if flow.exception() is None and self._held:
+            # 容缺受理: the flow is done; the held licences wait for their own items.
+            self.file.state.stage = "等待补齐材料"
+            self._changed()
+            await workflow.wait_condition(lambda: not self._held or self._stopping())
+            if self._held:
+                return  # withdrawn, or ended by on_supplement_missed
         now = self._now()
         try:
             flow.result()
@@ -577,14 +595,74 @@ class CaseWorkflow:
         self._changed()
 
     async def issue_licences(self, codes: list[str]) -> None:
-        chain = registry.get_chain(self._start.chain)
         state = self.file.state
+        if state.missing_materials and workflow.patched(PER_LICENCE_HOLD_PATCH):
+            held = [code for code in codes if self._holding(code)]
+            if held:
+                self._hold(held)
+            ready = [code for code in codes if code not in held]
+            if ready:
+                await self._issue_now(ready)
+            return
         if state.missing_materials:
             state.stage = "等待补齐材料"  # 容缺受理: reviewed, but not issued before they arrive
             self._changed()
             await workflow.wait_condition(lambda: not state.missing_materials)
+        await self._issue_now(codes)
+
+    def _holding(self, licence: str) -> list[str]:
+        """The missing items that hold ``licence`` back (容缺受理)."""
+        specs = {spec.code: spec for spec in self.admission.limits.materials}
+        return [
+            item.name
+            for item in self.file.state.missing_materials
+            if item.code not in specs or specs[item.code].holds(licence)
+        ]
+
+    def _hold(self, codes: list[str]) -> None:
+        """Keep ``codes`` back until their own missing items arrive; the flow goes on."""
+        chain = registry.get_chain(self._start.chain)
+        self._held.extend(codes)
+        waits = "；".join(
+            f"{chain.licence(code).name}待补齐{'、'.join(self._holding(code))}" for code in codes
+        )
+        self.file.record(
+            "licences_held",
+            SYSTEM_ACTOR,
+            f"容缺受理，暂缓出件：{waits}",
+            self._now(),
+            data={"licences": codes},
+        )
+        self._changed()
+        if self._held_task is None:
+            self._held_task = asyncio.create_task(self._issue_held())
+
+    async def _issue_held(self) -> None:
+        """Issue each held licence as soon as nothing missing holds it."""
+        try:
+            while self._held:
+                await workflow.wait_condition(
+                    lambda: (
+                        any(not self._holding(c) for c in self._held)
+                        or self._stopping()
+                        or self.file.state.concluded
+                    )
+                )
+                if self._stopping() or self.file.state.concluded:
+                    return
+                ready = [code for code in self._held if not self._holding(code)]
+                await self._issue_now(ready, stage=self._flow_done)
+                self._held = [code for code in self._held if code not in ready]
+        finally:
+            self._held_task = None
+
+    async def _issue_now(self, codes: list[str], *, stage: bool = True) -> None:
+        """Issue ``codes`` at the one window and store them as e-licences."""
+        chain = registry.get_chain(self._start.chain)
+        state = self.file.state
         now = self._now()
-        self.file.state.stage = "出件"
+        if stage:
+            state.stage = "出件"
         issued: list[Licence] = []
         for code in codes:
             licence_type = chain.licence(code)

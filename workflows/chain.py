@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from domain.materials import MaterialSpec
 from domain.text import describe_unsafe
+from workflows.material_conditions import Condition, as_condition
 
 if TYPE_CHECKING:
     from workflows.steps import CaseContext
@@ -38,6 +39,12 @@ class Material:
     later where the chain allows 容缺受理. ``e_licence`` names a licence type that,
     held by the applicant, replaces the paper. ``commitment`` marks materials the
     applicant's written commitment may replace (告知承诺制).
+
+    ``required_if`` asks for the material only when the form says so (a condition
+    from :mod:`workflows.material_conditions`, or the name of a yes/no field or
+    property); otherwise it is not part of the case at all. ``needed_for`` names the
+    licences a missing non-key item holds back under 容缺受理; ``None`` (the default)
+    holds every licence, the safe reading, ``()`` holds none (see the guide's 容缺受理).
     """
 
     code: str
@@ -47,6 +54,15 @@ class Material:
     commitment: bool = False
     form_hint: str = ""
     verifier: str | None = None  # department that verifies a commitment afterwards
+    required_if: Condition | str | None = None
+    needed_for: tuple[str, ...] | None = None
+
+    def applies(self, form: BaseModel | None) -> bool:
+        """Whether this form asks for the material (every form when unconditional;
+        without a form, as the catalogue lists it, yes)."""
+        if self.required_if is None or form is None:
+            return True
+        return as_condition(self.required_if).holds(form)
 
 
 @dataclass(frozen=True)
@@ -118,8 +134,9 @@ class Chain:
                 return licence
         raise LookupError(f"chain {self.code} declares no licence {code!r}")
 
-    def material_specs(self) -> list[MaterialSpec]:
-        """The materials as pinned into a case at start."""
+    def material_specs(self, form: BaseModel | None = None) -> list[MaterialSpec]:
+        """The materials as pinned into a case at start; with the case's ``form``, each
+        conditional one says whether this form asks for it (``applies``)."""
         first = self.departments[0] if self.departments else "window"
         return [
             MaterialSpec(
@@ -129,10 +146,29 @@ class Chain:
                 e_licence=m.e_licence,
                 commitment=m.commitment,
                 verifier=m.verifier or (first if m.commitment else None),
-                form_hint=m.form_hint,
+                form_hint=self.material_hint(m),
+                applies=m.applies(form),
+                condition=self.material_condition(m),
+                needed_for=list(m.needed_for) if m.needed_for is not None else None,
             )
             for m in self.materials
         ]
+
+    def material_condition(self, material: Material) -> str:
+        """When the form asks for ``material``, in the form's Chinese labels ("" always)."""
+        if material.required_if is None:
+            return ""
+        from workflows.flow_conditions import condition_zh  # it imports this module
+
+        return condition_zh(self.form, material.required_if)
+
+    def material_hint(self, material: Material) -> str:
+        """The note shown with a material: its condition (仅当 … 时提交) and its own hint."""
+        condition = self.material_condition(material)
+        parts = [f"仅当 {condition} 时提交"] if condition else []
+        if material.form_hint and material.form_hint not in parts:
+            parts.append(material.form_hint)
+        return "；".join(parts)
 
     def validate_form(self, data: Any) -> BaseModel:
         """The chain's form model from ``data``, refusing control characters in any text.

@@ -375,6 +375,8 @@ class CheckResult:
     mistakes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     explored: int = 0
+    #: Where a case of the chain could wait longer than it must (容缺受理).
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_chain(
@@ -436,6 +438,7 @@ def check_chain(
                     f"material {material.code!r} names a verifier but no commitment "
                     "(告知承诺) may replace it"
                 )
+    mistakes += material_mistakes(chain)
     if chain.promised_days > chain.statutory_days:
         mistakes.append(
             f"promised limit {chain.promised_days} is longer than the statutory "
@@ -482,6 +485,10 @@ def check_chain(
             if worst is None or days > worst[0]:
                 worst = (days, path, label)
         mistakes += [f"{prefix}: {p}" for p in problems]
+        for _label, nodes in exploration.runs:
+            for warning in held_issue_warnings(chain, nodes):
+                if f"{prefix}: {warning}" not in result.warnings:
+                    result.warnings.append(f"{prefix}: {warning}")
         if worst is not None and worst[0] > chain.promised_days:
             days, path, label = worst
             mistakes.append(
@@ -495,7 +502,95 @@ def check_chain(
     never = [lic.code for lic in chain.licences if lic.code not in issued]
     if never:
         result.notes.append(f"declared licences no explored branch issues: {', '.join(never)}")
+    result.warnings = material_warnings(chain) + result.warnings
     return result
+
+
+def material_mistakes(chain: Chain) -> list[str]:
+    """Conditions on fields the form lacks, and 容缺 holds on licences never declared."""
+    from workflows.material_conditions import condition_problems
+
+    mistakes: list[str] = []
+    declared = {lic.code for lic in chain.licences}
+    for material in chain.materials:
+        if material.required_if is not None:
+            for problem in condition_problems(material.required_if, chain.form):
+                mistakes.append(f"material {material.code!r}: required_if {problem}")
+        for code in material.needed_for or ():
+            if code not in declared:
+                mistakes.append(
+                    f"material {material.code!r} is needed_for licence {code!r}, "
+                    "which the chain does not declare"
+                )
+    return mistakes
+
+
+def material_warnings(chain: Chain) -> list[str]:
+    """容缺受理: non-key materials that hold every licence, or none."""
+    if not chain.allow_incomplete:
+        return []
+    warnings: list[str] = []
+    for material in chain.materials:
+        if material.key:
+            continue
+        if material.needed_for is None:
+            warnings.append(
+                f"容缺: non-key material {material.code!r} declares no needed_for, so while "
+                "it is missing it holds back every licence; name the licences it is needed for"
+            )
+        elif not material.needed_for:
+            warnings.append(
+                f"容缺: non-key material {material.code!r} is needed for no licence: no "
+                "licence waits for it, only its supplement deadline applies"
+            )
+    return warnings
+
+
+def _in_order(nodes: Iterable[Node]) -> list[Node]:
+    """Steps and issues in the order a case meets them (parallel branches flattened)."""
+    found: list[Node] = []
+    for node in nodes:
+        if isinstance(node, Parallel):
+            for branch in node.branches:
+                found += _in_order(branch)
+        else:
+            found.append(node)
+    return found
+
+
+def held_issue_warnings(chain: Chain, nodes: list[Node]) -> list[str]:
+    """容缺: an issue before further steps of a licence a non-key item may hold back.
+
+    Such a licence is issued once its item arrives and the flow does not wait for it
+    (cases started before per-licence holds stopped there until every item came).
+    """
+    if not chain.allow_incomplete:
+        return []
+    order = _in_order(nodes)
+    warnings: list[str] = []
+    for index, node in enumerate(order):
+        if not isinstance(node, Issue):
+            continue
+        later = [n.name for n in order[index + 1 :] if isinstance(n, Step)]
+        if not later:
+            continue
+        held = {
+            licence: [
+                m.code
+                for m in chain.materials
+                if not m.key and (m.needed_for is None or licence in m.needed_for)
+            ]
+            for licence in node.licences
+        }
+        held = {licence: holders for licence, holders in held.items() if holders}
+        if held:
+            which = "; ".join(f"{lic} by {', '.join(items)}" for lic, items in held.items())
+            warnings.append(
+                f"容缺: issued before further steps ({later[0]} …), a licence may be held "
+                f"back while a non-key item is missing ({which}); the later steps go on "
+                "without it, so they must not need it"
+            )
+    return warnings
 
 
 def sample_mistake(problem: SampleProblem) -> str:

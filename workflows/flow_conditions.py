@@ -17,6 +17,7 @@ import math
 import re
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from workflows.chain import Chain
@@ -29,6 +30,7 @@ from workflows.form_samples import (
     unwrap_optional,
     variants,
 )
+from workflows.material_conditions import AllOf, AnyOf, Condition, as_condition
 
 #: Units a number field's description may end with in brackets: ``营业面积（平方米）``.
 UNITS = frozenset(
@@ -237,3 +239,40 @@ class Conditions:
         if rising:
             return (f"> {edge}", f"≤ {edge}") if strict else (f"≥ {edge}", f"< {edge}")
         return (f"< {edge}", f"≥ {edge}") if strict else (f"≤ {edge}", f"> {edge}")
+
+
+# ------------------------------------------------------------ material conditions
+_OP_ZH = {"==": "=", "!=": "≠", ">": ">", ">=": "≥", "<": "<", "<=": "≤"}
+
+
+def condition_zh(form: type[BaseModel], condition: Condition | str) -> str:
+    """A material's condition as a department head reads it, from the form's labels:
+    ``FormIs("floor_area_m2", ">", 300)`` → ``营业面积 > 300 平方米``,
+    ``FormIs("indoor")`` → ``室内游泳馆：是``, ``AnyOf(a, b)`` → ``a 或 b``."""
+    condition = as_condition(condition)
+    if isinstance(condition, AnyOf | AllOf):
+        joiner = " 或 " if isinstance(condition, AnyOf) else " 且 "
+        return joiner.join(condition_zh(form, part) for part in condition.parts)
+    name, op, value = condition.field, condition.op, condition.value
+    info = form.model_fields.get(name)
+    if info is None:  # a property of the form: its docstring's first line names it
+        found = getattr(form, name, None)
+        doc = (getattr(found, "__doc__", None) or "").strip().splitlines()
+        title = doc[0].rstrip("。.") if doc else name
+        if (op == "==" and value is True) or (op == "!=" and value is False):
+            return title
+        if (op == "==" and value is False) or (op == "!=" and value is True):
+            return f"非{title}"
+        return f"{title} {_OP_ZH.get(op, op)} {show_value(value)}"
+    title, unit = field_label(info, name)
+    annotation, _ = unwrap_optional(info.annotation)
+    if annotation is bool and op in ("==", "!=") and isinstance(value, bool):
+        yes = value if op == "==" else not value
+        return f"{title}：{'是' if yes else '否'}"
+    if op == "in":
+        return f"{title}：" + " 或 ".join(choice_label(info, v) for v in value)
+    if choices(annotation):
+        shown = choice_label(info, value)
+        return f"{title}：{shown}" if op == "==" else f"{title}：非{shown}"
+    suffix = f" {unit}" if unit else ""
+    return f"{title} {_OP_ZH.get(op, op)} {show_value(value)}{suffix}"
