@@ -264,3 +264,53 @@ async def _until(driver: CaseDriver, case_no: str, condition, timeout: float = 2
                 f"{[e.kind for e in state.events]}"
             )
         await asyncio.sleep(0.05)
+
+
+HELD_CHAIN = """
+from pydantic import BaseModel, Field
+
+from workflows.chain import Chain, LicenceType, Material
+
+
+class Form(BaseModel):
+    shop_name: str = Field(min_length=2, examples=["小店"])
+
+
+chain = Chain(
+    code="zz_held_file",
+    name_zh="先出件再审查",
+    name_en="Issue first, review after",
+    form=Form,
+    departments=({first!r}, {second!r}),
+    materials=(
+        Material("application", "申请表"),
+        Material("health", "健康证明", key=False, needed_for=("permit",)),
+    ),
+    licences=(LicenceType("permit", "许可证", {first!r}), LicenceType("ok", "合格证", {second!r})),
+    promised_days=10,
+    statutory_days=20,
+    allow_incomplete=True,
+)
+
+
+@chain.flow(version=1)
+async def flow(case):
+    await case.review({first!r}, "审查", days=1)
+    await case.issue("permit")
+    await case.review({second!r}, "检查", days=1)
+    await case.issue("ok")
+"""
+
+
+def test_chains_check_cli_prints_the_warning_and_still_passes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    path = tmp_path / "held.py"
+    path.write_text(HELD_CHAIN.format(first=FIRST, second=SECOND), encoding="utf-8")
+    result = CliRunner().invoke(app, ["chains", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "zz_held_file: ok" in result.stdout
+    warning = next(line for line in result.output.splitlines() if "warning:" in line)
+    assert "issued before further steps (检查" in warning and "permit by health" in warning
