@@ -141,7 +141,7 @@ chain = Chain(
 @chain.flow(version=1)
 async def flow(case: CaseContext[CompanyForm]) -> None:
     await case.review("market", "企业设立登记", days=1)
-    await case.issue("business_licence")
+    await case.issue("business_licence", wait=True)  # the seal, bank and tax need it
 
     tax_name = "新办纳税人涉税事项（税务登记" + (
         "、发票申领）" if case.form.needs_invoices else "）"

@@ -150,10 +150,10 @@ async def flow(case: CaseContext[ElderlyCareForm]) -> None:
 
     if not form.for_profit:
         await case.review("civil_affairs", "民办非企业单位登记", days=3)
-        await case.issue("private_non_enterprise")
+        await case.issue("private_non_enterprise", wait=True)  # the filing relies on it
     elif not form.existing_business_licence:
         await case.review("market", "营业执照登记", days=1)
-        await case.issue("business_licence")
+        await case.issue("business_licence", wait=True)
 
     departments = ["civil_affairs", "fire"]
     if form.has_medical_room:

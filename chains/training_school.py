@@ -177,7 +177,7 @@ async def flow(case: CaseContext[TrainingSchoolForm]) -> None:
         case.review(licensing, "办学许可决定", days=3),
         case.review("fire", "消防安全检查意见", days=1),
     )
-    await case.issue(permit)
+    await case.issue(permit, wait=True)  # registration needs the permit
 
     if form.for_profit:
         await case.review("market", "营利性民办学校登记（营业执照）", days=1)

@@ -7,6 +7,7 @@ The chains here are built in the test (``tests.extra_chain.registered``)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,9 @@ class HallForm(BaseModel):
     indoor: bool = Field(default=True, description="室内场馆")
 
 
-def hall_chain(code: str) -> Chain:
-    """Registration issued first, then a further review: the early-issue pattern."""
+def hall_chain(code: str, *, wait: bool = False) -> Chain:
+    """Registration issued first, then a further review: the early-issue pattern.
+    ``wait``: the further review needs the permit (``case.issue(..., wait=True)``)."""
     chain = Chain(
         code=code,
         name_zh="我要开测试会堂",
@@ -77,7 +79,7 @@ def hall_chain(code: str) -> Chain:
     @chain.flow(version=1)
     async def flow(case: CaseContext[HallForm]) -> None:
         await case.review(FIRST, "登记", days=1)
-        await case.issue("registration", "hall_permit")
+        await case.issue("registration", "hall_permit", wait=wait)
         await case.review(SECOND, "消防检查", days=1)
         await case.issue("fire_ok")
 
@@ -117,7 +119,9 @@ def test_chains_check_names_bad_declarations_and_warns_where_a_flow_may_wait() -
     # hall_permit, issued before the fire review, is held while staff_health is missing.
     held = [w for w in result.warnings if "issued before further steps" in w]
     assert len(held) == 1 and "hall_permit by staff_health" in held[0]
-    assert "registration" not in held[0]
+    assert "registration" not in held[0] and "go on without it" in held[0]
+    waiting = check_chain(hall_chain("zz_hall_check_wait", wait=True), set(), DEPARTMENTS)
+    assert any("waits (wait=True)" in w and "hall_permit" in w for w in waiting.warnings)
 
     bad = Chain(
         code="zz_hall_bad",
@@ -245,13 +249,29 @@ async def test_an_early_issue_holds_only_the_licence_a_missing_item_is_needed_fo
         assert supplied.state is MaterialState.RECEIVED
 
 
+async def test_an_issue_with_wait_holds_the_flow_until_its_licence_is_out(
+    driver: CaseDriver,
+) -> None:
+    with registered(hall_chain("zz_hall_wait", wait=True)) as chain:
+        case_no = await _start(driver, chain, SMALL, ["application"])  # staff_health missing
+        await driver.wait_for_tasks(case_no)
+        await driver.approve_open(case_no)  # 登记
+        state = await _until(driver, case_no, lambda s: "registration" in _types(s))
+        await asyncio.sleep(1)  # give a wrongly opened review time to show
+        state = await driver.state(case_no)
+        assert state.stage == "等待补齐材料"
+        assert not any(t.name == "消防检查" for t in state.tasks)
+
+        await driver.desk.act(case_no, SupplyMaterials(actor=CLERK, items=["staff_health"]))
+        state = await _until(driver, case_no, lambda s: any(t.name == "消防检查" for t in s.tasks))
+        assert "hall_permit" in _types(state)
+
+
 def _types(state) -> set[str]:  # type: ignore[no-untyped-def]
     return {lic.type for lic in state.licences}
 
 
 async def _until(driver: CaseDriver, case_no: str, condition, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    import asyncio
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:

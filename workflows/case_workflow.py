@@ -594,7 +594,7 @@ class CaseWorkflow:
                 self.file.end_suspension(suspension, SYSTEM_ACTOR, self._now())
         self._changed()
 
-    async def issue_licences(self, codes: list[str]) -> None:
+    async def issue_licences(self, codes: list[str], *, wait: bool = False) -> None:
         state = self.file.state
         if state.missing_materials and workflow.patched(PER_LICENCE_HOLD_PATCH):
             held = [code for code in codes if self._holding(code)]
@@ -603,6 +603,12 @@ class CaseWorkflow:
             ready = [code for code in codes if code not in held]
             if ready:
                 await self._issue_now(ready)
+            if wait and held:  # the flow's next steps need the held licences
+                state.stage = "等待补齐材料"
+                self._changed()
+                await workflow.wait_condition(
+                    lambda: not set(held) & set(self._held) or self._stopping()
+                )
             return
         if state.missing_materials:
             state.stage = "等待补齐材料"  # 容缺受理: reviewed, but not issued before they arrive

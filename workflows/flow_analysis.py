@@ -78,6 +78,7 @@ class Parallel:
 @dataclass
 class Issue:
     licences: list[str]
+    wait: bool = False  # the flow waits for licences held under 容缺受理
 
 
 Node = Step | Parallel | Issue
@@ -194,8 +195,8 @@ class RecordingCase:
             self._target = outer
         return results
 
-    async def issue(self, *licence_codes: str) -> None:
-        self._target.append(Issue(list(licence_codes)))
+    async def issue(self, *licence_codes: str, wait: bool = False) -> None:
+        self._target.append(Issue(list(licence_codes), wait))
 
 
 def record_flow(
@@ -281,6 +282,8 @@ def node_json(node: Node) -> dict[str, Any]:
             "stage": node.stage,
             "branches": [[node_json(n) for n in b] for b in node.branches],
         }
+    if node.wait:
+        return {"type": "issue", "licences": node.licences, "wait": True}
     return {"type": "issue", "licences": node.licences}
 
 
@@ -485,10 +488,8 @@ def check_chain(
             if worst is None or days > worst[0]:
                 worst = (days, path, label)
         mistakes += [f"{prefix}: {p}" for p in problems]
-        for _label, nodes in exploration.runs:
-            for warning in held_issue_warnings(chain, nodes):
-                if f"{prefix}: {warning}" not in result.warnings:
-                    result.warnings.append(f"{prefix}: {warning}")
+        found = [held for _, nodes in exploration.runs for held in held_issues(chain, nodes)]
+        result.warnings += [f"{prefix}: {w}" for w in held_issue_warnings(found)]
         if worst is not None and worst[0] > chain.promised_days:
             days, path, label = worst
             mistakes.append(
@@ -558,16 +559,17 @@ def _in_order(nodes: Iterable[Node]) -> list[Node]:
     return found
 
 
-def held_issue_warnings(chain: Chain, nodes: list[Node]) -> list[str]:
-    """容缺: an issue before further steps of a licence a non-key item may hold back.
+def held_issues(chain: Chain, nodes: list[Node]) -> list[tuple[bool, str, dict[str, list[str]]]]:
+    """容缺: each issue before further steps of licences a non-key item may hold back,
+    as (the flow waits there, the next step, {licence: the items that hold it}).
 
-    Such a licence is issued once its item arrives and the flow does not wait for it
-    (cases started before per-licence holds stopped there until every item came).
-    """
+    Without ``wait=True`` such a licence is issued once its item arrives and the flow
+    does not wait for it (cases started before per-licence holds stopped there until
+    every item came)."""
     if not chain.allow_incomplete:
         return []
     order = _in_order(nodes)
-    warnings: list[str] = []
+    found: list[tuple[bool, str, dict[str, list[str]]]] = []
     for index, node in enumerate(order):
         if not isinstance(node, Issue):
             continue
@@ -584,11 +586,29 @@ def held_issue_warnings(chain: Chain, nodes: list[Node]) -> list[str]:
         }
         held = {licence: holders for licence, holders in held.items() if holders}
         if held:
-            which = "; ".join(f"{lic} by {', '.join(items)}" for lic, items in held.items())
+            found.append((node.wait, later[0], held))
+    return found
+
+
+def held_issue_warnings(found: list[tuple[bool, str, dict[str, list[str]]]]) -> list[str]:
+    """One warning per kind of issue and next step, over every explored form."""
+    merged: dict[tuple[bool, str], dict[str, list[str]]] = {}
+    for wait, step, held in found:
+        merged.setdefault((wait, step), {}).update(held)
+    warnings: list[str] = []
+    for (wait, step), held in merged.items():
+        which = "; ".join(f"{lic} by {', '.join(items)}" for lic, items in held.items())
+        if wait:
             warnings.append(
-                f"容缺: issued before further steps ({later[0]} …), a licence may be held "
-                f"back while a non-key item is missing ({which}); the later steps go on "
-                "without it, so they must not need it"
+                f"容缺: the flow waits (wait=True) before further steps ({step} …) while a "
+                f"licence is held back for a missing non-key item ({which}): those steps "
+                "wait for the applicant too"
+            )
+        else:
+            warnings.append(
+                f"容缺: issued before further steps ({step} …), a licence may be held back "
+                f"while a non-key item is missing ({which}); the later steps go on without "
+                "it, so they must not need it (else issue with wait=True)"
             )
     return warnings
 

@@ -211,7 +211,12 @@ class CaseContext(Generic[FormT]):
                 task.cancel()
             raise
 
-    async def issue(self, *licence_codes: str) -> None:
+    async def issue(self, *licence_codes: str, wait: bool = False) -> None:
         """Issue the named licences at the one window (统一出件) and store them as
-        e-licences."""
-        await self._engine.issue_licences(list(licence_codes))
+        e-licences.
+
+        容缺受理: a licence a missing non-key item is ``needed_for`` is held back and
+        issued when that item arrives; the rest is issued now and the flow goes on.
+        ``wait=True``: the flow waits here until the held ones are out too (the steps
+        after this one need them, e.g. a registration that needs the permit)."""
+        await self._engine.issue_licences(list(licence_codes), wait=wait)
