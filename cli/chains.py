@@ -306,7 +306,7 @@ def show(
     message("Materials (一套材料) for this form:")
     for item in materials_for(chain, values):
         kind = "关键" if item["key"] else "非关键"
-        when = f"，{item['condition']} 时提交" if item["condition"] else ""
+        when = f"，仅当 {item['condition']} 时提交" if item["condition"] else ""
         asked = "" if item["asked"] else " — 本表单不需要"
         holds = f"；容缺时暂缓 {'、'.join(item['holds'])}" if item["holds"] else ""
         message(f"  {item['code']} {item['name']}（{kind}{when}{holds}）{asked}")

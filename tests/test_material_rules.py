@@ -334,3 +334,27 @@ def test_chains_check_cli_prints_the_warning_and_still_passes(tmp_path: Path) ->
     assert "zz_held_file: ok" in result.stdout
     warning = next(line for line in result.output.splitlines() if "warning:" in line)
     assert "issued before further steps (检查" in warning and "permit by health" in warning
+
+
+def test_chains_show_lists_what_this_form_is_asked_for() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    with registered(hall_chain("zz_hall_show")) as chain:
+        runner = CliRunner()
+        shown = {}
+        for name, form in (("small", SMALL), ("large", LARGE)):
+            result = runner.invoke(
+                app, ["chains", "show", chain.code, "--form", json.dumps(form), "--json"]
+            )
+            assert result.exit_code == 0, result.output
+            shown[name] = {m["code"]: m for m in json.loads(result.stdout)["materials"]}
+        assert not shown["small"]["fire_plan"]["asked"] and shown["large"]["fire_plan"]["asked"]
+        assert shown["large"]["fire_plan"]["condition"] == "营业面积 > 300 平方米 或 座位数 > 100"
+        assert shown["large"]["staff_health"]["holds"] == ["会堂许可证"]
+        text = runner.invoke(app, ["chains", "show", chain.code, "--form", json.dumps(SMALL)])
+        line = next(x for x in text.output.splitlines() if "fire_plan" in x)
+        assert "仅当 营业面积 > 300 平方米" in line and "本表单不需要" in line
