@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.tree import Tree
 
 from cli.output import (
@@ -52,6 +53,7 @@ from workflows.flow_analysis import (
 )
 from workflows.flow_diagram import mermaid
 from workflows.form_samples import sample_values, show_value
+from workflows.legal_basis import step_basis
 
 
 class ShowFormat(enum.StrEnum):
@@ -113,7 +115,8 @@ def _licence_name(chain: Chain, code: str) -> str:
 def draw(tree: Tree, nodes: Sequence[Node], chain: Chain) -> None:
     for node in nodes:
         if isinstance(node, Step):
-            tree.add(_step_label(node))
+            basis = step_basis(chain, node.name)
+            tree.add(_step_label(node) + (f"\n[dim]依据：{escape(basis)}[/]" if basis else ""))
         elif isinstance(node, Issue):
             tree.add("[green]出件[/] " + "、".join(_licence_name(chain, c) for c in node.licences))
         else:
@@ -282,6 +285,8 @@ def show(
                 "longest_path_days": days,
                 "longest_path": [s.name for s in path if s.case_days],
                 "conditions": found,
+                "legal_basis": basis_json(chain),
+                "fees": chain.fees,
                 "note": "branches depend on the form; this flow is drawn for 'form'",
             }
         )
@@ -302,6 +307,33 @@ def show(
         message("Conditions (other forms):")
         for line in condition_lines(found, days):
             message(f"  {line}")
+    for line in basis_lines(chain):
+        message(line)
+
+
+def basis_json(chain: Chain) -> dict[str, Any]:
+    basis = chain.legal_basis
+    return {
+        "laws": list(basis.laws),
+        "statutory": basis.statutory,
+        "promised": basis.promised,
+        "steps": dict(basis.steps),
+    }
+
+
+def basis_lines(chain: Chain) -> list[str]:
+    """法律依据 and fees under the tree: the laws, where each limit comes from."""
+    basis = chain.legal_basis
+    if basis.is_empty() and not chain.fees:
+        return ["法律依据: not declared (legal_basis=LegalBasis(...) on the Chain)"]
+    lines = ["法律依据:"]
+    lines += [f"  {law}" for law in basis.laws]
+    if basis.statutory:
+        lines.append(f"  法定时限 {chain.statutory_days} 个工作日 — {basis.statutory}")
+    if basis.promised:
+        lines.append(f"  承诺时限 {chain.promised_days} 个工作日 — {basis.promised}")
+    lines.append(f"收费: {chain.fees or 'not declared'}")
+    return lines
 
 
 def load_chain_file(path: Path) -> list[Chain]:
