@@ -53,7 +53,7 @@ from workflows.flow_analysis import (
 )
 from workflows.flow_diagram import mermaid
 from workflows.form_samples import sample_values, show_value
-from workflows.legal_basis import step_basis
+from workflows.legal_basis import basis_notes, step_basis
 
 
 class ShowFormat(enum.StrEnum):
@@ -413,7 +413,9 @@ def check(
         if chain is None:
             results.append(CheckResult(name, mistakes=[problem or "cannot load"]))
         else:
-            results.append(check_chain(chain, known, departments))
+            result = check_chain(chain, known, departments)
+            result.notes += basis_notes(chain)  # what the 办事指南 page lacks
+            results.append(result)
     bad = any(r.mistakes for r in results)
     if as_json:
         emit_json(
@@ -593,3 +595,28 @@ def new_chain(
     )
     if result.mistakes:
         raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command("try")
+@guarded
+def try_command(
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Chain code, e.g. pharmacy.")],
+    role: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ROLE[:DEPARTMENT]",
+            help="Act in this role of yours (window_clerk or coordinator).",
+        ),
+    ] = None,
+    case_no: Annotated[
+        str | None, typer.Option(help="Case number (default TRY-CODE-<time>).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Start one sample case of a chain on the running system and say what to do next.
+
+    The sample form is built through the chain's model (as the demo's), with every material; the case is accepted as the signed-in window clerk. Prints the open tasks, the departments that must act and their reviewers, and the commands to sign them in (one session each), decide the tasks and follow the case. Exit 3 when no worker answers (start or restart it: a worker knows only the chains it imported).
+    """
+    from cli.chain_try import try_chain
+
+    try_chain(code, role, case_no, as_json)

@@ -33,7 +33,7 @@ from workflows.form_samples import (
     sample_values,
     variants,
 )
-from workflows.legal_basis import basis_mistakes, basis_notes
+from workflows.legal_basis import basis_mistakes
 from workflows.steps import StepResult
 
 #: Departments every chain may use without declaring them (the one window).
@@ -499,7 +499,6 @@ def check_chain(
     if never:
         result.notes.append(f"declared licences no explored branch issues: {', '.join(never)}")
     mistakes += basis_mistakes(chain, step_names)
-    result.notes += basis_notes(chain)
     return result
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision: str = "0010_chain_departments"
 down_revision: str | None = "0009_supervision_items"
@@ -40,8 +40,11 @@ def _now() -> datetime:
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    there = {row[0] for row in bind.execute(sa.select(_DEPARTMENTS.c.code))}
+    # Offline (`db upgrade --sql`) nothing can be read: the SQL inserts every row (an
+    # office that added one of these codes by hand deletes that INSERT first).
+    there: set[str] = set()
+    if not context.is_offline_mode():
+        there = {row[0] for row in op.get_bind().execute(sa.select(_DEPARTMENTS.c.code))}
     rows = [
         {"code": code, "name": name, "updated_at": _now(), "updated_by": SEEDED_BY}
         for code, name in ADDED_AT_0010.items()
