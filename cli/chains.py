@@ -168,6 +168,8 @@ def list_chains(
                     "materials": [m.code for m in c.materials],
                     "applicant_kind": c.applicant_kind,
                     "description": c.description,
+                    "legal_basis": basis_json(c),
+                    "fees": c.fees,
                 }
                 for c in found
             ]

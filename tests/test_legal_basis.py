@@ -73,6 +73,10 @@ def test_chains_show_prints_the_basis_of_the_chain_its_limits_and_a_step() -> No
     assert f"依据：{STEP_BASIS}" in tree.output and "收费: 不收费" in tree.output
     data = json.loads(shown.stdout)
     assert data["legal_basis"]["laws"] == list(BASIS.laws) and data["fees"] == "不收费"
+    with registered(chain):
+        listed = json.loads(runner.invoke(app, ["chains", "list", "--json"]).stdout)
+    mine = next(c for c in listed if c["code"] == chain.code)
+    assert mine["legal_basis"]["statutory"] == BASIS.statutory and mine["fees"] == "不收费"
 
 
 def test_a_chain_without_basis_says_so_in_show_and_check() -> None:
