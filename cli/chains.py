@@ -593,7 +593,8 @@ def new_chain(
     message(
         f"next: edit chains/{code}.py (form, materials, licences, flow), then "
         f"`onechain chains check`, `onechain chains show {code}`, "
-        f"`./run.sh test tests/test_chain_{code}.py` and `onechain chains docs`"
+        f"`./run.sh test tests/test_chain_{code}.py` and `onechain chains docs`; on a running "
+        f"system (worker restarted) `onechain chains try {code}`"
     )
     if result.mistakes:
         raise typer.Exit(EXIT_REJECTED)
