@@ -20,6 +20,8 @@ CHAIN_MODULES = (
     "training_school",
     "entertainment",
     "swimming_venue",
+    "pharmacy",
+    "talent",
 )
 
 

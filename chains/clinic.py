@@ -36,6 +36,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import NO_FEES, LegalBasis
 from workflows.material_conditions import FormIs
 from workflows.steps import CaseContext
 
@@ -159,6 +160,27 @@ chain = Chain(
     supplement_days=5,
     description="主体登记（营利性）→ 并联：诊所备案、医废排污登记、消防核查"
     "（X 射线：辐射安全、放射诊疗审查 → 联合现场核查 → 并联决定）→ 民非登记（非营利性）→ 统一出件",
+    legal_basis=LegalBasis(
+        laws=(
+            "《医疗机构管理条例》（2022 年修订）",
+            "《诊所备案管理暂行办法》（国卫医政发〔2022〕33号）",
+            "《中医诊所备案管理暂行办法》",
+            "《医疗废物管理条例》",
+            "《放射性同位素与射线装置安全和防护条例》",
+            "《放射诊疗管理规定》",
+            "《民办非企业单位登记管理暂行条例》",
+            "《中华人民共和国行政许可法》第四十二条",
+        ),
+        statutory="《行政许可法》第四十二条：20 个工作日（辐射安全、放射诊疗许可）",
+        promised="本地一链办理承诺：10 个工作日（登记 1 + 审查 3 + 核查 3 + 决定 2）",
+        steps={
+            "诊所备案": "《诊所备案管理暂行办法》：材料齐全的当场备案，30 日内现场核查（链外）",
+            "营业执照登记": "《市场主体登记管理条例》第十九条",
+            "辐射安全许可审查": "《放射性同位素与射线装置安全许可管理办法》：20 个工作日内审查",
+            "放射诊疗许可审查": "《放射诊疗管理规定》第十五条：20 日内作出审查决定",
+        },
+    ),
+    fees=NO_FEES,
 )
 
 

@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import LegalBasis
 from workflows.steps import CaseContext
 
 
@@ -135,6 +136,24 @@ chain = Chain(
     allow_incomplete=True,
     supplement_days=3,
     description="营业执照（先出件）→ 并联：刻章、银行开户、涉税事项、社保登记 → 统一出件",
+    legal_basis=LegalBasis(
+        laws=(
+            "《中华人民共和国公司法》",
+            "《市场主体登记管理条例》第十九条",
+            "《印铸刻字业暨印章刻制管理规定》（公章刻制备案）",
+            "《人民币银行结算账户管理办法》（基本存款账户）",
+            "《中华人民共和国税收征收管理法》第十五条（税务登记）",
+            "《中华人民共和国社会保险法》第五十七条（单位社会保险登记）",
+        ),
+        statutory="《市场主体登记管理条例》第十九条：材料齐全的当场登记，不能当场的 3 个工作日内；其余事项按《行政许可法》第四十二条 20 个工作日计",
+        promised="青岛「3540」改革：开办企业 3 个工作日内办结（营业执照、刻章、开户、涉税）",
+        steps={
+            "企业设立登记": "《市场主体登记管理条例》第十九条：3 个工作日内登记",
+            "单位社会保险登记": "《社会保险法》第五十七条：自成立之日起 30 日内登记，窗口即办",
+            "银行基本存款账户开户": "《人民币银行结算账户管理办法》：开户银行 1 个工作日",
+        },
+    ),
+    fees="不收费（营业执照、公章刻制备案、税务登记、社保登记均不收费；首套印章刻制费用按当地政府购买服务政策）",
 )
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import LegalBasis
 from workflows.steps import CaseContext
 
 DRAWING_REVIEWERS = ("natural_resources", "fire", "civil_defence", "housing")
@@ -154,6 +155,25 @@ chain = Chain(
         "用地规划许可 → 并联：工程规划许可、多图联审、多评合一 → 施工许可 → 出件"
         " → 竣工告知 → 联合验收 → 出件"
     ),
+    legal_basis=LegalBasis(
+        laws=(
+            "《中华人民共和国城乡规划法》第三十七条、第三十八条、第四十条（用地、工程规划许可）",
+            "《中华人民共和国建筑法》第八条（施工许可）",
+            "《建筑工程施工许可管理办法》（住房和城乡建设部令第 18 号）",
+            "《房屋建筑和市政基础设施工程施工图设计文件审查管理办法》",
+            "《建设工程质量管理条例》第四十九条（竣工验收备案）",
+            "《国务院办公厅关于全面开展工程建设项目审批制度改革的实施意见》（国办发〔2019〕11号）",
+        ),
+        statutory="山东省工程建设项目审批时限：从立项到施工许可 45 个工作日",
+        promised="青岛「3540」改革：施工许可 40 个工作日内（审图 7、评估 35）",
+        steps={
+            "多图联审": "「3540」改革：7 个工作日内完成审图",
+            "多评合一": "「3540」改革：35 个工作日内完成评估（中介服务时间不计入）",
+            "建筑工程施工许可": "《建筑工程施工许可管理办法》第五条：7 日内作出决定，本地承诺 2 个工作日",
+            "竣工联合验收": "国办发〔2019〕11号：限时联合验收，本地 5 个工作日（不计入承诺时限）",
+        },
+    ),
+    fees="行政许可不收费（《行政许可法》第五十八条）；城市基础设施配套费等政府性基金按当地标准另行缴纳，技术审查费用由政府购买服务",
 )
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import NO_FEES, LegalBasis
 from workflows.material_conditions import FormIs
 from workflows.steps import CaseContext
 
@@ -141,6 +142,25 @@ chain = Chain(
     supplement_days=5,
     description="法人登记（民非或营业执照）→ 并联审查（备案、消防，医务室、食堂）→ 联合踏勘"
     " → 并联决定 → 统一出件",
+    legal_basis=LegalBasis(
+        laws=(
+            "《中华人民共和国老年人权益保障法》（2018 年修正，取消设立许可）",
+            "《养老机构管理办法》（民政部令第 66 号）第九条（备案）",
+            "《民办非企业单位登记管理暂行条例》",
+            "《市场主体登记管理条例》",
+            "民政部、应急管理部关于养老机构消防安全的规定",
+            "《关于做好医养结合机构审批登记工作的通知》（国卫办老龄发〔2019〕17号）",
+            "《食品经营许可和备案管理办法》",
+            "《中华人民共和国行政许可法》第四十二条",
+        ),
+        statutory="《行政许可法》第四十二条：20 个工作日（食品经营许可等）",
+        promised="本地一链办理承诺：10 个工作日（登记 3 + 审查 3 + 踏勘 3 + 决定 1）",
+        steps={
+            "养老机构备案": "《养老机构管理办法》第九条：登记后向民政部门备案",
+            "内设医务室执业备案": "国卫办老龄发〔2019〕17号：内设医务室、护理站实行备案",
+        },
+    ),
+    fees=NO_FEES,
 )
 
 

@@ -37,6 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import NO_FEES, LegalBasis
 from workflows.material_conditions import FormIs
 from workflows.steps import CaseContext
 
@@ -148,6 +149,24 @@ chain = Chain(
     supplement_days=5,
     description="营业执照 → 并联审查（文化经营许可、消防、KTV 卫生许可）→ 联合现场勘验"
     " → 并联决定 → 出件 → 公安备案",
+    legal_basis=LegalBasis(
+        laws=(
+            "《娱乐场所管理条例》第九条、第十一条",
+            "《互联网上网服务营业场所管理条例》第十一条",
+            "《中华人民共和国消防法》第十五条",
+            "《公众聚集场所投入使用、营业消防安全检查规则》（告知承诺）",
+            "《公共场所卫生管理条例》",
+            "《市场主体登记管理条例》",
+        ),
+        statutory="《娱乐场所管理条例》第九条：20 日内作出决定；《互联网上网服务营业场所管理条例》第十一条：20 个工作日内作出决定",
+        promised="本地一链办理承诺：10 个工作日（登记 1 + 审查 3 + 检查 3 + 决定 2 + 备案 1）",
+        steps={
+            "公众聚集场所消防安全检查（告知承诺）": "《公众聚集场所投入使用、营业消防安全检查规则》：告知承诺当场发证，事后检查",
+            "公众聚集场所消防安全检查": "《消防法》第十五条：自受理之日起 10 个工作日内检查",
+            "营业执照登记": "《市场主体登记管理条例》第十九条",
+        },
+    ),
+    fees=NO_FEES,
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import NO_FEES, LegalBasis
 from workflows.steps import CaseContext
 
 
@@ -96,6 +97,24 @@ chain = Chain(
         "食品经营许可决定": "Food business decision",
         "民办非企业单位登记": "Private non-enterprise registration",
     },
+    legal_basis=LegalBasis(
+        laws=(
+            "《中华人民共和国民办教育促进法》第十二条、第十七条、第十九条（办学许可、登记）",
+            "《幼儿园管理条例》第十一条、第十二条（举办幼儿园的审批）",
+            "《托儿所幼儿园卫生保健管理办法》第七条（卫生保健评价）",
+            "《中华人民共和国消防法》第十五条",
+            "《中华人民共和国食品安全法》第三十五条（食品经营许可）",
+            "《民办非企业单位登记管理暂行条例》",
+            "《中华人民共和国行政许可法》第四十二条、第四十五条",
+        ),
+        statutory="《行政许可法》第四十二条第二款：统一办理、联合办理的 45 个工作日",
+        promised="本地一链办理承诺：20 个工作日（初审 5 + 踏勘 3 + 决定 3 + 登记 3）",
+        steps={
+            "民办非企业单位登记": "《民办非企业单位登记管理暂行条例》：取得办学许可后登记",
+            "卫生保健评价": "《托儿所幼儿园卫生保健管理办法》第七条：卫生保健评价报告",
+        },
+    ),
+    fees=NO_FEES,
 )
 
 

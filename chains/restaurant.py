@@ -26,6 +26,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import NO_FEES, LegalBasis
 from workflows.material_conditions import AnyOf, FormIs
 from workflows.steps import CaseContext, StepResult
 
@@ -137,6 +138,26 @@ chain = Chain(
     allow_incomplete=True,  # 容缺受理: e.g. health certificates may follow within 5 days
     supplement_days=5,
     description="主体登记 → 食品经营许可，并联：消防（大型场所）、门头牌匾、油烟备案 → 统一出件",
+    legal_basis=LegalBasis(
+        laws=(
+            "《中华人民共和国食品安全法》第三十五条（食品经营许可）",
+            "《食品经营许可和备案管理办法》（2023 年国家市场监督管理总局令第 78 号）",
+            "《中华人民共和国消防法》第十五条（公众聚集场所投入使用、营业前消防安全检查）",
+            "《中华人民共和国大气污染防治法》第八十一条（餐饮油烟）",
+            "《市场主体登记管理条例》第十九条",
+            "当地户外广告和招牌设置管理规定",
+            "《中华人民共和国行政许可法》第四十二条",
+        ),
+        statutory="《行政许可法》第四十二条：一个行政机关 20 个工作日（一窗代各机关受理）",
+        promised="本地一链办理承诺：5 个工作日",
+        steps={
+            "营业执照登记": "《市场主体登记管理条例》第十九条：当场登记",
+            "食品经营许可审查": "《食品经营许可和备案管理办法》：10 个工作日内作出决定，本地承诺 3 个工作日",
+            "公众聚集场所消防安全检查": "《消防法》第十五条：自受理之日起 10 个工作日内检查，本地承诺 3 个工作日",
+            "门头牌匾设置（窗口当场办结）": "当地户外广告和招牌设置管理规定：简易招牌即办",
+        },
+    ),
+    fees=NO_FEES,
 )
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import NO_FEES, LegalBasis
 from workflows.steps import CaseContext
 
 
@@ -116,6 +117,23 @@ chain = Chain(
     allow_incomplete=True,
     supplement_days=5,
     description="营业执照 → 并联审查（高危体育、卫生、室内消防）→ 联合踏勘 → 并联决定 → 统一出件",
+    legal_basis=LegalBasis(
+        laws=(
+            "《全民健身条例》第三十二条、第三十三条",
+            "《经营高危险性体育项目许可管理办法》",
+            "《第一批高危险性体育项目目录》（2013 年）",
+            "《公共场所卫生管理条例》第二条",
+            "《中华人民共和国消防法》第十五条",
+            "《市场主体登记管理条例》",
+        ),
+        statutory="《经营高危险性体育项目许可管理办法》：30 日内实地核查并作出决定，按 30 个工作日计",
+        promised="本地一链办理承诺：10 个工作日（登记 1 + 审查 3 + 踏勘 3 + 决定 2）",
+        steps={
+            "公众聚集场所消防安全检查": "《消防法》第十五条：室内游泳馆属公众聚集场所",
+            "营业执照登记": "《市场主体登记管理条例》第十九条",
+        },
+    ),
+    fees=NO_FEES,
 )
 
 

@@ -34,6 +34,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import NO_FEES, LegalBasis
 from workflows.steps import CaseContext
 
 TrainingKind = Literal["culture_education", "vocational_skills", "arts", "sports"]
@@ -158,6 +159,23 @@ chain = Chain(
     allow_incomplete=True,
     supplement_days=5,
     description="并联审查（办学许可、消防）→ 联合踏勘 → 办学许可决定（先出证）→ 民非或企业登记 → 统一出件",
+    legal_basis=LegalBasis(
+        laws=(
+            "《中华人民共和国民办教育促进法》第十二条、第十七条、第十九条",
+            "《中华人民共和国民办教育促进法实施条例》（2021 年）",
+            "《民办职业培训学校设立、分立、合并、变更及终止审批暂行办法》",
+            "校外培训主管部门的规定（非学科类：文化和旅游、体育）",
+            "《民办非企业单位登记管理暂行条例》",
+            "《市场主体登记管理条例》",
+        ),
+        statutory="《民办教育促进法》第十七条：正式设立 3 个月内作出决定，按 60 个工作日计",
+        promised="本地一链办理承诺：15 个工作日（审查 5 + 踏勘 3 + 决定 3 + 登记 3）",
+        steps={
+            "民办非企业单位登记": "《民办教育促进法》第十九条：非营利性取得办学许可证后登记",
+            "营利性民办学校登记（营业执照）": "《民办教育促进法》第十九条：营利性到市场监管部门登记",
+        },
+    ),
+    fees=NO_FEES,
 )
 
 

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 from rich.tree import Tree
 
 from cli.output import (
@@ -52,6 +53,7 @@ from workflows.flow_analysis import (
 )
 from workflows.flow_diagram import mermaid
 from workflows.form_samples import sample_values, show_value
+from workflows.legal_basis import basis_notes, step_basis
 
 
 class ShowFormat(enum.StrEnum):
@@ -113,7 +115,8 @@ def _licence_name(chain: Chain, code: str) -> str:
 def draw(tree: Tree, nodes: Sequence[Node], chain: Chain) -> None:
     for node in nodes:
         if isinstance(node, Step):
-            tree.add(_step_label(node))
+            basis = step_basis(chain, node.name)
+            tree.add(_step_label(node) + (f"\n[dim]依据：{escape(basis)}[/]" if basis else ""))
         elif isinstance(node, Issue):
             tree.add("[green]出件[/] " + "、".join(_licence_name(chain, c) for c in node.licences))
         else:
@@ -165,6 +168,8 @@ def list_chains(
                     "materials": [m.code for m in c.materials],
                     "applicant_kind": c.applicant_kind,
                     "description": c.description,
+                    "legal_basis": basis_json(c),
+                    "fees": c.fees,
                 }
                 for c in found
             ]
@@ -283,6 +288,8 @@ def show(
                 "longest_path": [s.name for s in path if s.case_days],
                 "conditions": found,
                 "materials": materials_for(chain, values),
+                "legal_basis": basis_json(chain),
+                "fees": chain.fees,
                 "note": "branches depend on the form; this flow is drawn for 'form'",
             }
         )
@@ -333,6 +340,33 @@ def materials_for(chain: Chain, values: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+    for line in basis_lines(chain):
+        message(line)
+
+
+def basis_json(chain: Chain) -> dict[str, Any]:
+    basis = chain.legal_basis
+    return {
+        "laws": list(basis.laws),
+        "statutory": basis.statutory,
+        "promised": basis.promised,
+        "steps": dict(basis.steps),
+    }
+
+
+def basis_lines(chain: Chain) -> list[str]:
+    """法律依据 and fees under the tree: the laws, where each limit comes from."""
+    basis = chain.legal_basis
+    if basis.is_empty() and not chain.fees:
+        return ["法律依据: not declared (legal_basis=LegalBasis(...) on the Chain)"]
+    lines = ["法律依据:"]
+    lines += [f"  {law}" for law in basis.laws]
+    if basis.statutory:
+        lines.append(f"  法定时限 {chain.statutory_days} 个工作日 — {basis.statutory}")
+    if basis.promised:
+        lines.append(f"  承诺时限 {chain.promised_days} 个工作日 — {basis.promised}")
+    lines.append(f"收费: {chain.fees or 'not declared'}")
+    return lines
 
 
 def load_chain_file(path: Path) -> list[Chain]:
@@ -412,7 +446,9 @@ def check(
         if chain is None:
             results.append(CheckResult(name, mistakes=[problem or "cannot load"]))
         else:
-            results.append(check_chain(chain, known, departments))
+            result = check_chain(chain, known, departments)
+            result.notes += basis_notes(chain)  # what the 办事指南 page lacks
+            results.append(result)
     bad = any(r.mistakes for r in results)
     if as_json:
         emit_json(
@@ -591,7 +627,33 @@ def new_chain(
     message(
         f"next: edit chains/{code}.py (form, materials, licences, flow), then "
         f"`onechain chains check`, `onechain chains show {code}`, "
-        f"`./run.sh test tests/test_chain_{code}.py` and `onechain chains docs`"
+        f"`./run.sh test tests/test_chain_{code}.py` and `onechain chains docs`; on a running "
+        f"system (worker restarted) `onechain chains try {code}`"
     )
     if result.mistakes:
         raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command("try")
+@guarded
+def try_command(
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Chain code, e.g. pharmacy.")],
+    role: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ROLE[:DEPARTMENT]",
+            help="Act in this role of yours (window_clerk or coordinator).",
+        ),
+    ] = None,
+    case_no: Annotated[
+        str | None, typer.Option(help="Case number (default TRY-CODE-<time>).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Start one sample case of a chain on the running system and say what to do next.
+
+    The sample form is built through the chain's model (as the demo's), with every material; the case is accepted as the signed-in window clerk. Prints the open tasks, the departments that must act and their reviewers, and the commands to sign them in (one session each), decide the tasks and follow the case. Exit 3 when no worker answers (start or restart it: a worker knows only the chains it imported).
+    """
+    from cli.chain_try import try_chain
+
+    try_chain(code, role, case_no, as_json)

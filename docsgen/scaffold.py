@@ -139,6 +139,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from workflows.chain import Chain, LicenceType, Material
+from workflows.legal_basis import NO_FEES, LegalBasis
 from workflows.steps import CaseContext
 
 {departments}
@@ -179,6 +180,13 @@ chain = Chain(
     statutory_days={new.statutory_days},
     applicant_kind="{new.applicant_kind}",
     description="并联审查 → 联合踏勘（需要时） → 统一出件",
+    legal_basis=LegalBasis(  # 法律依据: shown by `chains show` and on the 办事指南 page
+        laws=("（填写本事项依据的法律、法规、规章）",),
+        statutory="（填写法定 {new.statutory_days} 个工作日的出处，例如《行政许可法》第四十二条）",
+        promised="（填写承诺 {new.promised_days} 个工作日的出处：本地承诺文件）",
+        steps={{}},  # step name → its own basis, where it differs from the chain's
+    ),
+    fees=NO_FEES,  # or the charges and their basis
 )
 
 

@@ -24,6 +24,7 @@ DEPARTMENTS: dict[str, str] = {
     "development": "发展改革委",
     "culture_tourism": "文化和旅游局",
     "sports": "体育局",
+    "talent": "人才工作领导小组办公室（人才办）",
 }
 
 

@@ -591,6 +591,7 @@ DEPARTMENTS_EN: dict[str, str] = {
     "quality": "Construction quality",
     "archives": "Urban construction archives",
     "development": "Development & reform",
+    "talent": "Talent office",
 }
 
 # Issue 12 (who holds a case, the cursor, the clock display, the console's processes):

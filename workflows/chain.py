@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from domain.materials import MaterialSpec
 from domain.text import describe_unsafe
+from workflows.legal_basis import LegalBasis
 from workflows.material_conditions import Condition, as_condition
 
 if TYPE_CHECKING:
@@ -99,6 +100,11 @@ class Chain:
     #: English names of the flow's stages and steps, keyed by the Chinese name the
     #: flow gives them (optional: a name not listed is shown in Chinese).
     names_en: dict[str, str] = field(default_factory=dict)
+    #: 法律依据: the laws, where each limit comes from, per-step basis (read live, like
+    #: the licence names: never pinned into a case, never changes what a case does).
+    legal_basis: LegalBasis = field(default_factory=LegalBasis)
+    #: 收费标准 for the 办事指南, e.g. ``legal_basis.NO_FEES`` ("" = not declared yet).
+    fees: str = ""
 
     @property
     def version(self) -> int:

@@ -33,6 +33,7 @@ from workflows.form_samples import (
     sample_values,
     variants,
 )
+from workflows.legal_basis import basis_mistakes
 from workflows.steps import StepResult
 
 #: Departments every chain may use without declaring them (the one window).
@@ -454,6 +455,7 @@ def check_chain(
 
     used_departments: set[str] = set()
     issued: set[str] = set()
+    step_names: set[str] = set()  # for the legal basis per step
     for version in sorted(chain.flows):
         exploration = explore(chain, version, sample_values(chain.form))
         result.explored += len(exploration.runs) + len(exploration.errors)
@@ -464,6 +466,7 @@ def check_chain(
         problems: dict[str, None] = {}
         for label, nodes in exploration.runs:
             for step in steps_of(nodes):
+                step_names.add(step.name)
                 for department in step.departments:
                     used_departments.add(department)
                     if department not in departments:
@@ -504,6 +507,7 @@ def check_chain(
     if never:
         result.notes.append(f"declared licences no explored branch issues: {', '.join(never)}")
     result.warnings = material_warnings(chain) + result.warnings
+    mistakes += basis_mistakes(chain, step_names)
     return result
 
 
