@@ -317,6 +317,8 @@ def show(
         asked = "" if item["asked"] else " — 本表单不需要"
         holds = f"；容缺时暂缓 {'、'.join(item['holds'])}" if item["holds"] else ""
         message(f"  {item['code']} {item['name']}（{kind}{when}{holds}）{asked}")
+    for line in basis_lines(chain):
+        message(line)
 
 
 def materials_for(chain: Chain, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -340,8 +342,6 @@ def materials_for(chain: Chain, values: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
-    for line in basis_lines(chain):
-        message(line)
 
 
 def basis_json(chain: Chain) -> dict[str, Any]:
