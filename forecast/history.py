@@ -25,6 +25,8 @@ from readmodel.tables import CaseRecord, TaskRecord
 MIN_HISTORY = 8
 #: How far back decisions are measured (calendar days).
 HISTORY_WINDOW_DAYS = 180
+#: How far back each chain's arrival rate is measured (working days).
+ARRIVAL_WINDOW = 20
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ def decision_times(
             )
         ).all()
     for departments, started_at, concluded_at in rows:
+        if cst_date(started_at) > today:
+            continue
         if concluded_at is None:
             continue
         ended = cst_date(concluded_at)
@@ -64,23 +68,57 @@ def decision_times(
     return dict(times)
 
 
-def open_tasks(engine: Engine, today: date, chain: str | None = None) -> list[OpenTask]:
-    """Every open task with a running clock (a stopped clock cannot go red while stopped)."""
+def arrivals(
+    engine: Engine, ruler: WorkingDays, today: date, window: int = ARRIVAL_WINDOW
+) -> dict[str, int]:
+    """Cases accepted per chain in the last ``window`` working days up to ``today``
+    (the day a case was accepted, or received when no acceptance day is recorded)."""
+    last = ruler.index(today)
+    first = ruler.at(max(last - window + 1, 1))
+    counts: dict[str, int] = defaultdict(int)
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(CaseRecord.chain, CaseRecord.accepted_on, CaseRecord.received_at)
+        ).all()
+    for chain, accepted_on, received_at in rows:
+        day = accepted_on or cst_date(received_at)
+        if first <= day <= today:
+            counts[chain] += 1
+    return dict(counts)
+
+
+def open_tasks(
+    engine: Engine, today: date, chain: str | None = None, *, as_of: bool = False
+) -> list[OpenTask]:
+    """Every open task with a running clock (a stopped clock cannot go red while stopped).
+
+    ``as_of``: the tasks as they stood at the end of ``today`` (a backtest): started by
+    then and not concluded by then, whatever their status now."""
     query = (
         select(TaskRecord, CaseRecord.chain)
         .join(CaseRecord, col(CaseRecord.case_no) == TaskRecord.case_no)
-        .where(TaskRecord.status == "open", CaseRecord.status == "running")
         .where(col(TaskRecord.due_on).is_not(None))
     )
+    if not as_of:
+        query = query.where(TaskRecord.status == "open", CaseRecord.status == "running")
     if chain is not None:
         query = query.where(CaseRecord.chain == chain)
     found: list[OpenTask] = []
     with read_session(engine) as session:
         for task, chain_code in session.exec(query):
             clock = task.clock or {}
-            if task.stopped or clock.get("stopped") or task.due_on is None:
+            if as_of:
+                if cst_date(task.started_at) > today or (
+                    task.concluded_at is not None and cst_date(task.concluded_at) <= today
+                ):
+                    continue
+                departments = tuple(task.departments)
+            elif task.stopped or clock.get("stopped") or task.due_on is None:
                 continue
-            departments = tuple(task.open_departments or task.departments)
+            else:
+                departments = tuple(task.open_departments or task.departments)
+            if task.due_on is None:
+                continue
             if not departments:
                 continue
             warning = clock.get("warning_on")

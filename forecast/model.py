@@ -130,3 +130,105 @@ def count_cards(work: OpenWork, simulated: Simulated, days: int, departments: in
         red=tally(goes_red, np.broadcast_to(red_day, end.shape)),
         red_probability=goes_red[:, first_row].mean(axis=0),
     )
+
+
+# --------------------------------------------------------------------------- arrivals
+@dataclass(frozen=True)
+class ArrivalStep:
+    departments: IntArray  # department indices deciding it
+    limit: int  # working days
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """One chain's new cases: ``count`` accepted over the last ``window`` working days,
+    and the stages (steps side by side) each new case goes through."""
+
+    count: int
+    window: int
+    stages: list[list[ArrivalStep]]
+    factor: float = 1.0  # what-if: arrivals times this
+
+
+def draw_durations(
+    table: IntArray, limit: int, shape: tuple[int, ...], rng: np.random.Generator
+) -> IntArray:
+    """A new task's working days at a department: one of its measured times, or (too
+    little history) the step's stated limit."""
+    if table.size == 0:
+        return np.full(shape, limit, dtype=np.int64)
+    return table[rng.integers(0, table.size, size=shape)]
+
+
+def arrival_counts(
+    arrivals: Arrivals,
+    futures: int,
+    days: int,
+    rng: np.random.Generator,
+    extra: np.random.Generator,
+) -> IntArray:
+    """New cases per future and day. The rate itself is uncertain (``count`` cases in
+    ``window`` days): each future draws its own rate from the Gamma posterior, then Poisson
+    arrivals per day. A what-if factor above 1 adds a second Poisson stream on top of the
+    same baseline draws; below 1 it thins them: the baseline's cases stay where they were."""
+    rate = rng.gamma(arrivals.count + 0.5, 1.0 / max(arrivals.window, 1), size=(futures, 1))
+    base = rng.poisson(np.broadcast_to(rate, (futures, days)))
+    if arrivals.factor > 1:
+        return base + extra.poisson(np.broadcast_to(rate * (arrivals.factor - 1), (futures, days)))
+    if arrivals.factor < 1:
+        return extra.binomial(base, arrivals.factor)
+    return base
+
+
+def simulate_arrivals(
+    chains: list[Arrivals],
+    durations: Durations,
+    futures: int,
+    days: int,
+    departments: int,
+    rng: np.random.Generator,
+    extra: np.random.Generator,
+    slowdown: npt.NDArray[np.float64] | None = None,
+    warning_fraction: float = 0.2,
+) -> tuple[IntArray, IntArray]:
+    """Yellow and red cards (futures, days, departments) of cases not yet received: each
+    starts its first stage on its arrival day, each stage when the previous one ends."""
+    size = futures * (days + 1) * departments
+    yellow = np.zeros(size, dtype=np.int64)
+    red = np.zeros(size, dtype=np.int64)
+    for chain in chains:
+        if not chain.stages:
+            continue
+        counts = arrival_counts(chain, futures, days, rng, extra)
+        future, day = np.nonzero(counts)
+        reps = counts[future, day]
+        future, start = np.repeat(future, reps), np.repeat(day + 1, reps)  # days are 1-based
+        for stage in chain.stages:
+            live = start <= days
+            if not live.any():
+                break
+            future, start = future[live], start[live]
+            stage_end = start.copy()
+            for step in stage:
+                end = start.copy()
+                for d in step.departments:
+                    took = draw_durations(durations.by_department[d], step.limit, start.shape, rng)
+                    if slowdown is not None:
+                        took = np.ceil(took * slowdown[d]).astype(np.int64)
+                    end = np.maximum(end, start + took)
+                due = start + step.limit
+                warning = np.maximum(
+                    due - max(1, int(step.limit * warning_fraction)) + 1, start + 1
+                )
+                goes_red = (end > due) & (due + 1 <= days)
+                goes_yellow = (end >= warning) & (warning <= days)
+                for d in step.departments:
+                    cell = (future * (days + 1)) * departments + d
+                    red += np.bincount((cell + (due + 1) * departments)[goes_red], minlength=size)
+                    yellow += np.bincount(
+                        (cell + warning * departments)[goes_yellow], minlength=size
+                    )
+                stage_end = np.maximum(stage_end, end)
+            start = stage_end
+    shape = (futures, days + 1, departments)
+    return yellow.reshape(shape)[:, 1:, :], red.reshape(shape)[:, 1:, :]
