@@ -181,3 +181,143 @@ async def test_open_tasks_as_real_cases_leave_them(driver: CaseDriver) -> None:
     assert deciding <= {d.department for d in result.departments}
     calendar = WorkCalendar(calendar_from_store(engine, today.year, today.year + 1))
     assert all(calendar.is_working_day(day) for day in result.days) and len(result.days) == 10
+
+
+# ------------------------------------------------------------------ arrivals and what-ifs
+def _arrivals_only(count: int, stages, tables, factor: float = 1.0, days: int = 10):
+    from forecast.model import Arrivals, simulate_arrivals
+
+    durations = Durations([np.asarray(sorted(t), dtype=np.int64) for t in tables])
+    chain = Arrivals(count, 20, stages, factor)
+    return simulate_arrivals([chain], durations, 400, days, len(tables),
+                             np.random.default_rng(5), np.random.default_rng(6))  # fmt: skip
+
+
+def test_new_cases_go_red_when_their_department_takes_longer_than_the_step_allows() -> None:
+    from forecast.model import ArrivalStep
+
+    step = lambda d, limit: ArrivalStep(np.asarray([d], dtype=np.int64), limit)  # noqa: E731
+    # 40 cases in 20 working days: about 2 a day. Department 0 always takes 3 days of a
+    # 2-day limit: every new case goes red 3 working days after it arrives.
+    yellow, red = _arrivals_only(40, [[step(0, 2)]], [[3] * 10])
+    assert red[:, :3, 0].sum() == 0
+    assert 1.5 < red[:, 3:, 0].sum(axis=1).mean() / 7 < 2.5  # ~2 a day from day 4 on
+    assert (yellow.sum(axis=1)[:, 0] >= red.sum(axis=1)[:, 0]).all()
+    # A quick department keeps every limit; a second stage starts when the first ends.
+    _, red = _arrivals_only(40, [[step(0, 2)], [step(1, 1)]], [[1] * 10, [2] * 10])
+    assert red[:, :, 0].sum() == 0 and red[:, :, 1].sum() > 0
+    # No history: new tasks take the step's stated limit and never go red.
+    _, red = _arrivals_only(40, [[step(0, 2)]], [[]])
+    assert red.sum() == 0
+
+
+def test_more_arrivals_keep_the_baseline_cases_and_add_to_them() -> None:
+    from forecast.model import ArrivalStep
+
+    stages = [[ArrivalStep(np.asarray([0], dtype=np.int64), 1)]]
+    _, base = _arrivals_only(40, stages, [[3] * 10])
+    _, more = _arrivals_only(40, stages, [[3] * 10], factor=1.3)
+    _, fewer = _arrivals_only(40, stages, [[3] * 10], factor=0.5)
+    assert (more >= base).all() and (fewer <= base).all()  # same dice, cases added / removed
+    assert 1.2 < more.sum() / base.sum() < 1.4 and 0.4 < fewer.sum() / base.sum() < 0.6
+
+
+def test_what_if_arrivals_and_holidays_are_read_and_wrong_input_is_named() -> None:
+    from forecast.forecast import parse_arrivals, parse_holidays
+
+    assert parse_arrivals("+30%").arrivals == pytest.approx(1.3)
+    assert parse_arrivals("-20%").arrivals == pytest.approx(0.8)
+    assert parse_arrivals("12").arrivals_rate == 12
+    days = parse_holidays(["2026-12-31:2027-01-03"]).holidays
+    assert sorted(days) == [date(2026, 12, 31), date(2027, 1, 1), date(2027, 1, 2),
+                            date(2027, 1, 3)]  # fmt: skip
+    for bad, names in [("lots", "--arrivals 'lots'"), ("-120%", "at most -100%"),
+                       ("+5", "new cases per working day")]:  # fmt: skip
+        with pytest.raises(ForecastError, match=names):
+            parse_arrivals(bad)
+    for bad, names in [("2027-01-03:2026-12-31", "ends before it starts"),
+                       ("2026-12-31:soon", "--holiday '2026-12-31:soon'")]:  # fmt: skip
+        with pytest.raises(ForecastError, match=names):
+            parse_holidays([bad])
+
+
+def test_a_holiday_moves_the_cards_past_it_by_the_working_day_rules(office: Path) -> None:
+    """A limit running over the extra days off ends that many working days later: the red
+    card of a task due on the first holiday falls on the first working day after it."""
+    from forecast.forecast import WhatIf
+
+    engine = ready_engine(get_settings().resolved_database_url)
+    today = date(2026, 12, 28)  # a Monday
+    calendar = WorkCalendar(calendar_from_store(engine, 2026, 2027))
+    ruler = WorkingDays(calendar, date(2026, 6, 1), date(2027, 3, 1))
+    at = lambda day: datetime.combine(day, time(10), tzinfo=CST).astimezone(UTC)  # noqa: E731
+    due = date(2026, 12, 30)
+    assert calendar.is_working_day(due)
+    with write_session(engine) as session:
+        for n in range(10):
+            start = ruler.at(ruler.index(date(2026, 10, 12)) + n)
+            _case(session, f"H{n}", at(start))
+            _task(session, f"H{n}", "slow", at(start), concluded=at(ruler.after(start, 9)[-1]))
+        _case(session, "LATE", at(today))
+        _task(session, "LATE", "slow", at(today), due=due)
+    holiday = WhatIf(holidays=frozenset({date(2026, 12, 30), date(2026, 12, 31)}),
+                     said={"holiday": "2026-12-30:2026-12-31"})  # fmt: skip
+    base = make_forecast(engine, today, days=5, futures=200, seed=2, new_cases=False)
+    moved = make_forecast(engine, today, days=5, futures=200, seed=2, new_cases=False,
+                          what_if=holiday)  # fmt: skip
+    red_on = lambda f: [c.day for c in f.departments[0].days if c.red > 0]  # noqa: E731
+    assert red_on(base) == [ruler.after(due, 1)[-1]]
+    # Due two working days later (the first working day after the days off), red the next.
+    assert red_on(moved) == [ruler.after(due, 3)[-1]]
+    assert not set(moved.days) & holiday.holidays
+
+
+# ------------------------------------------------------------------ the backtest
+def test_the_backtest_on_a_simulated_autumn_covers_about_80_percent(office: Path) -> None:
+    """The recorded autumn (tests/fixtures/forecast_month.json): forecasts made on three
+    Mondays of November, from the data then available, against what happened."""
+    from forecast.backtest import backtest
+    from tests.forecast_month import load_month
+
+    engine = ready_engine(get_settings().resolved_database_url)
+    now = load_month(engine)
+    cells = covered = 0
+    for made_on in (date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)):
+        assert made_on < now
+        result = backtest(engine, made_on, days=10, futures=500, seed=11)
+        assert len(result.days) == 10 and result.days[0] > made_on
+        cells, covered = cells + result.cells, covered + result.covered
+        actual = sum(d.red_actual for d in result.departments)
+        expected = sum(d.red_expected for d in result.departments)
+        assert actual > 0 and 0.5 < expected / actual < 2.0
+    assert cells > 300
+    assert 0.70 <= covered / cells <= 0.90, covered / cells
+
+
+def test_backtest_and_what_if_flags_on_the_command_line(office: Path) -> None:
+    from tests.forecast_month import load_month
+
+    engine = ready_engine(get_settings().resolved_database_url)
+    now = load_month(engine)
+    sign_in_cli(office, "coordinator", user_id="coord-forecast")
+    with wide_terminal():
+        shown = CliRunner().invoke(app, ["forecast", "--backtest", "2026-11-09", "--days", "5",
+                                         "--futures", "200", "--seed", "3", "--json"])  # fmt: skip
+        assert shown.exit_code == 0, shown.output
+        data = json.loads(shown.stdout)
+        assert len(data["days"]) == 5 and 0 <= data["coverage"] <= 1 and data["departments"]
+        shown = CliRunner().invoke(app, ["forecast", "--from", now.isoformat(), "--futures",
+                                         "200", "--seed", "3", "--arrivals", "+50%", "--json"])  # fmt: skip
+        assert shown.exit_code == 0, shown.output
+        data = json.loads(shown.stdout)
+        assert sum(data["baseline"]["arrivals_per_day"].values()) > 0
+        total = lambda s: sum(d["red_total"] for d in data[s]["departments"])  # noqa: E731
+        assert total("what_if") > total("baseline")
+        assert data["what_if"]["what_if"] == {"arrivals": "+50%"}
+        for args, names in [(["--arrivals", "many"], "--arrivals 'many'"),
+                            (["--holiday", "2026-12-31:x"], "--holiday '2026-12-31:x'"),
+                            (["--backtest", "yesterday"], "--backtest 'yesterday'"),
+                            (["--backtest", "2026-11-09", "--arrivals", "+5%"], "leave out"),
+                            (["--department", "moon"], "--department 'moon'")]:  # fmt: skip
+            bad = CliRunner().invoke(app, ["forecast", *args])
+            assert bad.exit_code == 2 and names in bad.stderr, bad.output
