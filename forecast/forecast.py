@@ -37,12 +37,13 @@ from forecast.model import (
     simulate,
     simulate_arrivals,
 )
-from forecast.plans import chain_plan
+from forecast.plans import chain_plan, registered_chains
 from readmodel.accounts import UserRecord
 from readmodel.calendar_store import calendar_from_store
 from readmodel.database import read_session
 
 LOW, HIGH = 10, 90  # the 80 % interval's percentiles
+ARRIVAL_FUTURES = 250  # futures drawn for the new cases (see make_forecast)
 
 
 class ForecastError(ValueError):
@@ -237,10 +238,9 @@ def _arrivals(
     what_if: WhatIf | None,
     assumptions: list[str],
 ) -> tuple[list[Arrivals], dict[str, float]]:
-    from workflows import registry
 
     counts = arrivals(engine, ruler, today)
-    chains = [c for c in registry.all_chains() if chain is None or c.code == chain]
+    chains = [c for c in registered_chains() if chain is None or c.code == chain]
     measured = {c.code: counts.get(c.code, 0) for c in chains}
     factor = 1.0
     if what_if is not None and what_if.arrivals is not None:
@@ -290,7 +290,6 @@ def make_forecast(
     """The forecast as of the end of ``today``. ``as_of``: from the tasks as they stood
     then (a backtest) rather than as they stand now; ``new_cases``: with the cases still
     to come, drawn from each chain's recent rate."""
-    from workflows import registry
 
     tasks = open_tasks(engine, today, chain, as_of=as_of)
     holidays = what_if.holidays if what_if is not None else frozenset()
@@ -300,7 +299,7 @@ def make_forecast(
     # them ends that many working days later, as the statutory rules count.
     dated = _ruler(engine, today, days, tasks, holidays) if holidays else ruler
     times = decision_times(engine, ruler, today)
-    chains = [c for c in registry.all_chains() if chain is None or c.code == chain]
+    chains = [c for c in registered_chains() if chain is None or c.code == chain]
     planned = {d for c in chains if new_cases for st in chain_plan(c).stages for s in st
                for d in s.departments}  # fmt: skip
     names = sorted({d for t in tasks for d in t.departments} | set(times) | planned)
@@ -346,10 +345,15 @@ def make_forecast(
     rates: dict[str, float] = {}
     if new_cases:
         coming, rates = _arrivals(engine, ruler, today, chain, index, what_if, assumptions)
+        # New cases are independent of the open tasks' futures: drawn for at most
+        # ARRIVAL_FUTURES futures and paired with the open tasks' futures in turn (each
+        # sum is still one draw of the total; a fifth of the work at a city's rate).
+        drawn = min(futures, ARRIVAL_FUTURES)
         new_yellow, new_red = simulate_arrivals(
-            coming, durations, futures, days, len(names), arrival_rng, extra_rng, slowdown
+            coming, durations, drawn, days, len(names), arrival_rng, extra_rng, slowdown
         )
-        yellow_all, red_all = yellow_all + new_yellow, red_all + new_red
+        pairing = np.arange(futures) % drawn
+        yellow_all, red_all = yellow_all + new_yellow[pairing], red_all + new_red[pairing]
     horizon = dated.after(today, days)
     for year in dated.provisional_years(horizon):
         assumptions.append(

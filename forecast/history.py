@@ -94,8 +94,21 @@ def open_tasks(
 
     ``as_of``: the tasks as they stood at the end of ``today`` (a backtest): started by
     then and not concluded by then, whatever their status now."""
+    # Columns, not ORM objects: 25,000 rows read as tuples are several times quicker.
     query = (
-        select(TaskRecord, CaseRecord.chain)
+        select(
+            TaskRecord.case_no,
+            TaskRecord.task_id,
+            TaskRecord.name,
+            TaskRecord.departments,
+            TaskRecord.open_departments,
+            TaskRecord.started_at,
+            TaskRecord.concluded_at,
+            TaskRecord.due_on,
+            TaskRecord.stopped,
+            TaskRecord.clock,
+            CaseRecord.chain,
+        )
         .join(CaseRecord, col(CaseRecord.case_no) == TaskRecord.case_no)
         .where(col(TaskRecord.due_on).is_not(None))
     )
@@ -105,7 +118,8 @@ def open_tasks(
         query = query.where(CaseRecord.chain == chain)
     found: list[OpenTask] = []
     with read_session(engine) as session:
-        for task, chain_code in session.exec(query):
+        for task in session.exec(query):
+            chain_code = task.chain
             clock = task.clock or {}
             if as_of:
                 if cst_date(task.started_at) > today or (

@@ -72,7 +72,7 @@ def simulate(
         elapsed = work.elapsed[mine]
         if table.size == 0:  # no history: the task's own limit, as the chain states it
             total = np.maximum(work.limit[mine], elapsed + 1)
-            remaining = np.broadcast_to(total - elapsed, (futures, mine.size)).astype(np.float64)
+            remaining = np.broadcast_to(total - elapsed, (futures, mine.size)).astype(np.int64)
         else:
             # Draw among the measured durations longer than what has elapsed; past the
             # longest ever measured, one more day at a time (geometric, mean 2 days).
@@ -80,13 +80,14 @@ def simulate(
             longer = table.size - first
             u = rng.random((futures, mine.size))
             pick = first + np.floor(u * np.maximum(longer, 1)).astype(np.int64)
-            drawn = table[np.minimum(pick, table.size - 1)]
-            beyond = elapsed + rng.geometric(0.5, size=(futures, mine.size))
-            total = np.where(longer > 0, drawn, beyond)
-            remaining = (total - elapsed).astype(np.float64)
-        if slowdown is not None:
-            remaining = remaining * slowdown[d]
-        ends[:, mine] = np.ceil(remaining).astype(np.int64)
+            total = table[np.minimum(pick, table.size - 1)]
+            past = np.flatnonzero(longer == 0)  # only these draw the extra days
+            if past.size:
+                total[:, past] = elapsed[past] + rng.geometric(0.5, size=(futures, past.size))
+            remaining = total - elapsed
+        if slowdown is not None and slowdown[d] != 1:
+            remaining = np.ceil(remaining * slowdown[d]).astype(np.int64)
+        ends[:, mine] = remaining
     # A joint task ends with its last department (rows are sorted by task: see OpenWork).
     starts = np.flatnonzero(np.r_[True, work.task[1:] != work.task[:-1]]) if rows else starts_none()
     task_end = np.maximum.reduceat(ends, starts, axis=1) if rows else np.zeros((futures, 0), int)

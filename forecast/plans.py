@@ -69,3 +69,12 @@ def _plan(chain: Chain) -> ChainPlan:
         if found:
             stages.append(tuple(found))
     return ChainPlan(chain.code, tuple(stages))
+
+
+def registered_chains() -> list[Chain]:
+    """Every registered chain (importing ``chains`` registers them: the forecast can run
+    from a script or a bench that imported nothing else)."""
+    import chains  # noqa: F401
+    from workflows import registry
+
+    return list(registry.all_chains())
