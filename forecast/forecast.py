@@ -309,13 +309,13 @@ def make_forecast(
     for name in names:
         measured = sorted(times.get(name, []))
         if len(measured) < MIN_HISTORY:
-            tables.append(np.zeros(0, dtype=np.int64))
+            tables.append(np.zeros(0, dtype=np.float64))
             assumptions.append(
                 f"{name}: only {len(measured)} decision(s) measured in the last 180 days: "
                 "its tasks are assumed to take their chain's stated limit"
             )
         else:
-            tables.append(np.asarray(measured, dtype=np.int64))
+            tables.append(np.asarray(measured, dtype=np.float64))
     today_index = ruler.index(today)
     rows = [(n, t, d) for n, t in enumerate(tasks) for d in t.departments]
     work = OpenWork(

@@ -2,8 +2,8 @@
 times, and the open tasks it draws forward.
 
 A decision time is a concluded task's working days from the day it started to the day
-it concluded, per department that decided it (a joint task counts for each of its
-departments: each had to decide). Only tasks concluded in the last ``window`` calendar
+it concluded, as a share of the working days it had (start to due day), per department
+that decided it (a joint task counts for each of its departments: each had to decide). Only tasks concluded in the last ``window`` calendar
 days count, so a department that sped up or slowed down is measured as it is now.
 """
 
@@ -44,27 +44,34 @@ class OpenTask:
 
 def decision_times(
     engine: Engine, ruler: WorkingDays, today: date, window: int = HISTORY_WINDOW_DAYS
-) -> dict[str, list[int]]:
-    """Working days each department took per task concluded in the window before ``today``."""
+) -> dict[str, list[float]]:
+    """Per department, each task concluded in the window before ``today`` as the share of
+    its own time it used: working days from start to conclusion over working days from
+    start to its due day (1.0 = concluded on its due day; above 1 = late). A share, not
+    days, so a department's 1-day steps are not drawn from its 10-day ones. Tasks with no
+    time limit (no due day) cannot go red and are not measured."""
     since = today - timedelta(days=window)
-    times: dict[str, list[int]] = defaultdict(list)
+    times: dict[str, list[float]] = defaultdict(list)
     with read_session(engine) as session:
         rows = session.exec(
-            select(TaskRecord.departments, TaskRecord.started_at, TaskRecord.concluded_at).where(
-                col(TaskRecord.concluded_at).is_not(None)
-            )
+            select(
+                TaskRecord.departments,
+                TaskRecord.started_at,
+                TaskRecord.concluded_at,
+                TaskRecord.due_on,
+            ).where(col(TaskRecord.concluded_at).is_not(None), col(TaskRecord.due_on).is_not(None))
         ).all()
-    for departments, started_at, concluded_at in rows:
-        if cst_date(started_at) > today:
+    for departments, started_at, concluded_at, due_on in rows:
+        if concluded_at is None or due_on is None:
             continue
-        if concluded_at is None:
+        started, ended = cst_date(started_at), cst_date(concluded_at)
+        if started > today or not since <= ended <= today:
             continue
-        ended = cst_date(concluded_at)
-        if not since <= ended <= today:
-            continue
-        took = max(ruler.index(ended) - ruler.index(cst_date(started_at)), 0)
+        start = ruler.index(started)
+        took = max(ruler.index(ended) - start, 0)
+        allowed = max(ruler.index(due_on) - start, 1)
         for department in departments:
-            times[department].append(took)
+            times[department].append(took / allowed)
     return dict(times)
 
 

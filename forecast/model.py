@@ -5,10 +5,11 @@ calendar; see ``forecast.days``), so one simulated future of 25,000 open tasks i
 vector operations, not a loop over cases.
 
 Each open task has, per department still deciding it, an elapsed number of working
-days; its department's measured decision times (``forecast.history``) say how long such
-a task takes. A future draws, for every open (task, department), a total duration from
-that department's durations **longer than what has already elapsed** (a task open for
-6 days is not one of the quick ones), and the task ends when its last department ends.
+days; its department's measured decision times (``forecast.history``: shares of each
+task's own time, start to due day) say how long such a task takes. A future draws, for
+every open (task, department), a share from that department's shares **longer than what
+has already elapsed** (a task open for 6 days of 10 is not one of the quick ones), times
+the task's own time, and the task ends when its last department ends.
 It gets a yellow card on its warning day and a red card the working day after its due
 day if it is still open then (DOMAIN.md rule 3: overdue after the end of the due day).
 A department with too little history draws from the task's own limit instead (it ends
@@ -40,10 +41,11 @@ class OpenWork:
 
 @dataclass(frozen=True)
 class Durations:
-    """Each department's measured decision times (working days), sorted; empty arrays
-    for departments with too little history (they draw from the task's own limit)."""
+    """Each department's measured decision times as shares of each task's own time
+    (``forecast.history.decision_times``), sorted; empty arrays for departments with too
+    little history (they take the task's own limit)."""
 
-    by_department: list[IntArray]
+    by_department: list[npt.NDArray[np.float64]]
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,16 @@ def simulate(
             total = np.maximum(work.limit[mine], elapsed + 1)
             remaining = np.broadcast_to(total - elapsed, (futures, mine.size)).astype(np.int64)
         else:
-            # Draw among the measured durations longer than what has elapsed; past the
+            # The task's own time (start to due day) scales the department's measured
+            # shares; draw among the shares longer than what has elapsed; past the
             # longest ever measured, one more day at a time (geometric, mean 2 days).
-            first = np.searchsorted(table, elapsed, side="right")
+            allowed = np.maximum(work.due[mine] + elapsed, 1)
+            first = np.searchsorted(table, elapsed / allowed, side="right")
             longer = table.size - first
             u = rng.random((futures, mine.size))
             pick = first + np.floor(u * np.maximum(longer, 1)).astype(np.int64)
-            total = table[np.minimum(pick, table.size - 1)]
+            share = table[np.minimum(pick, table.size - 1)]
+            total = np.maximum(np.rint(share * allowed).astype(np.int64), elapsed + 1)
             past = np.flatnonzero(longer == 0)  # only these draw the extra days
             if past.size:
                 total[:, past] = elapsed[past] + rng.geometric(0.5, size=(futures, past.size))
@@ -152,13 +157,14 @@ class Arrivals:
 
 
 def draw_durations(
-    table: IntArray, limit: int, shape: tuple[int, ...], rng: np.random.Generator
+    table: npt.NDArray[np.float64], limit: int, shape: tuple[int, ...], rng: np.random.Generator
 ) -> IntArray:
-    """A new task's working days at a department: one of its measured times, or (too
-    little history) the step's stated limit."""
+    """A new task's working days at a department: one of its measured shares of the
+    step's limit, or (too little history) the step's stated limit."""
     if table.size == 0:
         return np.full(shape, limit, dtype=np.int64)
-    return table[rng.integers(0, table.size, size=shape)]
+    share = table[rng.integers(0, table.size, size=shape)]
+    return np.rint(share * max(limit, 1)).astype(np.int64)
 
 
 def arrival_counts(
