@@ -76,8 +76,9 @@ def actual_cards(
             clock = task.clock or {}
             warning = clock.get("warning_on")
             cards: list[tuple[date, int]] = []
-            if warning:
-                warning_on = date.fromisoformat(warning)
+            if warning:  # on the desk from the first working day of the warning
+                index = ruler.on_or_after(date.fromisoformat(warning))
+                warning_on = ruler.at(index) if index <= len(ruler.days) else None
                 if warning_on in wanted and (ended is None or ended >= warning_on):
                     cards.append((warning_on, 0))
             red_index = ruler.index(task.due_on) + 1

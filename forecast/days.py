@@ -33,6 +33,11 @@ class WorkingDays:
     def index(self, day: date) -> int:
         return bisect_right(self.days, day)
 
+    def on_or_after(self, day: date) -> int:
+        """The index of the first working day on or after ``day``: a yellow card whose
+        warning starts on a weekend is on the desk the next working day."""
+        return self.index(day - timedelta(days=1)) + 1
+
     def at(self, index: int) -> date:
         """The working day with ``index`` (1 = the first working day in the range)."""
         return self.days[index - 1]

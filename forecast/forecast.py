@@ -325,7 +325,8 @@ def make_forecast(
                            dtype=np.int64),
         due=np.asarray([ruler.index(t.due_on) - today_index for _, t, _ in rows], dtype=np.int64),
         warning=np.asarray(
-            [ruler.index(t.warning_on) - today_index if t.warning_on else -1 for _, t, _ in rows],
+            [ruler.on_or_after(t.warning_on) - today_index if t.warning_on else -1
+             for _, t, _ in rows],
             dtype=np.int64,
         ),
         limit=np.asarray([t.limit_days for _, t, _ in rows], dtype=np.int64),

@@ -274,6 +274,10 @@ def test_a_holiday_moves_the_cards_past_it_by_the_working_day_rules(office: Path
     # Due two working days later (the first working day after the days off), red the next.
     assert red_on(moved) == [ruler.after(due, 3)[-1]]
     assert not set(moved.days) & holiday.holidays
+    # The horizon runs into a year with no official schedule loaded: said, not guessed.
+    provisional = [y for y in {d.year for d in moved.days} if not calendar.is_official(y)]
+    for year in provisional:
+        assert any(f"{year}" in line and "provisional" in line for line in moved.assumptions)
 
 
 # ------------------------------------------------------------------ the backtest
