@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -25,7 +26,7 @@ from forecast.history import (
     MIN_HISTORY,
     OpenTask,
     arrivals,
-    decision_times,
+    decision_history,
     open_tasks,
 )
 from forecast.model import (
@@ -33,6 +34,7 @@ from forecast.model import (
     ArrivalStep,
     Durations,
     OpenWork,
+    StageCards,
     count_cards,
     simulate,
     simulate_arrivals,
@@ -262,15 +264,65 @@ def _arrivals(
                     f"{c.code}: its flow cannot be drawn; its new cases are left out"
                 )
             continue
-        stages = [
-            [
-                ArrivalStep(np.asarray([index[d] for d in s.departments], np.int64), s.limit)
-                for s in stage
-            ]
-            for stage in plan.stages
-        ]
+        stages = _step_arrays(plan.stages, index)
         found.append(Arrivals(measured[c.code], ARRIVAL_WINDOW, stages, factor))
     return found, {k: round(v / ARRIVAL_WINDOW, 2) for k, v in measured.items()}
+
+
+#: Above this many (future, case) pairs, open cases' later stages are walked in fewer
+#: futures and paired in turn (memory: a city's 25,000 cases × 1,000 futures).
+LATER_STAGE_PAIRS = 4_000_000
+
+
+def _step_arrays(stages: Any, index: dict[str, int]) -> list[list[ArrivalStep]]:
+    return [
+        [ArrivalStep(np.asarray([index[d] for d in s.departments], np.int64), s.limit)
+         for s in stage]
+        for stage in stages
+    ]  # fmt: skip
+
+
+def _later_stages(
+    tasks: list[OpenTask],
+    simulated: Any,
+    index: dict[str, int],
+    durations: Durations,
+    days: int,
+    rng: np.random.Generator,
+    slowdown: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cards of the open cases' stages after the one open now: each case's next stage
+    starts, in each future, the day its open tasks end (found by the open task's name
+    among the chain's steps; a task the chain's sample flow does not name walks no
+    further)."""
+    futures = simulated.task_end.shape[0]
+    plans = {c.code: chain_plan(c) for c in registered_chains()}
+    by_case: dict[str, list[int]] = {}
+    for n, task in enumerate(tasks):
+        by_case.setdefault(task.case_no, []).append(n)
+    groups: dict[tuple[str, int], list[list[int]]] = {}
+    for members in by_case.values():
+        plan = plans.get(tasks[members[0]].chain)
+        if plan is None:
+            continue
+        found = [s for s in (plan.stage_of(tasks[n].name) for n in members) if s is not None]
+        if found and max(found) + 1 < len(plan.stages):
+            groups.setdefault((plan.chain, max(found)), []).append(members)
+    cases = sum(len(c) for c in groups.values())
+    drawn = futures if cases * futures <= LATER_STAGE_PAIRS else max(
+        50, LATER_STAGE_PAIRS // max(cases, 1))  # fmt: skip
+    drawn = min(drawn, futures)
+    cards = StageCards(drawn, days, len(index))
+    for (chain, stage), members in groups.items():
+        order = np.asarray([n for m in members for n in m], dtype=np.int64)
+        offsets = np.cumsum([0] + [len(m) for m in members[:-1]])
+        ends = np.maximum.reduceat(simulated.task_end[:drawn][:, order], offsets, axis=1)
+        future = np.repeat(np.arange(drawn), ends.shape[1])
+        stages = _step_arrays(plans[chain].stages[stage + 1 :], index)
+        cards.walk(future, ends.ravel(), stages, durations, rng, slowdown)
+    yellow, red = cards.result()
+    pairing = np.arange(futures) % drawn
+    return yellow[pairing], red[pairing]
 
 
 def make_forecast(
@@ -298,7 +350,7 @@ def make_forecast(
     # calendar), dated by a calendar with the extra days off, so every limit running over
     # them ends that many working days later, as the statutory rules count.
     dated = _ruler(engine, today, days, tasks, holidays) if holidays else ruler
-    times = decision_times(engine, ruler, today)
+    times, rejected = decision_history(engine, ruler, today)
     chains = [c for c in registered_chains() if chain is None or c.code == chain]
     planned = {d for c in chains if new_cases for st in chain_plan(c).stages for s in st
                for d in s.departments}  # fmt: skip
@@ -330,6 +382,8 @@ def make_forecast(
             dtype=np.int64,
         ),
         limit=np.asarray([t.limit_days for _, t, _ in rows], dtype=np.int64),
+        maybe_done=np.asarray([len(t.departments) > 1 for _, t, _ in rows], dtype=bool)
+        if as_of else None,
     )  # fmt: skip
     slowdown = None
     if what_if is not None and what_if.slowdown:
@@ -339,12 +393,18 @@ def make_forecast(
                 slowdown[index[name]] = factor
     sequence = np.random.SeedSequence(seed)
     open_rng, arrival_rng, extra_rng = (np.random.default_rng(s) for s in sequence.spawn(3))
-    durations = Durations(tables)
+    durations = Durations(
+        tables, np.asarray([rejected.get(n, 0.0) if len(times.get(n, [])) >= MIN_HISTORY
+                            else 0.0 for n in names])
+    )  # fmt: skip
     simulated = simulate(work, durations, len(tasks), futures, open_rng, slowdown)
     cards = count_cards(work, simulated, days, len(names))
     yellow_all, red_all = cards.yellow, cards.red
     rates: dict[str, float] = {}
     if new_cases:
+        later_yellow, later_red = _later_stages(tasks, simulated, index, durations, days,
+                                                arrival_rng, slowdown)  # fmt: skip
+        yellow_all, red_all = yellow_all + later_yellow, red_all + later_red
         coming, rates = _arrivals(engine, ruler, today, chain, index, what_if, assumptions)
         # New cases are independent of the open tasks' futures: drawn for at most
         # ARRIVAL_FUTURES futures and paired with the open tasks' futures in turn (each

@@ -45,13 +45,27 @@ class OpenTask:
 def decision_times(
     engine: Engine, ruler: WorkingDays, today: date, window: int = HISTORY_WINDOW_DAYS
 ) -> dict[str, list[float]]:
+    return decision_history(engine, ruler, today, window)[0]
+
+
+def decision_history(
+    engine: Engine, ruler: WorkingDays, today: date, window: int = HISTORY_WINDOW_DAYS
+) -> tuple[dict[str, list[float]], dict[str, float]]:
     """Per department, each task concluded in the window before ``today`` as the share of
     its own time it used: working days from start to conclusion over working days from
     start to its due day (1.0 = concluded on its due day; above 1 = late). A share, not
     days, so a department's 1-day steps are not drawn from its 10-day ones. Tasks with no
-    time limit (no due day) cannot go red and are not measured."""
+    time limit (no due day) cannot go red and are not measured; tasks cancelled because
+    their case ended were not decided and are not measured either.
+
+    Also, per department, the share of its decided tasks that were rejected (a rejection
+    ends the case: its later steps never come; a joint task's rejection counts for each of
+    its departments, since the read model does not say whose it was)."""
     since = today - timedelta(days=window)
     times: dict[str, list[float]] = defaultdict(list)
+    joint: dict[str, list[float]] = defaultdict(list)
+    rejected: dict[str, int] = defaultdict(int)
+    decided: dict[str, int] = defaultdict(int)
     with read_session(engine) as session:
         rows = session.exec(
             select(
@@ -59,10 +73,11 @@ def decision_times(
                 TaskRecord.started_at,
                 TaskRecord.concluded_at,
                 TaskRecord.due_on,
+                TaskRecord.status,
             ).where(col(TaskRecord.concluded_at).is_not(None), col(TaskRecord.due_on).is_not(None))
         ).all()
-    for departments, started_at, concluded_at, due_on in rows:
-        if concluded_at is None or due_on is None:
+    for departments, started_at, concluded_at, due_on, status in rows:
+        if concluded_at is None or due_on is None or status == "cancelled":
             continue
         started, ended = cst_date(started_at), cst_date(concluded_at)
         if started > today or not since <= ended <= today:
@@ -71,8 +86,18 @@ def decision_times(
         took = max(ruler.index(ended) - start, 0)
         allowed = max(ruler.index(due_on) - start, 1)
         for department in departments:
-            times[department].append(took / allowed)
-    return dict(times)
+            (times if len(departments) == 1 else joint)[department].append(took / allowed)
+            rejected[department] += status == "rejected"
+            decided[department] += 1
+    # A joint task's time is its slowest department's: measured for each, then drawn for
+    # each and the max taken again, joint tasks would be forecast far too slow (the
+    # backtest showed it). A department's own pace is its single tasks'; only one with too
+    # few of those is measured on its joint tasks as well (slower than it is: said).
+    for department, shares_ in joint.items():
+        if len(times[department]) < MIN_HISTORY:
+            times[department].extend(shares_)
+    shares = {d: rejected[d] / decided[d] for d in decided}
+    return dict(times), shares
 
 
 def arrivals(

@@ -37,6 +37,9 @@ class OpenWork:
     due: IntArray  # working-day index of the due day (relative to day 0)
     warning: IntArray  # working-day index of the warning day (relative), or -1 for none
     limit: IntArray  # the task's limit in working days (for departments without history)
+    #: Rows whose department may already have decided (a backtest's joint task: the read
+    #: model keeps only who is deciding now); None: every row is still deciding.
+    maybe_done: npt.NDArray[np.bool_] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class Durations:
     little history (they take the task's own limit)."""
 
     by_department: list[npt.NDArray[np.float64]]
+    #: Per department, the share of its decisions that were rejections (ends the case).
+    rejected: npt.NDArray[np.float64] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,12 @@ def simulate(
             # longest ever measured, one more day at a time (geometric, mean 2 days).
             allowed = np.maximum(work.due[mine] + elapsed, 1)
             first = np.searchsorted(table, elapsed / allowed, side="right")
+            done = None
+            if work.maybe_done is not None and work.maybe_done[mine].any():
+                # Not known to be still deciding: drawn from all its times; one already
+                # past is done (the task then ends with its other departments).
+                done = work.maybe_done[mine]
+                first = np.where(done, 0, first)
             longer = table.size - first
             u = rng.random((futures, mine.size))
             pick = first + np.floor(u * np.maximum(longer, 1)).astype(np.int64)
@@ -90,12 +101,16 @@ def simulate(
             if past.size:
                 total[:, past] = elapsed[past] + rng.geometric(0.5, size=(futures, past.size))
             remaining = total - elapsed
+            if done is not None:
+                drawn = np.rint(share * allowed).astype(np.int64) - elapsed
+                remaining = np.where(done, np.maximum(drawn, 0), remaining)
         if slowdown is not None and slowdown[d] != 1:
             remaining = np.ceil(remaining * slowdown[d]).astype(np.int64)
         ends[:, mine] = remaining
     # A joint task ends with its last department (rows are sorted by task: see OpenWork).
     starts = np.flatnonzero(np.r_[True, work.task[1:] != work.task[:-1]]) if rows else starts_none()
     task_end = np.maximum.reduceat(ends, starts, axis=1) if rows else np.zeros((futures, 0), int)
+    task_end = np.maximum(task_end, 1)  # open at the end of day 0: ends on day 1 at the soonest
     assert task_end.shape[1] == tasks, "OpenWork rows must be sorted by task, tasks 0..n-1"
     return Simulated(task_end=task_end)
 
@@ -200,9 +215,7 @@ def simulate_arrivals(
 ) -> tuple[IntArray, IntArray]:
     """Yellow and red cards (futures, days, departments) of cases not yet received: each
     starts its first stage on its arrival day, each stage when the previous one ends."""
-    size = futures * (days + 1) * departments
-    yellow = np.zeros(size, dtype=np.int64)
-    red = np.zeros(size, dtype=np.int64)
+    cards = StageCards(futures, days, departments)
     for chain in chains:
         if not chain.stages:
             continue
@@ -210,32 +223,66 @@ def simulate_arrivals(
         future, day = np.nonzero(counts)
         reps = counts[future, day]
         future, start = np.repeat(future, reps), np.repeat(day + 1, reps)  # days are 1-based
-        for stage in chain.stages:
+        cards.walk(future, start, chain.stages, durations, rng, slowdown, warning_fraction)
+    return cards.result()
+
+
+class StageCards:
+    """Cards of cases walked through stages of steps (new cases, and open cases' later
+    stages), tallied per future, day and department."""
+
+    def __init__(self, futures: int, days: int, departments: int) -> None:
+        self.futures, self.days, self.departments = futures, days, departments
+        self.size = futures * (days + 1) * departments
+        self.yellow = np.zeros(self.size, dtype=np.int64)
+        self.red = np.zeros(self.size, dtype=np.int64)
+
+    def walk(
+        self,
+        future: IntArray,
+        start: IntArray,
+        stages: list[list[ArrivalStep]],
+        durations: Durations,
+        rng: np.random.Generator,
+        slowdown: npt.NDArray[np.float64] | None = None,
+        warning_fraction: float = 0.2,
+    ) -> None:
+        """One case per (future, start day) through ``stages``, in order."""
+        days, departments, size = self.days, self.departments, self.size
+        for stage in stages:
             live = start <= days
             if not live.any():
                 break
             future, start = future[live], start[live]
             stage_end = start.copy()
+            goes_on = 1.0  # the chance no step of the stage rejects the case
             for step in stage:
                 end = start.copy()
                 for d in step.departments:
                     took = draw_durations(durations.by_department[d], step.limit, start.shape, rng)
-                    if slowdown is not None:
+                    if slowdown is not None and slowdown[d] != 1:
                         took = np.ceil(took * slowdown[d]).astype(np.int64)
                     end = np.maximum(end, start + took)
                 due = start + step.limit
-                warning = np.maximum(
-                    due - max(1, int(step.limit * warning_fraction)) + 1, start + 1
-                )
+                threshold = max(1, int(step.limit * warning_fraction))
+                warning = np.maximum(due - threshold + 1, start + 1)
                 goes_red = (end > due) & (due + 1 <= days)
                 goes_yellow = (end >= warning) & (warning <= days)
+                base = future * (days + 1) * departments
                 for d in step.departments:
-                    cell = (future * (days + 1)) * departments + d
-                    red += np.bincount((cell + (due + 1) * departments)[goes_red], minlength=size)
-                    yellow += np.bincount(
-                        (cell + warning * departments)[goes_yellow], minlength=size
+                    self.red += np.bincount(
+                        (base + (due + 1) * departments + d)[goes_red], minlength=size
+                    )
+                    self.yellow += np.bincount(
+                        (base + warning * departments + d)[goes_yellow], minlength=size
                     )
                 stage_end = np.maximum(stage_end, end)
-            start = stage_end
-    shape = (futures, days + 1, departments)
-    return yellow.reshape(shape)[:, 1:, :], red.reshape(shape)[:, 1:, :]
+                if durations.rejected is not None:
+                    goes_on *= 1 - float(durations.rejected[step.departments].max())
+            # A rejected case ends: its later stages never come.
+            kept = rng.random(start.shape) < goes_on
+            future, start = future[kept], stage_end[kept]
+
+    def result(self) -> tuple[IntArray, IntArray]:
+        shape = (self.futures, self.days + 1, self.departments)
+        return self.yellow.reshape(shape)[:, 1:, :], self.red.reshape(shape)[:, 1:, :]

@@ -21,6 +21,7 @@ from workflows.form_samples import build_form, sample_applicant, sample_values
 class PlanStep:
     departments: tuple[str, ...]
     limit: int  # working days
+    name: str = ""  # the task's name, as the read model shows it
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,19 @@ class ChainPlan:
     chain: str
     stages: tuple[tuple[PlanStep, ...], ...]
 
+    def stage_of(self, task_name: str) -> int | None:
+        """The first stage with a step of this name: where an open task stands (None:
+        a step the sample form's flow does not take, e.g. a supplement or a branch)."""
+        for number, stage in enumerate(self.stages):
+            if any(step.name == task_name for step in stage):
+                return number
+        return None
+
 
 def _counted(step: Step) -> PlanStep | None:
     if step.days is None or step.awaits_event or step.stops_case_clock or not step.departments:
         return None
-    return PlanStep(tuple(step.departments), int(step.days))
+    return PlanStep(tuple(step.departments), int(step.days), step.name)
 
 
 _PLANS: dict[tuple[str, int], ChainPlan] = {}

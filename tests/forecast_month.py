@@ -34,11 +34,13 @@ def load_month(engine: Engine) -> date:
                 accepted_on=day, due_on=day, provisional=False, statutory_due_on=day,
                 warning="none", case_warning="none", updated_at=_at(accepted), last_seq=1,
             ))  # fmt: skip
-        for case_no, task_id, departments, started, concluded, due, warning, limit in data["tasks"]:
+        for row in data["tasks"]:
+            case_no, task_id, departments, started, concluded, due, warning, limit, name = row[:9]
+            verdict = row[9]
             session.add(TaskRecord(
-                case_no=case_no, task_id=task_id, kind="review", name="审查", stage="review",
+                case_no=case_no, task_id=task_id, kind="review", name=name, stage="review",
                 departments=departments, open_departments=[] if concluded else departments,
-                status="approved" if concluded else "open", started_at=_at(started),
+                status=verdict if concluded else "open", started_at=_at(started),
                 concluded_at=_at(concluded) if concluded else None,
                 due_on=date.fromisoformat(due), warning="none",
                 clock={"limit_days": limit, "warning_on": warning, "stopped": False},
