@@ -33,6 +33,8 @@ DEPARTMENTS = ["education", "fire", "health", "market", "civil_affairs"] + [
     f"dept{n:02d}" for n in range(5, 12)
 ]
 HISTORY = 40_000
+#: The open tasks stand at kindergarten's first stage, so each case has three more to walk.
+STEP = "消防安全检查初审"
 
 
 def fill(engine: object, tasks: int, today: date, rng: random.Random) -> None:
@@ -61,7 +63,7 @@ def fill(engine: object, tasks: int, today: date, rng: random.Random) -> None:
         })  # fmt: skip
         took = max(1, int(rng.gammavariate(2.0, limit / 3)))
         rows.append({
-            "case_no": case_no, "task_id": "t1", "kind": "review", "name": "审查",
+            "case_no": case_no, "task_id": "t1", "kind": "review", "name": STEP,
             "stage": "review", "departments": departments,
             "open_departments": departments if open_ else [], "assignees": [],
             "status": "open" if open_ else "approved", "started_at": noon(started),

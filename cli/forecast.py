@@ -45,6 +45,7 @@ def _backtest(
     if as_json:
         data = result.model_dump(mode="json")
         data["coverage"] = round(result.coverage, 3)
+        data["total_coverage"] = round(result.total_coverage, 3)
         emit_json(data)
         return
     span = f"{result.days[0]} – {result.days[-1]}" if result.days else "—"
@@ -56,7 +57,9 @@ def _backtest(
           ["department", "red expected", "red actual", "error", "yellow expected",
            "yellow actual", "inside 80 %"], rows)  # fmt: skip
     message(f"80 % 区间覆盖率（coverage）：{result.coverage * 100:.0f}% of {result.cells} "
-            "department-days (quiet ones, with nothing expected or seen, left out)")  # fmt: skip
+            "department-days (quiet ones, with nothing expected or seen, left out); "
+            f"of the horizon totals: {result.total_coverage * 100:.0f}% of "
+            f"{result.total_cells}")  # fmt: skip
     for line in result.assumptions:
         message(f"假设（assumed）：{line}")
 

@@ -52,10 +52,18 @@ class Backtest(BaseModel):
     cells: int
     covered: int
     assumptions: list[str]
+    #: The same for each department's totals over the horizon (red and yellow), the
+    #: numbers the forecast's table shows: whole-horizon sums, where a bias adds up.
+    total_cells: int = 0
+    total_covered: int = 0
 
     @property
     def coverage(self) -> float:
         return self.covered / self.cells if self.cells else 1.0
+
+    @property
+    def total_coverage(self) -> float:
+        return self.total_covered / self.total_cells if self.total_cells else 1.0
 
 
 def actual_cards(
@@ -107,6 +115,7 @@ def backtest(
     ruler = _ruler(engine, made_on, days, [])
     actual = actual_cards(engine, ruler, forecast.days, chain)
     rows: list[DepartmentBacktest] = []
+    total_cells = total_covered = 0
     for d in forecast.departments:
         cells = covered = 0
         red_actual = yellow_actual = 0
@@ -120,6 +129,11 @@ def backtest(
                     continue
                 cells += 1
                 covered += low <= truth <= high
+        for truth, low, high in ((red_actual, d.red_total_low, d.red_total_high),
+                                 (yellow_actual, d.yellow_total_low, d.yellow_total_high)):  # fmt: skip
+            if high or truth:
+                total_cells += 1
+                total_covered += low <= truth <= high
         rows.append(
             DepartmentBacktest(
                 department=d.department,
@@ -140,4 +154,6 @@ def backtest(
         cells=sum(r.cells for r in rows),
         covered=sum(r.covered for r in rows),
         assumptions=forecast.assumptions,
+        total_cells=total_cells,
+        total_covered=total_covered,
     )
