@@ -25,13 +25,43 @@ def _engine() -> Any:
     return ready_engine(get_settings().resolved_database_url)
 
 
-def _day(text: str | None) -> date:
+def _day(text: str | None, flag: str = "--from") -> date:
     if text is None:
         return datetime.now(CST).date()
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        fail(f"--from {text!r} is not a date YYYY-MM-DD", EXIT_USAGE)
+        fail(f"{flag} {text!r} is not a date YYYY-MM-DD", EXIT_USAGE)
+
+
+def _backtest(
+    engine: Any, day: date, days: int, futures: int, chain: str | None, seed: int, as_json: bool
+) -> None:
+    from forecast.backtest import backtest
+
+    if day >= datetime.now(CST).date():
+        fail(f"--backtest {day}: not in the past (what happened is not known yet)", EXIT_USAGE)
+    result = backtest(engine, day, days=days, futures=futures, chain=chain, seed=seed)
+    if as_json:
+        data = result.model_dump(mode="json")
+        data["coverage"] = round(result.coverage, 3)
+        data["total_coverage"] = round(result.total_coverage, 3)
+        emit_json(data)
+        return
+    span = f"{result.days[0]} – {result.days[-1]}" if result.days else "—"
+    rows = [[f"{d.name}（{d.department}）", f"{d.red_expected:.1f}", d.red_actual,
+             f"{d.red_error:+.1f}", f"{d.yellow_expected:.1f}", d.yellow_actual,
+             f"{d.covered}/{d.cells}" if d.cells else "—"]
+            for d in sorted(result.departments, key=lambda d: -d.red_actual)]  # fmt: skip
+    table(f"回测（backtest made on {day}, {span}）",
+          ["department", "red expected", "red actual", "error", "yellow expected",
+           "yellow actual", "inside 80 %"], rows)  # fmt: skip
+    message(f"80 % 区间覆盖率（coverage）：{result.coverage * 100:.0f}% of {result.cells} "
+            "department-days (quiet ones, with nothing expected or seen, left out); "
+            f"of the horizon totals: {result.total_coverage * 100:.0f}% of "
+            f"{result.total_cells}")  # fmt: skip
+    for line in result.assumptions:
+        message(f"假设（assumed）：{line}")
 
 
 def _interval(mean: float, low: int, high: int) -> str:
@@ -51,6 +81,30 @@ def forecast(
             "(repeat for several); shown beside the baseline.",
         ),
     ] = None,
+    arrivals: Annotated[
+        str | None,
+        typer.Option(
+            "--arrivals",
+            help="What if: new cases +P% / -P% of each chain's recent rate, or N new cases "
+            "per working day in all.",
+        ),
+    ] = None,
+    holiday: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--holiday",
+            help="What if: extra days off FIRST:LAST (e.g. 2026-12-31:2027-01-03); limits "
+            "running over them end later, as the working-day rules count.",
+        ),
+    ] = None,
+    backtest_day: Annotated[
+        str | None,
+        typer.Option(
+            "--backtest",
+            help="Make the forecast as it would have been made on this past day and "
+            "compare it with what happened.",
+        ),
+    ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="Forecast as of this day (default today, CST).")
     ] = None,
@@ -65,7 +119,15 @@ def forecast(
     Carlo over the open tasks, each department's measured decision times, the office
     calendar); the cases most likely to go red, so they can be chased today."""
     from cli.users import require_role
-    from forecast.forecast import ForecastError, make_forecast, parse_capacity, reviewers_of
+    from forecast.forecast import (
+        ForecastError,
+        WhatIf,
+        make_forecast,
+        parse_arrivals,
+        parse_capacity,
+        parse_holidays,
+        reviewers_of,
+    )
     from workflows import registry
 
     require_role("coordinator", "supervisor", "administrator")
@@ -76,19 +138,31 @@ def forecast(
     if department is not None and department not in known:
         fail(f"--department {department!r}: no such department (known: {', '.join(sorted(known))})")
     engine = _engine()
-    today = _day(start)
     seed = seed if seed is not None else int(datetime.now().timestamp())
+    if backtest_day is not None:
+        if capacity or arrivals or holiday or start:
+            fail("--backtest compares the plain forecast with what happened: leave out "
+                 "--capacity, --arrivals, --holiday and --from", EXIT_USAGE)  # fmt: skip
+        _backtest(engine, _day(backtest_day, "--backtest"), days, futures, chain, seed, as_json)
+        return
+    today = _day(start)
     options: dict[str, Any] = dict(
         days=days, futures=futures, chain=chain, department=department, seed=seed
     )
-    baseline = make_forecast(engine, today, **options)
-    what_if = None
-    if capacity:
-        try:
-            assumption = parse_capacity(capacity, reviewers_of(engine), known)
-        except ForecastError as error:
-            fail(str(error), EXIT_USAGE)
-        what_if = make_forecast(engine, today, what_if=assumption, **options)
+    assumption = WhatIf()
+    try:
+        if capacity:
+            assumption = assumption.merged(parse_capacity(capacity, reviewers_of(engine), known))
+        if arrivals is not None:
+            assumption = assumption.merged(parse_arrivals(arrivals))
+        if holiday:
+            assumption = assumption.merged(parse_holidays(holiday))
+        baseline = make_forecast(engine, today, **options)
+        what_if = None
+        if assumption.said:
+            what_if = make_forecast(engine, today, what_if=assumption, **options)
+    except ForecastError as error:
+        fail(str(error), EXIT_USAGE)
     if csv_file is not None:
         _write_csv(csv_file, baseline, what_if)
     if as_json:
@@ -104,7 +178,7 @@ def _show(baseline: Any, what_if: Any) -> None:
     span = f"{baseline.days[0]} – {baseline.days[-1]}" if baseline.days else "—"
     headers = ["department", "open tasks", "history", f"red cards {span}"]
     if what_if is not None:
-        headers.append("what-if red cards")
+        headers.append(f"what-if red cards {what_if.days[0]} – {what_if.days[-1]}")
     other = {d.department: d for d in what_if.departments} if what_if else {}
     rows = []
     for d in sorted(baseline.departments, key=lambda d: -d.red_total):
@@ -123,7 +197,13 @@ def _show(baseline: Any, what_if: Any) -> None:
             [[r.case_no, r.task, ", ".join(r.departments), r.due_on.isoformat(),
               f"{r.probability * 100:.0f}%"] for r in baseline.at_risk],
         )  # fmt: skip
-    for line in baseline.assumptions:
+    if baseline.arrivals_per_day:
+        rates = ", ".join(f"{k} {v:g}" for k, v in sorted(baseline.arrivals_per_day.items()) if v)
+        message(f"新收件（new cases per working day, last 20）：{rates or 'none'}")
+    if what_if is not None:
+        said = "; ".join(f"{k} {v}" for k, v in what_if.what_if.items())
+        message(f"假设情景（what-if）：{said}")
+    for line in dict.fromkeys(baseline.assumptions + (what_if.assumptions if what_if else [])):
         message(f"假设（assumed）：{line}")
 
 

@@ -38,11 +38,12 @@ from tui.screens.cases import CasesScreen
 from tui.screens.departments import DepartmentsScreen
 from tui.screens.dialogs import ConfirmScreen, HelpScreen, JumpScreen, NoticeScreen
 from tui.screens.finding import FindingScreen
+from tui.screens.forecast import ForecastScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.supervision import SupervisionScreen
 from tui.supervision_data import sees_supervision
 
-SCREENS = ("overview", "cases", "departments", "supervision")
+SCREENS = ("overview", "cases", "departments", "supervision", "forecast")
 JUMP_WORDS = {
     "overview": "overview",
     "o": "overview",
@@ -57,6 +58,9 @@ JUMP_WORDS = {
     "s": "supervision",
     "监察": "supervision",
     "督办": "supervision",
+    "forecast": "forecast",
+    "f": "forecast",
+    "预测": "forecast",
 }
 
 
@@ -69,6 +73,7 @@ class OneChainApp(App[None]):
         "cases": CasesScreen,
         "departments": DepartmentsScreen,
         "supervision": SupervisionScreen,
+        "forecast": ForecastScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("colon", "jump", "bind.jump"),
@@ -80,6 +85,7 @@ class OneChainApp(App[None]):
         Binding("2", "switch_mode('cases')", "bind.cases", show=False),
         Binding("3", "switch_mode('departments')", "bind.departments", show=False),
         Binding("4", "switch_mode('supervision')", "bind.supervision", show=False),
+        Binding("5", "switch_mode('forecast')", "bind.forecast", show=False),
     ]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
@@ -312,6 +318,8 @@ class OneChainApp(App[None]):
     def offers_mode(self, mode: str) -> bool:
         """Whether this person gets a screen: 监察 is for supervisors, administrators
         and reviewers (their department's 督办 inbox)."""
+        if mode == "forecast":  # 预测: as `onechain forecast` (coordinators and above)
+            return self.actor.role in ("coordinator", "supervisor", "administrator")
         return mode != "supervision" or sees_supervision(self.actor)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -393,6 +401,7 @@ class OneChainApp(App[None]):
             DepartmentsScreen: "screen.departments",
             SupervisionScreen: "screen.supervision",
             FindingScreen: "screen.finding",
+            ForecastScreen: "screen.forecast",
         }.get(type(screen))
         self.push_screen(HelpScreen(self.catalog.t(title) if title else name, lines))
 

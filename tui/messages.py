@@ -888,6 +888,66 @@ EN.update(
     }
 )
 
+# Issue 24, the forecast screen (预测): kept in one block.
+ZH.update(
+    {
+        "screen.forecast": "预测",
+        "bind.forecast": "预测",
+        "fc.apply": "应用假设",
+        "fc.hint": "未来 10 个工作日每天的红牌（预计数与 80% 区间）· 在表中移动查看单个部门 · 假设情景填好后回车",
+        "fc.switch.arrivals": "新收件变化",
+        "fc.switch.capacity": "审查人员变化",
+        "fc.switch.holiday": "增加放假日",
+        "fc.example.arrivals": "+30% 或 -20% 或 每日件数",
+        "fc.example.capacity": "fire=-2, market=-30%",
+        "fc.example.holiday": "2026-12-31:2027-01-03",
+        "fc.computing": "正在计算预测…",
+        "fc.baseline": "基准预测（{futures} 次模拟）",
+        "fc.what_if": "假设情景：{said}（与基准用同样的随机数）",
+        "fc.error": "假设无法计算：{error}",
+        "fc.chart_all": "全部部门 · 每日红牌（红：预计，橙：80% 区间上限，青：假设情景）",
+        "fc.chart_department": "{department} · 每日红牌（红：预计，橙：80% 区间上限，青：假设情景）",
+        "fc.all": "全部部门",
+        "fc.col.department": "部门",
+        "fc.col.open": "在办",
+        "fc.col.history": "依据",
+        "fc.col.red": "预计红牌 [80%]",
+        "fc.col.what_if": "假设情景",
+        "fc.measured": "{n} 次办理",
+        "fc.assumed": "按法定时限假设",
+        "fc.assumption": "假设：{line}",
+    }
+)
+EN.update(
+    {
+        "screen.forecast": "Forecast",
+        "bind.forecast": "Forecast",
+        "fc.apply": "Apply the what-if",
+        "fc.hint": "Red cards per day over the next 10 working days (expected, 80 % interval) · move in the table to see one department · Enter applies a what-if",
+        "fc.switch.arrivals": "New cases",
+        "fc.switch.capacity": "Reviewers",
+        "fc.switch.holiday": "Extra days off",
+        "fc.example.arrivals": "+30% or -20% or cases per day",
+        "fc.example.capacity": "fire=-2, market=-30%",
+        "fc.example.holiday": "2026-12-31:2027-01-03",
+        "fc.computing": "Computing the forecast…",
+        "fc.baseline": "Baseline ({futures} simulated futures)",
+        "fc.what_if": "What-if: {said} (same random numbers as the baseline)",
+        "fc.error": "The what-if cannot be computed: {error}",
+        "fc.chart_all": "All departments · red cards per day (red: expected, orange: 80 % top, cyan: what-if)",
+        "fc.chart_department": "{department} · red cards per day (red: expected, orange: 80 % top, cyan: what-if)",
+        "fc.all": "All departments",
+        "fc.col.department": "Department",
+        "fc.col.open": "Open",
+        "fc.col.history": "Based on",
+        "fc.col.red": "Red cards [80 %]",
+        "fc.col.what_if": "What-if",
+        "fc.measured": "{n} decisions",
+        "fc.assumed": "assumed: stated limits",
+        "fc.assumption": "Assumed: {line}",
+    }
+)
+
 CATALOGS: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
 
 #: Stages and steps the engine itself names (every chain has them).
