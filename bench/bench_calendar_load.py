@@ -40,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 SEQUENTIAL_SAMPLE = 200
 
+from bench.sampler import Sampler  # noqa: E402
+
 
 def _reloaded_count(engine: object) -> int:
     from sqlalchemy import func
@@ -65,7 +67,7 @@ def _running_count(engine: object) -> int:
         return int(session.exec(select(func.count()).where(CaseRecord.status == "running")).one())
 
 
-async def bench(cases: int, workdir: Path) -> None:
+async def bench(cases: int, workdir: Path, profile: bool = False) -> None:
     import chains  # noqa: F401
     from bench.dev_server import start_dev_server
     from client.facade import CaseDesk, CaseRequest
@@ -142,6 +144,9 @@ async def bench(cases: int, workdir: Path) -> None:
                 await asyncio.sleep(0.5)
 
             example = Path(__file__).resolve().parent.parent / "docs/calendar-2027.example.json"
+            sampler = Sampler()
+            if profile:
+                sampler.__enter__()
             began = time.perf_counter()
             store_schedule(engine, load_schedule_file(example), by=admin.user_id)
             revision = calendar_revision(engine)
@@ -150,6 +155,9 @@ async def bench(cases: int, workdir: Path) -> None:
             while (behind := await asyncio.to_thread(running_behind, engine, revision)) > 0:
                 await asyncio.sleep(0.25)
             done = time.perf_counter() - began
+            if profile:
+                sampler.__exit__()
+                print(sampler.report())
             print(
                 f"at once: {told} cases told in {sent:.1f} s ({told / sent:.0f}/s); every "
                 f"running case on revision {revision} in the read model after {done:.1f} s "
@@ -163,10 +171,13 @@ async def bench(cases: int, workdir: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument(
+        "--profile", action="store_true", help="sample this process's threads during the load"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="onechain-bench-calendar-") as tmp:
         os.environ["ONECHAIN_DATA_DIR"] = str(Path(tmp) / "data")
-        asyncio.run(bench(args.cases, Path(tmp)))
+        asyncio.run(bench(args.cases, Path(tmp), args.profile))
         os._exit(0)  # the client's threads can abort interpreter shutdown (sdk-python#300)
 
 
