@@ -21,6 +21,7 @@ from doctor.calendar_revision import calendar_revision_check
 from doctor.findings import Level
 from domain.calendar_sources import load_schedule_file
 from domain.case import CaseState
+from domain.roles import Actor, Role
 from readmodel.calendar_revisions import running_behind
 from readmodel.calendar_store import calendar_revision, store_schedule
 from readmodel.database import ready_engine
@@ -28,6 +29,7 @@ from runtime.keys import load_signing_keys
 from tests.harness import CLERK, DEFAULT_APPLICANT, CaseDriver, sign_in_cli
 from tests.test_chains_end_to_end import KINDERGARTEN_FORM
 from tests.test_shared_calendar import EXAMPLE_2027, RECEIVED, Office, office  # noqa: F401
+from tests.test_versioning import replay
 from trust.directory import refresh_shared
 from trust.signer import ImpersonatingSigner
 from tui.data import overview
@@ -134,7 +136,13 @@ async def test_a_load_moves_every_case_to_the_new_revision_and_doctor_counts_the
             CliRunner().invoke, app, ["calendar", "load", str(EXAMPLE_2027)]
         )
         assert again.exit_code == 0, again.output
+        # Told anyway (a client that skipped no one): a case on the revision does nothing.
+        admin = Actor(user_id="admin-rev", name="日历管理员", role=Role.ADMINISTRATOR)
+        as_admin = CaseDesk(dev_env.client, task_queue=task_queue, credentials=signer.sign(admin))
+        assert await as_admin.broadcast_calendar_reload(revision=new) == len(cases) + 1
         await asyncio.sleep(0.5)
         for case_no in cases:
             events = (await desk.state(case_no)).events
             assert [e.kind for e in events].count("calendar_reloaded") == 1
+        # And the history with both signals replays on this code.
+        await replay(await desk.handle(cases[0]).fetch_history())
