@@ -23,7 +23,7 @@ def calendar_revision_check(engine: Engine) -> Finding:
         return warn(
             CHECK,
             f"{behind} running case(s) on an older calendar revision than {revision}: their "
-            "due dates may not use the loaded schedules. Run `onechain calendar load FILE` "
-            "again with the last schedule loaded: it tells only the cases not on it yet",
+            "due dates may not use the loaded schedules. Run `onechain calendar notify`: it "
+            "tells only the cases not on it yet",
         )
     return ok(CHECK, f"every running case uses calendar revision {revision}")

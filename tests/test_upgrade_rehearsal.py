@@ -26,10 +26,12 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from cli.app import app
+from client.facade import CaseDesk
 from doctor.calendar_revision import calendar_revision_check
 from doctor.findings import Level
 from domain.case import CaseStatus
@@ -38,10 +40,11 @@ from readmodel.calendar_store import calendar_revision
 from readmodel.database import make_engine, read_session
 from readmodel.queries import case_events, get_case, list_cases
 from readmodel.schema import head_revision, status_of
-from runtime.keys import keys_dir
+from runtime.keys import keys_dir, load_signing_keys
 from runtime.settings import get_settings
 from tests.harness import CaseDriver, sign_in_cli
 from tests.test_shared_calendar import EXAMPLE_2027
+from trust.signer import ImpersonatingSigner
 
 REPO = Path(__file__).resolve().parent.parent
 #: The release before this one (the commit this release's changes start from). Move it
@@ -114,6 +117,18 @@ def deployment(
     get_settings.cache_clear()
 
 
+def own_driver(client: Client, task_queue: str, database_url: str) -> CaseDriver:
+    """A driver signing with this deployment's database, not the session signer's (which
+    is cached with whichever database the first test to ask had configured)."""
+    engine = make_engine(database_url)
+    driver = CaseDriver.__new__(CaseDriver)
+    driver.client = client
+    signer = ImpersonatingSigner(engine, load_signing_keys(keys_dir(get_settings())))
+    driver.desk = CaseDesk(client, task_queue=task_queue, credentials=signer)
+    driver.read_model_url = database_url
+    return driver
+
+
 def onechain(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
 
@@ -162,7 +177,7 @@ async def test_a_database_and_cases_of_the_previous_release_upgrade_in_the_docum
 
         # 4. the new worker on the same queue: old histories replay and continue
         async with build_worker(dev_env.client, task_queue, max_cached_workflows=0):
-            driver = CaseDriver(dev_env.client, task_queue)
+            driver = own_driver(dev_env.client, task_queue, deployment["ONECHAIN_DATABASE_URL"])
             outcome = await driver.run_to_end(cases["decided"])
             assert outcome.status is CaseStatus.APPROVED
             loaded = await asyncio.to_thread(onechain, "calendar", "load", str(EXAMPLE_2027))
