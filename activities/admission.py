@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 CalendarSource = Callable[[int, int], CalendarData]
 #: ``(first_year, last_year) -> (snapshot, revision)``: the store's calendar source,
 #: with the revision read together (``readmodel.calendar_store.RevisedCalendars``).
-RevisedSource = Callable[[int, int], tuple[CalendarData, str]]
+RevisedSource = Callable[[int, int, str | None], tuple[CalendarData, str]]
 
 
 def _without_personal_data(reason: str) -> str:
@@ -60,9 +60,11 @@ class AdmissionActivities:
     #: ``calendars`` alone (tests' own sources) records no revision.
     revised: RevisedSource | None = None
 
-    def _calendar(self, first_year: int, last_year: int) -> tuple[CalendarData, str]:
+    def _calendar(
+        self, first_year: int, last_year: int, wanted: str | None = None
+    ) -> tuple[CalendarData, str]:
         if self.revised is not None:
-            return self.revised(first_year, last_year)
+            return self.revised(first_year, last_year, wanted)
         return self.calendars(first_year, last_year), ""
 
     def _sender(self, request: AdmitCase | ReloadCalendarRequest, action: str) -> Actor:
@@ -114,5 +116,5 @@ class AdmissionActivities:
         except (InvalidToken, NotPermitted, DirectoryUnavailable) as refused:
             logger.warning("calendar reload refused: %s", refused)
             return ReloadCalendarResult(refusal=str(refused))
-        calendar, revision = self._calendar(request.first_year, request.last_year)
+        calendar, revision = self._calendar(request.first_year, request.last_year, request.revision)
         return ReloadCalendarResult(calendar=calendar, revision=revision)

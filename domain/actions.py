@@ -281,6 +281,8 @@ class ReloadCalendarRequest(BaseModel):
     at: datetime | None = None
     first_year: int
     last_year: int
+    #: The revision the signal named (None from older histories and clients).
+    revision: str | None = None
 
 
 class ReloadCalendarResult(BaseModel):

@@ -114,10 +114,21 @@ class RevisedCalendars:
         self.engine = engine
         self.kept = kept
         self._built: dict[tuple[str, int, int], CalendarData] = {}
+        self._last: tuple[str, dict[int, YearSchedule]] | None = None
 
-    def __call__(self, first_year: int, last_year: int) -> tuple[CalendarData, str]:
-        schedules = stored_schedules(self.engine)
-        revision = schedules_revision(schedules)
+    def __call__(
+        self, first_year: int, last_year: int, wanted: str | None = None
+    ) -> tuple[CalendarData, str]:
+        """``wanted``: the revision the case was told of. When the schedules last read
+        are that revision they are used again without a query (a load tells every case
+        of the same revision); otherwise, and without ``wanted``, they are read."""
+        last = self._last
+        if wanted and last is not None and last[0] == wanted:
+            revision, schedules = last
+        else:
+            schedules = stored_schedules(self.engine)
+            revision = schedules_revision(schedules)
+            self._last = (revision, schedules)
         key = (revision, first_year, last_year)
         found = self._built.get(key)
         if found is None:

@@ -981,6 +981,7 @@ class CaseWorkflow:
                     at=at,
                     first_year=year - SNAPSHOT_YEARS_BEFORE,
                     last_year=year + SNAPSHOT_YEARS_AFTER,
+                    revision=reload.revision,
                 ),
                 result_type=ReloadCalendarResult,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
