@@ -23,7 +23,7 @@ from activities.admission import AdmissionActivities, CalendarSource
 from activities.calendar import load_calendar
 from activities.projection import read_model_engine
 from activities.supervision_items import load_finding, record_supervision_step
-from readmodel.calendar_store import calendar_from_store
+from readmodel.calendar_store import RevisedCalendars, calendar_from_store
 from runtime.keys import keys_dir, load_signing_keys
 from runtime.outside_sweep import OutsideSweep, sweeping
 from runtime.projector import Projector, configured_writer, running
@@ -150,8 +150,9 @@ def build_worker(
     settings = get_settings()
     options.setdefault("max_cached_workflows", settings.worker_cache)
     verifier = verifier or identity_verifier()
+    revised = None if calendars else RevisedCalendars(read_model_engine())
     calendars = calendars or functools.partial(calendar_from_store, read_model_engine())
-    admission = AdmissionActivities(verifier, calendars, settings.warning_fraction)
+    admission = AdmissionActivities(verifier, calendars, settings.warning_fraction, revised)
     return CaseWorker(
         client,
         projector=projector_for(client, task_queue),

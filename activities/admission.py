@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 #: ``(first_year, last_year) -> snapshot``: the worker's calendar source.
 CalendarSource = Callable[[int, int], CalendarData]
+#: ``(first_year, last_year) -> (snapshot, revision)``: the store's calendar source,
+#: with the revision read together (``readmodel.calendar_store.RevisedCalendars``).
+RevisedSource = Callable[[int, int, str | None], tuple[CalendarData, str]]
 
 
 def _without_personal_data(reason: str) -> str:
@@ -53,6 +56,16 @@ class AdmissionActivities:
     verifier: IdentityVerifier
     calendars: CalendarSource
     warning_fraction: float
+    #: When set, calendars come from here with their revision (the production worker);
+    #: ``calendars`` alone (tests' own sources) records no revision.
+    revised: RevisedSource | None = None
+
+    def _calendar(
+        self, first_year: int, last_year: int, wanted: str | None = None
+    ) -> tuple[CalendarData, str]:
+        if self.revised is not None:
+            return self.revised(first_year, last_year, wanted)
+        return self.calendars(first_year, last_year), ""
 
     def _sender(self, request: AdmitCase | ReloadCalendarRequest, action: str) -> Actor:
         """Who sent this case's start or signal: the token, and the proof bound to this
@@ -77,7 +90,9 @@ class AdmissionActivities:
             logger.info("case start refused case_no=%s: %s", request.start.case_no, reason)
             return AdmissionResult(refusal=reason)
         year = start.received_at.year
-        calendar = self.calendars(year - SNAPSHOT_YEARS_BEFORE, year + SNAPSHOT_YEARS_AFTER)
+        calendar, revision = self._calendar(
+            year - SNAPSHOT_YEARS_BEFORE, year + SNAPSHOT_YEARS_AFTER
+        )
         return AdmissionResult(
             admission=Admission(
                 accepted_by=acceptor,
@@ -87,6 +102,7 @@ class AdmissionActivities:
                 warning_fraction=self.warning_fraction,
                 calendar=calendar,
                 form=start.form,
+                calendar_revision=revision,
             )
         )
 
@@ -100,5 +116,5 @@ class AdmissionActivities:
         except (InvalidToken, NotPermitted, DirectoryUnavailable) as refused:
             logger.warning("calendar reload refused: %s", refused)
             return ReloadCalendarResult(refusal=str(refused))
-        calendar = self.calendars(request.first_year, request.last_year)
-        return ReloadCalendarResult(calendar=calendar)
+        calendar, revision = self._calendar(request.first_year, request.last_year, request.revision)
+        return ReloadCalendarResult(calendar=calendar, revision=revision)

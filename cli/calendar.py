@@ -149,7 +149,8 @@ def load(
     cases to recompute (an administrator's session is required)."""
     from cli.actor import cli_credentials
     from cli.users import require_administrator
-    from readmodel.calendar_store import store_schedule
+    from readmodel.calendar_revisions import running_on
+    from readmodel.calendar_store import calendar_revision, store_schedule
     from readmodel.database import describe
 
     admin = require_administrator()
@@ -165,7 +166,9 @@ def load(
         f"{len(schedule.workdays)} make-up working days (调休) — {schedule.source}"
     )
     typer.echo(f"Saved in the shared database ({describe(engine.url)}) for every worker")
-    notify_running_cases(schedule, credentials)
+    revision = calendar_revision(engine)
+    typer.echo(f"Calendar revision {revision}")
+    notify_running_cases(schedule, credentials, revision, running_on(engine, revision))
 
 
 def _is_unreachable(exc: BaseException) -> bool:
@@ -182,19 +185,50 @@ def _is_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "connect" in str(exc).lower()
 
 
-def notify_running_cases(schedule: YearSchedule, credentials: Credentials) -> None:
+@app.command()
+def notify() -> None:
+    """Tell the running cases not on the current calendar revision to recompute (an
+    administrator's session is required): finishes a load that was interrupted, or
+    reaches cases admitted before revisions were recorded, without the schedule file."""
+    from cli.actor import cli_credentials
+    from cli.users import require_administrator
+    from readmodel.calendar_revisions import running_on
+    from readmodel.calendar_store import calendar_revision
+
+    require_administrator()
+    credentials = cli_credentials("administrator")
+    engine = _engine()
+    revision = calendar_revision(engine)
+    typer.echo(f"Calendar revision {revision}")
+    notify_running_cases(None, credentials, revision, running_on(engine, revision))
+
+
+def notify_running_cases(
+    schedule: YearSchedule | None,
+    credentials: Credentials,
+    revision: str | None = None,
+    current: frozenset[str] = frozenset(),
+) -> None:
     """Signal every running case to recompute its deadlines from the calendar store
     (each case checks that an administrator sent the signal), many at once, with a
     progress line; cases an interrupted load of the same schedule told are skipped
-    (``runtime.reload_journal``)."""
+    (``runtime.reload_journal``), and so are ``current``, the cases the read model shows
+    on ``revision`` already (a case told of ``revision`` twice ignores the second)."""
     from cli.output import stderr
     from client.facade import broadcast_calendar_reload
     from runtime.reload_journal import ReloadJournal
 
-    journal = ReloadJournal(get_settings().data_dir / "calendar-reload", schedule)
-    already = journal.told()
+    journal = (
+        ReloadJournal(get_settings().data_dir / "calendar-reload", schedule)
+        if schedule is not None
+        else None
+    )
+    already = (journal.told() if journal else frozenset()) | current
     if already:
-        typer.echo(f"Resuming: {len(already)} running case(s) were told by an earlier load.")
+        typer.echo(
+            f"Resuming: {len(already)} running case(s) are on this revision already "
+            "or were told by an earlier load."
+        )
     capped: list[str] = []
     with _progress(stderr) as progress:
         try:
@@ -203,28 +237,33 @@ def notify_running_cases(schedule: YearSchedule, credentials: Credentials) -> No
                     credentials,
                     lambda case_no, _why: capped.append(case_no),
                     skip=already,
-                    sent=journal.record,
+                    sent=journal.record if journal else None,
                     progress=progress,
+                    revision=revision,
                 )
             )
         except Exception as exc:
-            journal.close()
+            if journal:
+                journal.close()
             if not _is_unreachable(exc):
                 raise
+            saved = f"schedule {schedule.year} saved, but " if schedule else ""
             _fail(
-                f"schedule {schedule.year} saved, but Temporal is unreachable so some running "
-                f"cases were not notified ({exc}); run `onechain calendar load` again once it is "
-                "up: it tells only the cases not told yet",
+                f"{saved}Temporal is unreachable so some running cases were not notified "
+                f"({exc}); run `onechain calendar notify` (or the same `calendar load`) once it "
+                "is up: it tells only the cases not told yet",
                 EXIT_UNREACHABLE,
             )
         except KeyboardInterrupt:
-            journal.close()
+            if journal:
+                journal.close()
             _fail(
-                "interrupted: run the same `onechain calendar load` again to tell the cases "
-                "not told yet",
+                "interrupted: run `onechain calendar notify` (or the same `calendar load`) to "
+                "tell the cases not told yet",
                 EXIT_UNREACHABLE,
             )
-    journal.finished()
+    if journal:
+        journal.finished()
     typer.echo(f"Notified {count + len(already)} running case(s) to recompute their deadlines.")
     if capped:
         shown = ", ".join(capped[:20]) + (" …" if len(capped) > 20 else "")

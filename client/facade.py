@@ -687,6 +687,7 @@ class CaseDesk:
         sent: Callable[[str], None] | None = None,
         progress: Callable[[int, int], None] | None = None,
         at_once: int = BROADCAST_AT_ONCE,
+        revision: str | None = None,
     ) -> int:
         """Tell every running case to reload the schedules from the calendar store and
         recompute its deadlines (each case checks the sender is a signed-in
@@ -695,6 +696,8 @@ class CaseDesk:
         ``at_once`` signals are in flight together (one at a time took 5.5 min for 2,000
         cases); ``skip`` are cases already told (a resumed load), ``sent(case_no)`` hears
         of each one told (the caller's journal), ``progress(done, total)`` after each.
+        ``revision``: the store's calendar revision, so a case already on it ignores the
+        signal without any work.
 
         A case that refuses the signal is skipped, not the end of the broadcast: one that
         ended since the list was read (NOT_FOUND), or one that took as many signals as
@@ -713,7 +716,7 @@ class CaseDesk:
                 async with gate:
                     try:
                         await self.handle(case_no).signal(
-                            CaseWorkflow.reload_calendar, CalendarReload()
+                            CaseWorkflow.reload_calendar, CalendarReload(revision=revision)
                         )
                     except RPCError as error:
                         if error.status not in _SIGNAL_REFUSED:

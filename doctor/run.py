@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from doctor.calendar import calendar_coverage
+from doctor.calendar_revision import calendar_revision_check
 from doctor.findings import Finding, fail, skip
 from doctor.keys import signing_keys
 from doctor.people import people
@@ -82,6 +83,7 @@ async def examine(deployment: Deployment) -> list[Finding]:
             findings += [
                 people(engine, temporal_holds_cases=holds_cases),
                 calendar_coverage(engine, deployment.today),
+                calendar_revision_check(engine),
             ]
         findings.append(cases)
         findings.append(await _outside_check(deployment, client, findings))
@@ -143,4 +145,4 @@ def _case_numbers(engine: Engine) -> set[str]:
 
 
 def _skipped(why: str) -> list[Finding]:
-    return [skip("users", why), skip("calendar", why)]
+    return [skip("users", why), skip("calendar", why), skip("calendar revision", why)]

@@ -93,6 +93,9 @@ class Admission(BaseModel):
     warning_fraction: float = Field(gt=0, lt=1)
     calendar: CalendarData
     form: dict[str, Any]
+    #: The revision of the office's schedules ``calendar`` was built from
+    #: (``readmodel.calendar_store.schedules_revision``); "" before revisions existed.
+    calendar_revision: str = ""
 
 
 class AdmitCase(BaseModel):
@@ -265,6 +268,9 @@ class CalendarReload(BaseModel):
     proof: str | None = None
     digest: str | None = None
     calendar: CalendarData | None = None
+    #: The revision `calendar load` stored. A case already on it ignores the signal (no
+    #: activity, no event): a resumed or repeated load costs such a case nothing.
+    revision: str | None = None
 
 
 class ReloadCalendarRequest(BaseModel):
@@ -275,10 +281,13 @@ class ReloadCalendarRequest(BaseModel):
     at: datetime | None = None
     first_year: int
     last_year: int
+    #: The revision the signal named (None from older histories and clients).
+    revision: str | None = None
 
 
 class ReloadCalendarResult(BaseModel):
     calendar: CalendarData | None = None
+    revision: str = ""
     refusal: str | None = None
 
 

@@ -268,6 +268,9 @@ class CaseState(BaseModel):
     licences: list[Licence] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
     outcome_reason: str = ""
+    #: The calendar revision the due dates use (``readmodel.calendar_store``); "" for a
+    #: case admitted before revisions were recorded and not reloaded since.
+    calendar_revision: str = ""
     concluded_at: datetime | None = None
 
     def task(self, task_id: str) -> Task | None:

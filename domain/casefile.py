@@ -785,9 +785,11 @@ class CaseFile(IntakeRules, AftercareRules):
             self.end_requested = "容缺受理材料逾期未补齐"
         return event
 
-    def reload_calendar(self, calendar: CalendarData, now: datetime) -> Event:
+    def reload_calendar(self, calendar: CalendarData, now: datetime, revision: str = "") -> Event:
         """Take newly loaded schedules: the years in ``calendar`` replace the case's own,
-        the other years are kept, and every running limit is recomputed."""
+        the other years are kept, and every running limit is recomputed. ``revision``:
+        the store's revision ``calendar`` was read at ("" from older histories)."""
+        self.state.calendar_revision = revision
         merged = CalendarData(years={**self.calendar_data.years, **calendar.years})
         self.calendar = shared_work_calendar(merged)
         self.calendar_data = self.calendar.data
@@ -853,6 +855,7 @@ class CaseFile(IntakeRules, AftercareRules):
             concluded_at=state.concluded_at,
             last_seq=len(state.events),
             promised_clock=state.promised.model_dump(mode="json"),
+            calendar_revision=state.calendar_revision,
         )
         tasks = [
             TaskRow(

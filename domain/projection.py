@@ -40,6 +40,8 @@ class CaseRow(BaseModel):
     #: The promised limit's clock (``domain.case.Clock`` as JSON), so lists count days
     #: left with the one rule (``deadlines.days_left``) and its stopped periods.
     promised_clock: dict[str, Any] | None = None
+    #: The calendar revision its due dates use ("" when unknown: admitted before revisions).
+    calendar_revision: str = ""
 
 
 class TaskRow(BaseModel):

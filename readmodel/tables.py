@@ -83,6 +83,7 @@ class CaseRecord(SQLModel, table=True):
             "case_no",
         ),
         Index("ix_cases_warning_due", "warning", "due_sort", "case_no"),
+        Index("ix_cases_status_calendar", "status", "calendar_revision"),
     )
 
     case_no: str = Field(primary_key=True, max_length=64)
@@ -107,6 +108,8 @@ class CaseRecord(SQLModel, table=True):
     concluded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_seq: int
     promised_clock: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    #: The calendar revision the case's due dates use ("" unknown: admitted before 0010).
+    calendar_revision: str = Field(default="", max_length=32)
     warning_rank: int = NO_WARNING_RANK
     due_sort: date = NO_DUE_DATE
 

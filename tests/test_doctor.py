@@ -94,6 +94,7 @@ async def test_a_healthy_deployment_is_all_ok(
         "users",
         "keys",
         "calendar",
+        "calendar revision",
         "cases",
         "outside changes",
     }
@@ -269,8 +270,9 @@ async def test_cli_prints_one_line_per_check_and_json(
     finally:
         get_settings.cache_clear()
     lines = text.stdout.strip().splitlines()
-    assert len(lines) == 10 and all(line.split()[0] in {"ok", "warn"} for line in lines), lines
     report = json.loads(data.stdout)
+    assert len(lines) == len(report["checks"]) == 11, lines
+    assert all(line.split()[0] in {"ok", "warn"} for line in lines), lines
     levels = {c["level"] for c in report["checks"]}
     assert report["exit_code"] == data.exit_code == text.exit_code == (1 if "warn" in levels else 0)
 

@@ -25,6 +25,8 @@ from sqlmodel import col, select
 
 from domain.case import Clock
 from domain.timezone import cst_date, start_of_day
+from readmodel.calendar_revisions import running_behind
+from readmodel.calendar_store import calendar_revision
 from readmodel.database import read_session
 from readmodel.tables import CaseDepartmentRecord, CaseRecord, TaskRecord
 
@@ -342,6 +344,8 @@ class Overview:
     concluded_per_day: list[int] = field(default_factory=list)
     #: Cases changed around onechain (status ``altered``, ``readmodel.outside``).
     altered: int = 0
+    #: Running cases on an older calendar revision (``readmodel.calendar_revisions``).
+    calendar_behind: int = 0
 
 
 def _sum_if(condition: Any) -> Any:
@@ -414,6 +418,7 @@ def overview(engine: Engine, today: date, days: int = 14) -> Overview:
             ).all()
             if at is not None
         )
+    result.calendar_behind = running_behind(engine, calendar_revision(engine))
     result.days = [first_day + timedelta(days=i) for i in range(days)]
     result.accepted_per_day = [int(accepted.get(d, 0)) for d in result.days]
     result.concluded_per_day = [concluded.get(d, 0) for d in result.days]

@@ -93,8 +93,11 @@ def case_number(index: int) -> str:
     return f"JN-2026-{index:05d}"
 
 
-def sample_batches(count: int, today: date, seed: int = 7) -> Iterator[ProjectionBatch]:
-    """``count`` cases: about 80% running (10% yellow, 6% red), the rest concluded."""
+def sample_batches(
+    count: int, today: date, seed: int = 7, calendar_revision: str = ""
+) -> Iterator[ProjectionBatch]:
+    """``count`` cases: about 80% running (10% yellow, 6% red), the rest concluded, all
+    on ``calendar_revision``."""
     rng = random.Random(seed)
     chains = list(CHAINS)
     for index in range(1, count + 1):
@@ -155,6 +158,7 @@ def sample_batches(count: int, today: date, seed: int = 7) -> Iterator[Projectio
             ).model_dump(mode="json")
             if running
             else None,
+            calendar_revision=calendar_revision,
         )
         tasks = [
             TaskRow(
@@ -221,8 +225,11 @@ def sample_batches(count: int, today: date, seed: int = 7) -> Iterator[Projectio
 
 
 def fill(engine: Engine, count: int, today: date, seed: int = 7, chunk: int = 2000) -> None:
-    """Write ``count`` sample cases, ``chunk`` per transaction."""
-    batches = sample_batches(count, today, seed)
+    """Write ``count`` sample cases, ``chunk`` per transaction (on the database's current
+    calendar revision, as if every load had reached them)."""
+    from readmodel.calendar_store import calendar_revision
+
+    batches = sample_batches(count, today, seed, calendar_revision(engine))
     done = False
     while not done:
         with write_session(engine) as session:

@@ -302,6 +302,7 @@ class CaseWorkflow:
                 today=cst_date(now),
             ),
         )
+        state.calendar_revision = admission.calendar_revision
         file = CaseFile(state, admission.calendar, admission.warning_fraction)
         file.on_supplement_missed = limits.on_supplement_missed
         file.record(
@@ -1048,6 +1049,8 @@ class CaseWorkflow:
         calendar store, if a signed-in administrator sent it."""
         if self._file is None or self.file.state.status is not CaseStatus.RUNNING:
             return
+        if reload.revision and reload.revision == self.file.state.calendar_revision:
+            return  # already computed with it: a repeated or resumed load costs nothing
         self._set_up_over()
         at = workflow.now()  # before the local activity, which may move it (see _now)
         if self._patched(CALENDAR_STORE_PATCH):
@@ -1062,18 +1065,19 @@ class CaseWorkflow:
                     at=at,
                     first_year=year - SNAPSHOT_YEARS_BEFORE,
                     last_year=year + SNAPSHOT_YEARS_AFTER,
+                    revision=reload.revision,
                 ),
                 result_type=ReloadCalendarResult,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
             )
-            calendar = result.calendar
+            calendar, revision = result.calendar, result.revision
             if calendar is None or self.file.state.status is not CaseStatus.RUNNING:
                 return
         elif reload.calendar is not None:
-            calendar = reload.calendar
+            calendar, revision = reload.calendar, ""
         else:
             return
-        self.file.reload_calendar(calendar, at)
+        self.file.reload_calendar(calendar, at, revision)
         self._changed()
 
     @workflow.query

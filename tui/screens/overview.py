@@ -85,6 +85,10 @@ class OverviewScreen(ConsoleScreen):
             altered = Static("", id="overview-altered")
             altered.display = False
             yield altered
+            # Shown only while a calendar load has not reached every running case.
+            behind = Static("", id="overview-calendar")
+            behind.display = False
+            yield behind
             with Horizontal(id="kpis"):
                 for key, level in KPIS:
                     with KpiCard(key, classes=f"kpi {level}", id=f"kpi-{key}"):
@@ -149,6 +153,11 @@ class OverviewScreen(ConsoleScreen):
         altered.display = data.altered > 0
         if data.altered:
             altered.update(Text(self.t("overview.altered", count=data.altered), style="bold red"))
+        behind = self.query_one("#overview-calendar", Static)
+        behind.display = data.calendar_behind > 0
+        if data.calendar_behind:
+            text = self.t("overview.calendar_behind", count=data.calendar_behind)
+            behind.update(Text(text, style="bold yellow"))
         for key, _level in KPIS:
             value = getattr(data, key)
             self.query_one(f"#kpi-{key} .kpi-value", Static).update(f"{value:,}")
