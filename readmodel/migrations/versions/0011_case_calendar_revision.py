@@ -5,7 +5,7 @@ them as on an older revision until a `calendar load` tells them, which also reco
 revision they now use.
 
 Revision ID: 0011_case_calendar_revision
-Revises: 0009_supervision_items
+Revises: 0010_chain_departments
 """
 
 from __future__ import annotations
