@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from temporalio import activity
 
@@ -24,6 +25,7 @@ from domain.actions import (
 )
 from domain.calendar import SNAPSHOT_YEARS_AFTER, SNAPSHOT_YEARS_BEFORE, CalendarData
 from domain.roles import Actor, Role
+from domain.timezone import cst_date
 from trust.action_proof import ActionBinding
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
@@ -35,6 +37,19 @@ logger = logging.getLogger(__name__)
 
 #: ``(first_year, last_year) -> snapshot``: the worker's calendar source.
 CalendarSource = Callable[[int, int], CalendarData]
+#: ``day -> user id``: the 帮办代办 rota's 代办员 on duty that day, or None.
+RotaSource = Callable[[date], str | None]
+
+
+def rota_reader(engine: Callable[[], Any]) -> RotaSource:
+    """The rota in the shared database (``readmodel.rota``), read at each admission."""
+
+    def on_duty_that_day(day: date) -> str | None:
+        from readmodel.rota import on_duty
+
+        return on_duty(engine(), day)
+
+    return on_duty_that_day
 
 
 def _without_personal_data(reason: str) -> str:
@@ -53,6 +68,26 @@ class AdmissionActivities:
     verifier: IdentityVerifier
     calendars: CalendarSource
     warning_fraction: float
+    rota: RotaSource | None = None
+
+    def _agent_on_duty(self, received_at: datetime) -> str | None:
+        """首席帮办代办轮流值班: the day's 代办员, if the rota names an enabled person.
+        A rota that cannot be read leaves the case without one (the window can still
+        assign), never refuses the case."""
+        if self.rota is None:
+            return None
+        try:
+            agent = self.rota(cst_date(received_at))
+            if agent is None:
+                return None
+            entry = self.verifier.directory.snapshot().users.get(agent)
+        except Exception as error:
+            logger.warning("rota not read, no agent named: %s", type(error).__name__)
+            return None
+        if entry is None or not entry.enabled:
+            logger.warning("rota names user %s, who is unknown or disabled: no agent", agent)
+            return None
+        return agent
 
     def _sender(self, request: AdmitCase | ReloadCalendarRequest, action: str) -> Actor:
         """Who sent this case's start or signal: the token, and the proof bound to this
@@ -87,6 +122,7 @@ class AdmissionActivities:
                 warning_fraction=self.warning_fraction,
                 calendar=calendar,
                 form=start.form,
+                agent=self._agent_on_duty(start.received_at),
             )
         )
 

@@ -93,6 +93,9 @@ class Admission(BaseModel):
     warning_fraction: float = Field(gt=0, lt=1)
     calendar: CalendarData
     form: dict[str, Any]
+    #: The 代办员 the day's rota names (首席帮办代办轮流值班), looked up by the worker
+    #: at acceptance; None when no rota is set for the day (and in older histories).
+    agent: str | None = None
 
 
 class AdmitCase(BaseModel):
@@ -280,6 +283,14 @@ class ReloadCalendarRequest(BaseModel):
 class ReloadCalendarResult(BaseModel):
     calendar: CalendarData | None = None
     refusal: str | None = None
+
+
+class AssignAgent(Action):
+    """Name the case's 代办员 (帮办代办): the person who follows it from acceptance to
+    licence and is told of each warning on it. A window clerk or coordinator assigns;
+    the worker checks the person is a known, enabled user (``trust``)."""
+
+    agent: Code = Field(min_length=1, description="The 代办员's user id.")
 
 
 class ActionResult(BaseModel):

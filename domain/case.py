@@ -269,6 +269,8 @@ class CaseState(BaseModel):
     events: list[Event] = Field(default_factory=list)
     outcome_reason: str = ""
     concluded_at: datetime | None = None
+    #: The 代办员 (帮办代办) following the case, by user id; None when nobody is named.
+    agent: str | None = None
 
     def task(self, task_id: str) -> Task | None:
         return next((t for t in self.tasks if t.id == task_id), None)

@@ -40,6 +40,8 @@ class CaseRow(BaseModel):
     #: The promised limit's clock (``domain.case.Clock`` as JSON), so lists count days
     #: left with the one rule (``deadlines.days_left``) and its stopped periods.
     promised_clock: dict[str, Any] | None = None
+    #: The 代办员 (帮办代办) by user id, for 「我代办的」 and the lists.
+    agent: str | None = None
 
 
 class TaskRow(BaseModel):

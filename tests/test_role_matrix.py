@@ -279,6 +279,11 @@ async def withdraw(driver: CaseDriver) -> Situation:
     return Situation(case_no, {"reason": REASON})
 
 
+async def assign_agent(driver: CaseDriver) -> Situation:
+    case_no, _ = await review_case(driver)
+    return Situation(case_no, {"agent": COORDINATOR.user_id, "reason": REASON})
+
+
 SITUATIONS: dict[str, Callable[[CaseDriver], Awaitable[Situation]]] = {
     "decide": decide,
     "decide-on-behalf": decide_on_behalf,
@@ -293,6 +298,7 @@ SITUATIONS: dict[str, Callable[[CaseDriver], Awaitable[Situation]]] = {
     "supply-materials": supply_materials,
     "rate": rate,
     "rectify": rectify,
+    "assign-agent": assign_agent,
 }
 
 

@@ -245,9 +245,14 @@ class CaseScreen(ConsoleScreen):
         if state.status is not CaseStatus.RUNNING:
             return grid
         # Full width under the grid: who holds the case now, and why it is late.
-        lines = [
-            Text.assemble(styled(t("case.holders") + "：", "bold"), safe(self._holders(state)))
-        ]
+        holders = Text.assemble(
+            styled(t("case.holders") + "：", "bold"), safe(self._holders(state))
+        )
+        if state.agent:  # 帮办代办: beside who holds the case, who follows it for the applicant
+            holders.append_text(
+                Text.assemble("    ", styled(t("case.agent") + "：", "bold"), safe(state.agent))
+            )
+        lines = [holders]
         why = self._late(state, today)
         if why:
             lines.append(Text.assemble(styled(t("case.late") + "：", "bold red"), safe(why)))
