@@ -182,6 +182,7 @@ _LIST_COLUMNS = (
     CaseRecord.warning,
     CaseRecord.accepted_on,
     CaseRecord.promised_clock,
+    CaseRecord.agent,
 )
 
 

@@ -145,10 +145,23 @@ class CaseScreen(ConsoleScreen):
         desk = self.console.desk
         if desk is None:
             return
-        self.altered = await asyncio.to_thread(self._altered)
-        self.supervision = await asyncio.to_thread(self._supervision)
+        # The read model's two looks and the workflow's Query at once, not one after
+        # the other: opening a case waits for the slowest, not for their sum.
+        altered, supervision, answer = await asyncio.gather(
+            asyncio.to_thread(self._altered),
+            asyncio.to_thread(self._supervision),
+            desk.state(self.case_no),
+            return_exceptions=True,
+        )
+        for failed in (altered, supervision):
+            if isinstance(failed, BaseException):
+                raise failed  # each handles the read model's errors itself: a bug, or cancelled
+        self.altered = bool(altered)
+        self.supervision = supervision  # type: ignore[assignment]
         try:
-            state = await desk.state(self.case_no)
+            if isinstance(answer, BaseException):
+                raise answer
+            state = answer
         except Exception as error:
             said = self.console.outage(error)
             if said is None and not isinstance(error, CaseError):
