@@ -261,9 +261,9 @@ class CaseScreen(ConsoleScreen):
         holders = Text.assemble(
             styled(t("case.holders") + "：", "bold"), safe(self._holders(state))
         )
-        if state.agent:  # 帮办代办: beside who holds the case, who follows it for the applicant
-            holders.append_text(
-                Text.assemble("    ", styled(t("case.agent") + "：", "bold"), safe(state.agent))
+        if state.agent:  # 帮办代办: first, so a long list of holders cannot push it away
+            holders = Text.assemble(
+                styled(t("case.agent") + "：", "bold"), safe(state.agent), "    ", holders
             )
         lines = [holders]
         why = self._late(state, today)

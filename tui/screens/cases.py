@@ -68,7 +68,7 @@ class CasesScreen(ConsoleScreen):
         Binding("slash", "search", "bind.search"),
         Binding("f", "filters", "bind.filter"),
         Binding("o", "problems", "bind.problems"),
-        Binding("g", "mine", "bind.mine"),
+        Binding("g", "mine", "bind.mine", show=False),
         Binding("c", "clear", "bind.clear", show=False),
         Binding("space", "mark", "bind.mark"),
         Binding("right_square_bracket", "page(1)", "bind.next_page"),
