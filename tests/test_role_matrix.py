@@ -280,8 +280,12 @@ async def withdraw(driver: CaseDriver) -> Situation:
 
 
 async def assign_agent(driver: CaseDriver) -> Situation:
+    from tests.harness import session_signer
+
     case_no, _ = await review_case(driver)
-    return Situation(case_no, {"agent": COORDINATOR.user_id, "reason": REASON})
+    agent = Actor(user_id="matrix-agent", name="代办员", role=Role.WINDOW_CLERK)
+    session_signer().register(agent)  # the agent must be a known, enabled person
+    return Situation(case_no, {"agent": agent.user_id, "reason": REASON})
 
 
 SITUATIONS: dict[str, Callable[[CaseDriver], Awaitable[Situation]]] = {
