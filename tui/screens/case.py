@@ -140,8 +140,6 @@ class CaseScreen(ConsoleScreen):
 
     @work(exclusive=True, group="case-state")
     async def fetch(self) -> None:
-        from client.facade import CaseError
-
         desk = self.console.desk
         if desk is None:
             return
@@ -163,6 +161,10 @@ class CaseScreen(ConsoleScreen):
                 raise answer
             state = answer
         except Exception as error:
+            # Imported here, on a failure only: the facade brings the Temporal client,
+            # which an answer that arrived does not need (a first open paid ~1 s).
+            from client.facade import CaseError
+
             said = self.console.outage(error)
             if said is None and not isinstance(error, CaseError):
                 raise
