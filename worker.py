@@ -19,7 +19,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 
 import chains  # noqa: F401  (registers every chain)
 from activities import ALL_ACTIVITIES
-from activities.admission import AdmissionActivities, CalendarSource
+from activities.admission import AdmissionActivities, CalendarSource, rota_reader
 from activities.calendar import load_calendar
 from activities.projection import read_model_engine
 from activities.supervision_items import load_finding, record_supervision_step
@@ -152,7 +152,13 @@ def build_worker(
     verifier = verifier or identity_verifier()
     revised = None if calendars else RevisedCalendars(read_model_engine())
     calendars = calendars or functools.partial(calendar_from_store, read_model_engine())
-    admission = AdmissionActivities(verifier, calendars, settings.warning_fraction, revised)
+    admission = AdmissionActivities(
+        verifier,
+        calendars,
+        settings.warning_fraction,
+        revised,
+        rota=rota_reader(read_model_engine),
+    )
     return CaseWorker(
         client,
         projector=projector_for(client, task_queue),

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from temporalio import activity
 
@@ -24,6 +25,7 @@ from domain.actions import (
 )
 from domain.calendar import SNAPSHOT_YEARS_AFTER, SNAPSHOT_YEARS_BEFORE, CalendarData
 from domain.roles import Actor, Role
+from domain.timezone import cst_date
 from trust.action_proof import ActionBinding
 from trust.directory import DirectoryUnavailable
 from trust.tokens import InvalidToken
@@ -38,6 +40,19 @@ CalendarSource = Callable[[int, int], CalendarData]
 #: ``(first_year, last_year) -> (snapshot, revision)``: the store's calendar source,
 #: with the revision read together (``readmodel.calendar_store.RevisedCalendars``).
 RevisedSource = Callable[[int, int, str | None], tuple[CalendarData, str]]
+#: ``day -> user id``: the 帮办代办 rota's 代办员 on duty that day, or None.
+RotaSource = Callable[[date], str | None]
+
+
+def rota_reader(engine: Callable[[], Any]) -> RotaSource:
+    """The rota in the shared database (``readmodel.rota``), read at each admission."""
+
+    def on_duty_that_day(day: date) -> str | None:
+        from readmodel.rota import on_duty
+
+        return on_duty(engine(), day)
+
+    return on_duty_that_day
 
 
 def _without_personal_data(reason: str) -> str:
@@ -66,6 +81,27 @@ class AdmissionActivities:
         if self.revised is not None:
             return self.revised(first_year, last_year, wanted)
         return self.calendars(first_year, last_year), ""
+
+    rota: RotaSource | None = None
+
+    def _agent_on_duty(self, received_at: datetime) -> str | None:
+        """首席帮办代办轮流值班: the day's 代办员, if the rota names an enabled person.
+        A rota that cannot be read leaves the case without one (the window can still
+        assign), never refuses the case."""
+        if self.rota is None:
+            return None
+        try:
+            agent = self.rota(cst_date(received_at))
+            if agent is None:
+                return None
+            entry = self.verifier.directory.snapshot().users.get(agent)
+        except Exception as error:
+            logger.warning("rota not read, no agent named: %s", type(error).__name__)
+            return None
+        if entry is None or not entry.enabled:
+            logger.warning("rota names user %s, who is unknown or disabled: no agent", agent)
+            return None
+        return agent
 
     def _sender(self, request: AdmitCase | ReloadCalendarRequest, action: str) -> Actor:
         """Who sent this case's start or signal: the token, and the proof bound to this
@@ -103,6 +139,7 @@ class AdmissionActivities:
                 calendar=calendar,
                 form=start.form,
                 calendar_revision=revision,
+                agent=self._agent_on_duty(start.received_at),
             )
         )
 

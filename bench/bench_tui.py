@@ -66,6 +66,7 @@ async def measure_ui(engine, repeat: int, page_size: int, count: int) -> dict[st
         "next page": [],
         "department filter": [],
         "open a case": [],
+        "open a case, CPU of this process": [],
     }
     for _ in range(repeat):
         await one_run(engine, page_size, case_number(min(12_345, count)), results)
@@ -88,7 +89,7 @@ async def one_run(engine, page_size: int, target: str, results: dict[str, list[f
         await app.workers.wait_for_complete()
 
         async def timed(name: str, action: Callable[[], Awaitable[None]], done) -> None:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             await action()
             while True:
                 await pilot.pause()
@@ -96,6 +97,8 @@ async def one_run(engine, page_size: int, target: str, results: dict[str, list[f
                 if done():
                     break
             results[name].append(time.perf_counter() - started)
+            if f"{name}, CPU of this process" in results:  # on a shared machine, wall
+                results[f"{name}, CPU of this process"].append(time.process_time() - cpu)
 
         def screen() -> CasesScreen:
             assert isinstance(app.screen, CasesScreen)

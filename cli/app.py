@@ -16,6 +16,7 @@ from cli import (
     calendar,
     cases,
     chains,
+    daiban,
     importer,
     keys,
     reconcile,
@@ -50,6 +51,7 @@ app.add_typer(actions_command.app, name="actions")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(supervise.app, name="supervise")
+app.add_typer(daiban.app, name="daiban")
 app.command(name="login", help=users.login.__doc__)(users.login)
 app.command(name="logout", help=users.logout.__doc__)(users.logout)
 app.command(name="whoami", help=users.whoami.__doc__)(users.whoami)

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from domain.actions import (
     Action,
+    AssignAgent,
     Decide,
     DecideOnBehalf,
     EndSpecialProcedure,
@@ -473,6 +474,20 @@ ACTIONS: tuple[ActionSpec, ...] = (
         label=Words("整改完成", "Rectify"),
         help="Close a rectification task (整改) after a bad rating, saying what was done.",
         params=(TASK, Param("reason", required=True, help="What was done (required).")),
+    ),
+    ActionSpec(
+        command="assign-agent",
+        model=AssignAgent,
+        update="assign_agent",
+        roles=frozenset({Role.WINDOW_CLERK, Role.COORDINATOR}),
+        department_rule=DepartmentRule.NONE,
+        label=Words("指定代办员", "Assign agent"),
+        help="Name the case's agent (帮办代办), who follows it to the licence and hears "
+        "of each warning. The agent must be a known, enabled user.",
+        params=(
+            Param("agent", argument=True, metavar="USER", help="The agent's user id."),
+            REASON,
+        ),
     ),
 )
 

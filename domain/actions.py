@@ -96,6 +96,9 @@ class Admission(BaseModel):
     #: The revision of the office's schedules ``calendar`` was built from
     #: (``readmodel.calendar_store.schedules_revision``); "" before revisions existed.
     calendar_revision: str = ""
+    #: The 代办员 the day's rota names (首席帮办代办轮流值班), looked up by the worker
+    #: at acceptance; None when no rota is set for the day (and in older histories).
+    agent: str | None = None
 
 
 class AdmitCase(BaseModel):
@@ -289,6 +292,14 @@ class ReloadCalendarResult(BaseModel):
     calendar: CalendarData | None = None
     revision: str = ""
     refusal: str | None = None
+
+
+class AssignAgent(Action):
+    """Name the case's 代办员 (帮办代办): the person who follows it from acceptance to
+    licence and is told of each warning on it. A window clerk or coordinator assigns;
+    the worker checks the person is a known, enabled user (``trust``)."""
+
+    agent: Code = Field(min_length=1, description="The 代办员's user id.")
 
 
 class ActionResult(BaseModel):

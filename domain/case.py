@@ -272,6 +272,8 @@ class CaseState(BaseModel):
     #: case admitted before revisions were recorded and not reloaded since.
     calendar_revision: str = ""
     concluded_at: datetime | None = None
+    #: The 代办员 (帮办代办) following the case, by user id; None when nobody is named.
+    agent: str | None = None
 
     def task(self, task_id: str) -> Task | None:
         return next((t for t in self.tasks if t.id == task_id), None)

@@ -14,6 +14,7 @@ from typing import Any
 
 from domain import deadlines
 from domain.actions import (
+    AssignAgent,
     Decide,
     DecideOnBehalf,
     EndSpecialProcedure,
@@ -53,6 +54,14 @@ from domain.roles import SYSTEM_ACTOR, Actor, PermissionDenied, Role, require_ro
 from domain.timezone import cst_date, end_of_day
 
 COORDINATING = {Role.COORDINATOR, Role.SUPERVISOR}
+
+
+def agent_recipient(user_id: str) -> str:
+    """A notification's recipient for a person (the 代办员), beside department codes
+    and roles: ``agent:<user id>``."""
+    return f"agent:{user_id}"
+
+
 AFTERCARE_KINDS = frozenset({TaskKind.PUBLICATION, TaskKind.VERIFICATION, TaskKind.RECTIFICATION})
 NOT_DECIDED_KINDS = frozenset(
     {TaskKind.APPLICANT_EVENT, TaskKind.MATERIALS, TaskKind.PUBLICATION, TaskKind.RECTIFICATION}
@@ -680,6 +689,38 @@ class CaseFile(IntakeRules, AftercareRules):
             self.notify(event, task.departments, f"补正材料已齐：{self.state.case_no} {task.name}")
         return event
 
+    def check_assign_agent(self, action: AssignAgent) -> None:
+        """帮办代办: the window or a coordinator names the case's 代办员 (whether the
+        person exists is the worker's check, ``trust.workflow_interceptor``)."""
+        self._role(action.actor, {Role.WINDOW_CLERK, Role.COORDINATOR}, "assign agent")
+        self._running()
+        if self.state.agent == action.agent:
+            raise ActionRefused(
+                Refusal.ALREADY_AGENT,
+                f"{action.agent} is already the agent of case {self.state.case_no}",
+                agent=action.agent,
+                case_no=self.state.case_no,
+            )
+
+    def apply_assign_agent(self, action: AssignAgent, now: datetime) -> Event:
+        return self.set_agent(action.agent, action.actor, now, reason=action.reason)
+
+    def set_agent(self, agent: str, actor: Actor, now: datetime, *, reason: str = "") -> Event:
+        """Name ``agent`` the case's 代办员 and tell them (one event, in the audit log)."""
+        before = self.state.agent
+        self.state.agent = agent
+        summary = f"代办员：{agent}" + (f"（原 {before}）" if before else "")
+        event = self.record(
+            "agent_assigned",
+            actor,
+            summary,
+            now,
+            reason=reason,
+            data={"agent": agent, **({"before": before} if before else {})},
+        )
+        self.notify(event, [agent_recipient(agent)], f"{self.state.case_no} 由您代办")
+        return event
+
     def check_withdraw(self, action: Withdraw) -> None:
         self._role(action.actor, {Role.WINDOW_CLERK, Role.COORDINATOR}, "withdraw")
         self._running()
@@ -771,6 +812,8 @@ class CaseFile(IntakeRules, AftercareRules):
             data={"due_on": clock.due_on.isoformat()},
         )
         recipients = list(departments)
+        if self.state.agent:  # 帮办代办: the 代办员 hears of every warning on the case
+            recipients.append(agent_recipient(self.state.agent))
         if task is None:
             recipients.append("coordinator")
         if clock_event is deadlines.ClockEvent.OVERDUE:
@@ -856,6 +899,7 @@ class CaseFile(IntakeRules, AftercareRules):
             last_seq=len(state.events),
             promised_clock=state.promised.model_dump(mode="json"),
             calendar_revision=state.calendar_revision,
+            agent=state.agent,
         )
         tasks = [
             TaskRow(

@@ -42,6 +42,8 @@ class CaseRow(BaseModel):
     promised_clock: dict[str, Any] | None = None
     #: The calendar revision its due dates use ("" when unknown: admitted before revisions).
     calendar_revision: str = ""
+    #: The 代办员 (帮办代办) by user id, for 「我代办的」 and the lists.
+    agent: str | None = None
 
 
 class TaskRow(BaseModel):

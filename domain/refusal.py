@@ -54,6 +54,8 @@ class Refusal(StrEnum):
     NOT_RECTIFICATION = "not_rectification"
     MATERIALS_NOT_MISSING = "materials_not_missing"
     CASE_WITHDRAWING = "case_withdrawing"
+    ALREADY_AGENT = "already_agent"
+    UNKNOWN_USER = "unknown_user"
     # Raised by the client facade, not the workflow (kept here: one list of codes).
     CASE_NOT_FOUND = "case_not_found"
     CASE_CLOSED = "case_closed"
@@ -104,6 +106,8 @@ ENGLISH: dict[Refusal, str] = {
     Refusal.NOT_RECTIFICATION: "task {task} is not a rectification task",
     Refusal.MATERIALS_NOT_MISSING: "not missing: {items} (missing: {missing})",
     Refusal.CASE_WITHDRAWING: "the case is being withdrawn; no more actions",
+    Refusal.ALREADY_AGENT: "{agent} is already the agent of case {case_no}",
+    Refusal.UNKNOWN_USER: "unknown or disabled user '{user}'",
     Refusal.CASE_NOT_FOUND: "case {case_no} not found",
     Refusal.CASE_CLOSED: "case {case_no} is closed; no more actions",
     Refusal.NOT_PERMITTED: "{message}",

@@ -60,6 +60,7 @@ TABLE_MODULES = (
     "readmodel.calendar_store",
     "readmodel.departments",
     "readmodel.supervision",
+    "readmodel.rota",
 )
 #: The schema as it was before migrations; databases made then are stamped with it.
 BASELINE = "0001_baseline"

@@ -84,6 +84,7 @@ class CaseRecord(SQLModel, table=True):
         ),
         Index("ix_cases_warning_due", "warning", "due_sort", "case_no"),
         Index("ix_cases_status_calendar", "status", "calendar_revision"),
+        Index("ix_cases_agent_urgency", "agent", "warning_rank", "due_sort", "case_no"),
     )
 
     case_no: str = Field(primary_key=True, max_length=64)
@@ -112,6 +113,8 @@ class CaseRecord(SQLModel, table=True):
     calendar_revision: str = Field(default="", max_length=32)
     warning_rank: int = NO_WARNING_RANK
     due_sort: date = NO_DUE_DATE
+    #: The 代办员 (帮办代办) by user id, for 「我代办的」.
+    agent: str | None = Field(default=None, max_length=64)
 
 
 class CaseDepartmentRecord(SQLModel, table=True):

@@ -279,6 +279,15 @@ async def withdraw(driver: CaseDriver) -> Situation:
     return Situation(case_no, {"reason": REASON})
 
 
+async def assign_agent(driver: CaseDriver) -> Situation:
+    from tests.harness import session_signer
+
+    case_no, _ = await review_case(driver)
+    agent = Actor(user_id="matrix-agent", name="代办员", role=Role.WINDOW_CLERK)
+    session_signer().register(agent)  # the agent must be a known, enabled person
+    return Situation(case_no, {"agent": agent.user_id, "reason": REASON})
+
+
 SITUATIONS: dict[str, Callable[[CaseDriver], Awaitable[Situation]]] = {
     "decide": decide,
     "decide-on-behalf": decide_on_behalf,
@@ -293,6 +302,7 @@ SITUATIONS: dict[str, Callable[[CaseDriver], Awaitable[Situation]]] = {
     "supply-materials": supply_materials,
     "rate": rate,
     "rectify": rectify,
+    "assign-agent": assign_agent,
 }
 
 

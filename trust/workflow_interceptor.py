@@ -32,6 +32,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
+from domain.refusal import ActionRefused, Refusal
 from domain.roles import Actor
 from readmodel.audit import AuditEntry
 from trust.action_proof import read_proof_claims, received_digest, update_binding
@@ -115,11 +116,29 @@ class _VerifyingInbound(WorkflowInboundInterceptor):
         input.args = _with_actor(input.args, actor)
         try:
             super().handle_update_validator(input)
+            self._check_named_people(input)
         except ApplicationError as refused:
             self._record_refusal(
                 input, token, grant, refused.message, actor, refusal=_refusal_code(refused)
             )
             raise
+
+    def _check_named_people(self, input: HandleUpdateInput) -> None:
+        """An action naming a person (the 代办员 of ``assign_agent``) names a known,
+        enabled person, by the user directory: checked here, where the directory is
+        (validators never run on replay, so replay does not depend on it)."""
+        if input.update != "assign_agent" or not input.args:
+            return
+        user_id = str(getattr(input.args[0], "agent", ""))
+        entry = self._identity_verifier.directory.snapshot().users.get(user_id)
+        if entry is not None and entry.enabled and entry.kind != "service":
+            return
+        refused = ActionRefused(
+            Refusal.UNKNOWN_USER, f"unknown or disabled user {user_id!r}", user=user_id
+        )
+        raise ApplicationError(
+            str(refused), refused.details(), type="ActionRefused", non_retryable=True
+        )
 
     def _record_refusal(
         self,

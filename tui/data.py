@@ -52,6 +52,8 @@ class CaseFilter:
     card: str | None = None
     accepted_on: date | None = None
     concluded_on: date | None = None
+    #: 「我代办的」: the cases whose 代办员 (帮办代办) is this user id.
+    agent: str | None = None
 
     @property
     def active(self) -> bool:
@@ -67,6 +69,7 @@ class CaseFilter:
                 self.card,
                 self.accepted_on,
                 self.concluded_on,
+                self.agent,
             )
         )
 
@@ -100,6 +103,8 @@ class CaseListRow:
     accepted_on: date | None = None  # the acceptance day never counts in days left
     promised_clock: Clock | None = None
     holders: list[Holding] = field(default_factory=list)
+    #: The 代办员 (帮办代办) by user id, or None.
+    agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,7 @@ def _filters(flt: CaseFilter) -> list[Any]:
         (CaseRecord.status, flt.status),
         (CaseRecord.stage, flt.stage),
         (CaseRecord.warning, flt.warning),
+        (CaseRecord.agent, flt.agent),
     ):
         if value:
             filters.append(col(column) == value)
@@ -178,6 +184,7 @@ _LIST_COLUMNS = (
     CaseRecord.warning,
     CaseRecord.accepted_on,
     CaseRecord.promised_clock,
+    CaseRecord.agent,
 )
 
 
@@ -268,6 +275,7 @@ def list_page(engine: Engine, flt: CaseFilter, offset: int = 0, limit: int = 100
                 accepted_on=r.accepted_on,
                 promised_clock=_clock(r.promised_clock) if r.status == "running" else None,
                 holders=held.get(r.case_no, []),
+                agent=r.agent,
             )
             for r in found
         ]

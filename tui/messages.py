@@ -994,6 +994,29 @@ COMMON_NAMES_EN: dict[str, str] = {
 SHORT_EN = 16
 
 
+# Issue 26 (帮办代办): the 代办员 beside who holds a case, and 「我代办的」.
+ZH.update(
+    {
+        "bind.mine": "我代办的",
+        "cases.mine": "我代办的",
+        "cases.agent": "代办员：{agent}",
+        "cases.agent_short": "·代办 {agent}",
+        "case.agent": "代办员",
+        "case.no_agent": "（未指定）",
+    }
+)
+EN.update(
+    {
+        "bind.mine": "My agent cases",
+        "cases.mine": "cases I am agent of",
+        "cases.agent": "Agent: {agent}",
+        "cases.agent_short": " · agent {agent}",
+        "case.agent": "Agent",
+        "case.no_agent": "(none)",
+    }
+)
+
+
 def _common_prefix(a: str, b: str) -> int:
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:

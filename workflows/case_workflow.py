@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         Admission,
         AdmissionResult,
         AdmitCase,
+        AssignAgent,
         CalendarReload,
         Decide,
         DecideOnBehalf,
@@ -312,6 +313,8 @@ class CaseWorkflow:
             now,
             data={"chain_version": admission.chain_version},
         )
+        if admission.agent:  # 首席帮办代办轮流值班: the day's 代办员 (older admissions: none)
+            file.set_agent(admission.agent, SYSTEM_ACTOR, now, reason="当日值班代办员")
         return file
 
     @property
@@ -1029,6 +1032,15 @@ class CaseWorkflow:
     @rectify.validator
     def _check_rectify(self, action: Rectify) -> None:
         self._act(lambda: self.file.check_rectify(action))
+
+    @workflow.update
+    def assign_agent(self, action: AssignAgent) -> ActionResult:
+        event = self.file.apply_assign_agent(action, workflow.now())
+        return self._done(event.seq, event.summary)
+
+    @assign_agent.validator
+    def _check_assign_agent(self, action: AssignAgent) -> None:
+        self._act(lambda: self.file.check_assign_agent(action))
 
     @workflow.update
     def withdraw(self, action: Withdraw) -> ActionResult:

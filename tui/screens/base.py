@@ -4,16 +4,14 @@ and quick access to the app's services."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 
+from tui.console import Console
 from tui.messages import Catalog
-
-if TYPE_CHECKING:
-    from tui.app import OneChainApp
 
 
 def localize_bindings(node: DOMNode, catalog: Catalog) -> None:
@@ -44,9 +42,12 @@ def localize_bindings(node: DOMNode, catalog: Catalog) -> None:
 
 
 class ConsoleMixin:
+    """``self.console``: the app as the screens know it (:class:`tui.console.Console`),
+    so no screen imports ``tui.app`` (which imports every screen)."""
+
     @property
-    def console(self) -> OneChainApp:
-        return cast("OneChainApp", cast(Any, self).app)
+    def console(self) -> Console:
+        return cast(Console, cast(Any, self).app)
 
     @property
     def catalog(self) -> Catalog:

@@ -140,16 +140,31 @@ class CaseScreen(ConsoleScreen):
 
     @work(exclusive=True, group="case-state")
     async def fetch(self) -> None:
-        from client.facade import CaseError
-
         desk = self.console.desk
         if desk is None:
             return
-        self.altered = await asyncio.to_thread(self._altered)
-        self.supervision = await asyncio.to_thread(self._supervision)
+        # The read model's two looks and the workflow's Query at once, not one after
+        # the other: opening a case waits for the slowest, not for their sum.
+        altered, supervision, answer = await asyncio.gather(
+            asyncio.to_thread(self._altered),
+            asyncio.to_thread(self._supervision),
+            desk.state(self.case_no),
+            return_exceptions=True,
+        )
+        for failed in (altered, supervision):
+            if isinstance(failed, BaseException):
+                raise failed  # each handles the read model's errors itself: a bug, or cancelled
+        self.altered = bool(altered)
+        self.supervision = supervision  # type: ignore[assignment]
         try:
-            state = await desk.state(self.case_no)
+            if isinstance(answer, BaseException):
+                raise answer
+            state = answer
         except Exception as error:
+            # Imported here, on a failure only: the facade brings the Temporal client,
+            # which an answer that arrived does not need (a first open paid ~1 s).
+            from client.facade import CaseError
+
             said = self.console.outage(error)
             if said is None and not isinstance(error, CaseError):
                 raise
@@ -245,9 +260,14 @@ class CaseScreen(ConsoleScreen):
         if state.status is not CaseStatus.RUNNING:
             return grid
         # Full width under the grid: who holds the case now, and why it is late.
-        lines = [
-            Text.assemble(styled(t("case.holders") + "：", "bold"), safe(self._holders(state)))
-        ]
+        holders = Text.assemble(
+            styled(t("case.holders") + "：", "bold"), safe(self._holders(state))
+        )
+        if state.agent:  # 帮办代办: first, so a long list of holders cannot push it away
+            holders = Text.assemble(
+                styled(t("case.agent") + "：", "bold"), safe(state.agent), "    ", holders
+            )
+        lines = [holders]
         why = self._late(state, today)
         if why:
             lines.append(Text.assemble(styled(t("case.late") + "：", "bold red"), safe(why)))

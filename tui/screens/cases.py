@@ -68,6 +68,7 @@ class CasesScreen(ConsoleScreen):
         Binding("slash", "search", "bind.search"),
         Binding("f", "filters", "bind.filter"),
         Binding("o", "problems", "bind.problems"),
+        Binding("g", "mine", "bind.mine", show=False),
         Binding("c", "clear", "bind.clear", show=False),
         Binding("space", "mark", "bind.mark"),
         Binding("right_square_bracket", "page(1)", "bind.next_page"),
@@ -185,8 +186,11 @@ class CasesScreen(ConsoleScreen):
             level,
             left_cell,
             due,
-            holder_short(catalog, row.holders)
-            or ", ".join(catalog.department(d) for d in row.open_departments),
+            (
+                holder_short(catalog, row.holders)
+                or ", ".join(catalog.department(d) for d in row.open_departments)
+            )
+            + (self.t("cases.agent_short", agent=row.agent) if row.agent else ""),
             catalog.chain_short(row.chain),
             catalog.step(row.chain, row.stage),
             row.applicant_name,
@@ -215,6 +219,8 @@ class CasesScreen(ConsoleScreen):
                 lines.append(self.t("cases.why", why=why))
             held = holder_line(self.catalog, row.holders)
             lines.append(self.t("cases.holders", holders=held) if held else self.t("cases.nobody"))
+        if row is not None and row.agent:  # 帮办代办: who follows the case for the applicant
+            lines.append(self.t("cases.agent", agent=row.agent))
         self.query_one("#case-detail", Static).update(Text("\n").join(safe(x) for x in lines))
 
     @on(DataTable.RowHighlighted, "#cases")
@@ -268,6 +274,8 @@ class CasesScreen(ConsoleScreen):
             parts.append(f"{self.t('filter.warning')}={c.enum('warning', flt.warning)}")
         if flt.problems_only:
             parts.append(self.t("cases.only_problems"))
+        if flt.agent:
+            parts.append(self.t("cases.mine"))
         if flt.search.strip():
             parts.append(f"“{flt.search.strip()}”")
         # What an Overview card opened (else the list said 全部案件 over a narrowed list).
@@ -358,6 +366,11 @@ class CasesScreen(ConsoleScreen):
 
     def action_problems(self) -> None:
         self.set_filter(replace(self.filter, problems_only=not self.filter.problems_only))
+
+    def action_mine(self) -> None:
+        """「我代办的」: only the cases this person is the 代办员 of (again: all)."""
+        mine = None if self.filter.agent else self.console.actor.user_id
+        self.set_filter(replace(self.filter, agent=mine))
 
     def action_clear(self) -> None:
         self.set_filter(CaseFilter(sort=self.filter.sort))

@@ -3,15 +3,13 @@ Temporal answers."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual.widgets import Static
 
 from domain.text import visible
-
-if TYPE_CHECKING:
-    from tui.app import OneChainApp
+from tui.console import Console
 
 
 class StatusBar(Static):
@@ -22,8 +20,8 @@ class StatusBar(Static):
         self.screen_key = screen_key
 
     @property
-    def console(self) -> OneChainApp:
-        return cast("OneChainApp", self.app)
+    def console(self) -> Console:
+        return cast(Console, self.app)
 
     def on_mount(self) -> None:
         self.watch(self.console, "connection", self._show, init=True)
