@@ -379,18 +379,37 @@ async def test_sign_in_and_urge_in_a_real_browser(
     assert decoy_session.read_bytes() == saved  # never read over, never written
 
 
-def _session_pids(server_pid: int) -> set[int]:
-    """The browser sessions' consoles: the web server's child processes."""
-    found = set()
+def _children(parent: int) -> dict[int, str]:
+    """The processes whose parent is ``parent``, with their command lines."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == server_pid:
-            found.add(int(entry.name))
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            found[int(entry.name)] = command
+    return found
+
+
+def _session_pids(server_pid: int) -> set[int]:
+    """One process per browser session: the web server's children but the console
+    template (each session's stand-in, or its console where nothing is forked)."""
+    return {pid for pid, command in _children(server_pid).items() if "cli.web_fork" not in command}
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid``: sessions, the template and the consoles it forked."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in _children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
     return found
 
 
@@ -489,8 +508,8 @@ async def test_the_page_loads_nothing_from_outside_q_asks_and_sigterm_ends_every
             assert "fonts.googleapis" not in await second.content()
 
             # SIGTERM with two browsers connected: the server and its sessions stop in 5 s.
-            sessions = _session_pids(server.pid)
-            assert len(sessions) == 2
+            assert len(_session_pids(server.pid)) == 2
+            sessions = _descendants(server.pid)  # the consoles and the template too
             signalled = time.monotonic()
             server.send_signal(signal.SIGTERM)
             await eventually(
