@@ -315,9 +315,19 @@ async def drive(
         log(f"bench: all done in {time.monotonic() - began:.0f} s; idle for {args.idle:.0f} s …")
         await asyncio.sleep(5)  # the last answers settle
         pids = tree(web_pid)
-        cpu_before, wall_before = cpu_seconds(pids), time.monotonic()
-        await asyncio.sleep(args.idle)
-        idle_cpu = (cpu_seconds(pids) - cpu_before) / (time.monotonic() - wall_before) * 100
+
+        async def cpu_over(seconds: float) -> float:
+            cpu_before, wall_before = cpu_seconds(pids), time.monotonic()
+            await asyncio.sleep(seconds)
+            return (cpu_seconds(pids) - cpu_before) / (time.monotonic() - wall_before) * 100
+
+        just_idle = await cpu_over(args.idle / 2)
+        await asyncio.sleep(max(0.0, 75 - args.idle / 2))  # past tui.polling.IDLE_AFTER
+        idle_cpu = await cpu_over(args.idle / 2)
+        print(
+            f"\nidle CPU in the first {args.idle / 2:.0f} s after the last key: "
+            f"{just_idle:.1f} % of one core"
+        )
         report(args, people, web_pid, idle_cpu)
         took = await asyncio.to_thread(stop, web)
         print(
@@ -383,7 +393,8 @@ def report(args: argparse.Namespace, people: list[Person], web_pid: int, idle_cp
     )
     print()
     print(
-        f"idle CPU of onechain web and everything under it, {args.idle:.0f} s: "
+        f"idle CPU of onechain web and everything under it, {args.idle / 2:.0f} s "
+        "from 80 s after the last key: "
         f"{idle_cpu:.1f} % of one core ({idle_cpu / n:.2f} % per session)"
     )
     print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")

@@ -68,6 +68,21 @@ def warm() -> None:
         import sqlalchemy.dialects.postgresql  # noqa: F401
 
 
+def warm_read_model() -> None:
+    """Check the read model's schema once (alembic and the migrations: ~25 MiB and a
+    second per console otherwise) and compile the list's statements, then close every
+    connection: the consoles reuse the checked engine with connections of their own."""
+    from readmodel.database import ready_engine
+    from runtime.settings import get_settings
+    from tui.data import CaseFilter, list_page
+
+    engine = ready_engine(get_settings().resolved_database_url)
+    try:
+        list_page(engine, CaseFilter(), 0, 100)
+    finally:
+        engine.dispose()
+
+
 def run_console(options: list[str]) -> int:
     """In the forked child: what ``onechain tui --no-session-file`` runs."""
     from cli.tui import make_sign_in_first_app
@@ -121,6 +136,10 @@ def _child(request: dict[str, Any], fds: list[int], keep_closed: list[int]) -> N
 def serve_template(path: Path, parent_fd: int) -> None:
     """Fork consoles on request at ``path`` until SIGTERM or ``parent_fd`` closes."""
     warm()
+    try:
+        warm_read_model()
+    except Exception as error:  # each console checks it again and says what is wrong
+        sys.stderr.write(f"onechain web: console template: read model not warmed: {error}\n")
     gc.collect()
     gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -104,6 +104,6 @@ async def test_a_refresh_after_the_list_is_taken_down_leaves_no_traceback(
             await asyncio.sleep(0.05)
             if len(counted_lists) > loads:
                 break
-        assert len(counted_lists) == loads + 1  # it loads, and shows nothing
+        assert len(counted_lists) > loads  # it loads (the timer may too), and shows nothing
         await asyncio.sleep(0.3)
         await pilot.pause()

@@ -101,6 +101,10 @@ class LoginScreen(Screen[None]):
             yield Button(t("login.submit"), variant="primary", id="submit")
 
     def on_mount(self) -> None:
+        # A steady cursor: a blinking one repaints twice a second for as long as the
+        # form is open, which a browser session sends over the network each time.
+        for box in self.query(Input):
+            box.cursor_blink = False
         target = "#password" if self._user_id else "#user"
         self.query_one(target, Input).focus()
 
