@@ -188,7 +188,14 @@ class ConsoleTemplate:
                 str(socket_path),
                 str(read_end),
                 pass_fds=(read_end,),
-                env={**os.environ, **TEXTUAL_ENVIRONMENT, **session_environment()},
+                env={
+                    **os.environ,
+                    **TEXTUAL_ENVIRONMENT,
+                    **session_environment(),
+                    # Fewer malloc arenas: each console's threads (Temporal's client,
+                    # the read model's) otherwise keep arenas of their own resident.
+                    "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
+                },
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
