@@ -601,3 +601,40 @@ async def test_sign_in_through_the_tls_proxy_typing_straight_on(
                 await browser.close()
     finally:
         await asyncio.to_thread(stop_web_proxy, proxy)
+
+
+async def test_a_killed_session_takes_its_forked_console_with_it(driver: CaseDriver) -> None:
+    """The console template forks a console per browser; when a session's stand-in is
+    killed (as ``onechain web`` kills a session that does not quit), its console goes
+    too, and stopping the template ends every console it forked."""
+    from cli.web import ConsoleTemplate, forked_session_command
+
+    template = await ConsoleTemplate.start()
+    try:
+        command = forked_session_command(template.socket_path, "zh", start="cases", refresh=0)
+        sessions = []
+        for _ in range(2):
+            session = await asyncio.create_subprocess_shell(
+                command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env={**os.environ, "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"},
+            )
+            assert session.stdout is not None
+            # Textual's web driver says it is there before anything else.
+            line = await asyncio.wait_for(session.stdout.readline(), 60)
+            assert line == b"__GANGLION__\n", line
+            sessions.append(session)
+        consoles = set(_children(template.process.pid))
+        assert len(consoles) == 2
+        first, second = sessions
+        first.kill()
+        await first.wait()
+        await eventually(
+            lambda: len([p for p in consoles if _alive(p)]) == 1, "the killed session's console"
+        )
+        assert second.returncode is None
+    finally:
+        await template.stop()
+    await eventually(lambda: not any(_alive(p) for p in consoles), "every console to end")
+    await asyncio.wait_for(second.wait(), 10)
