@@ -51,6 +51,10 @@ TITLE = "一链办理 协调台"
 PAGE_TEMPLATES = Path(__file__).with_name("web_page")
 #: How long a session's console gets to quit on shutdown before it is killed.
 SESSION_GRACE_SECONDS = 2.0
+#: The stand-in each browser session runs when consoles are forked from the template.
+FORK_CLIENT = Path(__file__).with_name("web_fork_client.py")
+#: How long the console template may take to import the console.
+TEMPLATE_START_SECONDS = 120.0
 
 
 class ServeError(Exception):
@@ -134,6 +138,101 @@ def session_command(language: str, *, start: str, refresh: float) -> str:
     return f"exec {shlex.join(words)} 2>>{shlex.quote(str(log))}"
 
 
+def forked_session_command(socket_path: Path, language: str, *, start: str, refresh: float) -> str:
+    """The command textual-serve runs for each browser connection when the console
+    template runs: a stand-in of a few MiB (``python -S``) that has the template fork
+    the console (``cli.web_fork``)."""
+    from runtime.settings import get_settings
+
+    words = [
+        "env",
+        *(f"{key}={value}" for key, value in session_environment().items()),
+        sys.executable,
+        "-S",
+        "-E",
+        str(FORK_CLIENT),
+        str(socket_path),
+        language,
+        start,
+        str(refresh),
+    ]
+    log = get_settings().data_dir.resolve() / "web-sessions.log"
+    return f"exec {shlex.join(words)} 2>>{shlex.quote(str(log))}"
+
+
+@dataclass
+class ConsoleTemplate:
+    """The running console template (``cli.web_fork``): its process, the socket it
+    forks consoles on, and the pipe whose closing tells it ``onechain web`` is gone."""
+
+    process: asyncio.subprocess.Process
+    socket_path: Path
+    lifeline: int
+
+    @classmethod
+    async def start(cls) -> ConsoleTemplate:
+        import tempfile
+
+        from cli.web_fork import TEXTUAL_ENVIRONMENT
+        from runtime.settings import get_settings
+
+        folder = Path(tempfile.mkdtemp(prefix="onechain-web-"))  # 0700: ours only
+        socket_path = folder / "template.sock"
+        read_end, write_end = os.pipe()
+        log = (get_settings().data_dir.resolve() / "web-sessions.log").open("ab")
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "cli.web_fork",
+                str(socket_path),
+                str(read_end),
+                pass_fds=(read_end,),
+                env={
+                    **os.environ,
+                    **TEXTUAL_ENVIRONMENT,
+                    **session_environment(),
+                    # Fewer malloc arenas: each console's threads (Temporal's client,
+                    # the read model's) otherwise keep arenas of their own resident.
+                    "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"),
+                },
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+            )
+        finally:
+            os.close(read_end)
+            log.close()
+        template = cls(process, socket_path, write_end)
+        assert process.stdout is not None
+        try:
+            ready = await asyncio.wait_for(process.stdout.readline(), TEMPLATE_START_SECONDS)
+        except TimeoutError:
+            ready = b""
+        if ready.strip() != b"ready":
+            await template.stop()
+            raise ServeError("the console template did not start (see data/web-sessions.log)")
+        return template
+
+    async def stop(self) -> None:
+        """End the template and every console it forked (they are its children)."""
+        with contextlib.suppress(OSError):
+            os.close(self.lifeline)
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), SESSION_GRACE_SECONDS + 1.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self.process.kill()
+                await self.process.wait()
+        with contextlib.suppress(OSError):
+            self.socket_path.unlink()
+        with contextlib.suppress(OSError):
+            self.socket_path.parent.rmdir()
+
+
 async def serve_console(
     host: str,
     port: int,
@@ -142,9 +241,42 @@ async def serve_console(
     public_url: str,
     stop: asyncio.Event,
     say: Callable[[str], None],
+    fork: tuple[str, str, float] | None = None,
 ) -> None:
     """Serve ``command`` per browser connection at ``host:port`` until ``stop`` is set,
-    on the running event loop (so ``onechain up --web`` can serve beside its console)."""
+    on the running event loop (so ``onechain up --web`` can serve beside its console).
+
+    With ``fork`` (language, first screen, refresh) the consoles are forked from a
+    warmed template instead (``cli.web_fork``); where it cannot start, ``command``
+    runs per browser as before, and that is said."""
+
+    template: ConsoleTemplate | None = None
+    if fork is not None and os.environ.get("ONECHAIN_WEB_FORK", "1") != "0":
+        try:
+            template = await ConsoleTemplate.start()
+        except (ServeError, OSError) as error:
+            say(f"onechain web: {error}; each browser session starts its own console")
+        else:
+            language, start, refresh = fork
+            command = forked_session_command(
+                template.socket_path, language, start=start, refresh=refresh
+            )
+    try:
+        await _serve(host, port, command, public_url=public_url, stop=stop, say=say)
+    finally:
+        if template is not None:
+            await template.stop()
+
+
+async def _serve(
+    host: str,
+    port: int,
+    command: str,
+    *,
+    public_url: str,
+    stop: asyncio.Event,
+    say: Callable[[str], None],
+) -> None:
     from aiohttp import web
 
     server = _console_server(command, host=host, port=port, public_url=public_url)
@@ -273,6 +405,7 @@ class WebConsole:
                 public_url=public_url_for(self.host, self.port, None),
                 stop=stop,
                 say=say,
+                fork=(self.language, "overview", 5.0),
             )
         except ServeError as error:
             say(f"onechain up: {error}; the browser console is not served")
@@ -334,6 +467,7 @@ def web(
             public_url=public_url_for(host, port, public_url),
             stop=_stop_on_signals(),
             say=_say,
+            fork=(language, start, refresh),
         )
 
     try:

@@ -182,3 +182,34 @@ def test_login_says_where_it_looked_when_the_service_is_down(
     result = sign_in("admin", "whatever-password")
     assert result.exit_code == 3
     assert "http://127.0.0.1:9" in result.output and "onechain up" in result.output
+
+
+def _audit_trail() -> list[AuditRecord]:
+    engine = ready_engine(get_settings().resolved_database_url)
+    with read_session(engine) as session:
+        return list(session.exec(select(AuditRecord).order_by(AuditRecord.id)))
+
+
+def test_a_refused_sign_in_records_only_a_user_id_that_passed_validation(
+    signin_office: Office,
+) -> None:
+    """Under load a password typed ahead once landed in the user-id field (issue 26): a
+    refusal must keep nothing typed but a well-formed id of a real account."""
+    _bootstrap_admin()
+    url = f"{signin_office.service.url}/v1/sessions"
+    key = SessionKey.generate().public_text
+    fragment = "admin-pass"  # what the user-id field holds when a password crossed over
+    typed_ids = [
+        "admin s3cr",  # a space: not a well-formed id
+        f"nobody{fragment}",  # well formed, names nobody
+    ]
+    before = len(_audit_trail())
+    for typed in typed_ids:
+        status, body, _ = _post(url, {"user_id": typed, "password": "x", "session_key": key})
+        assert status == 401, body
+    status, body, _ = _post(url, {"user_id": "admin", "password": "wrong", "session_key": key})
+    assert status == 401, body
+    refusals = [r for r in _audit_trail()[before:] if r.kind.startswith("login")]
+    assert [r.actor_id for r in refusals] == ["<invalid id>", "<unknown id>", "admin"]
+    written = json.dumps([[r.actor_id, r.summary, r.data] for r in refusals], ensure_ascii=False)
+    assert "s3cr" not in written and fragment not in written

@@ -270,6 +270,12 @@ def login(
     return _start_session(engine, keys, record, lifetime, session_key)
 
 
+def account_exists(engine: Engine, user_id: str) -> bool:
+    """Whether ``user_id`` names an account (a person or a service)."""
+    with read_session(engine) as session:
+        return session.get(store.UserRecord, user_id) is not None
+
+
 def set_password(engine: Engine, user_id: str, new_password: str) -> None:
     problem = check_new_password(new_password)
     if problem:

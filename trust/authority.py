@@ -9,6 +9,7 @@ private key, so a desk, a worker host or a backup holds nothing that mints a tok
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -63,6 +64,13 @@ def _first_throttled_in_a_while(user_id: str, source: str) -> bool:
         return True
 
 
+#: What a refusal records instead of what was typed as the user id when it is not a
+#: well-formed id, or names nobody: under load a password typed ahead could end up in
+#: the user-id field, and the audit trail must never hold a password fragment.
+INVALID_ID = "<invalid id>"
+UNKNOWN_ID = "<unknown id>"
+
+
 @dataclass
 class SignInAuthority:
     engine: Engine
@@ -74,6 +82,13 @@ class SignInAuthority:
 
     def _audit(self, kind: str, actor_id: str, summary: str, **data: object) -> None:
         record_account_event(self.engine, kind, actor_id, summary, dict(data))
+
+    def _audited_id(self, user_id: str) -> str:
+        """The user id as the audit trail and the throttle may keep it: as typed only
+        when it is well formed and names an account, else a placeholder."""
+        if not re.fullmatch(accounts.USER_ID_PATTERN, user_id):
+            return INVALID_ID
+        return user_id if accounts.account_exists(self.engine, user_id) else UNKNOWN_ID
 
     def _checked(self, user_id: str, source: str) -> None:
         try:
@@ -114,7 +129,9 @@ class SignInAuthority:
         hours: float | None = None,
         via: str = "login",
     ) -> accounts.Session:
-        """A session for a person whose password matches; raises :class:`SignInRefused`."""
+        """A session for a person whose password matches; raises :class:`SignInRefused`.
+        A refusal names the person only by :meth:`_audited_id`."""
+        typed, user_id = user_id, self._audited_id(user_id)
         self._checked(user_id, source)
         lifetime = self.session_lifetime
         if hours is not None:
@@ -123,7 +140,7 @@ class SignInAuthority:
             session = accounts.login(
                 self.engine,
                 self.keys,
-                user_id=user_id,
+                user_id=typed,
                 password=password,
                 lifetime=lifetime,
                 session_key=session_key,

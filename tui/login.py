@@ -65,7 +65,16 @@ class LoginScreen(Screen[None]):
     #error { color: $error; height: auto; }
     .hidden { display: none; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "quit_login", "login.cancel")]
+    #: Tab and Shift+Tab are *priority* bindings: the app runs them itself, in the order
+    #: keys arrive, so the focus has moved before it forwards the next key. As ordinary
+    #: bindings they ran only when the field got round to its Tab, and under load the
+    #: password's first characters, queued behind the Tab, went into the user id in
+    #: clear (issue 26).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "quit_login", "login.cancel"),
+        Binding("tab", "app.focus_next", "", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "", show=False, priority=True),
+    ]
 
     def __init__(self, sign_in: SignIn, catalog: Catalog, done: Done, *, user_id: str = "") -> None:
         super().__init__()
@@ -92,6 +101,10 @@ class LoginScreen(Screen[None]):
             yield Button(t("login.submit"), variant="primary", id="submit")
 
     def on_mount(self) -> None:
+        # A steady cursor: a blinking one repaints twice a second for as long as the
+        # form is open, which a browser session sends over the network each time.
+        for box in self.query(Input):
+            box.cursor_blink = False
         target = "#password" if self._user_id else "#user"
         self.query_one(target, Input).focus()
 

@@ -13,6 +13,7 @@ it ends the session (a browser tab closes with it), as ``q`` in ``onechain up`` 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
@@ -41,6 +42,8 @@ class SignInFirstApp(OneChainApp):
         super().__init__(actor=None, **options)  # type: ignore[arg-type]
         self._sign_in = sign_in
         self._open_session = open_session
+        #: When the person last pressed a key, clicked or pasted (``tui.polling``).
+        self.last_input = time.monotonic()
 
     @property
     def actor(self) -> Actor:
@@ -51,6 +54,13 @@ class SignInFirstApp(OneChainApp):
     @actor.setter
     def actor(self, actor: Actor | None) -> None:
         self._actor = actor
+
+    async def on_event(self, event: events.Event) -> None:
+        """Note when the person last did something: an idle browser console polls less
+        (``tui.polling``)."""
+        if isinstance(event, events.Key | events.MouseDown | events.Paste):
+            self.last_input = time.monotonic()
+        await super().on_event(event)
 
     @property
     def signed_in(self) -> bool:

@@ -22,6 +22,7 @@ from tui.clocks import capped_left, due_today, holder_line, late_line, nearest
 from tui.data import Holding
 from tui.late_causes import cause_line, statutory_line
 from tui.permissions import KEYS, Act, applicable, may
+from tui.polling import polled
 from tui.screens.base import ConsoleScreen
 from tui.supervision_data import CaseStep, case_steps
 from tui.text import safe_lines
@@ -105,7 +106,10 @@ class CaseScreen(ConsoleScreen):
                 table.add_column(self.t(f"case.col.{key}"), key=key, width=width)
         self.reload()
         if self.console.refresh_seconds:
-            self.set_interval(self.console.refresh_seconds, self.reload)
+            self.set_interval(
+                self.console.refresh_seconds,
+                polled(self, self.reload, self.console.refresh_seconds),
+            )
 
     # ------------------------------------------------------------- loading
     #: The read model marks the case as changed around onechain (``readmodel.outside``).

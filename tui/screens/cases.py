@@ -24,6 +24,7 @@ from tui.clocks import (
 )
 from tui.data import SORTS, CaseFilter, CaseListRow, Page, filter_choices, list_page
 from tui.permissions import BULK, KEYS, Act, may
+from tui.polling import polled
 from tui.screens.base import ConsoleScreen
 from tui.widgets.cells import days_left_cell, warning_cell
 from tui.widgets.footer import FittingFooter
@@ -109,7 +110,10 @@ class CasesScreen(ConsoleScreen):
             self.filter, self.console.pending_filter = self.console.pending_filter, None
         self.reload()
         if self.console.refresh_seconds:
-            self.set_interval(self.console.refresh_seconds, self.reload)
+            self.set_interval(
+                self.console.refresh_seconds,
+                polled(self, self.reload, self.console.refresh_seconds),
+            )
 
     # ------------------------------------------------------------- loading
     def reload(self) -> None:
@@ -125,7 +129,7 @@ class CasesScreen(ConsoleScreen):
             return
         if flt != self.filter:
             return  # a newer filter was set meanwhile; its own load follows
-        if not self.is_attached:
+        if not self.is_attached or not self.query("#cases"):
             return  # the screen went away meanwhile (a browser closed, a mode removed)
         self.apply_page(page)
 
@@ -314,8 +318,9 @@ class CasesScreen(ConsoleScreen):
 
     # ------------------------------------------------------------ selection
     def selected_case(self) -> str | None:
-        table = self.query_one("#cases", DataTable)
-        if not table.row_count:
+        found = self.query("#cases").results(DataTable)
+        table = next(found, None)  # gone while the session ends (bindings still asked)
+        if table is None or not table.row_count:
             return None
         try:
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key

@@ -14,6 +14,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Static
 
 from tui.data import NOBODY, CaseFilter, DepartmentLoad, department_loads
+from tui.polling import polled
 from tui.screens.base import ConsoleScreen
 from tui.widgets.footer import FittingFooter
 from tui.widgets.safe_table import SafeDataTable
@@ -43,7 +44,10 @@ class DepartmentsScreen(ConsoleScreen):
         table.focus()
         self.reload()
         if self.console.refresh_seconds:
-            self.set_interval(self.console.refresh_seconds * 2, self.reload)
+            self.set_interval(
+                self.console.refresh_seconds * 2,
+                polled(self, self.reload, self.console.refresh_seconds * 2),
+            )
 
     def reload(self) -> None:
         self.fetch()

@@ -18,6 +18,7 @@ from cli.safe_text import plain, safe
 from domain.roles import Role
 from domain.supervision_items import StepRecord
 from domain.timezone import CST
+from tui.polling import polled
 from tui.screens.base import ConsoleScreen
 from tui.screens.supervision_dialogs import StepDialog, department_label, rule_label
 from tui.supervision_data import FindingDetail, detail
@@ -65,7 +66,10 @@ class FindingScreen(ConsoleScreen):
                 table.add_column(self.t(f"sup.col.{table_id}.{key}"), key=key)
         self.reload()
         if self.console.refresh_seconds:
-            self.set_interval(self.console.refresh_seconds * 2, self.reload)
+            self.set_interval(
+                self.console.refresh_seconds * 2,
+                polled(self, self.reload, self.console.refresh_seconds * 2),
+            )
 
     def reload(self) -> None:
         self.fetch()

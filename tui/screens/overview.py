@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
 from tui.data import NOBODY, CaseFilter, Overview, overview
+from tui.polling import polled
 from tui.screens.base import ConsoleScreen
 from tui.widgets.chart import DailyChart
 from tui.widgets.footer import FittingFooter
@@ -125,7 +126,10 @@ class OverviewScreen(ConsoleScreen):
             by_department.add_column(self.t(f"overview.col.{key}"), key=key, width=width)
         self.reload()
         if self.console.refresh_seconds:
-            self.set_interval(self.console.refresh_seconds * 2, self.reload)
+            self.set_interval(
+                self.console.refresh_seconds * 2,
+                polled(self, self.reload, self.console.refresh_seconds * 2),
+            )
 
     def reload(self) -> None:
         self.fetch()

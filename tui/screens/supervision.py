@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Label, Static
 
 from domain.timezone import CST
 from tui.messages import Catalog
+from tui.polling import polled
 from tui.screens.base import ConsoleScreen
 from tui.screens.supervision_dialogs import (
     SupervisionFilterScreen,
@@ -97,7 +98,10 @@ class SupervisionScreen(ConsoleScreen):
         listed.focus()
         self.reload()
         if self.console.refresh_seconds:
-            self.set_interval(self.console.refresh_seconds * 2, self.reload)
+            self.set_interval(
+                self.console.refresh_seconds * 2,
+                polled(self, self.reload, self.console.refresh_seconds * 2),
+            )
 
     # ------------------------------------------------------------- loading
     def reload(self) -> None:
