@@ -86,3 +86,26 @@ async def test_reviewers_get_no_forecast_screen(month, days: DayCounter) -> None
         await pilot.press("5")
         await settle(pilot)
         assert not isinstance(app.screen, ForecastScreen)
+
+
+async def test_keys_on_the_opened_screen_go_to_the_console_not_a_what_if_field(
+    month,
+    days: DayCounter,  # noqa: F811
+) -> None:
+    """The screen opens with the table focused: `1` leaves for the overview (it was typed
+    into 新收件变化); Escape in a what-if field gives the keys back."""
+    engine, today = month
+    app = app_for(engine, days, None, today, start="overview")
+    async with app.run_test(size=(160, 60)) as pilot:
+        await pilot.press("5")
+        await until(pilot, lambda: isinstance(app.screen, ForecastScreen))
+        screen = app.screen
+        await settle(pilot)
+        assert isinstance(app.focused, DataTable)
+        arrivals = screen.query_one("#fc-arrivals", Input)
+        arrivals.focus()
+        await pilot.press("2", "escape")
+        assert arrivals.value == "2" and isinstance(app.focused, DataTable)
+        await pilot.press("1")
+        await until(pilot, lambda: not isinstance(app.screen, ForecastScreen))
+        assert arrivals.value == "2"

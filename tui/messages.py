@@ -918,6 +918,7 @@ ZH.update(
         "fc.measured": "{n} 次办理",
         "fc.assumed": "按法定时限假设",
         "fc.assumption": "假设：{line}",
+        "fc.assumed_departments": "按法定时限假设（近 180 天决定不足 {n} 次）：{names}",
     }
 )
 EN.update(
@@ -947,6 +948,7 @@ EN.update(
         "fc.measured": "{n} decisions",
         "fc.assumed": "assumed: stated limits",
         "fc.assumption": "Assumed: {line}",
+        "fc.assumed_departments": "Assumed at the chains' stated limits (fewer than {n} decisions in 180 days): {names}",
     }
 )
 

@@ -22,6 +22,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Input, Label, Static
 from textual_plotext import PlotextPlot
 
+from forecast.history import MIN_HISTORY
 from tui.forecast_data import ForecastView, Series, Switches, forecast_view
 from tui.screens.base import ConsoleScreen
 from tui.widgets.footer import FittingFooter
@@ -57,8 +58,12 @@ class ForecastChart(PlotextPlot):
 
 class ForecastScreen(ConsoleScreen):
     HELP_EXTRA = (("enter", "fc.apply"),)
+    #: The table, not a what-if field, has the keys when the screen opens: a coordinator's
+    #: `q` or `1` must leave the screen, not be typed into 新收件变化.
+    AUTO_FOCUS = "#fc-table"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "refresh", "bind.refresh", show=False)
+        Binding("ctrl+r", "refresh", "bind.refresh", show=False),
+        Binding("escape", "leave_switch", show=False),
     ]
 
     def __init__(self, **kwargs: object) -> None:
@@ -91,6 +96,10 @@ class ForecastScreen(ConsoleScreen):
 
     def action_refresh(self) -> None:
         self.reload()
+
+    def action_leave_switch(self) -> None:
+        """Escape in a what-if field gives the keys back to the table (and the screen)."""
+        self.query_one("#fc-table", DataTable).focus()
 
     def reload(self) -> None:
         self.query_one("#fc-said", Static).update(self.t("fc.computing"))
@@ -144,10 +153,23 @@ class ForecastScreen(ConsoleScreen):
                 f"{w.red_total:.1f} [{w.red_total_low}–{w.red_total_high}]" if w else "",
                 key=d.department,
             )
-        self.query_one("#fc-assumed", Static).update(
-            "\n".join(self.t("fc.assumption", line=a) for a in view.baseline.assumptions)
-        )
+        self.query_one("#fc-assumed", Static).update(self._assumptions(view))
         self._chart()
+
+    def _assumptions(self, view: ForecastView) -> str:
+        """The forecast's assumptions in the console's language: departments with too little
+        history in one line, by name (the engine says them one per line, by code)."""
+        assumed = {d.department for d in view.baseline.departments if d.assumed}
+        others: list[str] = []
+        for line in view.baseline.assumptions:
+            code = line.split(":", 1)[0]
+            if code in assumed or self.catalog.department(code) != code:
+                assumed.add(code)
+            else:
+                others.append(self.t("fc.assumption", line=line))
+        names = "、".join(sorted(self.catalog.department(code) for code in assumed))
+        head = [self.t("fc.assumed_departments", n=MIN_HISTORY, names=names)] if assumed else []
+        return "\n".join(head + others)
 
     def _total(self, view: ForecastView, what_if: bool) -> str:
         forecast = view.what_if if what_if else view.baseline
