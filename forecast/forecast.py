@@ -422,7 +422,7 @@ def make_forecast(
             dtype=np.int64,
         ),
         limit=np.asarray([t.limit_days for _, t, _ in rows], dtype=np.int64),
-        maybe_done=np.asarray([len(t.departments) > 1 for _, t, _ in rows], dtype=bool)
+        maybe_done=np.asarray([not t.known_open for _, t, _ in rows], dtype=bool)
         if as_of else None,
     )  # fmt: skip
     slowdown = None

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from domain.timezone import cst_date
+from domain.timezone import CST, cst_date
 from forecast.days import WorkingDays
 from readmodel.database import read_session
-from readmodel.tables import CaseRecord, TaskRecord
+from readmodel.tables import CaseRecord, EventRecord, TaskRecord
 
 #: Fewer measured decisions than this: the department's times are assumed from the limits.
 MIN_HISTORY = 8
@@ -44,6 +45,10 @@ class OpenTask:
     limit_days: int
     #: A task of its case was rejected by then (a backtest): the case walks no further.
     case_rejected: bool = False
+    #: ``departments`` are known to be still deciding (live: the read model's open
+    #: departments; a backtest: from the audit trail's decisions). False: a backtest's
+    #: joint task with no audit trail to say who had decided by then.
+    known_open: bool = True
 
 
 def decision_times(
@@ -171,6 +176,28 @@ def arrivals(
     return dict(counts)
 
 
+DECIDED_KINDS = ("decided", "decided_on_behalf")
+
+
+def _decided_by(session: Any, today: date) -> dict[tuple[str, str], set[str]] | None:
+    """(case, task) → the departments whose decision on it is in the audit trail by the
+    end of ``today``; None when the trail holds no decisions at all (a read model filled
+    without it: then nobody can say who had decided a joint task by then)."""
+    end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=CST)
+    rows = session.exec(
+        select(
+            EventRecord.case_no, EventRecord.task_id, EventRecord.department, EventRecord.at
+        ).where(col(EventRecord.kind).in_(DECIDED_KINDS))
+    ).all()
+    if not rows:
+        return None
+    found: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for case_no, task_id, department, at in rows:
+        if task_id and department and at < end:
+            found[(case_no, task_id)].add(department)
+    return found
+
+
 def open_tasks(
     engine: Engine, today: date, chain: str | None = None, *, as_of: bool = False
 ) -> list[OpenTask]:
@@ -204,6 +231,7 @@ def open_tasks(
     found: list[OpenTask] = []
     rejected_cases: set[str] = set()
     with read_session(engine) as session:
+        decided = _decided_by(session, today) if as_of else None
         for task in session.exec(query):
             chain_code = task.chain
             clock = task.clock or {}
@@ -220,10 +248,15 @@ def open_tasks(
                 ):
                     continue
                 departments = tuple(task.departments)
+                known_open = len(departments) == 1 or decided is not None
+                if decided is not None:  # who had decided by then, from the audit trail
+                    done = decided.get((task.case_no, task.task_id), set())
+                    departments = tuple(d for d in departments if d not in done)
             elif task.stopped or clock.get("stopped") or task.due_on is None:
                 continue
             else:
                 departments = tuple(task.open_departments or task.departments)
+                known_open = True
             if task.due_on is None:
                 continue
             if not departments:
@@ -241,6 +274,7 @@ def open_tasks(
                     warning_on=date.fromisoformat(warning) if warning else None,
                     limit_days=int(clock.get("limit_days") or 0)
                     + int(clock.get("extension_days") or 0),
+                    known_open=known_open,
                 )
             )
     if rejected_cases:  # a rejection ends its case: no later stages (see case_rejected)

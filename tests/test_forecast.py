@@ -367,3 +367,54 @@ def test_backtest_and_what_if_flags_on_the_command_line(office: Path) -> None:
                             (["--department", "moon"], "--department 'moon'")]:  # fmt: skip
             bad = CliRunner().invoke(app, ["forecast", *args])
             assert bad.exit_code == 2 and names in bad.stderr, bad.output
+
+
+def test_a_backtest_knows_from_the_audit_trail_who_had_decided_a_joint_task(
+    tmp_path: Path,
+) -> None:
+    """A joint task open on the backtest day: the departments whose decision is in the audit
+    trail by then are done; only the others are drawn forward. Without any trail the
+    backtest cannot know and draws each from all its times (``known_open`` False)."""
+    from forecast.history import open_tasks
+    from readmodel.database import create_read_model
+    from readmodel.tables import EventRecord
+
+    url = f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"
+    create_read_model(url)
+    engine = ready_engine(url)
+    made_on = date(2026, 11, 10)
+
+    def at(day: date, hour: int = 10) -> datetime:
+        return datetime.combine(day, time(hour), tzinfo=CST).astimezone(UTC)
+
+    with write_session(engine) as session:
+        session.add(CaseRecord(
+            case_no="J1", chain="kindergarten", chain_version=1, status="concluded",
+            stage="review", applicant_name="某公司", applicant_id_masked="9137****",
+            received_at=at(date(2026, 11, 2)), accepted_on=date(2026, 11, 2),
+            due_on=date(2026, 11, 30), provisional=False, statutory_due_on=date(2026, 11, 30),
+            warning="none", case_warning="none", updated_at=at(date(2026, 11, 20)), last_seq=3,
+        ))  # fmt: skip
+        session.add(TaskRecord(
+            case_no="J1", task_id="t1", kind="joint_survey", name="联合踏勘", stage="review",
+            departments=["fire", "market"], open_departments=[], status="approved",
+            started_at=at(date(2026, 11, 3)), concluded_at=at(date(2026, 11, 13)),
+            due_on=date(2026, 11, 12), warning="none",
+            clock={"limit_days": 7, "warning_on": "2026-11-12", "stopped": False},
+        ))  # fmt: skip
+    (task,) = open_tasks(engine, made_on, as_of=True)
+    assert set(task.departments) == {"fire", "market"} and not task.known_open
+    with write_session(engine) as session:
+        for seq, (department, day) in enumerate(
+            [("fire", date(2026, 11, 6)), ("market", date(2026, 11, 13))], start=1
+        ):
+            session.add(EventRecord(
+                case_no="J1", seq=seq, at=at(day), kind="decided", actor_id="r1",
+                actor_name="审查员", actor_role="reviewer", department=department,
+                task_id="t1", summary="t1 同意",
+            ))  # fmt: skip
+    (task,) = open_tasks(engine, made_on, as_of=True)
+    assert task.departments == ("market",) and task.known_open
+    # The day before fire decided, both were still deciding.
+    (task,) = open_tasks(engine, date(2026, 11, 5), as_of=True)
+    assert set(task.departments) == {"fire", "market"} and task.known_open
