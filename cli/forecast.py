@@ -51,13 +51,14 @@ def _backtest(
     span = f"{result.days[0]} – {result.days[-1]}" if result.days else "—"
     rows = [[f"{d.name}（{d.department}）", f"{d.red_expected:.1f}", d.red_actual,
              f"{d.red_error:+.1f}", f"{d.yellow_expected:.1f}", d.yellow_actual,
-             f"{d.covered}/{d.cells}" if d.cells else "—"]
+             f"{d.covered:.1f}/{d.cells}" if d.cells else "—"]
             for d in sorted(result.departments, key=lambda d: -d.red_actual)]  # fmt: skip
     table(f"回测（backtest made on {day}, {span}）",
           ["department", "red expected", "red actual", "error", "yellow expected",
            "yellow actual", "inside 80 %"], rows)  # fmt: skip
-    message(f"80 % 区间覆盖率（coverage）：{result.coverage * 100:.0f}% of {result.cells} "
-            "department-days (quiet ones, with nothing expected or seen, left out); "
+    message(f"80 % 区间覆盖率（coverage, randomized PIT for counts）：{result.coverage * 100:.0f}% "
+            f"of {result.cells} department-day cells (quiet ones, with nothing drawn or seen, "
+            "left out); "
             f"of the horizon totals: {result.total_coverage * 100:.0f}% of "
             f"{result.total_cells}")  # fmt: skip
     for line in result.assumptions:

@@ -28,6 +28,7 @@ from forecast.history import (
     arrivals,
     decision_history,
     open_tasks,
+    similar_steps,
 )
 from forecast.model import (
     Arrivals,
@@ -303,7 +304,7 @@ def _later_stages(
     groups: dict[tuple[str, int], list[list[int]]] = {}
     for members in by_case.values():
         plan = plans.get(tasks[members[0]].chain)
-        if plan is None:
+        if plan is None or tasks[members[0]].case_rejected:
             continue
         found = [s for s in (plan.stage_of(tasks[n].name) for n in members) if s is not None]
         if found and max(found) + 1 < len(plan.stages):
@@ -318,11 +319,47 @@ def _later_stages(
         offsets = np.cumsum([0] + [len(m) for m in members[:-1]])
         ends = np.maximum.reduceat(simulated.task_end[:drawn][:, order], offsets, axis=1)
         future = np.repeat(np.arange(drawn), ends.shape[1])
+        # The open stage may still reject the case (each department still deciding may):
+        # only the cases it lets through walk on.
+        through = np.asarray([_goes_on([index[d] for n in m for d in tasks[n].departments],
+                                       durations) for m in members])  # fmt: skip
+        kept = (rng.random(ends.shape) < through).ravel()
+        future, ends = future[kept], ends.ravel()[kept]
         stages = _step_arrays(plans[chain].stages[stage + 1 :], index)
-        cards.walk(future, ends.ravel(), stages, durations, rng, slowdown)
+        cards.walk(future, ends, stages, durations, rng, slowdown)
     yellow, red = cards.result()
     pairing = np.arange(futures) % drawn
     return yellow[pairing], red[pairing]
+
+
+def _step_tables(
+    tasks: list[OpenTask],
+    chains: list[Any],
+    by_step: dict[tuple[str, int], list[float]],
+    index: dict[str, int],
+    tables: list[np.ndarray],
+) -> dict[tuple[int, int], np.ndarray]:
+    """(department, limit) → the shares its tasks of that limit are drawn from, for every
+    limit an open task or a chain's step has, where measured on enough tasks of about
+    that limit (``similar_steps``); elsewhere the department's own shares."""
+    wanted = {(d, t.limit_days) for t in tasks for d in t.departments}
+    wanted |= {(d, s.limit) for c in chains for st in chain_plan(c).stages for s in st
+               for d in s.departments}  # fmt: skip
+    found: dict[tuple[int, int], np.ndarray] = {}
+    for department, limit in wanted:
+        if department not in index or not tables[index[department]].size:
+            continue  # too little history at all: the stated limit (said)
+        shares = similar_steps(by_step, department, limit)
+        if shares is not None:
+            found[(index[department], limit)] = np.asarray(sorted(shares), dtype=np.float64)
+    return found
+
+
+def _goes_on(departments: list[int], durations: Durations) -> float:
+    """The chance none of these departments rejects (each decides on its own)."""
+    if durations.rejected is None:
+        return 1.0
+    return float(np.prod(1 - durations.rejected[departments]))
 
 
 def make_forecast(
@@ -338,10 +375,13 @@ def make_forecast(
     at_risk: int = 20,
     as_of: bool = False,
     new_cases: bool = True,
+    samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Forecast:
     """The forecast as of the end of ``today``. ``as_of``: from the tasks as they stood
     then (a backtest) rather than as they stand now; ``new_cases``: with the cases still
-    to come, drawn from each chain's recent rate."""
+    to come, drawn from each chain's recent rate. ``samples``: filled with each
+    department's simulated (yellow, red) counts, shape (futures, days) — the backtest
+    scores the whole distribution, not only its interval."""
 
     tasks = open_tasks(engine, today, chain, as_of=as_of)
     holidays = what_if.holidays if what_if is not None else frozenset()
@@ -350,7 +390,7 @@ def make_forecast(
     # calendar), dated by a calendar with the extra days off, so every limit running over
     # them ends that many working days later, as the statutory rules count.
     dated = _ruler(engine, today, days, tasks, holidays) if holidays else ruler
-    times, rejected = decision_history(engine, ruler, today)
+    times, rejected, by_step = decision_history(engine, ruler, today)
     chains = [c for c in registered_chains() if chain is None or c.code == chain]
     planned = {d for c in chains if new_cases for st in chain_plan(c).stages for s in st
                for d in s.departments}  # fmt: skip
@@ -382,7 +422,7 @@ def make_forecast(
             dtype=np.int64,
         ),
         limit=np.asarray([t.limit_days for _, t, _ in rows], dtype=np.int64),
-        maybe_done=np.asarray([len(t.departments) > 1 for _, t, _ in rows], dtype=bool)
+        maybe_done=np.asarray([not t.known_open for _, t, _ in rows], dtype=bool)
         if as_of else None,
     )  # fmt: skip
     slowdown = None
@@ -395,7 +435,8 @@ def make_forecast(
     open_rng, arrival_rng, extra_rng = (np.random.default_rng(s) for s in sequence.spawn(3))
     durations = Durations(
         tables, np.asarray([rejected.get(n, 0.0) if len(times.get(n, [])) >= MIN_HISTORY
-                            else 0.0 for n in names])
+                            else 0.0 for n in names]),
+        _step_tables(tasks, chains if new_cases else [], by_step, index, tables),
     )  # fmt: skip
     simulated = simulate(work, durations, len(tasks), futures, open_rng, slowdown)
     cards = count_cards(work, simulated, days, len(names))
@@ -426,6 +467,8 @@ def make_forecast(
             continue
         d = index[name]
         red, yellow = red_all[:, :, d], yellow_all[:, :, d]
+        if samples is not None:
+            samples[name] = (yellow, red)
         red_mean, red_low, red_high = _interval(red.sum(axis=1))
         yellow_mean, yellow_low, yellow_high = _interval(yellow.sum(axis=1))
         day_cards = []

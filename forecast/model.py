@@ -18,7 +18,7 @@ on its due day: the chain's stated limit, marked as an assumption by the caller)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,14 @@ class Durations:
     by_department: list[npt.NDArray[np.float64]]
     #: Per department, the share of its decisions that were rejections (ends the case).
     rejected: npt.NDArray[np.float64] | None = None
+    #: (department, limit in working days) → its shares on tasks of that limit, where it
+    #: has enough of them: a 1-day check and a 20-day review differ in more than scale.
+    by_step: dict[tuple[int, int], npt.NDArray[np.float64]] = field(default_factory=dict)
+
+    def table(self, department: int, limit: int) -> npt.NDArray[np.float64]:
+        """The shares a task of this limit at this department is drawn from."""
+        found = self.by_step.get((department, limit))
+        return found if found is not None else self.by_department[department]
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,17 @@ def simulate(
     remaining time (the what-if of fewer reviewers: 2 of 6 gone is 6/4 = 1.5)."""
     rows = len(work.task)
     ends = np.zeros((futures, rows), dtype=np.int64)
-    for d, table in enumerate(durations.by_department):
-        mine = np.flatnonzero(work.department == d)
+    # Each row draws from its department's shares on tasks of its limit where measured,
+    # else from all its department's shares.
+    tables = list(durations.by_department)
+    row_table = work.department.copy()
+    for (d, limit), step_table in durations.by_step.items():
+        chosen = (work.department == d) & (work.limit == limit)
+        if chosen.any():
+            row_table[chosen] = len(tables)
+            tables.append(step_table)
+    for t, table in enumerate(tables):
+        mine = np.flatnonzero(row_table == t)
         if mine.size == 0:
             continue
         elapsed = work.elapsed[mine]
@@ -84,8 +101,13 @@ def simulate(
             # The task's own time (start to due day) scales the department's measured
             # shares; draw among the shares longer than what has elapsed; past the
             # longest ever measured, one more day at a time (geometric, mean 2 days).
-            allowed = np.maximum(work.due[mine] + elapsed, 1)
-            first = np.searchsorted(table, elapsed / allowed, side="right")
+            # Shares are of the task's own clock time (``history.own_share``): the days
+            # its clock stood still (its due day beyond its limit) come on top.
+            whole = work.due[mine] + elapsed
+            own = work.limit[mine]
+            stopped = np.where(own > 0, np.maximum(whole - own, 0), 0)
+            allowed = np.where(own > 0, own, np.maximum(whole, 1))
+            first = np.searchsorted(table, (elapsed - stopped) / allowed, side="right")
             done = None
             if work.maybe_done is not None and work.maybe_done[mine].any():
                 # Not known to be still deciding: drawn from all its times; one already
@@ -96,16 +118,18 @@ def simulate(
             u = rng.random((futures, mine.size))
             pick = first + np.floor(u * np.maximum(longer, 1)).astype(np.int64)
             share = table[np.minimum(pick, table.size - 1)]
-            total = np.maximum(np.rint(share * allowed).astype(np.int64), elapsed + 1)
+            total = np.maximum(stopped + np.rint(share * allowed).astype(np.int64), elapsed + 1)
             past = np.flatnonzero(longer == 0)  # only these draw the extra days
             if past.size:
                 total[:, past] = elapsed[past] + rng.geometric(0.5, size=(futures, past.size))
             remaining = total - elapsed
             if done is not None:
-                drawn = np.rint(share * allowed).astype(np.int64) - elapsed
+                drawn = stopped + np.rint(share * allowed).astype(np.int64) - elapsed
                 remaining = np.where(done, np.maximum(drawn, 0), remaining)
-        if slowdown is not None and slowdown[d] != 1:
-            remaining = np.ceil(remaining * slowdown[d]).astype(np.int64)
+        if slowdown is not None:
+            stretch = slowdown[work.department[mine]]
+            if (stretch != 1).any():
+                remaining = np.ceil(remaining * stretch).astype(np.int64)
         ends[:, mine] = remaining
     # A joint task ends with its last department (rows are sorted by task: see OpenWork).
     starts = np.flatnonzero(np.r_[True, work.task[1:] != work.task[:-1]]) if rows else starts_none()
@@ -179,7 +203,9 @@ def draw_durations(
     if table.size == 0:
         return np.full(shape, limit, dtype=np.int64)
     share = table[rng.integers(0, table.size, size=shape)]
-    return np.rint(share * max(limit, 1)).astype(np.int64)
+    if limit == 0:  # a same-day step: a share within its time is the same day
+        return np.rint(np.maximum(share - 1, 0)).astype(np.int64)
+    return np.rint(share * limit).astype(np.int64)
 
 
 def arrival_counts(
@@ -259,7 +285,9 @@ class StageCards:
             for step in stage:
                 end = start.copy()
                 for d in step.departments:
-                    took = draw_durations(durations.by_department[d], step.limit, start.shape, rng)
+                    took = draw_durations(
+                        durations.table(d, step.limit), step.limit, start.shape, rng
+                    )
                     if slowdown is not None and slowdown[d] != 1:
                         took = np.ceil(took * slowdown[d]).astype(np.int64)
                     end = np.maximum(end, start + took)
@@ -277,8 +305,8 @@ class StageCards:
                         (base + warning * departments + d)[goes_yellow], minlength=size
                     )
                 stage_end = np.maximum(stage_end, end)
-                if durations.rejected is not None:
-                    goes_on *= 1 - float(durations.rejected[step.departments].max())
+                if durations.rejected is not None:  # each department decides on its own
+                    goes_on *= float(np.prod(1 - durations.rejected[step.departments]))
             # A rejected case ends: its later stages never come.
             kept = rng.random(start.shape) < goes_on
             future, start = future[kept], stage_end[kept]

@@ -301,9 +301,42 @@ def test_the_backtest_on_a_simulated_autumn_covers_about_80_percent(office: Path
         # Each department's horizon totals are scored too (red and yellow, quiet ones out).
         assert len(result.departments) <= result.total_cells <= 2 * len(result.departments)
     assert cells > 300
-    # Issue 24's goal is 70-90 %; this model lands at about 90.5 % here (whole-number
-    # intervals hold more than 80 %; docs/forecast.md), so the upper bound is 92 %.
-    assert 0.70 <= covered / cells <= 0.92, covered / cells
+    # Issue 24's goal, on the randomized PIT for counts (forecast.backtest.covered_share).
+    assert 0.70 <= covered / cells <= 0.90, covered / cells
+
+
+def test_coverage_by_the_randomized_pit_is_80_percent_for_a_right_forecast() -> None:
+    """Small counts: the truth drawn from the forecast's own distribution scores 80 % by
+    the randomized PIT, while "inside the 10th-90th percentile, ends included" scores far
+    more — the reason the backtest uses the former (docs/forecast.md)."""
+    from forecast.backtest import covered_share
+
+    rng = np.random.default_rng(5)
+    pit, inclusive = [], []
+    for mean in (0.3, 1.0, 2.5, 6.0):
+        futures = rng.poisson(mean, 1000)
+        low, high = np.percentile(futures, 10), np.percentile(futures, 90)
+        for truth in rng.poisson(mean, 400):
+            pit.append(covered_share(futures, int(truth)))
+            inclusive.append(low <= truth <= high)
+    assert abs(np.mean(pit) - 0.80) < 0.03, np.mean(pit)
+    assert np.mean(inclusive) > 0.86
+    # A forecast that is wrong scores low: truth twice the forecast's mean.
+    futures = rng.poisson(4.0, 1000)
+    assert np.mean([covered_share(futures, int(t)) for t in rng.poisson(8.0, 400)]) < 0.5
+
+
+def test_a_task_returned_for_supplement_is_measured_on_its_own_clock_time() -> None:
+    """The applicant's days (clock stopped: the due day moved on) are not the department's:
+    a 3-day task decided at once after a 4-day supplement used none of its own time."""
+    from forecast.history import own_share
+
+    clock = {"limit_days": 3, "warning_on": None}
+    assert own_share(4, 7, clock) == 0.0  # 7 days to its due day, 4 of them stopped
+    assert own_share(9, 7, clock) == 5 / 3  # 2 working days late
+    assert own_share(2, 3, clock) == 2 / 3  # never stopped
+    assert own_share(0, 0, {"limit_days": 0}) == 1.0  # same-day step, decided that day
+    assert own_share(2, 0, {"limit_days": 0}) == 3.0  # … two days late
 
 
 def test_backtest_and_what_if_flags_on_the_command_line(office: Path) -> None:
@@ -334,3 +367,54 @@ def test_backtest_and_what_if_flags_on_the_command_line(office: Path) -> None:
                             (["--department", "moon"], "--department 'moon'")]:  # fmt: skip
             bad = CliRunner().invoke(app, ["forecast", *args])
             assert bad.exit_code == 2 and names in bad.stderr, bad.output
+
+
+def test_a_backtest_knows_from_the_audit_trail_who_had_decided_a_joint_task(
+    tmp_path: Path,
+) -> None:
+    """A joint task open on the backtest day: the departments whose decision is in the audit
+    trail by then are done; only the others are drawn forward. Without any trail the
+    backtest cannot know and draws each from all its times (``known_open`` False)."""
+    from forecast.history import open_tasks
+    from readmodel.database import create_read_model
+    from readmodel.tables import EventRecord
+
+    url = f"sqlite:///{tmp_path / 'readmodel.sqlite3'}"
+    create_read_model(url)
+    engine = ready_engine(url)
+    made_on = date(2026, 11, 10)
+
+    def at(day: date, hour: int = 10) -> datetime:
+        return datetime.combine(day, time(hour), tzinfo=CST).astimezone(UTC)
+
+    with write_session(engine) as session:
+        session.add(CaseRecord(
+            case_no="J1", chain="kindergarten", chain_version=1, status="concluded",
+            stage="review", applicant_name="某公司", applicant_id_masked="9137****",
+            received_at=at(date(2026, 11, 2)), accepted_on=date(2026, 11, 2),
+            due_on=date(2026, 11, 30), provisional=False, statutory_due_on=date(2026, 11, 30),
+            warning="none", case_warning="none", updated_at=at(date(2026, 11, 20)), last_seq=3,
+        ))  # fmt: skip
+        session.add(TaskRecord(
+            case_no="J1", task_id="t1", kind="joint_survey", name="联合踏勘", stage="review",
+            departments=["fire", "market"], open_departments=[], status="approved",
+            started_at=at(date(2026, 11, 3)), concluded_at=at(date(2026, 11, 13)),
+            due_on=date(2026, 11, 12), warning="none",
+            clock={"limit_days": 7, "warning_on": "2026-11-12", "stopped": False},
+        ))  # fmt: skip
+    (task,) = open_tasks(engine, made_on, as_of=True)
+    assert set(task.departments) == {"fire", "market"} and not task.known_open
+    with write_session(engine) as session:
+        for seq, (department, day) in enumerate(
+            [("fire", date(2026, 11, 6)), ("market", date(2026, 11, 13))], start=1
+        ):
+            session.add(EventRecord(
+                case_no="J1", seq=seq, at=at(day), kind="decided", actor_id="r1",
+                actor_name="审查员", actor_role="reviewer", department=department,
+                task_id="t1", summary="t1 同意",
+            ))  # fmt: skip
+    (task,) = open_tasks(engine, made_on, as_of=True)
+    assert task.departments == ("market",) and task.known_open
+    # The day before fire decided, both were still deciding.
+    (task,) = open_tasks(engine, date(2026, 11, 5), as_of=True)
+    assert set(task.departments) == {"fire", "market"} and task.known_open
