@@ -70,7 +70,9 @@ class TryReport:
 
 
 def sample_case_no(code: str, now: datetime) -> str:
-    return f"TRY-{code.upper()}-{now:%Y%m%d%H%M%S}"
+    """A fresh number per try, to the millisecond: two tries in one second (an author
+    trying twice, or tests) must not land on one case."""
+    return f"TRY-{code.upper()}-{now:%Y%m%d%H%M%S}{now.microsecond // 1000:03d}"
 
 
 def try_chain(code: str, role: str | None, case_no: str | None, as_json: bool) -> None:
@@ -93,7 +95,7 @@ def try_chain(code: str, role: str | None, case_no: str | None, as_json: bool) -
     number = case_no or sample_case_no(chain.code, now)
     request = _sample_request(chain.code, number, actor, now)
     grant = f"{actor.role.value}:{actor.department}" if actor.department else actor.role.value
-    report = asyncio.run(_start_and_look(chain, request, grant))
+    report = asyncio.run(_start_and_look(chain, request, grant, chosen=case_no is not None))
     if as_json:
         emit_json({**report.__dict__, "next": report.commands()})
     else:
@@ -123,7 +125,7 @@ def _sample_request(code: str, case_no: str, actor: Any, now: datetime) -> Any:
     return checked.valid_rows[0].request
 
 
-async def _start_and_look(chain: Any, request: Any, grant: str) -> TryReport:
+async def _start_and_look(chain: Any, request: Any, grant: str, chosen: bool) -> TryReport:
     from cli.actor import credential_source
     from client.facade import CaseDesk
     from importing.starter import Outcome, start_cases
@@ -139,6 +141,8 @@ async def _start_and_look(chain: Any, request: Any, grant: str) -> TryReport:
     result = started.results[0]
     if result.outcome not in (Outcome.STARTED, Outcome.EXISTS):
         fail(f"case {request.case_no} not started: {result.outcome} {result.reason}", 1)
+    if result.outcome is Outcome.EXISTS and not chosen:
+        fail(f"case {request.case_no} exists already: try again (a new number each time)", 1)
     exploration = explore(chain, chain.version, dict(request.form))
     departments: list[str] = []
     for step in steps_of(exploration.base or []):
