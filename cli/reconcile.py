@@ -63,6 +63,11 @@ def compare(session: Session, batch: ProjectionBatch) -> CaseDiff:
 
 
 # ---------------------------------------------------------------- reading Temporal
+#: Temporal's answer to a Query on an execution that closed before its first workflow
+#: task: the case never ran, so there is nothing to read.
+NEVER_RAN = "closed before WorkflowTaskStarted"
+
+
 @dataclass
 class Queried:
     """One case's rows and derived records (from its memo or a Query), or why there are none."""
@@ -223,6 +228,10 @@ async def reconcile_cases(
         else:
             async with gate:
                 answer = await query_case(desk, execution.case_no)
+            if answer.error and NEVER_RAN in answer.error:
+                # Ended (terminated, say) before any worker ran it: no rows to compare,
+                # like a refused start; ``settle_outside_changes`` reports the ending.
+                answer = Queried(execution.case_no)
         progress.advance(bar)
         return answer
 

@@ -25,6 +25,17 @@ from workflows.chain import Chain
 CLERK = "--as", "clerk1:window_clerk:window:窗口"
 
 
+@pytest.fixture(autouse=True)
+async def _end_sample_cases(cli: CaseDriver):  # noqa: F811
+    """The sample cases run on this test's worker queue, which goes when the test ends:
+    end them then, so no running case is left that no worker will ever answer for (a
+    later `reconcile --all-queues` on the shared server would wait on it)."""
+    yield
+    async for execution in cli.client.list_workflows("ExecutionStatus = 'Running'"):
+        if execution.id.startswith("case-TRY-"):
+            await cli.client.get_workflow_handle(execution.id).terminate("test over")
+
+
 def _chain() -> Chain:
     """Any registered chain will do."""
     return registry.all_chains()[0]

@@ -699,6 +699,29 @@ async def test_reconcile_rebuilds_cases_no_worker_answers_for(
     assert restored_events == events
 
 
+async def test_reconcile_reports_a_case_ended_before_any_worker_ran_it(
+    cli: CaseDriver, dev_env: WorkflowEnvironment
+) -> None:
+    """A case terminated (stock `temporal` CLI, say) before a worker ever took it has
+    nothing to read: reconcile records the ending as a change made around onechain and
+    still succeeds — it used to call the case unreadable and exit 1 on every run."""
+    import uuid
+
+    never = CaseDriver(dev_env.client, f"no-worker-{uuid.uuid4().hex[:8]}")
+    case_no = await never.start("kindergarten", KINDERGARTEN_FORM)
+    await dev_env.client.get_workflow_handle(f"case-{case_no}").terminate("around onechain")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while True:  # list_workflows is eventually consistent
+        report = json.loads((await ok("reconcile", "--all-queues", "--json")).stdout)
+        ended = [c for c in report["outside_changes"] if c["case_no"] == case_no]
+        if ended or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.3)
+    assert [c["what"] for c in ended] == ["terminated"]
+    assert case_no not in report["unreadable"]
+
+
 async def test_reconcile_needs_temporal(cli: CaseDriver) -> None:
     with environment(TEMPORAL_ADDRESS="127.0.0.1:1"):
         result = await refused(3, "reconcile")
