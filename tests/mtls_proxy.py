@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,41 +204,59 @@ def start_proxy(nginx: str, upstream: str) -> Proxy:
     port = free_port()
     conf = prefix / "nginx.conf"
     conf.write_text(render_config(port, upstream))
-    process = subprocess.Popen(
-        [nginx, "-p", f"{prefix}/", "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
     proxy = Proxy(
         address=f"127.0.0.1:{port}",
         ca=tls / "ca.pem",
         client=client,
         stranger=stranger,
-        process=process,
+        process=run_nginx(nginx, prefix, conf),
         prefix=prefix,
     )
+    wait_for_nginx(proxy.process, port, proxy.prefix, proxy.error_log)
+    return proxy
+
+
+def run_nginx(nginx: str, prefix: Path, conf: Path) -> subprocess.Popen[bytes]:
+    """nginx in the foreground of its own process group, on its own prefix folder."""
+    return subprocess.Popen(
+        [nginx, "-p", f"{prefix}/", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def wait_for_nginx(
+    process: subprocess.Popen[bytes], port: int, prefix: Path, error_log: Callable[[], str]
+) -> None:
+    """Return once nginx listens on ``port``; stop it and raise, with its own words, if it
+    exits or does not listen within 15 s."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:
             _, err = process.communicate()
+            log = error_log()
             shutil.rmtree(prefix, ignore_errors=True)
             raise RuntimeError(
                 f"nginx exited with code {process.returncode}: "
-                f"{err.decode(errors='replace').strip()} {proxy.error_log()}"
+                f"{err.decode(errors='replace').strip()} {log}"
             )
         with socket.socket() as probe:
             probe.settimeout(0.2)
             if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return proxy
+                return
         time.sleep(0.05)
-    stop_proxy(proxy)
-    raise RuntimeError(f"nginx did not listen on {proxy.address} in 15 s: {proxy.error_log()}")
+    log = error_log()
+    stop_nginx(process, prefix)
+    raise RuntimeError(f"nginx did not listen on 127.0.0.1:{port} in 15 s: {log}")
 
 
 def stop_proxy(proxy: Proxy) -> None:
+    stop_nginx(proxy.process, proxy.prefix)
+
+
+def stop_nginx(process: subprocess.Popen[bytes], prefix: Path) -> None:
     """SIGTERM (nginx's fast shutdown), then SIGKILL to its own process group."""
-    process = proxy.process
     if process.poll() is None:
         process.terminate()
         try:
@@ -247,4 +266,4 @@ def stop_proxy(proxy: Proxy) -> None:
             process.wait()
     if process.stderr is not None:
         process.stderr.close()
-    shutil.rmtree(proxy.prefix, ignore_errors=True)
+    shutil.rmtree(prefix, ignore_errors=True)

@@ -8,15 +8,12 @@ shipped example is what the browser signs in through.
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.mtls_proxy import Authority, free_port
+from tests.mtls_proxy import Authority, free_port, run_nginx, stop_nginx, wait_for_nginx
 
 DEPLOY_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "onechain-web.conf"
 LISTEN_LINE = "listen 127.0.0.1:8443 ssl;"
@@ -63,43 +60,15 @@ def start_web_proxy(nginx: str, listen_port: int, upstream_port: int) -> WebProx
     server.key.rename(tls / "server.key")
     conf = prefix / "nginx.conf"
     conf.write_text(render_config(listen_port, upstream_port))
-    process = subprocess.Popen(
-        [nginx, "-p", f"{prefix}/", "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
     proxy = WebProxy(
-        url=f"https://127.0.0.1:{listen_port}/", ca=authority.pem, process=process, prefix=prefix
+        url=f"https://127.0.0.1:{listen_port}/",
+        ca=authority.pem,
+        process=run_nginx(nginx, prefix, conf),
+        prefix=prefix,
     )
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            _, err = process.communicate()
-            log = proxy.error_log()
-            shutil.rmtree(prefix, ignore_errors=True)
-            raise RuntimeError(
-                f"nginx exited with code {process.returncode}: "
-                f"{err.decode(errors='replace').strip()} {log}"
-            )
-        with socket.socket() as probe:
-            probe.settimeout(0.2)
-            if probe.connect_ex(("127.0.0.1", listen_port)) == 0:
-                return proxy
-        time.sleep(0.05)
-    stop_web_proxy(proxy)
-    raise RuntimeError(f"nginx did not listen on {listen_port} in 15 s: {proxy.error_log()}")
+    wait_for_nginx(proxy.process, listen_port, prefix, proxy.error_log)
+    return proxy
 
 
 def stop_web_proxy(proxy: WebProxy) -> None:
-    process = proxy.process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    if process.stderr is not None:
-        process.stderr.close()
-    shutil.rmtree(proxy.prefix, ignore_errors=True)
+    stop_nginx(proxy.process, proxy.prefix)
